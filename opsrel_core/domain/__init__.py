@@ -1,0 +1,1 @@
+"""Domain types: statuses, transition tables, error-code names. No I/O here."""

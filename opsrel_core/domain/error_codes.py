@@ -1,0 +1,61 @@
+"""Names of the error codes opsrel raises itself (C1-T03).
+
+The catalog rows (user message, operator message, severity, retryable, auto_alert) live in the
+``error_code`` table, loaded by the data migration ``0002_initial_data``; this module only names
+the codes that code refers to, so that a typo is an import error, not a silent unknown code.
+``tests/integration/test_migrations.py`` checks that every name here exists in the catalog.
+"""
+
+# INP: input data
+INP_EMPTY_FILE = "INP-001"
+INP_MALFORMED_FILE = "INP-002"
+INP_MISSING_COLUMN = "INP-003"
+INP_WRONG_PARTITION = "INP-004"
+INP_NO_SOURCE_DATA = "INP-005"
+
+# EXT: external systems
+EXT_SOURCE_UNAVAILABLE = "EXT-001"
+EXT_SMTP_FAILED = "EXT-002"
+EXT_WEBHOOK_FAILED = "EXT-003"
+
+# BAT: batch execution
+BAT_INVALID_TRANSITION = "BAT-001"
+BAT_EXECUTION_NOT_FOUND = "BAT-002"
+BAT_DUPLICATE_EXECUTION = "BAT-003"
+BAT_RUN_CANCELED = "BAT-004"
+BAT_STEP_FAILED = "BAT-005"
+
+# DQ: data quality
+DQ_FAIL_RULE = "DQ-001"
+DQ_WARN_ACCUMULATED = "DQ-002"
+DQ_CHECK_ERRORED = "DQ-003"
+
+# LOG: logic
+LOG_INVARIANT_BROKEN = "LOG-001"
+LOG_EMPTY_RESULT = "LOG-002"
+LOG_INCONSISTENT_TOTALS = "LOG-003"
+
+# SYS: system
+SYS_UNEXPECTED = "SYS-001"
+SYS_DATABASE_UNAVAILABLE = "SYS-002"
+SYS_WORKER_LOST = "SYS-003"
+
+CATEGORIES: tuple[str, ...] = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
+
+
+def category_of(code: str) -> str:
+    """Return the category prefix of an error code.
+
+    Args:
+        code: a catalog code such as ``"INP-001"``.
+
+    Returns:
+        The prefix (``"INP"``), one of ``CATEGORIES``.
+
+    Raises:
+        ValueError: the code does not start with a known category.
+    """
+    prefix = code.split("-", 1)[0]
+    if prefix not in CATEGORIES:
+        raise ValueError(f"error code {code!r} has no known category prefix {CATEGORIES}")
+    return prefix

@@ -1,0 +1,1 @@
+"""Persistence of the ops schema: tables, engine factory, unit of work."""

@@ -1,0 +1,494 @@
+"""SQLAlchemy 2.0 typed models of the ops schema (C1-T01, C2-T01).
+
+One ``MetaData`` with schema ``ops`` and a constraint naming convention. On SQLite the engine
+maps schema ``ops`` to none (``schema_translate_map``), so the same models serve both backends.
+The DDL itself is owned by the Alembic migrations in ``migrations/versions``; these models must
+match them, which ``tests/integration/test_migrations.py`` checks by comparing metadata.
+
+All times are UTC. Integer keys are ``INTEGER PRIMARY KEY`` on SQLite (the row id) and BIGINT
+identity on PostgreSQL.
+"""
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OPS_SCHEMA = "ops"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+UtcDateTime = sa.DateTime(timezone=True)
+
+EXECUTION_STATUSES = ("READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED")
+TRIGGER_TYPES = ("MANUAL", "BACKFILL", "SENSOR", "SCHEDULE", "CLI", "REPLAY")
+ERROR_CATEGORIES = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
+SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
+AUDIT_ACTION_TYPES = ("BATCH_ACTION", "DATA_CORRECTION", "CONFIG_CHANGE")
+REPLAY_TYPES = ("FULL", "RANGE", "SINGLE")
+REPLAY_STATUSES = ("REQUESTED", "RUNNING", "SUCCESS", "FAILED", "STOPPING", "STOPPED")
+ALERT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
+ALERT_CHANNELS = ("EMAIL", "SLACK")
+DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED")
+LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT")
+RULE_SEVERITIES = ("FAIL", "WARN")
+VALIDATION_STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
+REPORT_TYPES = ("DAILY", "REPLAY")
+
+
+def in_list(column: str, values: tuple[str, ...]) -> str:
+    """Render a CHECK expression ``column IN ('A', 'B')`` for a status column."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def utcnow() -> dt.datetime:
+    """Current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the ops schema's MetaData."""
+
+    metadata = sa.MetaData(schema=OPS_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+# --- C-1: operations -----------------------------------------------------------------------
+
+
+class BatchJob(Base):
+    """A batch job of the catalog: a named selection of assets run per partition."""
+
+    __tablename__ = "batch_job"
+    job_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text)
+    asset_selection: Mapped[list[str]] = mapped_column(Json)
+    partitions: Mapped[str] = mapped_column(sa.String(50))
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ErrorCode(Base):
+    """One entry of the error-code catalog (C1-T03)."""
+
+    __tablename__ = "error_code"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("category", ERROR_CATEGORIES), name="category"),
+        sa.CheckConstraint(in_list("severity", SEVERITIES), name="severity"),
+        sa.Index(None, "category"),
+    )
+    code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(10))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    user_message: Mapped[str] = mapped_column(sa.Text)
+    operator_message: Mapped[str] = mapped_column(sa.Text)
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    retryable: Mapped[bool] = mapped_column(sa.Boolean)
+    auto_alert: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class Replay(Base):
+    """A replay request: full history, a range or a single partition (C1-T05)."""
+
+    __tablename__ = "replay"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("replay_type", REPLAY_TYPES), name="replay_type"),
+        sa.CheckConstraint(in_list("status", REPLAY_STATUSES), name="status"),
+        sa.CheckConstraint("length(trim(reason)) > 0", name="reason_not_blank"),
+        sa.CheckConstraint("length(trim(operator_id)) > 0", name="operator_not_blank"),
+        sa.Index(None, "job_id", "requested_at"),
+    )
+    replay_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    replay_type: Mapped[str] = mapped_column(sa.String(10))
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_job.job_id"))
+    partition_start: Mapped[str | None] = mapped_column(sa.String(100))
+    partition_end: Mapped[str | None] = mapped_column(sa.String(100))
+    backfill_id: Mapped[str | None] = mapped_column(sa.String(100))
+    status: Mapped[str] = mapped_column(sa.String(12))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    operator_id: Mapped[str] = mapped_column(sa.String(100))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class BatchExecution(Base):
+    """One execution: one Dagster run of the code location (execution_id = run id) (C1-T02).
+
+    The primary key makes recording the same execution twice impossible.
+    """
+
+    __tablename__ = "batch_execution"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("status", EXECUTION_STATUSES), name="status"),
+        sa.CheckConstraint(in_list("trigger_type", TRIGGER_TYPES), name="trigger_type"),
+        sa.CheckConstraint("steps_done >= 0 AND steps_done <= steps_total", name="progress"),
+        sa.Index(None, "job_id", "started_at"),
+        sa.Index(None, "status"),
+        sa.Index(None, "partition_key"),
+        sa.Index(None, "error_code"),
+        sa.Index(None, "parent_execution_id"),
+    )
+    execution_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_job.job_id"))
+    status: Mapped[str] = mapped_column(sa.String(10))
+    trigger_type: Mapped[str] = mapped_column(sa.String(10))
+    partition_key: Mapped[str | None] = mapped_column(sa.String(100))
+    partition_range_start: Mapped[str | None] = mapped_column(sa.String(100))
+    partition_range_end: Mapped[str | None] = mapped_column(sa.String(100))
+    backfill_id: Mapped[str | None] = mapped_column(sa.String(100))
+    run_tags: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    parent_execution_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("batch_execution.execution_id")
+    )
+    replay_id: Mapped[int | None] = mapped_column(sa.ForeignKey("replay.replay_id"))
+    operator_id: Mapped[str | None] = mapped_column(sa.String(100))
+    steps_total: Mapped[int] = mapped_column(sa.Integer, default=0)
+    steps_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_written: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    error_code: Mapped[str | None] = mapped_column(sa.ForeignKey("error_code.code"))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    failed_asset_key: Mapped[str | None] = mapped_column(sa.String(200))
+    failed_partition_key: Mapped[str | None] = mapped_column(sa.String(100))
+    stop_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ExecutionEvent(Base):
+    """Append-only history of an execution's status changes and progress events.
+
+    ``(execution_id, event_key)`` is unique: the same event applied twice is stored once.
+    """
+
+    __tablename__ = "execution_event"
+    __table_args__ = (
+        sa.UniqueConstraint("execution_id", "event_key"),
+        sa.CheckConstraint(in_list("to_status", EXECUTION_STATUSES), name="to_status"),
+    )
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+    event_key: Mapped[str] = mapped_column(sa.String(200))
+    from_status: Mapped[str | None] = mapped_column(sa.String(10))
+    to_status: Mapped[str] = mapped_column(sa.String(10))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class AuditLog(Base):
+    """Append-only audit record of a manual action (C1-T04). Operator and reason are required."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("action_type", AUDIT_ACTION_TYPES), name="action_type"),
+        sa.CheckConstraint("length(trim(operator_id)) > 0", name="operator_not_blank"),
+        sa.CheckConstraint("length(trim(reason)) > 0", name="reason_not_blank"),
+        sa.Index(None, "occurred_at"),
+        sa.Index(None, "operator_id", "occurred_at"),
+        sa.Index(None, "target_type", "target_id"),
+    )
+    audit_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    operator_id: Mapped[str] = mapped_column(sa.String(100))
+    action_type: Mapped[str] = mapped_column(sa.String(20))
+    action: Mapped[str] = mapped_column(sa.String(50))
+    target_type: Mapped[str] = mapped_column(sa.String(50))
+    target_id: Mapped[str] = mapped_column(sa.String(200))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    before_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    after_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    execution_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class ResultVersion(Base):
+    """One version of a result asset partition (C1-T06). At most one active per partition."""
+
+    __tablename__ = "result_version"
+    __table_args__ = (
+        sa.UniqueConstraint("asset_key", "partition_key", "version_number"),
+        sa.UniqueConstraint("asset_key", "partition_key", "execution_id"),
+        sa.Index(
+            "uq_result_version_one_active",
+            "asset_key",
+            "partition_key",
+            unique=True,
+            sqlite_where=sa.text("is_active"),
+            postgresql_where=sa.text("is_active"),
+        ),
+        sa.CheckConstraint("version_number >= 1", name="version_number_positive"),
+    )
+    version_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    asset_key: Mapped[str] = mapped_column(sa.String(200))
+    partition_key: Mapped[str] = mapped_column(sa.String(100))
+    version_number: Mapped[int] = mapped_column(sa.Integer)
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+    content_hash: Mapped[str] = mapped_column(sa.String(80))
+    row_count: Mapped[int] = mapped_column(sa.BigInteger)
+    storage_uri: Mapped[str | None] = mapped_column(sa.Text)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    deactivated_by_execution_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Alert(Base):
+    """An operational alert (C1-T07). ``dedupe_key`` is unique among open alerts."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("status", ALERT_STATUSES), name="status"),
+        sa.CheckConstraint(in_list("severity", SEVERITIES), name="severity"),
+        sa.CheckConstraint("occurrence_count >= 1", name="occurrence_count_positive"),
+        sa.Index(
+            "uq_alert_open_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=sa.text("status = 'OPEN'"),
+            postgresql_where=sa.text("status = 'OPEN'"),
+        ),
+        sa.Index(None, "status", "last_seen_at"),
+        sa.Index(None, "execution_id"),
+    )
+    alert_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_kind: Mapped[str] = mapped_column(sa.String(50))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(15), default="OPEN")
+    dedupe_key: Mapped[str] = mapped_column(sa.String(300))
+    error_code: Mapped[str | None] = mapped_column(sa.ForeignKey("error_code.code"))
+    job_id: Mapped[str | None] = mapped_column(sa.String(100))
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+    asset_key: Mapped[str | None] = mapped_column(sa.String(200))
+    partition_key: Mapped[str | None] = mapped_column(sa.String(100))
+    title: Mapped[str] = mapped_column(sa.String(300))
+    message: Mapped[str] = mapped_column(sa.Text)
+    occurrence_count: Mapped[int] = mapped_column(sa.Integer, default=1)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.String(100))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertDelivery(Base):
+    """One channel's delivery of an alert: the outbox row a dispatcher sends."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "channel"),
+        sa.CheckConstraint(in_list("channel", ALERT_CHANNELS), name="channel"),
+        sa.CheckConstraint(in_list("status", DELIVERY_STATUSES), name="status"),
+        sa.Index(None, "status", "next_attempt_at"),
+    )
+    delivery_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.alert_id"))
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AlertDeliveryAttempt(Base):
+    """One attempt to send a delivery: time, outcome, error."""
+
+    __tablename__ = "alert_delivery_attempt"
+    __table_args__ = (sa.Index(None, "delivery_id"),)
+    attempt_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("alert_delivery.delivery_id"))
+    attempted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(sa.Boolean)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AlertTemplate(Base):
+    """Subject and body templates per kind of event and channel."""
+
+    __tablename__ = "alert_template"
+    __table_args__ = (
+        sa.UniqueConstraint("event_kind", "channel"),
+        sa.CheckConstraint(in_list("channel", ALERT_CHANNELS), name="channel"),
+    )
+    template_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_kind: Mapped[str] = mapped_column(sa.String(50))
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    subject_template: Mapped[str | None] = mapped_column(sa.Text)
+    body_template: Mapped[str] = mapped_column(sa.Text)
+
+
+class ProjectionCursor(Base):
+    """Where a projection of Dagster's event log into the ops schema stands (a storage id)."""
+
+    __tablename__ = "projection_cursor"
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- C-2: data quality, lineage, reproducibility ---------------------------------------------
+
+
+class Snapshot(Base):
+    """An immutable input snapshot; ``snapshot_id`` is its content hash (C2-T01)."""
+
+    __tablename__ = "snapshot"
+    __table_args__ = (sa.Index(None, "asset_key", "partition_key"),)
+    snapshot_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    asset_key: Mapped[str] = mapped_column(sa.String(200))
+    partition_key: Mapped[str] = mapped_column(sa.String(100))
+    source_uri: Mapped[str] = mapped_column(sa.Text)
+    storage_uri: Mapped[str] = mapped_column(sa.Text)
+    row_count: Mapped[int] = mapped_column(sa.BigInteger)
+    first_execution_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LineageNode(Base):
+    """A lineage node: one asset partition at one version (C2-T04)."""
+
+    __tablename__ = "lineage_node"
+    __table_args__ = (
+        sa.UniqueConstraint("node_type", "asset_key", "partition_key", "version_ref"),
+        sa.CheckConstraint(in_list("node_type", LINEAGE_NODE_TYPES), name="node_type"),
+    )
+    node_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    node_type: Mapped[str] = mapped_column(sa.String(15))
+    asset_key: Mapped[str] = mapped_column(sa.String(200))
+    partition_key: Mapped[str] = mapped_column(sa.String(100))
+    version_ref: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LineageEdge(Base):
+    """A lineage edge from an input node to an output node, recorded per execution."""
+
+    __tablename__ = "lineage_edge"
+    __table_args__ = (
+        sa.UniqueConstraint("from_node_id", "to_node_id", "execution_id"),
+        sa.CheckConstraint("from_node_id <> to_node_id", name="no_self_loop"),
+        sa.Index(None, "to_node_id"),
+    )
+    edge_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    from_node_id: Mapped[int] = mapped_column(sa.ForeignKey("lineage_node.node_id"))
+    to_node_id: Mapped[int] = mapped_column(sa.ForeignKey("lineage_node.node_id"))
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+
+
+class ValidationRule(Base):
+    """A named validation rule on an asset, with severity FAIL or WARN (C2-T02)."""
+
+    __tablename__ = "validation_rule"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("severity", RULE_SEVERITIES), name="severity"),
+    )
+    rule_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    asset_key: Mapped[str] = mapped_column(sa.String(200))
+    severity: Mapped[str] = mapped_column(sa.String(4))
+    description: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ValidationRuleVersion(Base):
+    """One version of a rule; ``version_hash`` is derived from the rule's definition."""
+
+    __tablename__ = "validation_rule_version"
+    __table_args__ = (sa.UniqueConstraint("rule_id", "version_hash"),)
+    rule_version_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(sa.ForeignKey("validation_rule.rule_id"))
+    version_hash: Mapped[str] = mapped_column(sa.String(80))
+    definition: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ValidationResult(Base):
+    """The outcome of one rule version on one asset partition in one execution."""
+
+    __tablename__ = "validation_result"
+    __table_args__ = (
+        sa.UniqueConstraint("execution_id", "rule_version_id", "partition_key"),
+        sa.CheckConstraint(in_list("status", VALIDATION_STATUSES), name="status"),
+        sa.Index(None, "partition_key", "status"),
+    )
+    result_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+    rule_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("validation_rule_version.rule_version_id")
+    )
+    asset_key: Mapped[str] = mapped_column(sa.String(200))
+    partition_key: Mapped[str] = mapped_column(sa.String(100))
+    status: Mapped[str] = mapped_column(sa.String(5))
+    total_rows: Mapped[int | None] = mapped_column(sa.BigInteger)
+    failing_rows: Mapped[int | None] = mapped_column(sa.BigInteger)
+    measured_value: Mapped[float | None] = mapped_column(sa.Float)
+    bound: Mapped[str | None] = mapped_column(sa.String(100))
+    sample_failures: Mapped[list[Any] | None] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ExecutionContext(Base):
+    """What produced an execution's results: snapshots, rule versions, parameters, code (C2-T03)."""
+
+    __tablename__ = "execution_context"
+    execution_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("batch_execution.execution_id"), primary_key=True
+    )
+    snapshot_ids: Mapped[list[str]] = mapped_column(Json)
+    rule_versions: Mapped[dict[str, Any]] = mapped_column(Json)
+    parameters: Mapped[dict[str, Any]] = mapped_column(Json)
+    code_version: Mapped[dict[str, Any]] = mapped_column(Json)
+    library_versions: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DqReport(Base):
+    """A data-quality report for one day or one replay (C2-T05)."""
+
+    __tablename__ = "dq_report"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("report_type", REPORT_TYPES), name="report_type"),
+        sa.CheckConstraint(
+            "(report_type = 'DAILY' AND report_date IS NOT NULL) OR "
+            "(report_type = 'REPLAY' AND replay_id IS NOT NULL)",
+            name="subject",
+        ),
+        sa.UniqueConstraint("report_type", "report_date", "replay_id"),
+    )
+    report_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    report_type: Mapped[str] = mapped_column(sa.String(10))
+    report_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    replay_id: Mapped[int | None] = mapped_column(sa.ForeignKey("replay.replay_id"))
+    pass_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    warn_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    fail_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DqReportItem(Base):
+    """One line of a data-quality report: a rule's outcome on an asset partition."""
+
+    __tablename__ = "dq_report_item"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("status", VALIDATION_STATUSES), name="status"),
+        sa.Index(None, "report_id"),
+    )
+    item_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("dq_report.report_id"))
+    result_id: Mapped[int | None] = mapped_column(sa.ForeignKey("validation_result.result_id"))
+    rule_id: Mapped[str] = mapped_column(sa.String(100))
+    asset_key: Mapped[str] = mapped_column(sa.String(200))
+    partition_key: Mapped[str] = mapped_column(sa.String(100))
+    status: Mapped[str] = mapped_column(sa.String(5))
+    failing_rows: Mapped[int | None] = mapped_column(sa.BigInteger)
