@@ -1,0 +1,80 @@
+"""Apply, revert and inspect the ops schema's Alembic migrations (``opsrel db ...``)."""
+
+import io
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from opsrel_core.persistence.engine import make_engine
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VERSION_TABLE = "ops_alembic_version"
+
+
+def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> Config:
+    """Build the Alembic config for the ops schema.
+
+    Args:
+        database_url: SQLAlchemy URL of the ops database.
+        stdout: where offline SQL and messages go (default: the process's stdout).
+
+    Returns:
+        A Config whose ``script_location`` is the repository's ``migrations/`` folder.
+    """
+    cfg = Config(str(REPO_ROOT / "alembic.ini"), stdout=stdout) if stdout else Config(
+        str(REPO_ROOT / "alembic.ini")
+    )
+    cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    cfg.attributes["url"] = database_url
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (default: the newest)."""
+    if database_url.startswith("sqlite"):
+        make_engine(database_url).dispose()  # creates the SQLite file's folder
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Revert migrations down to ``revision`` (``base`` reverts all)."""
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def head_revision() -> str:
+    """The newest revision id in ``migrations/versions``."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(database_url: str) -> str | None:
+    """The revision the database stands at, or None when no migration was applied."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            schema = "ops" if conn.dialect.name == "postgresql" else None
+            ctx = MigrationContext.configure(
+                conn, opts={"version_table": VERSION_TABLE, "version_table_schema": schema}
+            )
+            return ctx.get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def offline_sql(database_url: str, revision_range: str = "head") -> str:
+    """Render the DDL of the migrations without a database (Alembic offline mode).
+
+    Args:
+        database_url: only its dialect matters (``postgresql://`` or ``sqlite://``).
+        revision_range: ``head`` for all, or ``FROM:TO``.
+
+    Returns:
+        The SQL text a DBA can review.
+    """
+    buffer = io.StringIO()
+    command.upgrade(alembic_config(database_url, stdout=buffer), revision_range, sql=True)
+    return buffer.getvalue()

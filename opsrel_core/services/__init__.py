@@ -1,0 +1,1 @@
+"""The SPEC's services: use cases over a unit of work."""

@@ -1,0 +1,80 @@
+"""Shared fixtures: migrated ops databases on real SQLite and real PostgreSQL.
+
+PostgreSQL is required: the server named by ``OPSREL_TEST_PG_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) must answer; a test that needs it errors
+out, never skips, when it does not. Each test gets a fresh database created from that server.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from opsrel_core.persistence import migrate
+from opsrel_core.persistence.engine import make_engine
+
+PG_ADMIN_URL = os.environ.get(
+    "OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_admin_engine() -> sa.Engine:
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:  # pragma: no cover - environment failure
+        pytest.fail(
+            f"PostgreSQL is required for the tests and is not reachable at {PG_ADMIN_URL}: {exc}. "
+            "Start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or set "
+            "OPSREL_TEST_PG_URL.",
+            pytrace=False,
+        )
+    return engine
+
+
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database; dropped after the test. Yields its SQLAlchemy URL."""
+    admin = _pg_admin_engine()
+    name = f"opsrel_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path) -> str:
+    """A fresh SQLite file in the test's temporary folder (not yet migrated)."""
+    return f"sqlite:///{tmp_path / 'ops.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request) -> str:
+    """An empty ops database on each backend in turn."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_database_url")
+    return request.getfixturevalue("pg_database_url")
+
+
+@pytest.fixture
+def database_url(empty_database_url) -> str:
+    """A migrated ops database (head) on each backend in turn."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def engine(database_url) -> Iterator[sa.Engine]:
+    """An engine on the migrated ops database, disposed after the test."""
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
