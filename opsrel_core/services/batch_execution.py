@@ -1,0 +1,418 @@
+"""BatchExecutionService: the execution lifecycle (C1-T02).
+
+READY -> RUNNING -> SUCCESS | FAILED | STOPPED (see ``opsrel_core.domain.status``). Every status
+change is a compare-and-set on the current status inside one transaction, and is recorded once in
+the append-only ``execution_event`` history. Applying the same event twice changes nothing and is
+not an error; a move the transition table forbids (for example FAILED after SUCCESS) raises
+``BatchExecutionException`` with code BAT-001 and leaves the row as it was.
+"""
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsrel_core.domain import error_codes
+from opsrel_core.domain.status import ExecutionStatus, TriggerType, can_transition
+from opsrel_core.errors import BatchExecutionException
+from opsrel_core.persistence.tables import BatchExecution, ErrorCode, ExecutionEvent, utcnow
+from opsrel_core.persistence.uow import UnitOfWork
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionSpec:
+    """What is known about an execution when it is first recorded.
+
+    Attributes:
+        execution_id: the Dagster run id.
+        job_id: a ``batch_job.job_id`` of the catalog.
+        trigger_type: how it was launched.
+        partition_key: the single partition, or None for a range or an unpartitioned run.
+        partition_range: ``(start, end)`` inclusive partition keys of a range run, else None.
+        backfill_id: the Dagster backfill id, when launched by a backfill.
+        run_tags: the Dagster run's tags.
+        parent_execution_id: the execution this one replays, if any.
+        operator_id: who launched it, when known.
+        steps_total: steps planned (0 when unknown).
+    """
+
+    execution_id: str
+    job_id: str
+    trigger_type: TriggerType = TriggerType.MANUAL
+    partition_key: str | None = None
+    partition_range: tuple[str, str] | None = None
+    backfill_id: str | None = None
+    run_tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    parent_execution_id: str | None = None
+    operator_id: str | None = None
+    steps_total: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionView:
+    """An execution row as read back (times are UTC)."""
+
+    execution_id: str
+    job_id: str
+    status: ExecutionStatus
+    trigger_type: str
+    partition_key: str | None
+    partition_range_start: str | None
+    partition_range_end: str | None
+    backfill_id: str | None
+    run_tags: dict[str, Any]
+    parent_execution_id: str | None
+    operator_id: str | None
+    steps_total: int
+    steps_done: int
+    rows_written: int
+    error_code: str | None
+    error_message: str | None
+    failed_asset_key: str | None
+    failed_partition_key: str | None
+    stop_requested_at: dt.datetime | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: BatchExecution) -> "ExecutionView":
+        """Build the view from an ORM row."""
+        values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
+        values["status"] = ExecutionStatus(row.status)
+        return cls(**values)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns naive datetimes; everything stored is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+class BatchExecutionService:
+    """Records and moves executions through their lifecycle.
+
+    Args:
+        engine: engine of the ops database.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> ExecutionView:
+        """Return one execution.
+
+        Raises:
+            BatchExecutionException: BAT-002 when no execution has this id.
+        """
+        with UnitOfWork(self._engine) as uow:
+            return self._view(uow, execution_id)
+
+    def find_execution(self, execution_id: str) -> ExecutionView | None:
+        """Return one execution, or None when it is not recorded."""
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.get(BatchExecution, execution_id)
+            return None if row is None else _normalised(ExecutionView.of(row))
+
+    def get_history(self, execution_id: str) -> list[dict[str, Any]]:
+        """Return the execution's status history, oldest first.
+
+        Returns:
+            Dicts with ``event_key``, ``from_status``, ``to_status``, ``occurred_at`` (UTC),
+            ``detail``.
+        """
+        with UnitOfWork(self._engine) as uow:
+            rows = uow.session.scalars(
+                sa.select(ExecutionEvent)
+                .where(ExecutionEvent.execution_id == execution_id)
+                .order_by(ExecutionEvent.event_id)
+            ).all()
+            return [
+                {
+                    "event_key": r.event_key,
+                    "from_status": r.from_status,
+                    "to_status": r.to_status,
+                    "occurred_at": _aware(r.occurred_at),
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def register_execution(self, spec: ExecutionSpec, *, at: dt.datetime | None = None) -> ExecutionView:
+        """Record a new execution in READY; an already-recorded id is returned unchanged.
+
+        The primary key on ``execution_id`` makes a second row impossible, also when two
+        processes register the same run at once.
+
+        Args:
+            spec: the execution's identity and launch context.
+            at: when it was created (UTC); now when omitted.
+
+        Returns:
+            The stored execution (the earlier one when the id was already recorded).
+        """
+        at = at or utcnow()
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.get(BatchExecution, spec.execution_id)
+            if row is not None:
+                return _normalised(ExecutionView.of(row))
+            start, end = spec.partition_range or (None, None)
+            uow.session.add(
+                BatchExecution(
+                    execution_id=spec.execution_id,
+                    job_id=spec.job_id,
+                    status=ExecutionStatus.READY.value,
+                    trigger_type=TriggerType(spec.trigger_type).value,
+                    partition_key=spec.partition_key,
+                    partition_range_start=start,
+                    partition_range_end=end,
+                    backfill_id=spec.backfill_id,
+                    run_tags=dict(spec.run_tags),
+                    parent_execution_id=spec.parent_execution_id,
+                    operator_id=spec.operator_id,
+                    steps_total=spec.steps_total,
+                    steps_done=0,
+                    rows_written=0,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+            uow.session.add(
+                ExecutionEvent(
+                    execution_id=spec.execution_id,
+                    event_key="status:READY",
+                    from_status=None,
+                    to_status=ExecutionStatus.READY.value,
+                    occurred_at=at,
+                )
+            )
+            try:
+                uow.commit()
+            except sa.exc.IntegrityError:
+                uow.session.rollback()
+                existing = uow.session.get(BatchExecution, spec.execution_id)
+                if existing is None:
+                    raise
+                return _normalised(ExecutionView.of(existing))
+            return self._view(uow, spec.execution_id)
+
+    def start_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
+        """Move READY -> RUNNING and set ``started_at``.
+
+        Raises:
+            BatchExecutionException: BAT-002 unknown id; BAT-001 when the execution already
+                ended (a repeated start of a RUNNING execution is a no-op).
+        """
+        at = at or utcnow()
+        return self._transition(execution_id, ExecutionStatus.RUNNING, at, {"started_at": at})
+
+    def update_progress(
+        self,
+        execution_id: str,
+        *,
+        steps_done: int,
+        steps_total: int | None = None,
+        rows_written: int | None = None,
+    ) -> ExecutionView:
+        """Record progress of a READY or RUNNING execution.
+
+        Progress only moves forward: a late, lower figure is ignored, and so is progress
+        reported after the execution ended (the final figures are set by the projection with the
+        terminal event).
+
+        Args:
+            steps_done: steps finished so far (>= 0).
+            steps_total: steps planned, when known.
+            rows_written: rows materialized so far, summed over assets.
+
+        Raises:
+            BatchExecutionException: BAT-002 unknown id.
+            ValueError: a negative count, or steps_done above steps_total.
+        """
+        if steps_done < 0 or (rows_written is not None and rows_written < 0):
+            raise ValueError("progress counts must be >= 0")
+        with UnitOfWork(self._engine) as uow:
+            row = self._row(uow, execution_id, for_update=True)
+            total = max(row.steps_total, steps_total or 0)
+            if steps_done > total:
+                raise ValueError(f"steps_done {steps_done} exceeds steps_total {total}")
+            if ExecutionStatus(row.status).is_terminal:
+                return _normalised(ExecutionView.of(row))
+            row.steps_total = total
+            row.steps_done = max(row.steps_done, steps_done)
+            if rows_written is not None:
+                row.rows_written = max(row.rows_written, rows_written)
+            row.updated_at = utcnow()
+            uow.commit()
+            return _normalised(ExecutionView.of(row))
+
+    def complete_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
+        """Move RUNNING -> SUCCESS and set ``ended_at``.
+
+        Raises:
+            BatchExecutionException: BAT-002 unknown id; BAT-001 from READY or from another
+                terminal status (a repeated SUCCESS is a no-op).
+        """
+        at = at or utcnow()
+        return self._transition(execution_id, ExecutionStatus.SUCCESS, at, {"ended_at": at})
+
+    def fail_execution(
+        self,
+        execution_id: str,
+        error_code: str,
+        *,
+        error_message: str | None = None,
+        failed_asset_key: str | None = None,
+        failed_partition_key: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> ExecutionView:
+        """Move READY or RUNNING -> FAILED with a catalog error code.
+
+        When a stop was requested before the failure, the execution ends STOPPED instead: a
+        failure caused by the stop is not a failure (field report RB-05); the error is kept in
+        ``error_message`` for the operator.
+
+        Args:
+            error_code: a code of the ``error_code`` catalog, e.g. ``"INP-001"``.
+            error_message: the operator message (never shown to users).
+            failed_asset_key: the failing asset, e.g. ``"raw_flights"``.
+            failed_partition_key: the failing partition.
+
+        Raises:
+            BatchExecutionException: BAT-002 unknown id; BAT-001 from a terminal status other
+                than an identical FAILED; BAT-001 too when ``error_code`` is not in the catalog.
+        """
+        at = at or utcnow()
+        with UnitOfWork(self._engine) as uow:
+            if uow.session.get(ErrorCode, error_code) is None:
+                raise BatchExecutionException(
+                    error_codes.BAT_INVALID_TRANSITION,
+                    f"cannot fail execution {execution_id} with unknown error code {error_code!r}",
+                )
+            row = self._row(uow, execution_id)
+            stop_requested = row.stop_requested_at is not None
+        target = ExecutionStatus.STOPPED if stop_requested else ExecutionStatus.FAILED
+        values: dict[str, Any] = {
+            "ended_at": at,
+            "error_code": error_codes.BAT_RUN_CANCELED if stop_requested else error_code,
+            "error_message": error_message,
+            "failed_asset_key": failed_asset_key,
+            "failed_partition_key": failed_partition_key,
+        }
+        return self._transition(
+            execution_id, target, at, values, detail={"error_code": error_code}
+        )
+
+    def stop_execution(
+        self, execution_id: str, *, at: dt.datetime | None = None, error_message: str | None = None
+    ) -> ExecutionView:
+        """Move READY or RUNNING -> STOPPED (an operator's stop; Dagster's CANCELED).
+
+        Raises:
+            BatchExecutionException: BAT-002 unknown id; BAT-001 from SUCCESS or FAILED (a
+                repeated STOPPED is a no-op).
+        """
+        at = at or utcnow()
+        values: dict[str, Any] = {"ended_at": at, "error_code": error_codes.BAT_RUN_CANCELED}
+        if error_message:
+            values["error_message"] = error_message
+        return self._transition(execution_id, ExecutionStatus.STOPPED, at, values)
+
+    def request_stop(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
+        """Mark that a stop was requested (Dagster CANCELING); a later failure then ends STOPPED.
+
+        A request on an execution that already ended changes nothing.
+
+        Raises:
+            BatchExecutionException: BAT-002 unknown id.
+        """
+        at = at or utcnow()
+        with UnitOfWork(self._engine) as uow:
+            row = self._row(uow, execution_id, for_update=True)
+            if not ExecutionStatus(row.status).is_terminal and row.stop_requested_at is None:
+                row.stop_requested_at = at
+                row.updated_at = utcnow()
+                uow.commit()
+            return _normalised(ExecutionView.of(row))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _transition(
+        self,
+        execution_id: str,
+        target: ExecutionStatus,
+        at: dt.datetime,
+        values: dict[str, Any],
+        detail: dict[str, Any] | None = None,
+    ) -> ExecutionView:
+        with UnitOfWork(self._engine) as uow:
+            row = self._row(uow, execution_id)
+            current = ExecutionStatus(row.status)
+            if current == target:
+                return _normalised(ExecutionView.of(row))  # the same event again: a no-op
+            if not can_transition(current, target):
+                raise BatchExecutionException(
+                    error_codes.BAT_INVALID_TRANSITION,
+                    f"execution {execution_id} cannot move from {current.value} to {target.value}",
+                    {"execution_id": execution_id, "from": current.value, "to": target.value},
+                )
+            # Compare-and-set: only moves the row if nobody moved it since we read it.
+            result = uow.session.execute(
+                sa.update(BatchExecution)
+                .where(
+                    BatchExecution.execution_id == execution_id,
+                    BatchExecution.status == current.value,
+                )
+                .values(status=target.value, updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                uow.session.rollback()
+                # Someone else moved it first: re-evaluate against the new status.
+                return self._transition(execution_id, target, at, values, detail)
+            uow.session.add(
+                ExecutionEvent(
+                    execution_id=execution_id,
+                    event_key=f"status:{target.value}",
+                    from_status=current.value,
+                    to_status=target.value,
+                    occurred_at=at,
+                    detail=detail,
+                )
+            )
+            uow.commit()
+            return self._view(uow, execution_id)
+
+    @staticmethod
+    def _row(uow: UnitOfWork, execution_id: str, for_update: bool = False) -> BatchExecution:
+        stmt = sa.select(BatchExecution).where(BatchExecution.execution_id == execution_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = uow.session.scalars(stmt).one_or_none()
+        if row is None:
+            raise BatchExecutionException(
+                error_codes.BAT_EXECUTION_NOT_FOUND,
+                f"no execution with id {execution_id!r}",
+                {"execution_id": execution_id},
+            )
+        return row
+
+    def _view(self, uow: UnitOfWork, execution_id: str) -> ExecutionView:
+        uow.session.expire_all()
+        return _normalised(ExecutionView.of(self._row(uow, execution_id)))
+
+
+def _normalised(view: ExecutionView) -> ExecutionView:
+    return dataclasses.replace(
+        view,
+        created_at=_aware(view.created_at),
+        started_at=_aware(view.started_at),
+        ended_at=_aware(view.ended_at),
+        stop_requested_at=_aware(view.stop_requested_at),
+    )
