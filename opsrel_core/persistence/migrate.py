@@ -24,9 +24,10 @@ def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> Co
     Returns:
         A Config whose ``script_location`` is the repository's ``migrations/`` folder.
     """
-    cfg = Config(str(REPO_ROOT / "alembic.ini"), stdout=stdout) if stdout else Config(
-        str(REPO_ROOT / "alembic.ini")
-    )
+    if stdout is not None:
+        cfg = Config(str(REPO_ROOT / "alembic.ini"), output_buffer=stdout, stdout=stdout)
+    else:
+        cfg = Config(str(REPO_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
     cfg.attributes["url"] = database_url
     return cfg

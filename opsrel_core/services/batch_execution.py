@@ -9,6 +9,7 @@ not an error; a move the transition table forbids (for example FAILED after SUCC
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,9 @@ from opsrel_core.domain.status import ExecutionStatus, TriggerType, can_transiti
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import BatchExecution, ErrorCode, ExecutionEvent, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
+
+
+_CAS_ATTEMPTS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +146,22 @@ class BatchExecutionService:
                 for r in rows
             ]
 
+    def list_open_execution_ids(self, limit: int = 500) -> list[str]:
+        """Ids of executions still READY or RUNNING, oldest first, at most ``limit``."""
+        with UnitOfWork(self._engine) as uow:
+            return list(
+                uow.session.scalars(
+                    sa.select(BatchExecution.execution_id)
+                    .where(
+                        BatchExecution.status.in_(
+                            [ExecutionStatus.READY.value, ExecutionStatus.RUNNING.value]
+                        )
+                    )
+                    .order_by(BatchExecution.created_at)
+                    .limit(limit)
+                )
+            )
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def register_execution(self, spec: ExecutionSpec, *, at: dt.datetime | None = None) -> ExecutionView:
@@ -239,17 +259,18 @@ class BatchExecutionService:
             raise ValueError("progress counts must be >= 0")
         with UnitOfWork(self._engine) as uow:
             row = self._row(uow, execution_id, for_update=True)
+            if ExecutionStatus(row.status).is_terminal:
+                return _normalised(ExecutionView.of(row))
             total = max(row.steps_total, steps_total or 0)
             if steps_done > total:
                 raise ValueError(f"steps_done {steps_done} exceeds steps_total {total}")
-            if ExecutionStatus(row.status).is_terminal:
-                return _normalised(ExecutionView.of(row))
-            row.steps_total = total
-            row.steps_done = max(row.steps_done, steps_done)
-            if rows_written is not None:
-                row.rows_written = max(row.rows_written, rows_written)
-            row.updated_at = utcnow()
-            uow.commit()
+            new_done = max(row.steps_done, steps_done)
+            new_rows = row.rows_written if rows_written is None else max(row.rows_written, rows_written)
+            if (total, new_done, new_rows) != (row.steps_total, row.steps_done, row.rows_written):
+                # Only a real change touches the row: a repeated report is a no-op.
+                row.steps_total, row.steps_done, row.rows_written = total, new_done, new_rows
+                row.updated_at = utcnow()
+                uow.commit()
             return _normalised(ExecutionView.of(row))
 
     def complete_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
@@ -295,19 +316,23 @@ class BatchExecutionService:
                     error_codes.BAT_INVALID_TRANSITION,
                     f"cannot fail execution {execution_id} with unknown error code {error_code!r}",
                 )
-            row = self._row(uow, execution_id)
+
+        def decide(row: BatchExecution) -> tuple[ExecutionStatus, dict[str, Any]]:
+            # Decided in the same transaction as the write: a stop request that lands first
+            # turns the failure into a stop.
             stop_requested = row.stop_requested_at is not None
-        target = ExecutionStatus.STOPPED if stop_requested else ExecutionStatus.FAILED
-        values: dict[str, Any] = {
-            "ended_at": at,
-            "error_code": error_codes.BAT_RUN_CANCELED if stop_requested else error_code,
-            "error_message": error_message,
-            "failed_asset_key": failed_asset_key,
-            "failed_partition_key": failed_partition_key,
-        }
-        return self._transition(
-            execution_id, target, at, values, detail={"error_code": error_code}
-        )
+            return (
+                ExecutionStatus.STOPPED if stop_requested else ExecutionStatus.FAILED,
+                {
+                    "ended_at": at,
+                    "error_code": error_codes.BAT_RUN_CANCELED if stop_requested else error_code,
+                    "error_message": error_message,
+                    "failed_asset_key": failed_asset_key,
+                    "failed_partition_key": failed_partition_key,
+                },
+            )
+
+        return self._transition(execution_id, decide, at, detail={"error_code": error_code})
 
     def stop_execution(
         self, execution_id: str, *, at: dt.datetime | None = None, error_message: str | None = None
@@ -319,7 +344,12 @@ class BatchExecutionService:
                 repeated STOPPED is a no-op).
         """
         at = at or utcnow()
-        values: dict[str, Any] = {"ended_at": at, "error_code": error_codes.BAT_RUN_CANCELED}
+        values: dict[str, Any] = {
+            "ended_at": at,
+            "error_code": error_codes.BAT_RUN_CANCELED,
+            # A stop implies a stop request; keep the earlier request time when there was one.
+            "stop_requested_at": sa.func.coalesce(BatchExecution.stop_requested_at, at),
+        }
         if error_message:
             values["error_message"] = error_message
         return self._transition(execution_id, ExecutionStatus.STOPPED, at, values)
@@ -346,48 +376,64 @@ class BatchExecutionService:
     def _transition(
         self,
         execution_id: str,
-        target: ExecutionStatus,
+        target: "ExecutionStatus | Callable[[BatchExecution], tuple[ExecutionStatus, dict[str, Any]]]",
         at: dt.datetime,
-        values: dict[str, Any],
+        values: dict[str, Any] | None = None,
         detail: dict[str, Any] | None = None,
     ) -> ExecutionView:
-        with UnitOfWork(self._engine) as uow:
-            row = self._row(uow, execution_id)
-            current = ExecutionStatus(row.status)
-            if current == target:
-                return _normalised(ExecutionView.of(row))  # the same event again: a no-op
-            if not can_transition(current, target):
-                raise BatchExecutionException(
-                    error_codes.BAT_INVALID_TRANSITION,
-                    f"execution {execution_id} cannot move from {current.value} to {target.value}",
-                    {"execution_id": execution_id, "from": current.value, "to": target.value},
-                )
-            # Compare-and-set: only moves the row if nobody moved it since we read it.
-            result = uow.session.execute(
-                sa.update(BatchExecution)
-                .where(
+        """Compare-and-set the status; retried when another writer moved the row in between.
+
+        ``target`` is a status (with ``values`` to set) or a function deciding both from the
+        current row, evaluated in the same transaction as the write.
+        """
+        for _attempt in range(_CAS_ATTEMPTS):
+            with UnitOfWork(self._engine) as uow:
+                row = self._row(uow, execution_id)
+                if callable(target):
+                    wanted, wanted_values = target(row)
+                else:
+                    wanted, wanted_values = target, dict(values or {})
+                current = ExecutionStatus(row.status)
+                if current == wanted:
+                    return _normalised(ExecutionView.of(row))  # the same event again: a no-op
+                if not can_transition(current, wanted):
+                    raise BatchExecutionException(
+                        error_codes.BAT_INVALID_TRANSITION,
+                        f"execution {execution_id} cannot move from {current.value} "
+                        f"to {wanted.value}",
+                        {"execution_id": execution_id, "from": current.value, "to": wanted.value},
+                    )
+                guard = [
                     BatchExecution.execution_id == execution_id,
                     BatchExecution.status == current.value,
+                ]
+                if row.stop_requested_at is None:
+                    guard.append(BatchExecution.stop_requested_at.is_(None))
+                result = uow.session.execute(
+                    sa.update(BatchExecution)
+                    .where(*guard)
+                    .values(status=wanted.value, updated_at=utcnow(), **wanted_values)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(status=target.value, updated_at=utcnow(), **values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:
-                uow.session.rollback()
-                # Someone else moved it first: re-evaluate against the new status.
-                return self._transition(execution_id, target, at, values, detail)
-            uow.session.add(
-                ExecutionEvent(
-                    execution_id=execution_id,
-                    event_key=f"status:{target.value}",
-                    from_status=current.value,
-                    to_status=target.value,
-                    occurred_at=at,
-                    detail=detail,
+                if result.rowcount != 1:
+                    continue  # someone moved it first: re-read and decide again
+                uow.session.add(
+                    ExecutionEvent(
+                        execution_id=execution_id,
+                        event_key=f"status:{wanted.value}",
+                        from_status=current.value,
+                        to_status=wanted.value,
+                        occurred_at=at,
+                        detail=detail,
+                    )
                 )
-            )
-            uow.commit()
-            return self._view(uow, execution_id)
+                uow.commit()
+                return self._view(uow, execution_id)
+        raise BatchExecutionException(
+            error_codes.BAT_INVALID_TRANSITION,
+            f"execution {execution_id} kept changing under concurrent writers; giving up after "
+            f"{_CAS_ATTEMPTS} attempts",
+        )
 
     @staticmethod
     def _row(uow: UnitOfWork, execution_id: str, for_update: bool = False) -> BatchExecution:

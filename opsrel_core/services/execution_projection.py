@@ -1,0 +1,203 @@
+"""Apply what the orchestrator observed about a run to the ops schema, idempotently (C1-T02).
+
+The Dagster adapter (``opsrel_dagster.projection``) translates a Dagster run into a
+``RunObservation``; ``ExecutionProjector.apply`` registers the execution, records progress and
+drives it to the observed status through ``BatchExecutionService``. Applying the same
+observation twice, or an older one after a newer one, changes nothing.
+"""
+
+import dataclasses
+import datetime as dt
+import enum
+import logging
+
+import sqlalchemy as sa
+
+from opsrel_core.domain import error_codes
+from opsrel_core.domain.status import ExecutionStatus
+from opsrel_core.errors import BatchExecutionException
+from opsrel_core.persistence.tables import ErrorCode, ProjectionCursor, utcnow
+from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec, ExecutionView
+
+log = logging.getLogger(__name__)
+
+
+class ObservedStatus(str, enum.Enum):
+    """A run's status as the orchestrator reports it, already mapped to opsrel's vocabulary.
+
+    CANCELING is kept apart from RUNNING: it records that a stop was requested.
+    """
+
+    READY = "READY"
+    RUNNING = "RUNNING"
+    CANCELING = "CANCELING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservedFailure:
+    """Why a run failed: a catalog code, the operator message, where it failed."""
+
+    error_code: str
+    error_message: str
+    asset_key: str | None = None
+    partition_key: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunObservation:
+    """Everything the projection needs about one run, at one moment.
+
+    Attributes:
+        spec: identity and launch context of the execution.
+        status: the observed status.
+        created_at, started_at, ended_at: UTC times from the orchestrator (None when unknown).
+        steps_total: steps planned; steps_done: steps finished successfully.
+        rows_written: rows materialized so far, summed over assets.
+        failure: set when ``status`` is FAILED.
+    """
+
+    spec: ExecutionSpec
+    status: ObservedStatus
+    created_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    steps_total: int = 0
+    steps_done: int = 0
+    rows_written: int = 0
+    failure: ObservedFailure | None = None
+
+
+class ExecutionProjector:
+    """Applies run observations through ``BatchExecutionService``.
+
+    Args:
+        engine: engine of the ops database.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+        self.executions = BatchExecutionService(engine)
+
+    def apply(self, obs: RunObservation) -> ExecutionView:
+        """Bring the execution of ``obs`` up to date; safe to call any number of times.
+
+        A conflict with a terminal status already recorded (for example a late FAILED for an
+        execution the ops schema holds as SUCCESS) is logged and left as recorded: the first
+        terminal decision stands (field report RB-06).
+
+        Returns:
+            The execution as stored after the call.
+        """
+        svc = self.executions
+        execution_id = obs.spec.execution_id
+        current = svc.register_execution(obs.spec, at=obs.created_at)
+        if current.status.is_terminal:
+            if _terminal_of(obs.status) not in (None, current.status):
+                log.warning(
+                    "execution %s is %s in the ops schema; ignoring observed %s",
+                    execution_id, current.status.value, obs.status.value,
+                )
+            return current
+        if obs.steps_total or obs.steps_done or obs.rows_written:
+            svc.update_progress(
+                execution_id,
+                steps_done=min(obs.steps_done, max(obs.steps_total, obs.steps_done)),
+                steps_total=max(obs.steps_total, obs.steps_done),
+                rows_written=obs.rows_written,
+            )
+        try:
+            return self._drive(obs)
+        except BatchExecutionException as exc:
+            log.warning("projection conflict for %s: %s", execution_id, exc)
+            return svc.get_execution(execution_id)
+
+    def _drive(self, obs: RunObservation) -> ExecutionView:
+        svc = self.executions
+        execution_id = obs.spec.execution_id
+        status = obs.status
+        view = svc.get_execution(execution_id)
+        started = status in (ObservedStatus.RUNNING, ObservedStatus.CANCELING, ObservedStatus.SUCCESS)
+        # A run that failed or was stopped after it started passes through RUNNING, so that
+        # its start time and history are kept; one that never started ends from READY.
+        started = started or (obs.started_at is not None and _terminal_of(status) is not None)
+        if started:
+            if view.status == ExecutionStatus.READY:
+                view = svc.start_execution(execution_id, at=obs.started_at)
+        if status == ObservedStatus.CANCELING:
+            view = svc.request_stop(execution_id, at=obs.ended_at or obs.started_at)
+        elif status == ObservedStatus.SUCCESS:
+            view = svc.complete_execution(execution_id, at=obs.ended_at)
+        elif status == ObservedStatus.FAILED:
+            failure = obs.failure or ObservedFailure(
+                error_codes.SYS_UNEXPECTED, "run failed without a reported cause"
+            )
+            if not self._known_code(failure.error_code):
+                failure = dataclasses.replace(
+                    failure,
+                    error_code=error_codes.SYS_UNEXPECTED,
+                    error_message=f"unknown error code {failure.error_code!r}: "
+                    f"{failure.error_message}",
+                )
+            view = svc.fail_execution(
+                execution_id,
+                failure.error_code,
+                error_message=failure.error_message,
+                failed_asset_key=failure.asset_key,
+                failed_partition_key=failure.partition_key,
+                at=obs.ended_at,
+            )
+        elif status == ObservedStatus.STOPPED:
+            view = svc.stop_execution(execution_id, at=obs.ended_at)
+        return view
+
+
+    def _known_code(self, code: str) -> bool:
+        with UnitOfWork(self._engine) as uow:
+            return uow.session.get(ErrorCode, code) is not None
+
+
+def _terminal_of(status: ObservedStatus) -> ExecutionStatus | None:
+    if status in (ObservedStatus.SUCCESS, ObservedStatus.FAILED, ObservedStatus.STOPPED):
+        return ExecutionStatus(status.value)
+    return None
+
+
+class ProjectionCursorStore:
+    """Persists how far a projection has read the orchestrator's event log.
+
+    Args:
+        engine: engine of the ops database.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+
+    def get(self, name: str) -> str | None:
+        """Return the stored cursor for ``name``, or None before the first batch."""
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.get(ProjectionCursor, name)
+            return None if row is None else row.cursor
+
+    def set(self, name: str, cursor: str | None) -> None:
+        """Store the cursor for ``name`` (None resets it: the next sync starts over)."""
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.get(ProjectionCursor, name)
+            if row is None:
+                uow.session.add(ProjectionCursor(name=name, cursor=cursor, updated_at=utcnow()))
+            else:
+                row.cursor = cursor
+                row.updated_at = utcnow()
+            try:
+                uow.commit()
+            except sa.exc.IntegrityError:
+                # Another process created it first; write over it.
+                uow.session.rollback()
+                row = uow.session.get(ProjectionCursor, name)
+                assert row is not None
+                row.cursor = cursor
+                row.updated_at = utcnow()
+                uow.commit()

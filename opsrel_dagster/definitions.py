@@ -1,0 +1,11 @@
+"""The one assembly point of the opsrel code location (``workspace.yaml`` loads ``defs``)."""
+
+import dagster as dg
+
+from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
+
+defs = dg.Definitions.merge(
+    flights_defs,
+    dg.Definitions(sensors=[make_projection_sensor(), make_run_failure_sensor()]),
+)

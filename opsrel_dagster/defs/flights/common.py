@@ -1,0 +1,68 @@
+"""Conventions shared by the flights assets: partitions, group, job id and output metadata."""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from opsrel_core.errors import OpsException
+from opsrel_dagster.defs.flights.snapshot_store import Stamped
+from opsrel_dagster.failures import as_failure
+
+FLIGHTS_GROUP = "flights"
+FLIGHTS_JOB_ID = "flights_daily"
+"""The flights pipeline's job id in the ops batch-job catalog."""
+
+flights_partitions = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2014-01-01")
+"""One partition per local flight date of 2013 (the ``year``/``month``/``day`` columns)."""
+
+SNAPSHOT_ID_KEY = "snapshot_id"
+ROW_COUNT_KEY = "dagster/row_count"
+
+_SCHEMA_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime", "O": "string"}
+
+
+def partition_date(context: dg.AssetExecutionContext) -> dt.date:
+    """The partition's local flight date (``"2013-01-01"`` -> ``date(2013, 1, 1)``)."""
+    return dt.date.fromisoformat(context.partition_key)
+
+
+def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    """Describe a frame's columns for the Dagster UI (``dagster/column_schema``)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=str(col), type=_SCHEMA_TYPES.get(dtype.kind, str(dtype)))
+            for col, dtype in frame.dtypes.items()
+        ]
+    )
+
+
+def stamped_output(stamped: Stamped, **metadata: object) -> dg.Output:
+    """Wrap a stamped frame as the asset's output, with the metadata every asset shows.
+
+    Args:
+        stamped: the asset's table and the snapshot it derives from.
+        **metadata: extra materialization metadata (numbers, text or ``dg.MetadataValue``).
+
+    Returns:
+        An Output whose metadata holds ``dagster/row_count`` (rows of ``stamped.frame``),
+        ``snapshot_id``, ``source_rows`` and ``dagster/column_schema``, plus ``metadata``.
+    """
+    return dg.Output(
+        stamped,
+        metadata={
+            ROW_COUNT_KEY: len(stamped.frame),
+            SNAPSHOT_ID_KEY: stamped.snapshot_id,
+            "source_rows": stamped.source_rows,
+            "dagster/column_schema": column_schema(stamped.frame),
+            **metadata,
+        },
+    )
+
+
+def fail_coded(exc: OpsException, context: dg.AssetExecutionContext) -> dg.Failure:
+    """The ``dg.Failure`` for a coded error in the running asset (``error_code`` in metadata)."""
+    context.log.error(f"[{exc.code}] {exc.operator_message}")
+    return as_failure(
+        exc, asset_key=context.asset_key.to_user_string(), partition_key=context.partition_key
+    )

@@ -1,0 +1,216 @@
+"""The headless main job behind ``opsrel run`` and ``opsrel sync``.
+
+Runs go through Dagster with the persistent instance (``DAGSTER_HOME``; by default
+``.opsrel/dagster_home``), one run per daily partition with ``dagster.materialize`` (in-process
+executor: no process per step), and each run is projected into the ops schema right after it
+ends, so the result is there without the daemon.
+"""
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from opsrel_core.persistence import migrate
+from opsrel_core.persistence.engine import make_engine
+from opsrel_core.settings import OpsSettings
+from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
+
+DAGSTER_YAML = """\
+# Dagster instance for opsrel's embedded default: SQLite storage in this folder.
+# To use PostgreSQL instead, see README ("Switch to PostgreSQL").
+telemetry:
+  enabled: false
+"""
+
+SNAPSHOT_ASSET = "flights_snapshot"
+
+
+@dataclasses.dataclass(frozen=True)
+class PartitionSummary:
+    """Outcome of one partition's run.
+
+    Attributes:
+        partition_key: the day, ``YYYY-MM-DD``.
+        run_id: the Dagster run id (= execution id).
+        status: the execution status recorded in the ops schema.
+        error_code: the catalog code when the run failed or was stopped.
+        error_message: the operator message when it failed.
+        rows: rows materialized per asset key.
+        snapshot_id: the input snapshot's content hash, when the snapshot was taken.
+        seconds: wall-clock duration of the run, seconds.
+    """
+
+    partition_key: str
+    run_id: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+    rows: dict[str, int]
+    snapshot_id: str | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        """The summary as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def ensure_dagster_home(settings: OpsSettings) -> Path:
+    """Use ``DAGSTER_HOME`` when set; otherwise create and use ``<OPSREL_HOME>/dagster_home``.
+
+    Returns:
+        The Dagster home folder (it exists and holds a ``dagster.yaml``).
+    """
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+class HeadlessRunner:
+    """Materializes the flights pipeline per partition and records each run.
+
+    Args:
+        settings: opsrel settings (ops database URL, home folder).
+        instance: the Dagster instance runs are recorded in.
+        engine: engine of the ops database (migrated to head).
+    """
+
+    def __init__(self, settings: OpsSettings, instance: dg.DagsterInstance, engine: sa.Engine):
+        self.settings = settings
+        self.instance = instance
+        self.engine = engine
+        self.projection = RunProjection(instance, engine)
+
+    @classmethod
+    def from_env(cls) -> "HeadlessRunner":
+        """Set everything up from the environment: Dagster home, ops schema at head, instance."""
+        settings = OpsSettings.from_env()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        ensure_dagster_home(settings)
+        migrate.upgrade(settings.database_url)
+        return cls(settings, dg.DagsterInstance.get(), make_engine(settings.database_url))
+
+    @staticmethod
+    def partition_keys(start: dt.date, end: dt.date) -> list[str]:
+        """The flights partitions from ``start`` to ``end`` inclusive.
+
+        Raises:
+            click.BadParameter-like ``ValueError``: a day outside the partitions definition.
+        """
+        from opsrel_dagster.defs.flights import flights_partitions
+
+        keys = flights_partitions.get_partition_keys()
+        first, last = keys[0], keys[-1]
+        wanted = [k for k in keys if start.isoformat() <= k <= end.isoformat()]
+        if start.isoformat() < first or end.isoformat() > last:
+            import click
+
+            raise click.BadParameter(
+                f"the flights partitions run from {first} to {last}; {start}..{end} is outside"
+            )
+        return wanted
+
+    def run_partitions(
+        self,
+        partition_keys: list[str],
+        on_progress: Callable[[int, int, str | None], None] | None = None,
+    ) -> list[PartitionSummary]:
+        """Run the pipeline once per partition, in order, and project each run.
+
+        A failed partition does not stop the others.
+
+        Args:
+            partition_keys: days to run, ``YYYY-MM-DD``.
+            on_progress: called with (done, total, current partition or None).
+
+        Returns:
+            One summary per partition, in input order.
+        """
+        from opsrel_dagster.defs.flights import FLIGHT_ASSETS
+        from opsrel_dagster.defs.flights import defs as flights_defs
+
+        summaries = []
+        total = len(partition_keys)
+        for index, key in enumerate(partition_keys):
+            if on_progress:
+                on_progress(index, total, key)
+            began = dt.datetime.now(dt.timezone.utc)
+            result = dg.materialize(
+                FLIGHT_ASSETS,
+                partition_key=key,
+                instance=self.instance,
+                resources=dict(flights_defs.resources),
+                tags={opsrel_tags.TRIGGER: "CLI"},
+                raise_on_error=False,
+            )
+            seconds = (dt.datetime.now(dt.timezone.utc) - began).total_seconds()
+            summaries.append(self._summary(key, result.run_id, seconds))
+        if on_progress:
+            on_progress(total, total, None)
+        return summaries
+
+    def sync(self, reset: bool = False) -> SyncReport:
+        """Apply the projection once (from the beginning when ``reset``)."""
+        if reset:
+            self.projection.cursors.set(CURSOR_NAME, None)
+        return self.projection.sync()
+
+    def _summary(self, key: str, run_id: str, seconds: float) -> PartitionSummary:
+        execution = self.projection.project_run(run_id)
+        rows: dict[str, int] = {}
+        snapshot_id = None
+        records = self.instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        for record in records:
+            materialization = record.event_log_entry.dagster_event.event_specific_data.materialization
+            asset = materialization.asset_key.to_user_string()
+            count = materialization.metadata.get("dagster/row_count")
+            if count is not None:
+                rows[asset] = int(getattr(count, "value", count))
+            if asset == SNAPSHOT_ASSET and "snapshot_id" in materialization.metadata:
+                snapshot_id = str(getattr(materialization.metadata["snapshot_id"], "value", ""))
+        return PartitionSummary(
+            partition_key=key,
+            run_id=run_id,
+            status=execution.status.value if execution else "UNKNOWN",
+            error_code=execution.error_code if execution else None,
+            error_message=execution.error_message if execution else None,
+            rows=rows,
+            snapshot_id=snapshot_id,
+            seconds=round(seconds, 3),
+        )
+
+    @staticmethod
+    def render_table(summaries: list[PartitionSummary]) -> str:
+        """Render the summaries as a plain-text table, one line per partition."""
+        assets = []
+        for summary in summaries:
+            for asset in summary.rows:
+                if asset not in assets:
+                    assets.append(asset)
+        header = ["partition", "status", "error", *assets, "snapshot_id"]
+        lines = [header]
+        for s in summaries:
+            snap = (s.snapshot_id or "-")[:19]
+            lines.append(
+                [s.partition_key, s.status, s.error_code or "-",
+                 *[str(s.rows.get(a, "-")) for a in assets], snap]
+            )
+        widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+        text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
+        failed = [s for s in summaries if s.status != "SUCCESS"]
+        text.append("")
+        text.append(f"{len(summaries) - len(failed)} of {len(summaries)} partitions SUCCESS")
+        for s in failed:
+            text.append(f"  {s.partition_key} {s.status} {s.error_code or ''}: {s.error_message or ''}")
+        return "\n".join(text)

@@ -1,0 +1,319 @@
+"""The projection of Dagster's run records and event log into the ops schema (C1-T02).
+
+Every Dagster run of the code location becomes one execution (execution id = run id), whichever
+way it was launched. ``project_run`` brings one run's execution up to date; ``sync`` reads run
+status changes after a persisted storage-id cursor, in bounded batches (the cursor is saved after
+each batch), and also refreshes executions still open in the ops schema. Both are idempotent: the
+run-status sensors, ``opsrel sync`` and ``opsrel run`` may all apply the same run.
+
+Reads use Dagster's indexed queries (``fetch_run_status_changes``, ``get_records_for_run`` with
+event types); see DAGSTER-NOTES for why the whole per-run log is not read.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+import dagster as dg
+import sqlalchemy as sa
+
+from opsrel_core.domain import error_codes
+from opsrel_core.domain.status import TriggerType
+from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
+from opsrel_core.services.batch_jobs import BatchJobCatalog
+from opsrel_core.services.execution_projection import (
+    ExecutionProjector,
+    ObservedFailure,
+    ObservedStatus,
+    ProjectionCursorStore,
+    RunObservation,
+)
+from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.failures import ERROR_CODE_KEY
+
+log = logging.getLogger(__name__)
+
+CURSOR_NAME = "dagster_run_status_changes"
+
+STATUS_EVENT_TYPES = (
+    dg.DagsterEventType.RUN_ENQUEUED,
+    dg.DagsterEventType.RUN_STARTING,
+    dg.DagsterEventType.RUN_START,
+    dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.RUN_CANCELING,
+    dg.DagsterEventType.RUN_CANCELED,
+)
+
+_RUN_EVENT_TYPES = {
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.RUN_FAILURE,
+}
+
+_STATUS_MAP = {
+    dg.DagsterRunStatus.QUEUED: ObservedStatus.READY,
+    dg.DagsterRunStatus.NOT_STARTED: ObservedStatus.READY,
+    dg.DagsterRunStatus.MANAGED: ObservedStatus.READY,
+    dg.DagsterRunStatus.STARTING: ObservedStatus.READY,
+    dg.DagsterRunStatus.STARTED: ObservedStatus.RUNNING,
+    dg.DagsterRunStatus.SUSPENDED: ObservedStatus.RUNNING,
+    dg.DagsterRunStatus.CANCELING: ObservedStatus.CANCELING,
+    dg.DagsterRunStatus.SUCCESS: ObservedStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE: ObservedStatus.FAILED,
+    dg.DagsterRunStatus.CANCELED: ObservedStatus.STOPPED,  # an operator's stop, not a failure
+}
+
+
+def _utc(ts: float | dt.datetime | None) -> dt.datetime | None:
+    if ts is None:
+        return None
+    if isinstance(ts, dt.datetime):
+        return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+
+
+def trigger_type_of(run_tags: dict[str, str]) -> TriggerType:
+    """Derive how a run was launched from its tags (replay, backfill, sensor, schedule, CLI)."""
+    if opsrel_tags.REPLAY_ID in run_tags:
+        return TriggerType.REPLAY
+    if "dagster/backfill" in run_tags:
+        return TriggerType.BACKFILL
+    if "dagster/sensor_name" in run_tags:
+        return TriggerType.SENSOR
+    if "dagster/schedule_name" in run_tags:
+        return TriggerType.SCHEDULE
+    if run_tags.get(opsrel_tags.TRIGGER) == TriggerType.CLI.value:
+        return TriggerType.CLI
+    return TriggerType.MANUAL
+
+
+def _metadata_text(value: object) -> str | None:
+    if value is None:
+        return None
+    inner = getattr(value, "value", value)
+    return str(inner)
+
+
+def _root_cause(error):  # type: ignore[no-untyped-def]
+    # Dagster wraps user exceptions (DagsterExecutionStepExecutionError); the operator needs
+    # the original class and message.
+    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    return error
+
+
+def _failure_of(records: Iterable[dg.EventLogRecord], partition_key: str | None) -> ObservedFailure:
+    run_failure_message = None
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            data = event.step_failure_data
+            user = data.user_failure_data
+            metadata = dict(user.metadata) if user is not None else {}
+            code = _metadata_text(metadata.get(ERROR_CODE_KEY))
+            error = _root_cause(data.error)
+            if code:
+                message = _metadata_text(metadata.get("operator_message")) or (
+                    user.description if user is not None else ""
+                )
+            else:
+                # Not one of ours: keep the original class and message for the operator.
+                code = error_codes.SYS_UNEXPECTED
+                message = error.message.strip() if error else "step failed"
+                if error and not message.startswith(error.cls_name):
+                    message = f"{error.cls_name}: {message}"
+            return ObservedFailure(
+                error_code=code,
+                error_message=message or "",
+                asset_key=event.step_key,
+                partition_key=partition_key,
+            )
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            run_failure_message = record.event_log_entry.message
+    return ObservedFailure(
+        error_code=error_codes.SYS_UNEXPECTED,
+        error_message=run_failure_message or "the run failed before any step failed",
+        partition_key=partition_key,
+    )
+
+
+class RunProjection:
+    """Projects Dagster runs of one instance into one ops database.
+
+    Args:
+        instance: the Dagster instance whose runs are read.
+        engine: engine of the ops database.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance, engine: sa.Engine):
+        self.instance = instance
+        self.engine = engine
+        self.projector = ExecutionProjector(engine)
+        self.catalog = BatchJobCatalog(engine)
+        self.cursors = ProjectionCursorStore(engine)
+        self._plan_steps: dict[str, list[str]] = {}
+
+    def observe(self, run_id: str) -> RunObservation | None:
+        """Translate one Dagster run into a ``RunObservation``.
+
+        Returns:
+            None when the run does not exist or materializes none of the catalog's assets.
+        """
+        records = self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1)
+        if not records:
+            return None
+        record = records[0]
+        run = record.dagster_run
+        steps = self._steps_of(run)
+        if run.asset_selection:
+            asset_keys = {key.to_user_string() for key in run.asset_selection}
+        else:
+            asset_keys = set(steps)
+        job = self.catalog.job_for_assets(asset_keys)
+        if job is None:
+            return None
+        run_tags = dict(run.tags)
+        partition_key = run_tags.get("dagster/partition")
+        start = run_tags.get("dagster/asset_partition_range_start")
+        end = run_tags.get("dagster/asset_partition_range_end")
+        parent = run_tags.get(opsrel_tags.PARENT_EXECUTION_ID) or run_tags.get("dagster/parent_run_id")
+        if parent and self.projector.executions.find_execution(parent) is None:
+            parent = None  # a parent outside the ops schema cannot be linked
+        spec = ExecutionSpec(
+            execution_id=run.run_id,
+            job_id=job.job_id,
+            trigger_type=trigger_type_of(run_tags),
+            partition_key=partition_key,
+            partition_range=(start, end) if start and end else None,
+            backfill_id=run_tags.get("dagster/backfill"),
+            run_tags=run_tags,
+            parent_execution_id=parent,
+            operator_id=run_tags.get(opsrel_tags.OPERATOR),
+            steps_total=len(steps),
+        )
+        events = self.instance.get_records_for_run(run_id, of_type=_RUN_EVENT_TYPES).records
+        steps_done = 0
+        rows_written = 0
+        for event_record in events:
+            event = event_record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                steps_done += 1
+            elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                rows = event.event_specific_data.materialization.metadata.get("dagster/row_count")
+                if rows is not None:
+                    rows_written += int(getattr(rows, "value", rows))
+        status = _STATUS_MAP.get(run.status, ObservedStatus.READY)
+        failure = _failure_of(events, partition_key or start) if status == ObservedStatus.FAILED else None
+        return RunObservation(
+            spec=spec,
+            status=status,
+            created_at=_utc(record.create_timestamp),
+            started_at=_utc(record.start_time),
+            ended_at=_utc(record.end_time),
+            steps_total=len(steps),
+            steps_done=min(steps_done, len(steps)) if steps else steps_done,
+            rows_written=rows_written,
+            failure=failure,
+        )
+
+    def project_run(self, run_id: str) -> ExecutionView | None:
+        """Bring one run's execution up to date in the ops schema.
+
+        Returns:
+            The execution as stored, or None when the run is not one of the catalog's jobs.
+        """
+        observation = self.observe(run_id)
+        if observation is None:
+            return None
+        return self.projector.apply(observation)
+
+    def sync(self, batch_size: int = 200, max_batches: int | None = None) -> "SyncReport":
+        """Project every run whose status changed since the stored cursor, then open executions.
+
+        Args:
+            batch_size: status-change records read per event type and batch.
+            max_batches: stop after this many batches (None: until caught up). The cursor is
+                saved after each batch, so an interrupted sync resumes where it stopped.
+
+        Returns:
+            A ``SyncReport`` with counts and the new cursor.
+        """
+        report = SyncReport()
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            after = self._cursor()
+            run_ids, new_cursor, has_more = self._changed_runs(after, batch_size)
+            for run_id in run_ids:
+                if self.project_run(run_id) is not None:
+                    report.runs_projected += 1
+                else:
+                    report.runs_ignored += 1
+            if new_cursor != after:
+                self.cursors.set(CURSOR_NAME, str(new_cursor))
+            report.cursor = new_cursor
+            batches += 1
+            if not has_more:
+                break
+        seen = set()
+        for execution_id in self.projector.executions.list_open_execution_ids():
+            if execution_id not in seen:
+                seen.add(execution_id)
+                self.project_run(execution_id)
+                report.open_refreshed += 1
+        return report
+
+    def _cursor(self) -> int:
+        stored = self.cursors.get(CURSOR_NAME)
+        return int(stored) if stored else 0
+
+    def _changed_runs(self, after: int, batch_size: int) -> tuple[list[str], int, bool]:
+        # Merge per-type streams: only records up to the smallest last id among truncated
+        # streams are safe to consume, so nothing between batches is skipped.
+        records = []
+        safe_limit = None
+        for event_type in STATUS_EVENT_TYPES:
+            result = self.instance.fetch_run_status_changes(
+                dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after or None),
+                limit=batch_size,
+                ascending=True,
+            )
+            records.extend(result.records)
+            if len(result.records) >= batch_size:
+                last = result.records[-1].storage_id
+                safe_limit = last if safe_limit is None else min(safe_limit, last)
+        if safe_limit is not None:
+            records = [r for r in records if r.storage_id <= safe_limit]
+        records.sort(key=lambda r: r.storage_id)
+        run_ids: list[str] = []
+        for record in records:
+            if record.run_id not in run_ids:
+                run_ids.append(record.run_id)
+        new_cursor = records[-1].storage_id if records else after
+        return run_ids, new_cursor, safe_limit is not None
+
+    def _steps_of(self, run: dg.DagsterRun) -> list[str]:
+        snapshot_id = run.execution_plan_snapshot_id
+        if snapshot_id is None:
+            return list(run.step_keys_to_execute or [])
+        if snapshot_id not in self._plan_steps:
+            plan = self.instance.get_execution_plan_snapshot(snapshot_id)
+            keys = plan.step_keys_to_execute or [step.key for step in plan.steps]
+            self._plan_steps[snapshot_id] = list(keys)
+        return self._plan_steps[snapshot_id]
+
+
+@dataclasses.dataclass
+class SyncReport:
+    """What one ``sync`` did: runs projected and ignored (not ours), open executions refreshed."""
+
+    runs_projected: int = 0
+    runs_ignored: int = 0
+    open_refreshed: int = 0
+    cursor: int = 0

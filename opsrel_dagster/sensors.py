@@ -1,0 +1,67 @@
+"""Sensors that keep the ops schema in step with Dagster when the daemon runs.
+
+- ``opsrel_projection_sensor`` applies the projection: run status changes after the persisted
+  cursor, in bounded batches, plus open executions (their progress). It shares its cursor with
+  ``opsrel sync``, so either may run; both are idempotent.
+- ``opsrel_run_failure_sensor`` projects a failed run as soon as Dagster reports it.
+
+Both start RUNNING (``DefaultSensorStatus.RUNNING``): nothing has to be switched on in the UI.
+"""
+
+import dagster as dg
+
+from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.resources import OpsDatabase
+
+PROJECTION_INTERVAL_SECONDS = 15
+PROJECTION_BATCHES_PER_TICK = 5
+
+
+def make_projection_sensor(
+    name: str = "opsrel_projection_sensor",
+    minimum_interval_seconds: int = PROJECTION_INTERVAL_SECONDS,
+    batches_per_tick: int = PROJECTION_BATCHES_PER_TICK,
+) -> dg.SensorDefinition:
+    """Build the sensor that applies the run projection each tick.
+
+    Args:
+        name: sensor name.
+        minimum_interval_seconds: seconds between ticks.
+        batches_per_tick: bounded work per tick; a backlog continues on the next tick.
+
+    Returns:
+        A sensor requiring the ``ops_db`` resource.
+    """
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Projects Dagster runs into the ops schema (executions, progress, errors).",
+    )
+    def _projection_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
+        report = RunProjection(context.instance, ops_db.engine).sync(max_batches=batches_per_tick)
+        return dg.SkipReason(
+            f"projected {report.runs_projected} runs, refreshed {report.open_refreshed} open "
+            f"executions; cursor {report.cursor}"
+        )
+
+    return _projection_sensor
+
+
+def make_run_failure_sensor(name: str = "opsrel_run_failure_sensor") -> dg.SensorDefinition:
+    """Build the run-failure sensor that projects a failed run right away.
+
+    Returns:
+        A run-failure sensor over this code location's runs, requiring ``ops_db``.
+    """
+
+    @dg.run_failure_sensor(
+        name=name,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Records a failed run's execution, with its error code, in the ops schema.",
+    )
+    def _run_failure_sensor(context: dg.RunFailureSensorContext, ops_db: OpsDatabase):
+        RunProjection(context.instance, ops_db.engine).project_run(context.dagster_run.run_id)
+
+    return _run_failure_sensor

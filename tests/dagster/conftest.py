@@ -1,0 +1,65 @@
+"""Fixtures for tests that run the real Dagster pipeline against a real ops database."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from opsrel_dagster.headless import HeadlessRunner
+
+
+def dagster_postgres_yaml(url: str) -> str:
+    """A dagster.yaml storing Dagster's runs, events and schedules in PostgreSQL (schema dagster)."""
+    parsed = sa.engine.make_url(url)
+    return f"""\
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_db:
+      username: {parsed.username}
+      password: "{parsed.password or ''}"
+      hostname: {parsed.host}
+      port: {parsed.port or 5432}
+      db_name: {parsed.database}
+      scheme: postgresql+psycopg2
+      params:
+        options: "-csearch_path=dagster"
+"""
+
+
+@pytest.fixture
+def opsrel_env(tmp_path: Path, monkeypatch, database_url: str) -> dict[str, str]:
+    """Point opsrel at a migrated ops database and a fresh SQLite Dagster home in tmp_path.
+
+    On the PostgreSQL leg of ``database_url`` Dagster's own storage goes to the same PostgreSQL
+    database too (schema ``dagster``), as the README's PostgreSQL setup does.
+    """
+    home = tmp_path / "opsrel_home"
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True)
+    if database_url.startswith("postgresql"):
+        engine = sa.create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS dagster"))
+        engine.dispose()
+        (dagster_home / "dagster.yaml").write_text(dagster_postgres_yaml(database_url))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    env = {
+        "OPSREL_HOME": str(home),
+        "OPSREL_DATABASE_URL": database_url,
+        "DAGSTER_HOME": str(dagster_home),
+        "OPSREL_LANDING_DIR": str(landing),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def runner(opsrel_env) -> HeadlessRunner:
+    """A HeadlessRunner set up from the test environment (ops schema migrated)."""
+    runner = HeadlessRunner.from_env()
+    yield runner
+    runner.engine.dispose()

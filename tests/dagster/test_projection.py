@@ -1,0 +1,164 @@
+"""The projection of Dagster runs into the ops schema (C1-T02), on SQLite and PostgreSQL.
+
+Both Dagster's storage and the ops schema are real: a SQLite Dagster home with a SQLite ops
+database, and PostgreSQL for both on the second leg.
+"""
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from opsrel_core.persistence.tables import BatchExecution, ExecutionEvent
+from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_dagster.defs.flights import FLIGHT_ASSETS
+from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.sensors import make_projection_sensor
+
+ALL_STEPS = len(FLIGHT_ASSETS)
+
+
+def _table_rows(engine: sa.Engine, model) -> list[tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(model.__table__)).all()
+    return sorted(tuple(str(v) for v in row) for row in rows)
+
+
+def test_successful_run_is_recorded_with_progress(runner):
+    [summary] = runner.run_partitions(["2013-01-01"])
+    assert summary.status == "SUCCESS"
+    assert summary.rows["raw_flights"] == 842
+    execution = BatchExecutionService(runner.engine).get_execution(summary.run_id)
+    assert execution.status.value == "SUCCESS"
+    assert execution.job_id == "flights_daily"
+    assert execution.partition_key == "2013-01-01"
+    assert execution.trigger_type == "CLI"
+    assert execution.steps_total == ALL_STEPS
+    assert execution.steps_done == ALL_STEPS
+    assert execution.rows_written >= 842 * 3  # raw, snapshot and clean flights at least
+    assert execution.started_at is not None and execution.ended_at >= execution.started_at
+    assert execution.error_code is None
+    history = BatchExecutionService(runner.engine).get_history(summary.run_id)
+    assert [h["to_status"] for h in history] == ["READY", "RUNNING", "SUCCESS"]
+
+
+def test_projection_applied_twice_leaves_the_same_rows(runner):
+    runner.run_partitions(["2013-01-03", "2013-01-04"])
+    before_exec = _table_rows(runner.engine, BatchExecution)
+    before_events = _table_rows(runner.engine, ExecutionEvent)
+    assert len(before_exec) == 2
+    first = runner.sync(reset=True)
+    second = runner.sync(reset=True)
+    assert first.runs_projected == second.runs_projected == 2
+    assert _table_rows(runner.engine, BatchExecution) == before_exec
+    assert _table_rows(runner.engine, ExecutionEvent) == before_events
+    # and a sync with the cursor in place reads nothing new
+    assert runner.sync().runs_projected == 0
+
+
+def test_sensor_projects_runs_it_has_not_seen(runner):
+    # Runs made without the projection (plain dagster.materialize), then the sensor ticks.
+    result = dg.materialize(
+        FLIGHT_ASSETS,
+        partition_key="2013-01-05",
+        instance=runner.instance,
+        resources=dict(flights_defs.resources),
+    )
+    assert BatchExecutionService(runner.engine).find_execution(result.run_id) is None
+    sensor = make_projection_sensor()
+    context = dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
+    )
+    sensor(context)
+    execution = BatchExecutionService(runner.engine).get_execution(result.run_id)
+    assert execution.status.value == "SUCCESS"
+    assert execution.trigger_type == "MANUAL"
+    assert execution.steps_done == ALL_STEPS
+
+
+def test_failing_step_with_a_foreign_exception_maps_to_sys(runner):
+    @dg.asset(name="raw_flights", partitions_def=dg.DailyPartitionsDefinition("2013-01-01"))
+    def broken_raw_flights():
+        raise ZeroDivisionError("division by zero in the test asset")
+
+    result = dg.materialize(
+        [broken_raw_flights], partition_key="2013-01-02", instance=runner.instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    execution = RunProjection(runner.instance, runner.engine).project_run(result.run_id)
+    assert execution.status.value == "FAILED"
+    assert execution.error_code == "SYS-001"
+    assert execution.error_message.startswith("ZeroDivisionError: division by zero in the test asset")
+    assert execution.failed_asset_key == "raw_flights"
+    assert execution.failed_partition_key == "2013-01-02"
+
+
+def test_canceled_run_ends_stopped_not_failed(runner):
+    job = dg.Definitions(
+        assets=FLIGHT_ASSETS,
+        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
+        resources=dict(flights_defs.resources),
+    ).resolve_job_def("flights_job")
+    run = runner.instance.create_run_for_job(
+        job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": "2013-01-06"}
+    )
+    projection = RunProjection(runner.instance, runner.engine)
+    assert projection.project_run(run.run_id).status.value == "READY"
+    runner.instance.report_run_canceling(run)
+    runner.instance.report_run_canceled(run)
+    execution = projection.project_run(run.run_id)
+    assert execution.status.value == "STOPPED"
+    assert execution.error_code == "BAT-004"
+    assert execution.stop_requested_at is not None
+
+
+def test_runs_of_other_jobs_are_not_recorded(runner):
+    @dg.asset
+    def unrelated_asset():
+        return 1
+
+    result = dg.materialize([unrelated_asset], instance=runner.instance)
+    assert RunProjection(runner.instance, runner.engine).project_run(result.run_id) is None
+    assert BatchExecutionService(runner.engine).find_execution(result.run_id) is None
+
+
+BAD_INPUTS = {
+    "header_only": ("INP-001", lambda good: good.head(0).to_csv(index=False)),
+    "not_csv": ("INP-002", lambda good: 'year,month,day\n2013,"1,1\n\x00\x01\x02,,,,,,\n'),
+    "missing_column": ("INP-003", lambda good: good.drop(columns=["carrier"]).to_csv(index=False)),
+    "other_day": ("INP-004", lambda good: good.assign(day=9).to_csv(index=False)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_landing_file_fails_with_inp_code_and_loses_nothing(runner, opsrel_env, case):
+    from pathlib import Path
+
+    day = "2013-01-08"
+    [good] = runner.run_partitions([day])
+    assert good.status == "SUCCESS"
+    code, make_text = BAD_INPUTS[case]
+    good_frame = pd.DataFrame(
+        {
+            "year": [2013], "month": [1], "day": [8], "dep_time": [517.0], "sched_dep_time": [515],
+            "dep_delay": [2.0], "arr_time": [830.0], "sched_arr_time": [819], "arr_delay": [11.0],
+            "carrier": ["UA"], "flight": [1545], "tailnum": ["N14228"], "origin": ["EWR"],
+            "dest": ["IAH"], "air_time": [227.0], "distance": [1400], "hour": [5], "minute": [15],
+            "time_hour": ["2013-01-08T10:00:00Z"],
+        }
+    )
+    Path(opsrel_env["OPSREL_LANDING_DIR"], f"flights_{day}.csv").write_text(make_text(good_frame))
+    [bad] = runner.run_partitions([day])
+    assert bad.status == "FAILED"
+    assert bad.error_code == code
+    execution = BatchExecutionService(runner.engine).get_execution(bad.run_id)
+    assert execution.error_code == code
+    assert execution.failed_asset_key == "raw_flights"
+    assert execution.failed_partition_key == day
+    assert "ontime_performance" not in bad.rows  # no result written
+    # nothing earlier is lost: the good execution and its latest result stand
+    assert BatchExecutionService(runner.engine).get_execution(good.run_id).status.value == "SUCCESS"
+    latest = runner.instance.get_latest_materialization_event(dg.AssetKey("ontime_performance"))
+    assert latest.run_id == good.run_id
