@@ -29,6 +29,9 @@ telemetry:
 """
 
 SNAPSHOT_ASSET = "flights_snapshot"
+PERFORMANCE_ASSET = "ontime_performance"
+# Dagster's console logger at DEBUG prints every event; the summary is what an operator reads.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +46,8 @@ class PartitionSummary:
         error_message: the operator message when it failed.
         rows: rows materialized per asset key.
         snapshot_id: the input snapshot's content hash, when the snapshot was taken.
+        result_flights: flights counted by the ``ontime_performance`` result (equals the
+            source's row count when the run succeeded), None when no result was written.
         seconds: wall-clock duration of the run, seconds.
     """
 
@@ -53,6 +58,7 @@ class PartitionSummary:
     error_message: str | None
     rows: dict[str, int]
     snapshot_id: str | None
+    result_flights: int | None
     seconds: float
 
     def as_dict(self) -> dict[str, object]:
@@ -150,6 +156,7 @@ class HeadlessRunner:
                 instance=self.instance,
                 resources=dict(flights_defs.resources),
                 tags={opsrel_tags.TRIGGER: "CLI"},
+                run_config=QUIET_RUN_CONFIG,
                 raise_on_error=False,
             )
             seconds = (dt.datetime.now(dt.timezone.utc) - began).total_seconds()
@@ -168,6 +175,7 @@ class HeadlessRunner:
         execution = self.projection.project_run(run_id)
         rows: dict[str, int] = {}
         snapshot_id = None
+        result_flights = None
         records = self.instance.get_records_for_run(
             run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
@@ -179,6 +187,8 @@ class HeadlessRunner:
                 rows[asset] = int(getattr(count, "value", count))
             if asset == SNAPSHOT_ASSET and "snapshot_id" in materialization.metadata:
                 snapshot_id = str(getattr(materialization.metadata["snapshot_id"], "value", ""))
+            if asset == PERFORMANCE_ASSET and "flights_total" in materialization.metadata:
+                result_flights = int(getattr(materialization.metadata["flights_total"], "value", 0))
         return PartitionSummary(
             partition_key=key,
             run_id=run_id,
@@ -187,6 +197,7 @@ class HeadlessRunner:
             error_message=execution.error_message if execution else None,
             rows=rows,
             snapshot_id=snapshot_id,
+            result_flights=result_flights,
             seconds=round(seconds, 3),
         )
 
@@ -198,12 +209,13 @@ class HeadlessRunner:
             for asset in summary.rows:
                 if asset not in assets:
                     assets.append(asset)
-        header = ["partition", "status", "error", *assets, "snapshot_id"]
+        header = ["partition", "status", "error", "result_flights", *assets, "snapshot_id"]
         lines = [header]
         for s in summaries:
             snap = (s.snapshot_id or "-")[:19]
             lines.append(
                 [s.partition_key, s.status, s.error_code or "-",
+                 "-" if s.result_flights is None else str(s.result_flights),
                  *[str(s.rows.get(a, "-")) for a in assets], snap]
             )
         widths = [max(len(row[i]) for row in lines) for i in range(len(header))]

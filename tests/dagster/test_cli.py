@@ -1,0 +1,85 @@
+"""The ``opsrel`` CLI end to end: the headless main job and the ``db`` commands."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from opsrel_core.persistence import migrate
+from opsrel_dagster.cli import cli
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch) -> dict[str, str]:
+    """A fresh embedded setup: nothing migrated, no Dagster home yet (as after a clone)."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    env = {
+        "OPSREL_HOME": str(tmp_path / "home"),
+        "OPSREL_LANDING_DIR": str(landing),
+    }
+    monkeypatch.delenv("OPSREL_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def test_run_first_week_of_january_all_success_with_matching_counts(cli_env):
+    result = CliRunner().invoke(cli, ["run", "--from", "2013-01-01", "--to", "2013-01-07", "--json"])
+    assert result.exit_code == 0, result.output
+    summaries = json.loads(result.stdout)
+    assert [s["partition_key"] for s in summaries] == [f"2013-01-0{d}" for d in range(1, 8)]
+    assert all(s["status"] == "SUCCESS" and s["error_code"] is None for s in summaries)
+    for s in summaries:
+        assert s["result_flights"] == s["rows"]["raw_flights"] == s["rows"]["clean_flights"]
+        assert s["snapshot_id"].startswith("sha256:")
+    assert summaries[0]["rows"]["raw_flights"] == 842
+    # set up by the command itself: the embedded ops database and Dagster home
+    home = Path(cli_env["OPSREL_HOME"])
+    assert (home / "ops.db").exists()
+    assert (home / "dagster_home" / "dagster.yaml").exists()
+
+
+def test_run_table_output_and_failure_exit_code(cli_env):
+    Path(cli_env["OPSREL_LANDING_DIR"], "flights_2013-01-02.csv").write_text("year,month,day\n")
+    result = CliRunner().invoke(cli, ["run", "--from", "2013-01-01", "--to", "2013-01-02"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["partition", "status", "error", "result_flights"]
+    assert lines[1].split()[:4] == ["2013-01-01", "SUCCESS", "-", "842"]
+    assert lines[2].split()[:4] == ["2013-01-02", "FAILED", "INP-001", "-"]
+    assert "1 of 2 partitions SUCCESS" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2013-13-01", "--to", "2013-01-02"], "is not a date"),
+        (["--from", "2013-01-05", "--to", "2013-01-02"], "is before"),
+        (["--from", "2012-12-31", "--to", "2013-01-02"], "outside"),
+    ],
+)
+def test_run_rejects_bad_ranges_before_running_anything(cli_env, args, message):
+    result = CliRunner().invoke(cli, ["run", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_db_commands(cli_env):
+    runner = CliRunner()
+    url = f"sqlite:///{Path(cli_env['OPSREL_HOME']) / 'ops.db'}"
+    behind = runner.invoke(cli, ["db", "current"])
+    assert behind.exit_code == 1 and "current: base" in behind.output
+    up = runner.invoke(cli, ["db", "upgrade"])
+    assert up.exit_code == 0, up.output
+    assert migrate.current_revision(url) == migrate.head_revision()
+    current = runner.invoke(cli, ["db", "current"])
+    assert current.exit_code == 0 and "up to date" in current.output
+    down = runner.invoke(cli, ["db", "downgrade", "base"])
+    assert down.exit_code == 0 and migrate.current_revision(url) is None
+    sql = runner.invoke(cli, ["db", "sql", "--dialect", "postgresql"])
+    assert sql.exit_code == 0
+    assert "CREATE TABLE ops.batch_execution" in sql.output
+    assert "INSERT INTO ops.error_code" in sql.output

@@ -1,0 +1,32 @@
+"""The whole code location loads, as `dagster dev` and workspace.yaml load it."""
+
+import dagster as dg
+import yaml
+
+from opsrel_dagster.definitions import defs
+
+
+def test_definitions_load_and_hold_the_pipeline_and_sensors():
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {
+        "raw_flights", "flights_snapshot", "clean_flights", "carrier_daily_stats",
+        "ontime_performance", "delay_explanation", "delay_simulation",
+    }
+    for key in keys:
+        node = graph.get(dg.AssetKey(key))
+        assert node.partitions_def is not None
+        assert node.code_version
+        assert node.description
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == {"opsrel_projection_sensor", "opsrel_run_failure_sensor"}
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+
+
+def test_workspace_points_at_the_definitions():
+    with open("workspace.yaml") as fh:
+        workspace = yaml.safe_load(fh)
+    [entry] = workspace["load_from"]
+    assert entry["python_module"]["module_name"] == "opsrel_dagster.definitions"
+    assert entry["python_module"]["attribute"] == "defs"
