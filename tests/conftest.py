@@ -6,6 +6,7 @@ out, never skips, when it does not. Each test gets a fresh database created from
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -65,11 +66,50 @@ def empty_database_url(request) -> str:
     return request.getfixturevalue("pg_database_url")
 
 
-@pytest.fixture
-def database_url(empty_database_url) -> str:
-    """A migrated ops database (head) on each backend in turn."""
-    migrate.upgrade(empty_database_url)
-    return empty_database_url
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """Databases migrated to head once per session, copied for each test (fast and identical).
+
+    Yields ``{"sqlite": path of a migrated SQLite file, "postgresql": template database name}``.
+    """
+    sqlite_path = tmp_path_factory.mktemp("template") / "ops.db"
+    migrate.upgrade(f"sqlite:///{sqlite_path}")
+    admin = _pg_admin_engine()
+    name = f"opsrel_tmpl_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    template_url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
+    migrate.upgrade(template_url.render_as_string(hide_password=False))
+    try:
+        yield {"sqlite": str(sqlite_path), "postgresql": name}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, migrated_templates) -> Iterator[str]:
+    """A migrated ops database (head) on each backend in turn, private to the test."""
+    if request.param == "sqlite":
+        path = tmp_path / "ops.db"
+        shutil.copyfile(migrated_templates["sqlite"], path)
+        yield f"sqlite:///{path}"
+        return
+    admin = _pg_admin_engine()
+    name = f"opsrel_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgresql"]}"')
+        )
+    try:
+        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
