@@ -57,6 +57,8 @@ def _run(connection: sa.Connection) -> None:
     if schema:
         connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     if connection.dialect.name == "sqlite":
+        # Foreign keys on, so that a data downgrade cannot leave dangling references.
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection = connection.execution_options(schema_translate_map={OPS_SCHEMA: None})
     context.configure(
         connection=connection,

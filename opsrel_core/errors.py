@@ -9,7 +9,7 @@ carries internals. Category classes fix the code prefix: raising ``InputDataExce
 
 from typing import Any, ClassVar
 
-from opsrel_core.domain.error_codes import category_of
+from opsrel_core.domain.error_codes import KNOWN_CODES, category_of
 
 
 class OpsException(Exception):
@@ -21,13 +21,15 @@ class OpsException(Exception):
         details: optional structured context (JSON-serialisable), e.g. ``{"column": "carrier"}``.
 
     Raises:
-        ValueError: the code's category does not match the class (for example an ``EXT-`` code
-            on ``InputDataException``).
+        ValueError: the code is not in the catalog, or its category does not match the class
+            (for example an ``EXT-`` code on ``InputDataException``).
     """
 
     category: ClassVar[str | None] = None
 
     def __init__(self, code: str, operator_message: str, details: dict[str, Any] | None = None):
+        if code not in KNOWN_CODES:
+            raise ValueError(f"error code {code!r} is not in the error-code catalog")
         found = category_of(code)
         if self.category is not None and found != self.category:
             raise ValueError(

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
+from opsrel_core.errors import OpsException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
@@ -160,7 +161,19 @@ class HeadlessRunner:
                 raise_on_error=False,
             )
             seconds = (dt.datetime.now(dt.timezone.utc) - began).total_seconds()
-            summaries.append(self._summary(key, result.run_id, seconds))
+            try:
+                summaries.append(self._summary(key, result.run_id, seconds))
+            except OpsException as exc:
+                # The run itself is done and in Dagster's storage; recording it failed (for
+                # example the ops database stayed down past the retries). The next `opsrel sync`
+                # or sensor tick records it; the other partitions still run.
+                summaries.append(
+                    PartitionSummary(
+                        partition_key=key, run_id=result.run_id, status="UNRECORDED",
+                        error_code=exc.code, error_message=exc.operator_message, rows={},
+                        snapshot_id=None, result_flights=None, seconds=round(seconds, 3),
+                    )
+                )
         if on_progress:
             on_progress(total, total, None)
         return summaries

@@ -47,6 +47,7 @@ STATUS_EVENT_TYPES = (
 )
 
 _RUN_EVENT_TYPES = {
+    dg.DagsterEventType.RUN_CANCELING,
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
@@ -199,18 +200,24 @@ class RunProjection:
         events = self.instance.get_records_for_run(run_id, of_type=_RUN_EVENT_TYPES).records
         steps_done = 0
         rows_written = 0
+        stop_requested_at = None
         for event_record in events:
             event = event_record.event_log_entry.dagster_event
             if event is None:
                 continue
-            if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            if event.event_type == dg.DagsterEventType.RUN_CANCELING and stop_requested_at is None:
+                # Kept even when the run later ends FAILED: a failure after a stop request is
+                # a stop (RB-05), whether or not the projection saw the CANCELING status.
+                stop_requested_at = _utc(event_record.event_log_entry.timestamp)
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
                 steps_done += 1
             elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
                 rows = event.event_specific_data.materialization.metadata.get("dagster/row_count")
                 if rows is not None:
                     rows_written += int(getattr(rows, "value", rows))
         status = _STATUS_MAP.get(run.status, ObservedStatus.READY)
-        failure = _failure_of(events, partition_key or start) if status == ObservedStatus.FAILED else None
+        # In a range run no single partition failed that we can name from the run alone.
+        failure = _failure_of(events, partition_key) if status == ObservedStatus.FAILED else None
         return RunObservation(
             spec=spec,
             status=status,
@@ -221,6 +228,7 @@ class RunProjection:
             steps_done=min(steps_done, len(steps)) if steps else steps_done,
             rows_written=rows_written,
             failure=failure,
+            stop_requested_at=stop_requested_at,
         )
 
     def project_run(self, run_id: str) -> ExecutionView | None:
@@ -246,28 +254,38 @@ class RunProjection:
             A ``SyncReport`` with counts and the new cursor.
         """
         report = SyncReport()
+        projected: set[str] = set()
+        ignored: set[str] = set()
         batches = 0
         while max_batches is None or batches < max_batches:
             after = self._cursor()
             run_ids, new_cursor, has_more = self._changed_runs(after, batch_size)
             for run_id in run_ids:
                 if self.project_run(run_id) is not None:
-                    report.runs_projected += 1
+                    projected.add(run_id)
                 else:
-                    report.runs_ignored += 1
+                    ignored.add(run_id)
+            report.runs_projected, report.runs_ignored = len(projected), len(ignored - projected)
             if new_cursor != after:
                 self.cursors.set(CURSOR_NAME, str(new_cursor))
             report.cursor = new_cursor
             batches += 1
             if not has_more:
                 break
-        seen = set()
         for execution_id in self.projector.executions.list_open_execution_ids():
-            if execution_id not in seen:
-                seen.add(execution_id)
-                self.project_run(execution_id)
-                report.open_refreshed += 1
+            if self.project_run(execution_id) is None and not self._run_exists(execution_id):
+                # The run is gone from Dagster's storage: it will never report an end.
+                self.projector.executions.fail_execution(
+                    execution_id,
+                    error_codes.SYS_WORKER_LOST,
+                    error_message="the Dagster run no longer exists in the instance's storage "
+                    "(deleted or lost); its execution can never end by itself",
+                )
+            report.open_refreshed += 1
         return report
+
+    def _run_exists(self, run_id: str) -> bool:
+        return bool(self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1))
 
     def _cursor(self) -> int:
         stored = self.cursors.get(CURSOR_NAME)

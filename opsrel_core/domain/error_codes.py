@@ -1,7 +1,7 @@
 """Names of the error codes opsrel raises itself (C1-T03).
 
 The catalog rows (user message, operator message, severity, retryable, auto_alert) live in the
-``error_code`` table, loaded by the data migration ``0002_initial_data``; this module only names
+``error_code`` table, loaded by the data migrations (``0002_initial_data``, ``0003_...``); this module only names
 the codes that code refers to, so that a typo is an import error, not a silent unknown code.
 ``tests/integration/test_migrations.py`` checks that every name here exists in the catalog.
 """
@@ -24,6 +24,9 @@ BAT_EXECUTION_NOT_FOUND = "BAT-002"
 BAT_DUPLICATE_EXECUTION = "BAT-003"
 BAT_RUN_CANCELED = "BAT-004"
 BAT_STEP_FAILED = "BAT-005"
+BAT_NO_ACTIVE_VERSION = "BAT-006"
+BAT_REPLAY_REASON_REQUIRED = "BAT-007"
+BAT_ATTRIBUTION_REQUIRED = "BAT-008"
 
 # DQ: data quality
 DQ_FAIL_RULE = "DQ-001"
@@ -41,6 +44,16 @@ SYS_DATABASE_UNAVAILABLE = "SYS-002"
 SYS_WORKER_LOST = "SYS-003"
 
 CATEGORIES: tuple[str, ...] = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
+
+# Every code of the catalog, as loaded by the data migrations. A test keeps this set equal to the
+# ``error_code`` table, so an exception can refuse an unknown code without a database round trip.
+KNOWN_CODES: frozenset[str] = frozenset(
+    value
+    for name, value in dict(globals()).items()
+    if name.isupper() and isinstance(value, str) and "-" in value and name[:3] in (
+        "INP", "EXT", "BAT", "DQ_", "LOG", "SYS"
+    )
+)
 
 
 def category_of(code: str) -> str:

@@ -19,6 +19,7 @@ from opsrel_core.domain.status import ExecutionStatus, TriggerType, can_transiti
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import BatchExecution, ErrorCode, ExecutionEvent, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.persistence.retry import retry_transient_methods
 
 
 _CAS_ATTEMPTS = 10
@@ -95,6 +96,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+@retry_transient_methods
 class BatchExecutionService:
     """Records and moves executions through their lifecycle.
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from opsrel_core.persistence.tables import BatchJob
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.persistence.retry import retry_transient_methods
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +20,7 @@ class BatchJobView:
     is_active: bool
 
 
+@retry_transient_methods
 class BatchJobCatalog:
     """Reads the batch-job catalog.
 

@@ -19,6 +19,8 @@ from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import ErrorCode, ProjectionCursor, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec, ExecutionView
+from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.persistence.retry import retry_transient_methods
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class RunObservation:
         steps_total: steps planned; steps_done: steps finished successfully.
         rows_written: rows materialized so far, summed over assets.
         failure: set when ``status`` is FAILED.
+        stop_requested_at: when a stop was requested (Dagster CANCELING), even if the run then
+            ended otherwise.
     """
 
     spec: ExecutionSpec
@@ -69,6 +73,7 @@ class RunObservation:
     steps_done: int = 0
     rows_written: int = 0
     failure: ObservedFailure | None = None
+    stop_requested_at: dt.datetime | None = None
 
 
 class ExecutionProjector:
@@ -81,6 +86,7 @@ class ExecutionProjector:
     def __init__(self, engine: sa.Engine):
         self._engine = engine
         self.executions = BatchExecutionService(engine)
+        self.versions = ResultVersionService(engine)
 
     def apply(self, obs: RunObservation) -> ExecutionView:
         """Bring the execution of ``obs`` up to date; safe to call any number of times.
@@ -96,6 +102,8 @@ class ExecutionProjector:
         execution_id = obs.spec.execution_id
         current = svc.register_execution(obs.spec, at=obs.created_at)
         if current.status.is_terminal:
+            if current.status == ExecutionStatus.SUCCESS:
+                self.versions.activate_execution_versions(execution_id)  # idempotent catch-up
             if _terminal_of(obs.status) not in (None, current.status):
                 log.warning(
                     "execution %s is %s in the ops schema; ignoring observed %s",
@@ -110,10 +118,14 @@ class ExecutionProjector:
                 rows_written=obs.rows_written,
             )
         try:
-            return self._drive(obs)
+            view = self._drive(obs)
         except BatchExecutionException as exc:
             log.warning("projection conflict for %s: %s", execution_id, exc)
-            return svc.get_execution(execution_id)
+            view = svc.get_execution(execution_id)
+        if view.status == ExecutionStatus.SUCCESS:
+            # A successful run's results take the place of the active ones (C1-T06).
+            self.versions.activate_execution_versions(execution_id)
+        return view
 
     def _drive(self, obs: RunObservation) -> ExecutionView:
         svc = self.executions
@@ -127,6 +139,8 @@ class ExecutionProjector:
         if started:
             if view.status == ExecutionStatus.READY:
                 view = svc.start_execution(execution_id, at=obs.started_at)
+        if obs.stop_requested_at is not None and not view.status.is_terminal:
+            view = svc.request_stop(execution_id, at=obs.stop_requested_at)
         if status == ObservedStatus.CANCELING:
             view = svc.request_stop(execution_id, at=obs.ended_at or obs.started_at)
         elif status == ObservedStatus.SUCCESS:
@@ -166,6 +180,7 @@ def _terminal_of(status: ObservedStatus) -> ExecutionStatus | None:
     return None
 
 
+@retry_transient_methods
 class ProjectionCursorStore:
     """Persists how far a projection has read the orchestrator's event log.
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from opsrel_core.persistence.tables import Snapshot
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.persistence.retry import retry_transient_methods
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +22,7 @@ class SnapshotRecord:
     first_execution_id: str | None
 
 
+@retry_transient_methods
 class SnapshotService:
     """Registers and reads snapshots.
 

@@ -57,7 +57,7 @@ def test_projection_applied_twice_leaves_the_same_rows(runner):
     assert runner.sync().runs_projected == 0
 
 
-def test_sensor_projects_runs_it_has_not_seen(runner):
+def test_sensor_completes_runs_it_has_not_seen_end(runner):
     # Runs made without the projection (plain dagster.materialize), then the sensor ticks.
     result = dg.materialize(
         FLIGHT_ASSETS,
@@ -65,7 +65,8 @@ def test_sensor_projects_runs_it_has_not_seen(runner):
         instance=runner.instance,
         resources=dict(flights_defs.resources),
     )
-    assert BatchExecutionService(runner.engine).find_execution(result.run_id) is None
+    # the IO manager recorded the run as it went, but not its end
+    assert BatchExecutionService(runner.engine).get_execution(result.run_id).status.value == "RUNNING"
     sensor = make_projection_sensor()
     context = dg.build_sensor_context(
         instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
@@ -162,3 +163,42 @@ def test_bad_landing_file_fails_with_inp_code_and_loses_nothing(runner, opsrel_e
     assert BatchExecutionService(runner.engine).get_execution(good.run_id).status.value == "SUCCESS"
     latest = runner.instance.get_latest_materialization_event(dg.AssetKey("ontime_performance"))
     assert latest.run_id == good.run_id
+
+
+def _flights_job():
+    return dg.Definitions(
+        assets=FLIGHT_ASSETS,
+        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
+        resources=dict(flights_defs.resources),
+    ).resolve_job_def("flights_job")
+
+
+def test_rb05_failure_after_cancel_request_ends_stopped_even_unseen(runner):
+    # The projection never sees CANCELING: the run goes STARTED -> CANCELING -> FAILURE
+    # between two projections, as when a stop interrupts a step that then raises.
+    run = runner.instance.create_run_for_job(
+        _flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
+        tags={"dagster/partition": "2013-01-09"},
+    )
+    runner.instance.report_run_canceling(run)
+    runner.instance.report_run_failed(run, message="KeyboardInterrupt raised inside the step")
+    execution = RunProjection(runner.instance, runner.engine).project_run(run.run_id)
+    assert execution.status.value == "STOPPED"
+    assert execution.error_code == "BAT-004"
+    assert execution.stop_requested_at is not None
+
+
+def test_run_deleted_from_dagster_fails_its_open_execution_with_sys_003(runner):
+    run = runner.instance.create_run_for_job(
+        _flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
+        tags={"dagster/partition": "2013-01-12"},
+    )
+    projection = RunProjection(runner.instance, runner.engine)
+    assert projection.project_run(run.run_id).status.value == "READY"
+    runner.instance.delete_run(run.run_id)
+    projection.sync()
+    execution = BatchExecutionService(runner.engine).get_execution(run.run_id)
+    assert execution.status.value == "FAILED"
+    assert execution.error_code == "SYS-003"
+    assert "no longer exists" in execution.error_message
+    assert BatchExecutionService(runner.engine).list_open_execution_ids() == []

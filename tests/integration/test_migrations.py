@@ -127,7 +127,9 @@ def test_downgrade_to_base_leaves_no_ops_objects(empty_database_url):
 
 
 def test_head_revision_is_the_newest_script():
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == sorted(
+        p.name.split("_")[0] for p in (migrate.REPO_ROOT / "migrations" / "versions").glob("0*.py")
+    )[-1]
 
 
 def test_postgres_tables_live_in_schema_ops(pg_database_url):
@@ -403,3 +405,18 @@ def test_audit_log_is_append_only(engine):
     with engine.connect() as conn:
         row = conn.execute(sa.select(table).where(table.c.audit_id == audit_id)).mappings().one()
     assert row["reason"] == "operator stopped a stuck run"
+
+
+def test_data_downgrade_refuses_while_rows_reference_the_catalog(empty_database_url):
+    """Downgrading below the initial data with executions recorded fails on both backends
+    instead of leaving dangling references (SQLite enforces foreign keys in migrations too)."""
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
+
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    BatchExecutionService(engine).register_execution(ExecutionSpec("run-1", "flights_daily"))
+    engine.dispose()
+    with pytest.raises(sa.exc.IntegrityError):
+        migrate.downgrade(empty_database_url, "0001")
+    assert migrate.current_revision(empty_database_url) == migrate.head_revision()

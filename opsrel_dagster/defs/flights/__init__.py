@@ -21,6 +21,7 @@ from opsrel_dagster.defs.flights.result_assets import (
 )
 from opsrel_dagster.defs.flights.snapshot_store import Stamped
 from opsrel_dagster.defs.flights.source import FlightsSource, SourceBatch
+from opsrel_dagster.io_managers import VersionedIOManager
 from opsrel_dagster.resources import OpsDatabase
 
 FLIGHT_ASSETS = [
@@ -39,7 +40,12 @@ RESULT_ASSET_KEYS = ("ontime_performance", "delay_explanation", "delay_simulatio
 
 defs = dg.Definitions(
     assets=FLIGHT_ASSETS,
-    resources={"ops_db": OpsDatabase(), "flights_source": FlightsSource()},
+    resources={
+        "ops_db": OpsDatabase(),
+        "flights_source": FlightsSource(),
+        # Every materialization is a new result version; nothing is overwritten (C1-T06).
+        "io_manager": VersionedIOManager(ops_db=OpsDatabase()),
+    },
 )
 
 __all__ = [

