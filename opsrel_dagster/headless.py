@@ -31,8 +31,10 @@ telemetry:
 
 SNAPSHOT_ASSET = "flights_snapshot"
 PERFORMANCE_ASSET = "ontime_performance"
-# Dagster's console logger at DEBUG prints every event; the summary is what an operator reads.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console logger prints every event, and two stack traces per failed step; the summary
+# (status, error code, operator message) is what an operator reads. Run logs stay in Dagster's
+# event log and show in the UI.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -91,6 +91,13 @@ def trigger_type_of(run_tags: dict[str, str]) -> TriggerType:
     return TriggerType.MANUAL
 
 
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
 def _metadata_text(value: object) -> str | None:
     if value is None:
         return None
@@ -194,6 +201,7 @@ class RunProjection:
             backfill_id=run_tags.get("dagster/backfill"),
             run_tags=run_tags,
             parent_execution_id=parent,
+            replay_id=_int_or_none(run_tags.get(opsrel_tags.REPLAY_ID)),
             operator_id=run_tags.get(opsrel_tags.OPERATOR),
             steps_total=len(steps),
         )

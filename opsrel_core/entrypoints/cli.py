@@ -49,8 +49,20 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' reverts all)."""
+    import sqlalchemy as sa
+
     settings = OpsSettings.from_env()
-    migrate.downgrade(settings.database_url, revision)
+    try:
+        migrate.downgrade(settings.database_url, revision)
+    except sa.exc.IntegrityError as exc:
+        # Nothing changed: the downgrade ran in one transaction and was rolled back.
+        click.echo(
+            f"downgrade to {revision} refused, nothing changed: recorded rows still refer to "
+            f"data this downgrade would remove ({type(exc.orig).__name__}). Downgrading below "
+            "0002 needs an ops database without executions.",
+            err=True,
+        )
+        sys.exit(1)
     click.echo(f"ops schema at {migrate.current_revision(settings.database_url) or 'base'}")
 
 

@@ -27,7 +27,8 @@ NAMING_CONVENTION = {
 }
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# None is stored as SQL NULL, not as the JSON text 'null'.
+Json = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 UtcDateTime = sa.DateTime(timezone=True)
 
 EXECUTION_STATUSES = ("READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED")

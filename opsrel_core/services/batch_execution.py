@@ -38,6 +38,7 @@ class ExecutionSpec:
         backfill_id: the Dagster backfill id, when launched by a backfill.
         run_tags: the Dagster run's tags.
         parent_execution_id: the execution this one replays, if any.
+        replay_id: the replay this execution belongs to, if any.
         operator_id: who launched it, when known.
         steps_total: steps planned (0 when unknown).
     """
@@ -50,6 +51,7 @@ class ExecutionSpec:
     backfill_id: str | None = None
     run_tags: dict[str, str] = dataclasses.field(default_factory=dict)
     parent_execution_id: str | None = None
+    replay_id: int | None = None
     operator_id: str | None = None
     steps_total: int = 0
 
@@ -68,6 +70,7 @@ class ExecutionView:
     backfill_id: str | None
     run_tags: dict[str, Any]
     parent_execution_id: str | None
+    replay_id: int | None
     operator_id: str | None
     steps_total: int
     steps_done: int
@@ -197,6 +200,7 @@ class BatchExecutionService:
                     backfill_id=spec.backfill_id,
                     run_tags=dict(spec.run_tags),
                     parent_execution_id=spec.parent_execution_id,
+                    replay_id=spec.replay_id,
                     operator_id=spec.operator_id,
                     steps_total=spec.steps_total,
                     steps_done=0,

@@ -341,7 +341,9 @@ def fail_text_reads(monkeypatch, failing: Path) -> None:
     monkeypatch.setattr(pathlib.Path, "open", open_)
 
 
-@pytest.mark.parametrize("fault", [deny_open, fail_text_reads], ids=["EACCES_on_open", "EIO_on_read"])
+@pytest.mark.parametrize(
+    "fault", [deny_open, fail_text_reads], ids=["EACCES_on_open", "EIO_on_read"]
+)
 def test_unreadable_file_is_ext_001_naming_the_file(ops_url, landing, monkeypatch, fault):
     path = landing / f"flights_{DAY.isoformat()}.csv"
     good_rows().to_csv(path, index=False)

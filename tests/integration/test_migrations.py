@@ -416,7 +416,12 @@ def test_data_downgrade_refuses_while_rows_reference_the_catalog(empty_database_
     migrate.upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
     BatchExecutionService(engine).register_execution(ExecutionSpec("run-1", "flights_daily"))
-    engine.dispose()
+    with engine.connect() as conn:
+        codes_before = conn.execute(sa.select(sa.func.count()).select_from(ErrorCode)).scalar_one()
     with pytest.raises(sa.exc.IntegrityError):
         migrate.downgrade(empty_database_url, "0001")
     assert migrate.current_revision(empty_database_url) == migrate.head_revision()
+    with engine.connect() as conn:  # the whole downgrade rolled back, later revisions' data too
+        codes_after = conn.execute(sa.select(sa.func.count()).select_from(ErrorCode)).scalar_one()
+    assert codes_after == codes_before
+    engine.dispose()
