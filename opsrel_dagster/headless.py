@@ -8,6 +8,7 @@ ends, so the result is there without the daemon.
 
 import dataclasses
 import datetime as dt
+import getpass
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,9 @@ class HeadlessRunner:
         self,
         partition_keys: list[str],
         on_progress: Callable[[int, int, str | None], None] | None = None,
+        *,
+        run_tags: dict[str, str] | None = None,
+        per_partition_tags: Callable[[str], dict[str, str]] | None = None,
     ) -> list[PartitionSummary]:
         """Run the pipeline once per partition, in order, and project each run.
 
@@ -140,6 +144,10 @@ class HeadlessRunner:
         Args:
             partition_keys: days to run, ``YYYY-MM-DD``.
             on_progress: called with (done, total, current partition or None).
+            run_tags: tags for every run; by default the CLI trigger and an automatic
+                attribution (the OS user, "headless run"), so re-running a partition that
+                has a result is allowed and recorded with who and why.
+            per_partition_tags: extra tags per partition (e.g. the parent execution).
 
         Returns:
             One summary per partition, in input order.
@@ -158,7 +166,11 @@ class HeadlessRunner:
                 partition_key=key,
                 instance=self.instance,
                 resources=dict(flights_defs.resources),
-                tags={opsrel_tags.TRIGGER: "CLI"},
+                tags={
+                    **self.default_tags(),
+                    **(run_tags or {}),
+                    **(per_partition_tags(key) if per_partition_tags else {}),
+                },
                 run_config=QUIET_RUN_CONFIG,
                 raise_on_error=False,
             )
@@ -179,6 +191,15 @@ class HeadlessRunner:
         if on_progress:
             on_progress(total, total, None)
         return summaries
+
+    @staticmethod
+    def default_tags() -> dict[str, str]:
+        """Tags of a headless run: trigger CLI, operator = the OS user, an automatic reason."""
+        return {
+            opsrel_tags.TRIGGER: "CLI",
+            opsrel_tags.OPERATOR: getpass.getuser(),
+            opsrel_tags.REASON: "headless run (opsrel run)",
+        }
 
     def sync(self, reset: bool = False) -> SyncReport:
         """Apply the projection once (from the beginning when ``reset``)."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from opsrel_core.persistence.tables import BatchExecution, ExecutionEvent
 from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection import RunProjection
@@ -202,3 +203,61 @@ def test_run_deleted_from_dagster_fails_its_open_execution_with_sys_003(runner):
     assert execution.error_code == "SYS-003"
     assert "no longer exists" in execution.error_message
     assert BatchExecutionService(runner.engine).list_open_execution_ids() == []
+
+
+def test_rematerializing_a_partition_with_a_result_needs_operator_and_reason(runner):
+    [first] = runner.run_partitions(["2013-01-13"])
+    assert first.status == "SUCCESS"
+    versions_before = ResultVersionService(runner.engine).get_version_history(
+        "ontime_performance", "2013-01-13"
+    )
+    # as from the UI's Materialize button: no opsrel/operator, no opsrel/reason
+    bare = dg.materialize(
+        FLIGHT_ASSETS, partition_key="2013-01-13", instance=runner.instance,
+        resources=dict(flights_defs.resources), raise_on_error=False,
+    )
+    assert not bare.success
+    execution = RunProjection(runner.instance, runner.engine).project_run(bare.run_id)
+    assert execution.status.value == "FAILED"
+    assert execution.error_code == "BAT-007"
+    assert "opsrel/operator" in execution.error_message and "opsrel/reason" in execution.error_message
+    service = ResultVersionService(runner.engine)
+    assert service.get_version_history("ontime_performance", "2013-01-13") == versions_before
+    assert service.get_active_version("ontime_performance", "2013-01-13").execution_id == first.run_id
+    # with both tags (as added in the launch dialog) it runs and its result becomes active
+    tagged = dg.materialize(
+        FLIGHT_ASSETS, partition_key="2013-01-13", instance=runner.instance,
+        resources=dict(flights_defs.resources),
+        tags={"opsrel/operator": "alice", "opsrel/reason": "carrier file corrected"},
+    )
+    execution = RunProjection(runner.instance, runner.engine).project_run(tagged.run_id)
+    assert execution.status.value == "SUCCESS"
+    assert execution.operator_id == "alice"
+    active = service.get_active_version("ontime_performance", "2013-01-13")
+    assert (active.execution_id, active.version_number) == (tagged.run_id, 2)
+    history = service.get_version_history("ontime_performance", "2013-01-13")
+    assert [(v.version_number, v.is_active) for v in history] == [(2, True), (1, False)]
+
+
+def test_failed_run_leaves_the_earlier_active_version_and_its_own_inactive(runner, opsrel_env):
+    from pathlib import Path
+
+    [first] = runner.run_partitions(["2013-01-14"])
+    # an attributed re-run whose delay_simulation step fails (its config is refused at the
+    # step), after raw_flights..ontime_performance already stored their new versions
+    bad = dg.materialize(
+        FLIGHT_ASSETS, partition_key="2013-01-14", instance=runner.instance,
+        resources=dict(flights_defs.resources), raise_on_error=False,
+        tags={"opsrel/operator": "bob", "opsrel/reason": "test a failing rerun"},
+        run_config={"ops": {"delay_simulation": {"config": {"n_draws": 0}}}},
+    )
+    assert not bad.success
+    execution = RunProjection(runner.instance, runner.engine).project_run(bad.run_id)
+    assert execution.status.value == "FAILED"
+    service = ResultVersionService(runner.engine)
+    for asset in ("raw_flights", "clean_flights", "ontime_performance"):
+        active = service.get_active_version(asset, "2013-01-14")
+        assert active.execution_id == first.run_id, asset
+    own = service.versions_of_execution(bad.run_id)
+    assert own and not any(v.is_active for v in own)
+    assert Path(opsrel_env["OPSREL_HOME"], "results", "raw_flights", "2013-01-14").is_dir()

@@ -15,6 +15,7 @@ from opsrel_dagster.defs.flights.common import (
 )
 from opsrel_dagster.defs.flights.snapshot_store import Stamped, canonical_frame, store_snapshot
 from opsrel_dagster.defs.flights.source import FlightsSource, SourceBatch
+from opsrel_dagster.replay_policy import require_attribution_to_replace
 from opsrel_dagster.resources import OpsDatabase
 
 
@@ -30,8 +31,15 @@ from opsrel_dagster.resources import OpsDatabase
     code_version="1",
     kinds={"pandas", "csv"},
 )
-def raw_flights(context: dg.AssetExecutionContext, flights_source: FlightsSource) -> dg.Output:
-    """Load and validate the partition's flights through the ``flights_source`` resource."""
+def raw_flights(
+    context: dg.AssetExecutionContext, flights_source: FlightsSource, ops_db: OpsDatabase
+) -> dg.Output:
+    """Load and validate the partition's flights through the ``flights_source`` resource.
+
+    A partition that already has a result is only re-run with an operator and a reason
+    (``opsrel_dagster.replay_policy``; BAT-007 otherwise).
+    """
+    require_attribution_to_replace(context, ops_db)
     try:
         batch = flights_source.load_day(partition_date(context))
     except OpsException as exc:
