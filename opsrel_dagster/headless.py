@@ -12,6 +12,7 @@ import getpass
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import sqlalchemy as sa
@@ -22,6 +23,9 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
+
+if TYPE_CHECKING:
+    from opsrel_core.services.replays import ReplayView
 
 DAGSTER_YAML = """\
 # Dagster instance for opsrel's embedded default: SQLite storage in this folder.
@@ -191,6 +195,64 @@ class HeadlessRunner:
         if on_progress:
             on_progress(total, total, None)
         return summaries
+
+    def run_replay(
+        self,
+        partition_keys: list[str],
+        *,
+        kind: str,
+        operator_id: str,
+        reason: str,
+        request_key: str | None = None,
+        on_progress: Callable[[int, int, str | None], None] | None = None,
+    ) -> tuple["ReplayView", list[PartitionSummary]]:
+        """Replay partitions: record the replay (with its audit record), run each partition tagged
+        with the replay id, operator, reason and the execution it replaces, then derive the
+        replay's status from its executions.
+
+        Args:
+            partition_keys: the days to replay, in order.
+            kind: ``"single"``, ``"range"`` or ``"full"``.
+            operator_id, reason: required, non-blank (BAT-008 otherwise, nothing written).
+            request_key: idempotency key; a request already recorded is not run again.
+
+        Returns:
+            The replay as stored after its runs, and one summary per partition run.
+        """
+        from opsrel_core.services.replays import ReplayService
+        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
+
+        replays = ReplayService(self.engine)
+        common = {"job_id": FLIGHTS_JOB_ID, "operator_id": operator_id, "reason": reason,
+                  "request_key": request_key}
+        if kind == "single":
+            [key] = partition_keys
+            replay = replays.replay_single(partition_key=key, **common)
+        elif kind == "range":
+            replay = replays.replay_range(
+                start=partition_keys[0], end=partition_keys[-1], partition_keys=partition_keys,
+                **common,
+            )
+        else:
+            replay = replays.replay_full(partition_keys=partition_keys, **common)
+        if replay.status != "REQUESTED":
+            return replays.refresh_status(replay.replay_id, partition_keys), []
+        parents = {key: replays.parent_execution_id(FLIGHTS_JOB_ID, key) for key in partition_keys}
+        replays.mark_launched(replay.replay_id)
+        summaries = self.run_partitions(
+            partition_keys,
+            on_progress,
+            run_tags={
+                opsrel_tags.TRIGGER: "CLI",
+                opsrel_tags.OPERATOR: operator_id,
+                opsrel_tags.REASON: reason,
+                opsrel_tags.REPLAY_ID: str(replay.replay_id),
+            },
+            per_partition_tags=lambda key: (
+                {opsrel_tags.PARENT_EXECUTION_ID: parents[key]} if parents[key] else {}
+            ),
+        )
+        return replays.refresh_status(replay.replay_id, partition_keys), summaries
 
     @staticmethod
     def default_tags() -> dict[str, str]:

@@ -91,6 +91,18 @@ def trigger_type_of(run_tags: dict[str, str]) -> TriggerType:
     return TriggerType.MANUAL
 
 
+def _manual_run_reason(run_tags: dict[str, str]) -> str | None:
+    # A run launched by a person who said who and why (UI launch tags, `opsrel run`): its
+    # execution gets an audit record. Replays have their own; sensor and schedule runs are
+    # automatic.
+    operator = (run_tags.get(opsrel_tags.OPERATOR) or "").strip()
+    reason = (run_tags.get(opsrel_tags.REASON) or "").strip()
+    automatic = any(t in run_tags for t in ("dagster/sensor_name", "dagster/schedule_name"))
+    if operator and reason and opsrel_tags.REPLAY_ID not in run_tags and not automatic:
+        return reason
+    return None
+
+
 def _int_or_none(value: str | None) -> int | None:
     try:
         return int(value) if value else None
@@ -237,6 +249,7 @@ class RunProjection:
             rows_written=rows_written,
             failure=failure,
             stop_requested_at=stop_requested_at,
+            audit_reason=_manual_run_reason(run_tags),
         )
 
     def project_run(self, run_id: str) -> ExecutionView | None:

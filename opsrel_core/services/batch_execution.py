@@ -19,6 +19,7 @@ from opsrel_core.domain.status import ExecutionStatus, TriggerType, can_transiti
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import BatchExecution, ErrorCode, ExecutionEvent, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.audit_log import audit_change
 from opsrel_core.persistence.retry import retry_transient_methods
 
 
@@ -169,7 +170,9 @@ class BatchExecutionService:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def register_execution(self, spec: ExecutionSpec, *, at: dt.datetime | None = None) -> ExecutionView:
+    def register_execution(
+        self, spec: ExecutionSpec, *, at: dt.datetime | None = None, audit_reason: str | None = None
+    ) -> ExecutionView:
         """Record a new execution in READY; an already-recorded id is returned unchanged.
 
         The primary key on ``execution_id`` makes a second row impossible, also when two
@@ -178,6 +181,9 @@ class BatchExecutionService:
         Args:
             spec: the execution's identity and launch context.
             at: when it was created (UTC); now when omitted.
+            audit_reason: for a manual run: its reason; the audit record (BATCH_ACTION
+                ``MANUAL_RUN`` by ``spec.operator_id``) is written in the same transaction as the
+                execution row, so both land or neither (C1-T04).
 
         Returns:
             The stored execution (the earlier one when the id was already recorded).
@@ -188,37 +194,48 @@ class BatchExecutionService:
             if row is not None:
                 return _normalised(ExecutionView.of(row))
             start, end = spec.partition_range or (None, None)
-            uow.session.add(
-                BatchExecution(
-                    execution_id=spec.execution_id,
-                    job_id=spec.job_id,
-                    status=ExecutionStatus.READY.value,
-                    trigger_type=TriggerType(spec.trigger_type).value,
-                    partition_key=spec.partition_key,
-                    partition_range_start=start,
-                    partition_range_end=end,
-                    backfill_id=spec.backfill_id,
-                    run_tags=dict(spec.run_tags),
-                    parent_execution_id=spec.parent_execution_id,
-                    replay_id=spec.replay_id,
-                    operator_id=spec.operator_id,
-                    steps_total=spec.steps_total,
-                    steps_done=0,
-                    rows_written=0,
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
-            uow.session.add(
-                ExecutionEvent(
-                    execution_id=spec.execution_id,
-                    event_key="status:READY",
-                    from_status=None,
-                    to_status=ExecutionStatus.READY.value,
-                    occurred_at=at,
-                )
+            row = BatchExecution(
+                execution_id=spec.execution_id,
+                job_id=spec.job_id,
+                status=ExecutionStatus.READY.value,
+                trigger_type=TriggerType(spec.trigger_type).value,
+                partition_key=spec.partition_key,
+                partition_range_start=start,
+                partition_range_end=end,
+                backfill_id=spec.backfill_id,
+                run_tags=dict(spec.run_tags),
+                parent_execution_id=spec.parent_execution_id,
+                replay_id=spec.replay_id,
+                operator_id=spec.operator_id,
+                steps_total=spec.steps_total,
+                steps_done=0,
+                rows_written=0,
+                created_at=at,
+                updated_at=at,
             )
             try:
+                if audit_reason is not None:
+                    with audit_change(
+                        uow.session,
+                        operator_id=spec.operator_id,
+                        reason=audit_reason,
+                        action_type="BATCH_ACTION",
+                        action="MANUAL_RUN",
+                        target=row,
+                        at=at,
+                    ):
+                        uow.session.add(row)
+                else:
+                    uow.session.add(row)
+                uow.session.add(
+                    ExecutionEvent(
+                        execution_id=spec.execution_id,
+                        event_key="status:READY",
+                        from_status=None,
+                        to_status=ExecutionStatus.READY.value,
+                        occurred_at=at,
+                    )
+                )
                 uow.commit()
             except sa.exc.IntegrityError:
                 uow.session.rollback()

@@ -62,6 +62,8 @@ class RunObservation:
         failure: set when ``status`` is FAILED.
         stop_requested_at: when a stop was requested (Dagster CANCELING), even if the run then
             ended otherwise.
+        audit_reason: the reason of a manual, attributed run (not a replay, not automatic): its
+            audit record is written with the execution row.
     """
 
     spec: ExecutionSpec
@@ -74,6 +76,7 @@ class RunObservation:
     rows_written: int = 0
     failure: ObservedFailure | None = None
     stop_requested_at: dt.datetime | None = None
+    audit_reason: str | None = None
 
 
 class ExecutionProjector:
@@ -100,7 +103,7 @@ class ExecutionProjector:
         """
         svc = self.executions
         execution_id = obs.spec.execution_id
-        current = svc.register_execution(obs.spec, at=obs.created_at)
+        current = svc.register_execution(obs.spec, at=obs.created_at, audit_reason=obs.audit_reason)
         if current.status.is_terminal:
             if current.status == ExecutionStatus.SUCCESS:
                 self.versions.activate_execution_versions(execution_id)  # idempotent catch-up

@@ -261,3 +261,32 @@ def test_failed_run_leaves_the_earlier_active_version_and_its_own_inactive(runne
     own = service.versions_of_execution(bad.run_id)
     assert own and not any(v.is_active for v in own)
     assert Path(opsrel_env["OPSREL_HOME"], "results", "raw_flights", "2013-01-14").is_dir()
+
+
+def test_a_manual_run_writes_its_audit_record_by_itself(runner):
+    from opsrel_core.services.audit_log import AuditLogService
+
+    result = dg.materialize(
+        FLIGHT_ASSETS, partition_key="2013-01-15", instance=runner.instance,
+        resources=dict(flights_defs.resources),
+        tags={"opsrel/operator": "carol", "opsrel/reason": "verify the January numbers"},
+    )
+    RunProjection(runner.instance, runner.engine).sync()
+    RunProjection(runner.instance, runner.engine).sync()  # applied twice: still one record
+    records = AuditLogService(runner.engine).list_audit_logs(target_id=result.run_id)
+    assert len(records) == 1
+    [record] = records
+    assert (record.operator_id, record.reason, record.action) == (
+        "carol", "verify the January numbers", "MANUAL_RUN"
+    )
+    assert record.action_type == "BATCH_ACTION"
+    assert record.before_state is None
+    assert record.after_state["execution_id"] == result.run_id
+    assert record.after_state["status"] == "READY"
+    # an unattributed first run writes none
+    plain = dg.materialize(
+        FLIGHT_ASSETS, partition_key="2013-01-16", instance=runner.instance,
+        resources=dict(flights_defs.resources),
+    )
+    RunProjection(runner.instance, runner.engine).project_run(plain.run_id)
+    assert AuditLogService(runner.engine).list_audit_logs(target_id=plain.run_id) == []

@@ -1,0 +1,121 @@
+"""A sensor that runs a partition when its landing file arrives or changes (C1-T05).
+
+It watches ``OPSREL_LANDING_DIR`` for ``flights_YYYY-MM-DD.csv``. Each file is identified by the
+sha256 of its bytes, and the run key is ``<partition>:<sha256>``: Dagster launches a run key once
+per sensor, so the same file never runs twice, even after the cursor is reset. The cursor keeps the
+last hash requested per partition, so that a changed file's reason names both hashes.
+
+A file for a partition that already has an active result is an automatic replay: a replay record
+(operator ``sensor:<name>``, reason naming the old and new hashes) is written with its audit record,
+and the run carries the replay id and the execution it replaces. The run is attributed either way,
+so the re-run policy (``replay_policy``) lets it through.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import dagster as dg
+
+from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.resources import OpsDatabase
+
+FILE_PATTERN = re.compile(r"^flights_(\d{4}-\d{2}-\d{2})\.csv$")
+MAX_REQUESTS_PER_TICK = 50
+
+
+def file_digest(path: Path) -> str:
+    """``sha256:<hex>`` of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def landed_files(landing_dir: Path, partition_keys: set[str]) -> list[tuple[str, Path]]:
+    """(partition key, path) of each regular landing file whose date is a known partition, by date."""
+    found = []
+    for entry in sorted(landing_dir.iterdir()):
+        match = FILE_PATTERN.match(entry.name)
+        if match and match.group(1) in partition_keys and entry.is_file():
+            found.append((match.group(1), entry))
+    return found
+
+
+def make_landing_sensor(
+    job_id: str,
+    asset_selection: dg.AssetSelection,
+    partitions_def: dg.PartitionsDefinition,
+    name: str = "opsrel_landing_sensor",
+    minimum_interval_seconds: int = 30,
+) -> dg.SensorDefinition:
+    """Build the landing-folder sensor for one job.
+
+    Args:
+        job_id: the batch job of the catalog (for replay records), e.g. ``"flights_daily"``.
+        asset_selection: the assets each run materializes.
+        partitions_def: their partitions; files for other dates are ignored.
+        name: sensor name (also the automatic operator id ``sensor:<name>``).
+        minimum_interval_seconds: seconds between ticks.
+
+    Returns:
+        A sensor requiring the ``ops_db`` resource; it skips while ``OPSREL_LANDING_DIR`` is unset.
+    """
+
+    @dg.sensor(
+        name=name,
+        asset_selection=asset_selection,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs a partition when flights_YYYY-MM-DD.csv lands in OPSREL_LANDING_DIR; "
+        "a changed file for a partition with a result is recorded as an automatic replay.",
+    )
+    def _landing_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
+        from opsrel_core.services.replays import ReplayService
+
+        folder = os.environ.get("OPSREL_LANDING_DIR", "")
+        if not folder:
+            return dg.SkipReason("OPSREL_LANDING_DIR is not set")
+        landing_dir = Path(folder)
+        if not landing_dir.is_dir():
+            return dg.SkipReason(f"landing folder {landing_dir} does not exist")
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        keys = set(partitions_def.get_partition_keys())
+        replays = ReplayService(ops_db.engine)
+        operator = f"sensor:{name}"
+        requests = []
+        for partition_key, path in landed_files(landing_dir, keys):
+            digest = file_digest(path)
+            previous = seen.get(partition_key)
+            if previous == digest:
+                continue
+            parent = replays.parent_execution_id(job_id, partition_key)
+            tags = {opsrel_tags.OPERATOR: operator}
+            if parent is None:
+                tags[opsrel_tags.REASON] = f"landing file {path.name} arrived ({digest})"
+            else:
+                before = previous or "a result from earlier input"
+                reason = f"landing file {path.name} changed: {before} -> {digest}"
+                replay = replays.replay_single(
+                    job_id=job_id, partition_key=partition_key, operator_id=operator,
+                    reason=reason, request_key=f"landing:{partition_key}:{digest}",
+                )
+                replays.mark_launched(replay.replay_id)
+                tags.update({
+                    opsrel_tags.REASON: reason,
+                    opsrel_tags.REPLAY_ID: str(replay.replay_id),
+                    opsrel_tags.PARENT_EXECUTION_ID: parent,
+                })
+            requests.append(
+                dg.RunRequest(run_key=f"{partition_key}:{digest}", partition_key=partition_key, tags=tags)
+            )
+            seen[partition_key] = digest
+            if len(requests) >= MAX_REQUESTS_PER_TICK:
+                break  # the rest on the next tick; the cursor says where we are
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+
+    return _landing_sensor
