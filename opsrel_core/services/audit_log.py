@@ -460,3 +460,16 @@ def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc)
+
+
+def require_attribution(operator_id: object, reason: object) -> tuple[str, str]:
+    """Check an action's operator id and reason before anything runs.
+
+    Returns:
+        (operator_id, reason) as given.
+
+    Raises:
+        BatchExecutionException: BAT-008 when either is missing or blank (operator id also when
+            longer than 100 characters).
+    """
+    return _required("operator_id", operator_id, max_len=100), _required("reason", reason)

@@ -201,7 +201,7 @@ class ReplayService:
         self, *, job_id: str, start: str, end: str, partition_keys: list[str], operator_id: str,
         reason: str, request_key: str | None = None,
     ) -> ReplayView:
-        """Request a replay of ``start..end`` (inclusive), resolved by the caller to ``partition_keys``.
+        """Request a replay of ``start..end`` (inclusive), resolved to ``partition_keys``.
 
         Raises:
             LogicException: ``INVALID_REQUEST_CODE`` when ``start > end`` or a key lies outside
@@ -217,7 +217,7 @@ class ReplayService:
         self, *, job_id: str, partition_keys: list[str], operator_id: str, reason: str,
         request_key: str | None = None,
     ) -> ReplayView:
-        """Request a replay of the job's whole history, ``partition_keys`` as resolved by the caller.
+        """Request a replay of the job's whole history, resolved to ``partition_keys``.
 
         Writes the ``replay`` row (REQUESTED, partition_start/end = first/last key in string
         order) and its audit record (BATCH_ACTION ``REPLAY``, target the replay) in one
@@ -336,7 +336,8 @@ class ReplayService:
             wanted = derive_status(ReplayStatus(row.status), children, expected)
             if wanted.value == row.status:
                 return {}
-            return {"status": wanted.value, **({"ended_at": utcnow()} if wanted.is_terminal else {})}
+            ended = {"ended_at": utcnow()} if wanted.is_terminal else {}
+            return {"status": wanted.value, **ended}
 
         return self._update(replay_id, decide)
 
@@ -410,8 +411,10 @@ class ReplayService:
             if version is None:
                 raise _error(NOT_FOUND_CODE, f"no result version {version_id}")
             execution = uow.session.get_one(BatchExecution, version.execution_id)
-            replay = None if execution.replay_id is None else _replay(uow.session, execution.replay_id)
-            return _execution_view(execution), None if replay is None else ReplayView.of(replay)
+            replay = None
+            if execution.replay_id is not None:
+                replay = ReplayView.of(_replay(uow.session, execution.replay_id))
+            return _execution_view(execution), replay
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -422,7 +425,7 @@ class ReplayService:
         _require_attribution(operator_id, reason)
         key = str(uuid.uuid4()) if request_key is None else request_key
         if not isinstance(key, str) or not key.strip() or len(key) > 200:
-            raise _error(INVALID_REQUEST_CODE, f"request_key must be 1..200 characters, got {key!r}")
+            raise _error(INVALID_REQUEST_CODE, f"request_key must be 1..200 characters: {key!r}")
         with UnitOfWork(self._engine) as uow:
             existing = _by_key(uow.session, key)
             if existing is not None:
@@ -494,7 +497,7 @@ def _by_key(session: Session, request_key: str) -> Replay | None:
 def _job(session: Session, job_id: str) -> BatchJob:
     job = session.get(BatchJob, job_id)
     if job is None:
-        raise _error(INVALID_REQUEST_CODE, f"no batch job {job_id!r} in the catalog", {"job_id": job_id})
+        raise _error(INVALID_REQUEST_CODE, f"no batch job {job_id!r}", {"job_id": job_id})
     return job
 
 

@@ -19,6 +19,7 @@ from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.persistence.retry import retry_transient_methods
 
 _RETRIES = 10
@@ -136,8 +137,8 @@ class ResultVersionService:
                     raise LogicException(
                         error_codes.LOG_INVARIANT_BROKEN, f"no result version {version_id}"
                     )
-                self._activate(uow.session, row)
                 try:
+                    self._activate(uow.session, row)
                     uow.commit()
                 except sa.exc.IntegrityError:
                     continue  # a concurrent activation won the race: look again
@@ -172,39 +173,57 @@ class ResultVersionService:
                 )
                 if status != ExecutionStatus.SUCCESS.value:
                     return [ResultVersionView.of(r) for r in rows]
-                for row in rows:
-                    self._activate(uow.session, row)
                 try:
+                    for row in rows:
+                        self._activate(uow.session, row)
                     uow.commit()
                 except sa.exc.IntegrityError:
-                    continue
+                    continue  # a concurrent activation won the race: look again
                 return [ResultVersionView.of(r) for r in rows]
         raise LogicException(
             error_codes.LOG_INVARIANT_BROKEN,
             f"could not activate the versions of {execution_id} after {_RETRIES} attempts",
         )
 
-    def deactivate_version(self, version_id: int, *, session: Session | None = None) -> ResultVersionView:
-        """Take a version out of service; the newest earlier version of a successful execution
-        becomes active in its place, in the same transaction (a rollback of a bad result).
+    def deactivate_version(
+        self, version_id: int, *, operator_id: str | None, reason: str | None
+    ) -> ResultVersionView:
+        """Take a version out of service (a data correction); the newest earlier version made by
+        a successful execution becomes active in its place, in the same transaction as the audit
+        record (DATA_CORRECTION ``DEACTIVATE_VERSION``), so both land or neither.
 
         Args:
             version_id: the version to deactivate.
-            session: an open session to work in (the caller commits, e.g. with its audit
-                record); None opens and commits a transaction of its own.
+            operator_id, reason: who and why; required, non-blank.
 
         Returns:
-            The deactivated version.
+            The deactivated version (unchanged, and no record written, when it was not active).
 
         Raises:
+            BatchExecutionException: BAT-008 when operator or reason is missing; nothing changes.
             LogicException: LOG-001 when no such version exists.
         """
-        if session is not None:
-            return self._deactivate(session, version_id)
         with UnitOfWork(self._engine) as uow:
-            view = self._deactivate(uow.session, version_id)
+            row = uow.session.get(ResultVersion, version_id)
+            if row is None:
+                raise LogicException(
+                    error_codes.LOG_INVARIANT_BROKEN, f"no result version {version_id}"
+                )
+            if not row.is_active:
+                require_attribution(operator_id, reason)
+                return ResultVersionView.of(row)
+            with audit_change(
+                uow.session,
+                operator_id=operator_id,
+                reason=reason,
+                action_type="DATA_CORRECTION",
+                action="DEACTIVATE_VERSION",
+                target=row,
+                execution_id=row.execution_id,
+            ):
+                self._deactivate(uow.session, row)
             uow.commit()
-            return view
+            return ResultVersionView.of(row)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -296,12 +315,7 @@ class ResultVersionService:
         row.deactivated_by_execution_id = None
         session.flush()
 
-    def _deactivate(self, session: Session, version_id: int) -> ResultVersionView:
-        row = session.get(ResultVersion, version_id, with_for_update=True)
-        if row is None:
-            raise LogicException(error_codes.LOG_INVARIANT_BROKEN, f"no result version {version_id}")
-        if not row.is_active:
-            return ResultVersionView.of(row)
+    def _deactivate(self, session: Session, row: ResultVersion) -> None:
         row.is_active = False
         row.deactivated_at = utcnow()
         session.flush()
@@ -322,4 +336,3 @@ class ResultVersionService:
             previous.deactivated_at = None
             previous.deactivated_by_execution_id = None
             session.flush()
-        return ResultVersionView.of(row)

@@ -62,7 +62,8 @@ def _counts(engine: sa.Engine) -> tuple[int, int]:
 def _audits(engine: sa.Engine) -> list[dict]:
     table = AuditLog.__table__
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.audit_id)).mappings()]
+        rows = conn.execute(sa.select(table).order_by(table.c.audit_id)).mappings()
+        return [dict(r) for r in rows]
 
 
 def _run(
@@ -84,7 +85,10 @@ def _run(
         trigger_type=TriggerType.REPLAY if replay_id else TriggerType.MANUAL,
     ))
     executions.start_execution(execution_id)
-    partitions = [partition] if partition else [d for d in DAYS if partition_range[0] <= d <= partition_range[1]]
+    if partition is not None:
+        partitions = [partition]
+    else:
+        partitions = [d for d in DAYS if partition_range[0] <= d <= partition_range[1]]
     for p in partitions:
         for asset in assets:
             versions.create_version(
@@ -108,8 +112,7 @@ def _finish(executions, versions, execution_id: str, outcome: str) -> None:
 def _range(replays: ReplayService, days=DAYS, **kwargs):
     return replays.replay_range(
         job_id=JOB, start=days[0], end=days[-1], partition_keys=list(days),
-        operator_id=kwargs.pop("operator_id", "kim"), reason=kwargs.pop("reason", "bad landing file"),
-        **kwargs,
+        operator_id="kim", reason="bad landing file", **kwargs,
     )
 
 
@@ -132,9 +135,11 @@ def test_each_kind_writes_one_replay_and_one_audit_record(engine, replays, kind)
                                    reason="file fixed")
         bounds = (DAYS[0], DAYS[-1])
     assert _counts(engine) == (1, 1)
-    assert (view.replay_type, view.job_id, view.status) == (ReplayType(kind), JOB, ReplayStatus.REQUESTED)
+    assert (view.replay_type, view.job_id) == (ReplayType(kind), JOB)
+    assert view.status is ReplayStatus.REQUESTED
     assert (view.partition_start, view.partition_end) == bounds
-    assert (view.operator_id, view.reason, view.backfill_id, view.ended_at) == ("kim", "file fixed", None, None)
+    assert (view.operator_id, view.reason) == ("kim", "file fixed")
+    assert (view.backfill_id, view.ended_at) == (None, None)
     assert view.requested_at.tzinfo is not None and len(view.request_key) == 36  # a uuid4
     assert replays.get_replay(view.replay_id) == view
     [audit] = _audits(engine)
@@ -144,7 +149,8 @@ def test_each_kind_writes_one_replay_and_one_audit_record(engine, replays, kind)
     assert audit["before_state"] is None
     assert audit["after_state"]["status"] == "REQUESTED"
     assert audit["after_state"]["request_key"] == view.request_key
-    assert (audit["after_state"]["partition_start"], audit["after_state"]["partition_end"]) == bounds
+    after = audit["after_state"]
+    assert (after["partition_start"], after["partition_end"]) == bounds
 
 
 @pytest.mark.parametrize("field", ["operator_id", "reason"])
@@ -160,16 +166,20 @@ def test_blank_operator_or_reason_is_bat_008_and_writes_nothing(engine, replays,
 
 
 @pytest.mark.parametrize("call", [
-    lambda r: r.replay_single(job_id="no_such_job", partition_key="2013-01-01", operator_id="kim", reason="x"),
+    lambda r: r.replay_single(job_id="no_such_job", partition_key="2013-01-01",
+                              operator_id="kim", reason="x"),
     lambda r: r.replay_range(job_id=JOB, start="2013-01-05", end="2013-01-01",
                              partition_keys=["2013-01-03"], operator_id="kim", reason="x"),
     lambda r: r.replay_range(job_id=JOB, start="2013-01-01", end="2013-01-03",
-                             partition_keys=["2013-01-02", "2013-01-04"], operator_id="kim", reason="x"),
+                             partition_keys=["2013-01-02", "2013-01-04"],
+                             operator_id="kim", reason="x"),
     lambda r: r.replay_full(job_id=JOB, partition_keys=[], operator_id="kim", reason="x"),
-    lambda r: r.replay_full(job_id=JOB, partition_keys=["2013-01-01", " "], operator_id="kim", reason="x"),
+    lambda r: r.replay_full(job_id=JOB, partition_keys=["2013-01-01", " "],
+                            operator_id="kim", reason="x"),
     lambda r: r.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim", reason="x",
                               request_key="  "),
-], ids=["unknown-job", "start-after-end", "key-outside-range", "no-keys", "blank-key", "blank-request-key"])
+], ids=["unknown-job", "start-after-end", "key-outside-range", "no-keys", "blank-key",
+        "blank-request-key"])
 def test_invalid_request_is_coded_and_writes_nothing(engine, replays, call):
     with pytest.raises(LogicException) as err:
         call(replays)
@@ -266,8 +276,10 @@ def test_request_stop_is_audited_once_and_ignored_after_the_end(engine, replays)
     view = replays.request_stop(replay.replay_id, operator_id="lee", reason="wrong range")
     assert view.status is ReplayStatus.STOPPING
     stop = _audits(engine)[-1]
-    assert (stop["action"], stop["operator_id"], stop["target_id"]) == ("STOP_REPLAY", "lee", str(replay.replay_id))
-    assert (stop["before_state"]["status"], stop["after_state"]["status"]) == ("REQUESTED", "STOPPING")
+    assert (stop["action"], stop["operator_id"]) == ("STOP_REPLAY", "lee")
+    assert (stop["target_type"], stop["target_id"]) == ("replay", str(replay.replay_id))
+    assert stop["before_state"]["status"] == "REQUESTED"
+    assert stop["after_state"]["status"] == "STOPPING"
     assert replays.request_stop(replay.replay_id, operator_id="kim", reason="again") == view
     ended = replays.refresh_status(replay.replay_id, DAYS[:2])  # nothing was launched
     assert ended.status is ReplayStatus.STOPPED and ended.ended_at is not None
@@ -310,8 +322,9 @@ def test_one_failed_partition_gives_failed_and_keeps_the_old_result(replays, exe
     for day in days:
         _run(executions, versions, f"orig-{day}", day, "SUCCESS")
     replay = _range(replays, days)
-    _run(executions, versions, "r-0", days[0], "SUCCESS", replay_id=replay.replay_id, parent=f"orig-{days[0]}")
-    _run(executions, versions, "r-1", days[1], "FAILED", replay_id=replay.replay_id, parent=f"orig-{days[1]}")
+    for i, outcome in enumerate(["SUCCESS", "FAILED"]):
+        _run(executions, versions, f"r-{i}", days[i], outcome, replay_id=replay.replay_id,
+             parent=f"orig-{days[i]}")
     assert replays.refresh_status(replay.replay_id, days).status is ReplayStatus.FAILED
     assert versions.get_active_version(ASSET, days[0]).execution_id == "r-0"
     assert versions.get_active_version(ASSET, days[1]).execution_id == f"orig-{days[1]}"
@@ -324,6 +337,9 @@ def test_never_success_while_a_partition_has_no_execution(replays, executions, v
     _run(executions, versions, "r-0", days[0], "SUCCESS", replay_id=replay.replay_id)
     _run(executions, versions, "r-1", days[1], "SUCCESS", replay_id=replay.replay_id)
     assert replays.refresh_status(replay.replay_id, days).status is ReplayStatus.RUNNING
+    with pytest.raises(LogicException) as err:
+        replays.refresh_status(replay.replay_id, [])
+    assert err.value.code == INVALID_REQUEST_CODE
     _run(executions, versions, "r-2", days[2], "SUCCESS", replay_id=replay.replay_id)
     assert replays.refresh_status(replay.replay_id, days).status is ReplayStatus.SUCCESS
 
@@ -348,7 +364,8 @@ def test_rb11_stop_with_children_in_flight_ends_stopped(engine, replays, executi
     children = {f"r-{i}": DAYS[i] for i in range(3)}
     for eid, day in children.items():
         _run(executions, versions, eid, day, None, replay_id=replay.replay_id, parent=f"orig-{day}")
-    assert replays.request_stop(replay.replay_id, operator_id="lee", reason="wrong code").status is ReplayStatus.STOPPING
+    stopping = replays.request_stop(replay.replay_id, operator_id="lee", reason="wrong code")
+    assert stopping.status is ReplayStatus.STOPPING
     for eid in children:
         executions.request_stop(eid)
     _finish(executions, versions, "r-0", "SUCCESS")  # finished during the stop
@@ -416,8 +433,8 @@ def test_history_and_origin_of_version(replays, executions, versions):
     assert {e.execution.parent_execution_id for e in history.executions} == {"orig"}
     assert [(v.asset_key, v.partition_key, v.version_number, v.is_active)
             for v in history.executions[0].versions] == [(ASSET, day, 2, False)]
-    assert [(v.asset_key, v.version_number, v.is_active) for v in history.executions[1].versions] == [
-        (OTHER_ASSET, 2, True), (ASSET, 3, True)]
+    made = [(v.asset_key, v.version_number, v.is_active) for v in history.executions[1].versions]
+    assert made == [(OTHER_ASSET, 2, True), (ASSET, 3, True)]
 
     old = versions.get_version(ASSET, day, 1)
     assert not old.is_active  # kept, inactive
