@@ -2,10 +2,20 @@
 
 import dagster as dg
 
+from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
 from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.landing_sensor import make_landing_sensor
 from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
 
 defs = dg.Definitions.merge(
     flights_defs,
-    dg.Definitions(sensors=[make_projection_sensor(), make_run_failure_sensor()]),
+    dg.Definitions(
+        sensors=[
+            make_projection_sensor(partitions_by_job={FLIGHTS_JOB_ID: flights_partitions}),
+            make_run_failure_sensor(),
+            make_landing_sensor(
+                FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
+            ),
+        ]
+    ),
 )

@@ -102,7 +102,9 @@ class HeadlessRunner:
         self.settings = settings
         self.instance = instance
         self.engine = engine
-        self.projection = RunProjection(instance, engine)
+        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
+
+        self.projection = RunProjection(instance, engine, {FLIGHTS_JOB_ID: flights_partitions})
 
     @classmethod
     def from_env(cls) -> "HeadlessRunner":
@@ -237,7 +239,14 @@ class HeadlessRunner:
             replay = replays.replay_full(partition_keys=partition_keys, **common)
         if replay.status != "REQUESTED":
             return replays.refresh_status(replay.replay_id, partition_keys), []
-        parents = {key: replays.parent_execution_id(FLIGHTS_JOB_ID, key) for key in partition_keys}
+        # What each run replays: the execution of the active result, else the partition's last
+        # execution (a failure being redone).
+        executions = self.projection.projector.executions
+        parents = {
+            key: replays.parent_execution_id(FLIGHTS_JOB_ID, key)
+            or executions.latest_execution_id(FLIGHTS_JOB_ID, key)
+            for key in partition_keys
+        }
         replays.mark_launched(replay.replay_id)
         summaries = self.run_partitions(
             partition_keys,

@@ -22,6 +22,7 @@ from opsrel_core.domain import error_codes
 from opsrel_core.domain.status import TriggerType
 from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
 from opsrel_core.services.batch_jobs import BatchJobCatalog
+from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.execution_projection import (
     ExecutionProjector,
     ObservedFailure,
@@ -168,11 +169,20 @@ class RunProjection:
     Args:
         instance: the Dagster instance whose runs are read.
         engine: engine of the ops database.
+        partitions_by_job: each batch job's partitions, to derive the status of open replays
+            from their executions (jobs missing here keep their replays' status as is).
     """
 
-    def __init__(self, instance: dg.DagsterInstance, engine: sa.Engine):
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        engine: sa.Engine,
+        partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
+    ):
         self.instance = instance
         self.engine = engine
+        self.partitions_by_job = partitions_by_job or {}
+        self.replays = ReplayService(engine)
         self.projector = ExecutionProjector(engine)
         self.catalog = BatchJobCatalog(engine)
         self.cursors = ProjectionCursorStore(engine)
@@ -213,7 +223,7 @@ class RunProjection:
             backfill_id=run_tags.get("dagster/backfill"),
             run_tags=run_tags,
             parent_execution_id=parent,
-            replay_id=_int_or_none(run_tags.get(opsrel_tags.REPLAY_ID)),
+            replay_id=self._known_replay(run_tags.get(opsrel_tags.REPLAY_ID)),
             operator_id=run_tags.get(opsrel_tags.OPERATOR),
             steps_total=len(steps),
         )
@@ -303,7 +313,35 @@ class RunProjection:
                     "(deleted or lost); its execution can never end by itself",
                 )
             report.open_refreshed += 1
+        report.replays_refreshed = self.refresh_replays()
         return report
+
+    def refresh_replays(self) -> int:
+        """Derive the status of RUNNING and STOPPING replays from their executions.
+
+        Returns:
+            How many replays were refreshed.
+        """
+        count = 0
+        for status in ("RUNNING", "STOPPING"):
+            for replay in self.replays.list_replays(status=status, limit=500):
+                partitions = self.partitions_by_job.get(replay.job_id)
+                if partitions is None or replay.partition_start is None:
+                    continue
+                expected = [
+                    key for key in partitions.get_partition_keys()
+                    if replay.partition_start <= key <= (replay.partition_end or replay.partition_start)
+                ]
+                self.replays.refresh_status(replay.replay_id, expected)
+                count += 1
+        return count
+
+    def _known_replay(self, tag: str | None) -> int | None:
+        # A replay id typed by hand into the launch dialog may not exist: do not link it.
+        replay_id = _int_or_none(tag)
+        if replay_id is None:
+            return None
+        return replay_id if self.replays.find_replay(replay_id) is not None else None
 
     def _run_exists(self, run_id: str) -> bool:
         return bool(self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1))
@@ -355,4 +393,5 @@ class SyncReport:
     runs_projected: int = 0
     runs_ignored: int = 0
     open_refreshed: int = 0
+    replays_refreshed: int = 0
     cursor: int = 0

@@ -152,6 +152,19 @@ class BatchExecutionService:
                 for r in rows
             ]
 
+    def latest_execution_id(self, job_id: str, partition_key: str) -> str | None:
+        """The most recently created execution of a job for one partition, or None."""
+        with UnitOfWork(self._engine) as uow:
+            return uow.session.scalar(
+                sa.select(BatchExecution.execution_id)
+                .where(
+                    BatchExecution.job_id == job_id,
+                    BatchExecution.partition_key == partition_key,
+                )
+                .order_by(BatchExecution.created_at.desc())
+                .limit(1)
+            )
+
     def list_open_execution_ids(self, limit: int = 500) -> list[str]:
         """Ids of executions still READY or RUNNING, oldest first, at most ``limit``."""
         with UnitOfWork(self._engine) as uow:

@@ -12,8 +12,8 @@ result active (SPEC, "Interpretations settled").
 
 Partition keys are compared as strings (``start <= key <= end``), which is partition order for the
 ISO dates of daily partitions. Error codes: BAT-008 for a missing operator or reason (nothing is
-written); ``INVALID_REQUEST_CODE`` / ``NOT_FOUND_CODE`` are LOG-001 until the catalog has replay
-codes of its own.
+written); BAT-009 for an invalid request (unknown job, empty or reversed range, keys outside it)
+and BAT-010 for an unknown replay or version (migration 0004).
 """
 
 import dataclasses
@@ -36,9 +36,9 @@ from opsrel_core.services.audit_log import AuditActionType, audit_change
 from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.result_versions import ResultVersionView
 
-# Placeholders until the catalog has codes for these (asked of the lead): LOG-001 meanwhile.
-INVALID_REQUEST_CODE = error_codes.LOG_INVARIANT_BROKEN
-NOT_FOUND_CODE = error_codes.LOG_INVARIANT_BROKEN
+# Codes of a refused replay request (catalog migration 0004).
+INVALID_REQUEST_CODE = error_codes.BAT_REPLAY_INVALID
+NOT_FOUND_CODE = error_codes.BAT_REPLAY_NOT_FOUND
 REPLAY_ACTION = "REPLAY"
 STOP_ACTION = "STOP_REPLAY"
 MAX_LIST_LIMIT = 1000
@@ -204,7 +204,7 @@ class ReplayService:
         """Request a replay of ``start..end`` (inclusive), resolved to ``partition_keys``.
 
         Raises:
-            LogicException: ``INVALID_REQUEST_CODE`` when ``start > end`` or a key lies outside
+            BatchExecutionException: ``INVALID_REQUEST_CODE`` when ``start > end`` or a key lies outside
                 ``start..end``; others as for ``replay_full``.
         """
         keys = _keys(partition_keys)
@@ -231,7 +231,7 @@ class ReplayService:
         Raises:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank;
                 nothing is written.
-            LogicException: ``INVALID_REQUEST_CODE`` for an unknown job, no partition keys or a
+            BatchExecutionException: ``INVALID_REQUEST_CODE`` for an unknown job, no partition keys or a
                 blank key.
         """
         keys = _keys(partition_keys)
@@ -247,7 +247,7 @@ class ReplayService:
             An execution id, or None when the partition has no active result.
 
         Raises:
-            LogicException: ``INVALID_REQUEST_CODE`` for an unknown job.
+            BatchExecutionException: ``INVALID_REQUEST_CODE`` for an unknown job.
         """
         with UnitOfWork(self._engine) as uow:
             job = _job(uow.session, job_id)
@@ -271,7 +271,7 @@ class ReplayService:
         when none is yet, on a replay that has not ended.
 
         Raises:
-            LogicException: ``NOT_FOUND_CODE`` for an unknown replay.
+            BatchExecutionException: ``NOT_FOUND_CODE`` for an unknown replay.
         """
         def decide(_session: Session, row: Replay) -> dict[str, Any]:
             values: dict[str, Any] = {}
@@ -292,7 +292,7 @@ class ReplayService:
 
         Raises:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank.
-            LogicException: ``NOT_FOUND_CODE`` for an unknown replay.
+            BatchExecutionException: ``NOT_FOUND_CODE`` for an unknown replay.
         """
         _require_attribution(operator_id, reason)
         for _attempt in range(_CAS_ATTEMPTS):
@@ -323,7 +323,7 @@ class ReplayService:
             expected_partitions: every partition key the replay must produce.
 
         Raises:
-            LogicException: ``NOT_FOUND_CODE`` unknown replay; ``INVALID_REQUEST_CODE`` no keys.
+            BatchExecutionException: ``NOT_FOUND_CODE`` unknown replay; ``INVALID_REQUEST_CODE`` no keys.
         """
         expected = _keys(expected_partitions)
 
@@ -344,9 +344,15 @@ class ReplayService:
     # -- reads -------------------------------------------------------------------------------
 
     def get_replay(self, replay_id: int) -> ReplayView:
-        """One replay. Raises ``LogicException`` (``NOT_FOUND_CODE``) when unknown."""
+        """One replay. Raises ``BatchExecutionException`` (``NOT_FOUND_CODE``) when unknown."""
         with UnitOfWork(self._engine) as uow:
             return ReplayView.of(_replay(uow.session, replay_id))
+
+    def find_replay(self, replay_id: int) -> ReplayView | None:
+        """One replay, or None when unknown."""
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.get(Replay, replay_id)
+            return None if row is None else ReplayView.of(row)
 
     def find_replay_by_request_key(self, request_key: str) -> ReplayView | None:
         """The replay recorded under ``request_key``, or None."""
@@ -383,7 +389,7 @@ class ReplayService:
         """The replay, its executions (oldest first) and the versions each made.
 
         Raises:
-            LogicException: ``NOT_FOUND_CODE`` for an unknown replay.
+            BatchExecutionException: ``NOT_FOUND_CODE`` for an unknown replay.
         """
         with UnitOfWork(self._engine) as uow:
             replay = ReplayView.of(_replay(uow.session, replay_id))
@@ -404,7 +410,7 @@ class ReplayService:
         """The execution that made a result version, and its replay (None if not a replay).
 
         Raises:
-            LogicException: ``NOT_FOUND_CODE`` when no such version exists.
+            BatchExecutionException: ``NOT_FOUND_CODE`` when no such version exists.
         """
         with UnitOfWork(self._engine) as uow:
             version = uow.session.get(ResultVersion, version_id)

@@ -181,7 +181,7 @@ def test_blank_operator_or_reason_is_bat_008_and_writes_nothing(engine, replays,
 ], ids=["unknown-job", "start-after-end", "key-outside-range", "no-keys", "blank-key",
         "blank-request-key"])
 def test_invalid_request_is_coded_and_writes_nothing(engine, replays, call):
-    with pytest.raises(LogicException) as err:
+    with pytest.raises(BatchExecutionException) as err:
         call(replays)
     assert err.value.code == INVALID_REQUEST_CODE
     assert _counts(engine) == (0, 0)
@@ -245,7 +245,7 @@ def test_parent_execution_id_is_the_active_versions_execution(replays, execution
     _run(executions, versions, "partial", DAYS[0], "SUCCESS", assets=(OTHER_ASSET,))
     assert replays.parent_execution_id(JOB, DAYS[0]) == "partial"
     assert replays.parent_execution_id(JOB, DAYS[1]) is None
-    with pytest.raises(LogicException):
+    with pytest.raises(BatchExecutionException):
         replays.parent_execution_id("no_such_job", DAYS[0])
 
 
@@ -337,7 +337,7 @@ def test_never_success_while_a_partition_has_no_execution(replays, executions, v
     _run(executions, versions, "r-0", days[0], "SUCCESS", replay_id=replay.replay_id)
     _run(executions, versions, "r-1", days[1], "SUCCESS", replay_id=replay.replay_id)
     assert replays.refresh_status(replay.replay_id, days).status is ReplayStatus.RUNNING
-    with pytest.raises(LogicException) as err:
+    with pytest.raises(BatchExecutionException) as err:
         replays.refresh_status(replay.replay_id, [])
     assert err.value.code == INVALID_REQUEST_CODE
     _run(executions, versions, "r-2", days[2], "SUCCESS", replay_id=replay.replay_id)

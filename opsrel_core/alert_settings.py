@@ -1,0 +1,238 @@
+"""Typed alerting settings (C1-T07), built at the edge from the environment and passed in.
+
+Secrets (the SMTP password and the Slack webhook URL, whose path is the credential) are held in
+``Secret``: its ``repr`` and ``str`` are ``'***'``, so they cannot leak through a log line, an
+exception message or a dataclass repr. ``AlertSettings.redact`` scrubs them from any text (for
+example an error message from a library) before it is logged or stored.
+"""
+
+import dataclasses
+import enum
+import os
+import urllib.parse
+from collections.abc import Mapping
+
+# Values that are obviously not a real secret (copied from an example file).
+_PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "change-me", "secret", "password"})
+
+
+class Secret:
+    """A secret string whose ``repr`` and ``str`` are ``'***'``.
+
+    Args:
+        value: the secret; read it back with ``get_secret_value()`` only where it is used.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself. Never log, store or return it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise TypeError("Secret cannot be pickled")
+
+
+class SmtpSecurity(str, enum.Enum):
+    """How the SMTP connection is protected: plain, upgraded with STARTTLS, or TLS from the start."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
+
+    @property
+    def default_port(self) -> int:
+        """25 for none, 587 for starttls, 465 for ssl."""
+        return {"none": 25, "starttls": 587, "ssl": 465}[self.value]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertSettings:
+    """Where and how alerts are delivered.
+
+    Attributes:
+        smtp_host: mail server host; None disables email.
+        smtp_port: mail server port (default by security: 25, 587 or 465).
+        smtp_security: none, starttls or ssl.
+        smtp_user: login user; no login when None.
+        smtp_password: login password (a ``Secret``).
+        email_from: the sender address.
+        email_to: recipient addresses; email is enabled when this and ``smtp_host`` are set.
+        slack_webhook_url: Slack incoming-webhook URL (a ``Secret``); None disables Slack.
+        dagster_ui_url: base URL of the Dagster UI for run links, without a trailing slash.
+        dedupe_window_seconds: an open alert absorbs a repeat of the same event seen within this
+            many seconds of its last occurrence (the storm window).
+        smtp_timeout_seconds, slack_timeout_seconds: bound on every network operation (seconds).
+        max_attempts: a delivery is FAILED after this many attempts.
+        backoff_base_seconds, backoff_cap_seconds: retry delay ``base * 2**(attempt-1)``, capped.
+        slack_min_interval_seconds: pause between two Slack posts of one dispatch (Slack allows
+            about one message per second per webhook).
+        claim_lease_seconds: how long a claimed delivery is hidden from other dispatchers; a
+            dispatcher that dies mid-send releases it when the lease ends.
+    """
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_user: str | None = None
+    smtp_password: Secret | None = None
+    email_from: str = "opsrel@localhost"
+    email_to: tuple[str, ...] = ()
+    slack_webhook_url: Secret | None = None
+    dagster_ui_url: str = "http://127.0.0.1:3000"
+    dedupe_window_seconds: float = 3600.0
+    smtp_timeout_seconds: float = 10.0
+    slack_timeout_seconds: float = 10.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 30.0
+    backoff_cap_seconds: float = 3600.0
+    slack_min_interval_seconds: float = 1.0
+    claim_lease_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "smtp_security", SmtpSecurity(self.smtp_security))
+        object.__setattr__(self, "email_to", tuple(self.email_to))
+        object.__setattr__(self, "dagster_ui_url", self.dagster_ui_url.rstrip("/"))
+        if not 1 <= self.smtp_port <= 65535:
+            raise ValueError(f"SMTP port must be 1..65535, got {self.smtp_port}")
+        for name in (
+            "dedupe_window_seconds", "smtp_timeout_seconds", "slack_timeout_seconds",
+            "backoff_base_seconds", "backoff_cap_seconds", "claim_lease_seconds",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.slack_min_interval_seconds < 0:
+            raise ValueError("slack_min_interval_seconds must be >= 0")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        for address in (self.email_from, *self.email_to):
+            if "@" not in address or any(c in address for c in "\r\n,; "):
+                raise ValueError(f"not an email address: {address!r}")
+        for secret, name in ((self.smtp_password, "OPSREL_SMTP_PASSWORD"),
+                             (self.slack_webhook_url, "OPSREL_SLACK_WEBHOOK_URL")):
+            if secret is not None and secret.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a placeholder value; set the real secret")
+        if self.slack_webhook_url is not None:
+            parsed = urllib.parse.urlsplit(self.slack_webhook_url.get_secret_value())
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                # The URL itself is the secret: the message names only the scheme.
+                raise ValueError(
+                    f"OPSREL_SLACK_WEBHOOK_URL must be an http(s) URL (scheme {parsed.scheme!r})"
+                )
+        if self.smtp_password is not None and not self.smtp_user:
+            raise ValueError("OPSREL_SMTP_PASSWORD is set without OPSREL_SMTP_USER")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AlertSettings":
+        """Build settings from ``OPSREL_*`` variables; empty values count as unset.
+
+        Reads OPSREL_SMTP_HOST, OPSREL_SMTP_PORT, OPSREL_SMTP_SECURITY (none|starttls|ssl,
+        default none), OPSREL_SMTP_USER, OPSREL_SMTP_PASSWORD, OPSREL_ALERT_EMAIL_FROM,
+        OPSREL_ALERT_EMAIL_TO (comma-separated), OPSREL_SLACK_WEBHOOK_URL, OPSREL_DAGSTER_UI_URL,
+        OPSREL_ALERT_DEDUPE_WINDOW_SECONDS (3600), OPSREL_SMTP_TIMEOUT_SECONDS (10),
+        OPSREL_SLACK_TIMEOUT_SECONDS (10), OPSREL_ALERT_MAX_ATTEMPTS (8).
+
+        Args:
+            environ: the environment to read; ``os.environ`` when omitted.
+
+        Raises:
+            ValueError: an invalid value (unknown security mode, bad port or number, malformed
+                address or webhook URL, placeholder secret). The message never holds a secret.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def number(name: str, default: float, kind: type = float):  # type: ignore[no-untyped-def]
+            raw = get(name)
+            if raw is None:
+                return kind(default)
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+        raw_security = (get("OPSREL_SMTP_SECURITY") or "none").lower()
+        try:
+            security = SmtpSecurity(raw_security)
+        except ValueError:
+            raise ValueError(
+                f"OPSREL_SMTP_SECURITY must be none, starttls or ssl, got {raw_security!r}"
+            ) from None
+        password = env.get("OPSREL_SMTP_PASSWORD") or None  # a password may hold spaces
+        webhook = get("OPSREL_SLACK_WEBHOOK_URL")
+        recipients = tuple(
+            part.strip() for part in (get("OPSREL_ALERT_EMAIL_TO") or "").split(",") if part.strip()
+        )
+        return cls(
+            smtp_host=get("OPSREL_SMTP_HOST"),
+            smtp_port=number("OPSREL_SMTP_PORT", security.default_port, int),
+            smtp_security=security,
+            smtp_user=get("OPSREL_SMTP_USER"),
+            smtp_password=Secret(password) if password else None,
+            email_from=get("OPSREL_ALERT_EMAIL_FROM") or "opsrel@localhost",
+            email_to=recipients,
+            slack_webhook_url=Secret(webhook) if webhook else None,
+            dagster_ui_url=get("OPSREL_DAGSTER_UI_URL") or "http://127.0.0.1:3000",
+            dedupe_window_seconds=number("OPSREL_ALERT_DEDUPE_WINDOW_SECONDS", 3600.0),
+            smtp_timeout_seconds=number("OPSREL_SMTP_TIMEOUT_SECONDS", 10.0),
+            slack_timeout_seconds=number("OPSREL_SLACK_TIMEOUT_SECONDS", 10.0),
+            max_attempts=number("OPSREL_ALERT_MAX_ATTEMPTS", 8, int),
+        )
+
+    @property
+    def email_enabled(self) -> bool:
+        """True when a mail server and at least one recipient are configured."""
+        return bool(self.smtp_host and self.email_to)
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when a Slack webhook URL is configured."""
+        return self.slack_webhook_url is not None
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The configured channels, ``("EMAIL", "SLACK")`` or a subset, in that order."""
+        return tuple(
+            name for name, on in (("EMAIL", self.email_enabled), ("SLACK", self.slack_enabled)) if on
+        )
+
+    def run_link(self, execution_id: str | None) -> str | None:
+        """``<dagster_ui_url>/runs/<execution_id>``, or None without an execution."""
+        return f"{self.dagster_ui_url}/runs/{execution_id}" if execution_id else None
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every configured secret (and the webhook URL's path) as ``***``."""
+        for secret in self._secret_values():
+            text = text.replace(secret, "***")
+        return text
+
+    def _secret_values(self) -> list[str]:
+        values: list[str] = []
+        if self.smtp_password is not None:
+            values.append(self.smtp_password.get_secret_value())
+        if self.slack_webhook_url is not None:
+            url = self.slack_webhook_url.get_secret_value()
+            values.append(url)
+            path = urllib.parse.urlsplit(url).path
+            if len(path) > 1:
+                values.append(path)
+        # Longest first, so that a secret containing another is scrubbed whole.
+        return sorted((v for v in values if v), key=len, reverse=True)

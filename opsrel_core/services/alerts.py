@@ -1,0 +1,720 @@
+"""OpsAlertService and AlertDispatcher: alerts that arrive once and are never lost (C1-T07).
+
+**Outbox.** ``send_alert`` writes the alert and one PENDING ``alert_delivery`` row per configured
+channel (EMAIL when a mail server and recipients are set, SLACK when a webhook is set) in one
+transaction, and sends nothing itself: recording a failure is never slowed or rolled back by a
+mail server (RB-23). ``AlertDispatcher.dispatch_once`` sends what is due.
+
+**No storms.** An alert's ``dedupe_key`` (default ``"<event_kind>:<error_code>:<job_id>:
+<partition_key>"``) is unique among OPEN alerts (partial unique index). A repeat within
+``dedupe_window_seconds`` of the open alert's ``last_seen_at`` increments ``occurrence_count``
+and ``last_seen_at`` and sends nothing. A repeat after the window is a new incident: the quiet
+open alert is closed (RESOLVED: nothing recurred for a whole window) and a new alert with new
+deliveries is opened. Acknowledged alerts no longer absorb repeats: a failure after someone
+acknowledged is news. Two concurrent first occurrences both try to insert; the index refuses
+the second, which is retried and becomes an increment.
+
+**Once per execution.** ``raise_for_failed_execution`` counts an execution at its failure time
+(``ended_at``). An alert of the same key whose ``[first_seen_at, last_seen_at]`` already covers
+that time has counted it, so applying the same execution again (a sensor re-run, the headless
+path and the sensor both) changes nothing; the covering test is part of the increment's
+``UPDATE ... WHERE``, so it holds under concurrency too. No extra table is needed. The price: an
+execution whose failure time falls inside an already counted span but which was never applied
+(out-of-order replay of the event stream) is not counted.
+
+**Delivery, at least once.** The dispatcher claims one due delivery at a time by compare-and-set
+(``UPDATE ... WHERE status = ? AND attempts = ?``: ``attempts + 1`` and ``next_attempt_at =
+now + claim_lease_seconds``), so two dispatchers never send one delivery at once; it then sends
+outside any transaction and records an ``alert_delivery_attempt`` with the outcome: SENT; RETRY
+with ``next_attempt_at = now + min(backoff_base * 2**(attempt-1), backoff_cap)`` (or the capped
+``Retry-After`` of a 429) for transient failures; FAILED with the reason for permanent ones and
+after ``max_attempts``. Reasons are prefixed with their catalog code (EXT-002 email, EXT-003
+Slack) and never hold a secret.
+
+If the process dies after the channel accepted a message and before the outcome is recorded,
+the delivery is still claimed but unrecorded; when the lease ends the next dispatcher claims it
+again, first records the lost attempt as "outcome unknown", and sends again. So a crash in that
+gap yields exactly one duplicate message: delivery is at least once, never lost. Email carries a
+stable ``Message-ID`` per delivery (``<opsrel-alert-<alert_id>-email@opsrel>``) so mail clients
+can collapse the copy; Slack incoming webhooks have no idempotency key, so the copy is posted.
+A crash before the send (after the claim) just costs the lease time. ``delivery.attempts``
+counts claims, so a process that dies on every attempt still ends FAILED after ``max_attempts``.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.domain import error_codes
+from opsrel_core.domain.status import ExecutionStatus
+from opsrel_core.errors import BatchExecutionException
+from opsrel_core.notifiers import DeliveryError, EmailMessageSpec, EmailSender, SlackSender
+from opsrel_core.notifiers import templates
+from opsrel_core.persistence.retry import retry_transient, retry_transient_methods
+from opsrel_core.persistence.tables import (
+    ALERT_STATUSES, SEVERITIES, Alert, AlertDelivery, AlertDeliveryAttempt, AlertTemplate,
+    BatchExecution, ErrorCode, UtcDateTime, utcnow,
+)
+from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.audit_log import audit_change, require_attribution
+from opsrel_core.services.batch_execution import ExecutionView
+
+log = logging.getLogger(__name__)
+
+EXECUTION_FAILED = templates.EXECUTION_FAILED
+DQ_FAIL = templates.DQ_FAIL
+DQ_WARN_ACCUMULATED = templates.DQ_WARN_ACCUMULATED
+DEFAULT_ACK_REASON = "alert acknowledged"
+MAX_LIST_LIMIT = 1000
+_INSERT_ATTEMPTS = 5
+_CHANNEL_CODES = {"EMAIL": error_codes.EXT_SMTP_FAILED, "SLACK": error_codes.EXT_WEBHOOK_FAILED}
+
+Clock = Callable[[], dt.datetime]
+
+
+# -- views -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertView:
+    """One alert as read back (times UTC)."""
+
+    alert_id: int
+    event_kind: str
+    severity: str
+    status: str
+    dedupe_key: str
+    error_code: str | None
+    job_id: str | None
+    execution_id: str | None
+    asset_key: str | None
+    partition_key: str | None
+    title: str
+    message: str
+    occurrence_count: int
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: Alert) -> "AlertView":
+        """Build the view from an ORM row."""
+        return cls(**{f.name: _aware(getattr(row, f.name)) for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptView:
+    """One recorded send attempt: when, whether it succeeded, the (secret-free) error."""
+
+    attempt_id: int
+    attempted_at: dt.datetime
+    succeeded: bool
+    error: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class DeliveryView:
+    """One channel's delivery of an alert, with its attempts oldest first.
+
+    Attributes:
+        attempts: claims so far (a claim whose outcome was lost to a crash counts too).
+        attempt_history: the recorded attempts.
+    """
+
+    delivery_id: int
+    alert_id: int
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    sent_at: dt.datetime | None
+    created_at: dt.datetime
+    attempt_history: tuple[AttemptView, ...]
+
+
+@dataclasses.dataclass
+class DispatchReport:
+    """What one ``dispatch_once`` did: counts, and ``(delivery_id, channel, status)`` per send."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    outcomes: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+
+
+# -- the service -----------------------------------------------------------------------------
+
+
+@retry_transient_methods
+class OpsAlertService:
+    """Raises, deduplicates, acknowledges and lists alerts.
+
+    Args:
+        engine: engine of the ops database.
+        settings: alert settings (channels, storm window).
+        clock: current UTC time; injectable for tests.
+    """
+
+    def __init__(self, engine: sa.Engine, settings: AlertSettings, clock: Clock = utcnow):
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+
+    def send_alert(
+        self,
+        event_kind: str,
+        *,
+        severity: str,
+        title: str,
+        message: str,
+        error_code: str | None = None,
+        job_id: str | None = None,
+        execution_id: str | None = None,
+        asset_key: str | None = None,
+        partition_key: str | None = None,
+        dedupe_key: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> AlertView:
+        """Open an alert (with its deliveries) or add an occurrence to the open one, atomically.
+
+        Args:
+            event_kind: e.g. ``"EXECUTION_FAILED"``, ``"DQ_FAIL"`` (1..50 characters).
+            severity: INFO, WARNING, ERROR or CRITICAL.
+            title: one line (cut to 300 characters); message: the details.
+            error_code: a catalog code; job_id, execution_id (a recorded execution), asset_key,
+                partition_key: where it happened.
+            dedupe_key: what counts as "the same" alert; default
+                ``f"{event_kind}:{error_code}:{job_id}:{partition_key}"``.
+            at: when it happened (UTC); the clock's now when omitted.
+
+        Returns:
+            The alert: new (occurrence_count 1, deliveries PENDING) or the open one incremented.
+
+        Raises:
+            ValueError: unknown severity or error code, or a blank event kind.
+            BatchExecutionException: BAT-002 when ``execution_id`` is not recorded.
+        """
+        return self._occur(
+            _AlertSpec(event_kind, severity, title, message, error_code, job_id, execution_id,
+                       asset_key, partition_key, dedupe_key),
+            _utc(at) if at else self._clock(),
+            count_once=False,
+        )
+
+    def raise_for_failed_execution(self, execution: ExecutionView) -> AlertView | None:
+        """Alert on a FAILED execution whose error code has ``auto_alert``; idempotent.
+
+        The alert (kind EXECUTION_FAILED, deduplicated per code, job and partition) carries the
+        catalog's operator message and the execution's error message, the failing asset and
+        partition. The same execution applied again changes nothing (see the module docstring).
+
+        Args:
+            execution: the execution as recorded (``BatchExecutionService.get_execution``).
+
+        Returns:
+            The alert that counts this execution, or None when the execution is not FAILED (a
+            STOPPED run never alerts, RB-05), has no code, or its code does not auto-alert.
+        """
+        if execution.status != ExecutionStatus.FAILED or not execution.error_code:
+            return None
+        with UnitOfWork(self._engine) as uow:
+            code = uow.session.get(ErrorCode, execution.error_code)
+            if code is None or not code.auto_alert:
+                return None
+            severity, catalog_title, operator_message = code.severity, code.title, code.operator_message
+        partition = execution.failed_partition_key or execution.partition_key
+        if partition is None and execution.partition_range_start:
+            partition = f"{execution.partition_range_start}..{execution.partition_range_end}"
+        message = operator_message
+        if execution.error_message:
+            message = f"{operator_message}\n\nError: {execution.error_message}"
+        spec = _AlertSpec(
+            EXECUTION_FAILED, severity, f"{catalog_title} in {execution.job_id}"
+            + (f" [{partition}]" if partition else ""), message, execution.error_code,
+            execution.job_id, execution.execution_id, execution.failed_asset_key, partition, None,
+        )
+        at = _aware(execution.ended_at) or _aware(execution.created_at)
+        assert at is not None
+        return self._occur(spec, at, count_once=True)
+
+    def acknowledge_alert(
+        self,
+        alert_id: int,
+        *,
+        operator_id: str | None,
+        reason: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> AlertView:
+        """Acknowledge an alert and write its audit record in the same transaction.
+
+        An OPEN alert becomes ACKNOWLEDGED; a RESOLVED one keeps its status and records who
+        acknowledged it. Acknowledging an already acknowledged alert changes nothing and writes
+        no second record (also when two operators do it at once).
+
+        Args:
+            alert_id: the alert.
+            operator_id: who acknowledges (required, 1..100 characters).
+            reason: recorded in the audit log; ``"alert acknowledged"`` when omitted or blank.
+            at: when (UTC); the clock's now when omitted.
+
+        Returns:
+            The alert after the acknowledgement.
+
+        Raises:
+            BatchExecutionException: BAT-008 when the operator is missing or blank; nothing
+                changes.
+            LookupError: no alert has this id.
+        """
+        reason = reason if reason and reason.strip() else DEFAULT_ACK_REASON
+        operator_id, reason = require_attribution(operator_id, reason)
+        at = _utc(at) if at else self._clock()
+        with UnitOfWork(self._engine) as uow:
+            # A guarded no-op write takes the row (PostgreSQL) or database (SQLite) write lock
+            # first, so a concurrent acknowledgement is seen and writes nothing.
+            claimed = uow.session.execute(
+                sa.update(Alert)
+                .where(Alert.alert_id == alert_id, Alert.acknowledged_at.is_(None))
+                .values(acknowledged_at=Alert.acknowledged_at)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            row = uow.session.get(Alert, alert_id, populate_existing=True)
+            if row is None:
+                raise LookupError(f"no alert with id {alert_id}")
+            if claimed != 1:
+                return AlertView.of(row)
+            with audit_change(
+                uow.session, operator_id=operator_id, reason=reason, action_type="BATCH_ACTION",
+                action="ACKNOWLEDGE_ALERT", target=row, execution_id=row.execution_id, at=at,
+            ):
+                if row.status == "OPEN":
+                    row.status = "ACKNOWLEDGED"
+                row.acknowledged_by = operator_id
+                row.acknowledged_at = at
+            uow.commit()
+            return AlertView.of(row)
+
+    def get_alert(self, alert_id: int) -> AlertView:
+        """Return one alert.
+
+        Raises:
+            LookupError: no alert has this id.
+        """
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.get(Alert, alert_id)
+            if row is None:
+                raise LookupError(f"no alert with id {alert_id}")
+            return AlertView.of(row)
+
+    def list_alerts(
+        self, status: str | None = None, limit: int = 100, before_alert_id: int | None = None
+    ) -> list[AlertView]:
+        """Return alerts newest first (by ``alert_id``).
+
+        Args:
+            status: OPEN, ACKNOWLEDGED or RESOLVED; all when None.
+            limit: page size, 1..1000.
+            before_alert_id: keyset cursor: only alerts with a smaller id (the last id of the
+                previous page).
+
+        Raises:
+            ValueError: unknown status or ``limit`` out of range.
+        """
+        if status is not None and status not in ALERT_STATUSES:
+            raise ValueError(f"unknown alert status {status!r}; one of {ALERT_STATUSES}")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_LIST_LIMIT}, got {limit}")
+        stmt = sa.select(Alert).order_by(Alert.alert_id.desc()).limit(limit)
+        if status is not None:
+            stmt = stmt.where(Alert.status == status)
+        if before_alert_id is not None:
+            stmt = stmt.where(Alert.alert_id < before_alert_id)
+        with UnitOfWork(self._engine) as uow:
+            return [AlertView.of(row) for row in uow.session.scalars(stmt)]
+
+    def delivery_history(self, alert_id: int) -> list[DeliveryView]:
+        """Return the alert's deliveries (by channel) with their attempts, oldest first.
+
+        Raises:
+            LookupError: no alert has this id.
+        """
+        with UnitOfWork(self._engine) as uow:
+            if uow.session.get(Alert, alert_id) is None:
+                raise LookupError(f"no alert with id {alert_id}")
+            deliveries = uow.session.scalars(
+                sa.select(AlertDelivery).where(AlertDelivery.alert_id == alert_id)
+                .order_by(AlertDelivery.channel)
+            ).all()
+            attempts = uow.session.scalars(
+                sa.select(AlertDeliveryAttempt)
+                .where(AlertDeliveryAttempt.delivery_id.in_([d.delivery_id for d in deliveries]))
+                .order_by(AlertDeliveryAttempt.attempt_id)
+            ).all()
+            return [
+                DeliveryView(
+                    delivery_id=d.delivery_id, alert_id=d.alert_id, channel=d.channel,
+                    status=d.status, attempts=d.attempts,
+                    next_attempt_at=_aware(d.next_attempt_at), last_error=d.last_error,
+                    sent_at=_aware(d.sent_at), created_at=_aware(d.created_at),
+                    attempt_history=tuple(
+                        AttemptView(a.attempt_id, _aware(a.attempted_at), a.succeeded, a.error)
+                        for a in attempts if a.delivery_id == d.delivery_id
+                    ),
+                )
+                for d in deliveries
+            ]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _occur(self, spec: "_AlertSpec", at: dt.datetime, *, count_once: bool) -> AlertView:
+        """Add one occurrence at ``at``: increment the open alert in the window, or open one.
+
+        ``count_once``: an alert of the key whose seen span covers ``at`` has already counted
+        this occurrence (used per execution); it is returned unchanged.
+        """
+        spec.validate()
+        key = spec.key()
+        window = dt.timedelta(seconds=self._settings.dedupe_window_seconds)
+        with UnitOfWork(self._engine) as uow:
+            if spec.error_code and uow.session.get(ErrorCode, spec.error_code) is None:
+                raise ValueError(f"error code {spec.error_code!r} is not in the catalog")
+            if spec.execution_id and uow.session.get(BatchExecution, spec.execution_id) is None:
+                raise BatchExecutionException(
+                    error_codes.BAT_EXECUTION_NOT_FOUND,
+                    f"cannot alert on unrecorded execution {spec.execution_id!r}",
+                    {"execution_id": spec.execution_id},
+                )
+        for _attempt in range(_INSERT_ATTEMPTS):
+            with UnitOfWork(self._engine) as uow:
+                s = uow.session
+                if count_once:
+                    covering = s.scalars(
+                        sa.select(Alert).where(
+                            Alert.dedupe_key == key, Alert.first_seen_at <= at,
+                            Alert.last_seen_at >= at,
+                        ).order_by(Alert.alert_id.desc()).limit(1)
+                    ).first()
+                    if covering is not None:
+                        return AlertView.of(covering)
+                open_alert = s.scalars(
+                    sa.select(Alert).where(Alert.dedupe_key == key, Alert.status == "OPEN")
+                    .with_for_update()
+                ).first()
+                if open_alert is not None and at - _aware(open_alert.last_seen_at) <= window:
+                    guard = [Alert.alert_id == open_alert.alert_id, Alert.status == "OPEN"]
+                    if count_once:
+                        guard.append(sa.not_(sa.and_(Alert.first_seen_at <= at, Alert.last_seen_at >= at)))
+                    at_param = sa.bindparam("occurred_at", at, type_=UtcDateTime)
+                    done = s.execute(
+                        sa.update(Alert).where(*guard).values(
+                            occurrence_count=Alert.occurrence_count + 1,
+                            last_seen_at=sa.case((Alert.last_seen_at < at_param, at_param), else_=Alert.last_seen_at),
+                            first_seen_at=sa.case((Alert.first_seen_at > at_param, at_param), else_=Alert.first_seen_at),
+                        ).execution_options(synchronize_session=False)
+                    ).rowcount
+                    if done != 1:
+                        continue  # acknowledged or counted meanwhile: decide again
+                    uow.commit()
+                    return AlertView.of(s.get_one(Alert, open_alert.alert_id, populate_existing=True))
+                if open_alert is not None:
+                    # Quiet for a whole window: that incident is over; this is a new one.
+                    done = s.execute(
+                        sa.update(Alert)
+                        .where(Alert.alert_id == open_alert.alert_id, Alert.status == "OPEN")
+                        .values(status="RESOLVED")
+                        .execution_options(synchronize_session=False)
+                    ).rowcount
+                    if done != 1:
+                        continue
+                row = spec.row(key, at)
+                s.add(row)
+                try:
+                    s.flush()
+                    now = self._clock()
+                    for channel in self._settings.channels:
+                        s.add(AlertDelivery(alert_id=row.alert_id, channel=channel,
+                                            status="PENDING", attempts=0,
+                                            next_attempt_at=now, created_at=now))
+                    s.flush()
+                    uow.commit()
+                except sa.exc.IntegrityError:
+                    continue  # a concurrent first occurrence won: become its increment
+                return AlertView.of(row)
+        raise BatchExecutionException(
+            error_codes.BAT_INVALID_TRANSITION,
+            f"alert {key!r} kept changing under concurrent writers; gave up after "
+            f"{_INSERT_ATTEMPTS} attempts",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _AlertSpec:
+    event_kind: str
+    severity: str
+    title: str
+    message: str
+    error_code: str | None
+    job_id: str | None
+    execution_id: str | None
+    asset_key: str | None
+    partition_key: str | None
+    dedupe_key: str | None
+
+    def validate(self) -> None:
+        if not self.event_kind or not self.event_kind.strip() or len(self.event_kind) > 50:
+            raise ValueError(f"event_kind must be 1..50 characters, got {self.event_kind!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}; one of {SEVERITIES}")
+
+    def key(self) -> str:
+        key = self.dedupe_key or (
+            f"{self.event_kind}:{self.error_code}:{self.job_id}:{self.partition_key}"
+        )
+        return key[:300]
+
+    def row(self, key: str, at: dt.datetime) -> Alert:
+        return Alert(
+            event_kind=self.event_kind, severity=self.severity, status="OPEN", dedupe_key=key,
+            error_code=self.error_code, job_id=self.job_id, execution_id=self.execution_id,
+            asset_key=self.asset_key, partition_key=self.partition_key,
+            title=" ".join(self.title.split())[:300], message=self.message, occurrence_count=1,
+            first_seen_at=at, last_seen_at=at,
+        )
+
+
+# -- the dispatcher --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+    delivery_id: int
+    alert_id: int
+    channel: str
+    attempt: int  # the delivery's attempts after this claim
+    content: templates.AlertContent
+    override: templates.TemplateOverride | None
+
+
+class AlertDispatcher:
+    """Sends due alert deliveries and records every attempt (the outbox's consumer).
+
+    Args:
+        engine: engine of the ops database.
+        settings: alert settings (backoff, attempts, lease, Slack pacing, run links).
+        email_sender: sends email (``SmtpEmailSender``); None: EMAIL deliveries are left pending
+            for a dispatcher that has one.
+        slack_sender: posts to Slack (``SlackWebhookSender``); None: likewise for SLACK.
+        clock: current UTC time; injectable so tests move time instead of sleeping.
+        sleep: pauses between Slack posts (seconds); injectable.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        settings: AlertSettings,
+        email_sender: EmailSender | None = None,
+        slack_sender: SlackSender | None = None,
+        clock: Clock = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._engine = engine
+        self._settings = settings
+        self._senders: dict[str, Any] = {
+            ch: sender for ch, sender in (("EMAIL", email_sender), ("SLACK", slack_sender)) if sender
+        }
+        self._clock = clock
+        self._sleep = sleep
+        self._last_slack_post: float | None = None
+
+    def dispatch_once(self, limit: int = 100) -> DispatchReport:
+        """Send up to ``limit`` due deliveries (PENDING or RETRY with ``next_attempt_at <= now``).
+
+        Each delivery is claimed, sent and recorded on its own, so a slow or failing channel
+        never blocks the other one beyond its timeout, and a crash loses at most one outcome
+        (see the module docstring).
+
+        Returns:
+            Counts of claimed, sent, retried and failed deliveries.
+
+        Raises:
+            SystemException: SYS-002 when the ops database stays unreachable.
+        """
+        report = DispatchReport()
+        for _ in range(limit):
+            claim = self._claim_next()
+            if claim is None:
+                break
+            report.claimed += 1
+            status = self._record(claim, self._send(claim))
+            report.outcomes.append((claim.delivery_id, claim.channel, status))
+            report.sent += status == "SENT"
+            report.retried += status == "RETRY"
+            report.failed += status == "FAILED"
+        return report
+
+    @retry_transient
+    def _claim_next(self) -> _Claim | None:
+        now = self._clock()
+        if not self._senders:
+            return None
+        with UnitOfWork(self._engine) as uow:
+            s = uow.session
+            stmt = (
+                sa.select(AlertDelivery)
+                .where(AlertDelivery.status.in_(("PENDING", "RETRY")),
+                       AlertDelivery.next_attempt_at <= now,
+                       AlertDelivery.channel.in_(sorted(self._senders)))
+                .order_by(AlertDelivery.next_attempt_at, AlertDelivery.delivery_id)
+                .limit(1)
+            )
+            if self._engine.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            for _ in range(10):
+                delivery = s.scalars(stmt).first()
+                if delivery is None:
+                    return None
+                won = s.execute(
+                    sa.update(AlertDelivery).where(
+                        AlertDelivery.delivery_id == delivery.delivery_id,
+                        AlertDelivery.status == delivery.status,
+                        AlertDelivery.attempts == delivery.attempts,
+                    ).values(
+                        attempts=delivery.attempts + 1,
+                        next_attempt_at=now + dt.timedelta(seconds=self._settings.claim_lease_seconds),
+                    ).execution_options(synchronize_session=False)
+                ).rowcount
+                if won == 1:
+                    break
+                s.rollback()  # another dispatcher took it: look again
+            else:
+                return None
+            recorded = s.scalar(
+                sa.select(sa.func.count()).select_from(AlertDeliveryAttempt)
+                .where(AlertDeliveryAttempt.delivery_id == delivery.delivery_id)
+            ) or 0
+            if recorded < delivery.attempts:
+                # The previous claim never recorded its outcome: its process died mid-send.
+                s.add(AlertDeliveryAttempt(
+                    delivery_id=delivery.delivery_id, attempted_at=now, succeeded=False,
+                    error=f"outcome of attempt {delivery.attempts} unknown: the dispatcher stopped "
+                          "before recording it (the message may have been sent); sending again",
+                ))
+            alert = s.get_one(Alert, delivery.alert_id)
+            claim = _Claim(
+                delivery.delivery_id, delivery.alert_id, delivery.channel, delivery.attempts + 1,
+                self._content(s, alert), self._override(s, alert.event_kind, delivery.channel),
+            )
+            uow.commit()
+            return claim
+
+    def _send(self, claim: _Claim) -> DeliveryError | None:
+        sender = self._senders[claim.channel]
+        try:
+            if claim.channel == "EMAIL":
+                subject, body = templates.render_email(claim.content, claim.override)
+                sender.send(EmailMessageSpec(
+                    subject, body, f"<opsrel-alert-{claim.alert_id}-email@opsrel>"
+                ))
+            else:
+                self._pace_slack()
+                sender.send(templates.render_slack(claim.content, claim.override))
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # a sender bug: recorded as a transient failure, and logged
+            log.exception("alert delivery %s: unexpected sender error", claim.delivery_id)
+            return DeliveryError(True, f"unexpected {type(exc).__name__}: {exc}")
+        return None
+
+    def _pace_slack(self) -> None:
+        interval = self._settings.slack_min_interval_seconds
+        if self._last_slack_post is not None and interval > 0:
+            wait = interval - (time.monotonic() - self._last_slack_post)
+            if wait > 0:
+                self._sleep(wait)
+        self._last_slack_post = time.monotonic()
+
+    @retry_transient
+    def _record(self, claim: _Claim, error: DeliveryError | None) -> str:
+        s_ = self._settings
+        now = self._clock()
+        values: dict[str, Any]
+        reason = None
+        if error is None:
+            status, values = "SENT", {"sent_at": now, "last_error": None}
+        else:
+            reason = f"{_CHANNEL_CODES[claim.channel]}: {s_.redact(error.reason)}"[:2000]
+            if error.transient and claim.attempt < s_.max_attempts:
+                delay = min(s_.backoff_base_seconds * 2 ** (claim.attempt - 1), s_.backoff_cap_seconds)
+                if error.retry_after is not None:
+                    delay = min(max(error.retry_after, 1.0), s_.backoff_cap_seconds)
+                status = "RETRY"
+                values = {"last_error": reason, "next_attempt_at": now + dt.timedelta(seconds=delay)}
+            else:
+                status = "FAILED"
+                if error.transient:
+                    reason = f"{reason} (gave up after {claim.attempt} attempts)"
+                values = {"last_error": reason}
+        with UnitOfWork(self._engine) as uow:
+            uow.session.add(AlertDeliveryAttempt(
+                delivery_id=claim.delivery_id, attempted_at=now, succeeded=error is None,
+                error=reason,
+            ))
+            # Guarded by the claim: a dispatcher whose lease ran out does not overwrite the
+            # outcome of the one that re-claimed the delivery.
+            uow.session.execute(
+                sa.update(AlertDelivery).where(
+                    AlertDelivery.delivery_id == claim.delivery_id,
+                    AlertDelivery.attempts == claim.attempt,
+                    AlertDelivery.status.in_(("PENDING", "RETRY")),
+                ).values(status=status, **values).execution_options(synchronize_session=False)
+            )
+            uow.commit()
+        if status != "SENT":
+            log.warning("alert delivery %s (%s) %s: %s", claim.delivery_id, claim.channel, status, reason)
+        return status
+
+    def _content(self, s: sa.orm.Session, alert: Alert) -> templates.AlertContent:
+        operator_message = ""
+        if alert.error_code:
+            code = s.get(ErrorCode, alert.error_code)
+            if code is not None and code.operator_message not in alert.message:
+                operator_message = code.operator_message
+        return templates.AlertContent(
+            alert_id=str(alert.alert_id), event_kind=alert.event_kind, severity=alert.severity,
+            title=alert.title, message=alert.message, error_code=alert.error_code or "-",
+            operator_message=operator_message, job_id=alert.job_id or "-",
+            execution_id=alert.execution_id or "-", asset_key=alert.asset_key or "-",
+            partition_key=alert.partition_key or "-",
+            run_link=self._settings.run_link(alert.execution_id) or "-",
+            occurrence_count=str(alert.occurrence_count),
+            first_seen_at=_aware(alert.first_seen_at).isoformat(),
+            last_seen_at=_aware(alert.last_seen_at).isoformat(),
+        )
+
+    @staticmethod
+    def _override(s: sa.orm.Session, event_kind: str, channel: str) -> templates.TemplateOverride | None:
+        row = s.scalars(sa.select(AlertTemplate).where(
+            AlertTemplate.event_kind == event_kind, AlertTemplate.channel == channel
+        )).first()
+        return None if row is None else templates.TemplateOverride(row.subject_template, row.body_template)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def _aware(value: Any) -> Any:
+    # SQLite returns naive datetimes; everything stored is UTC.
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value

@@ -1,0 +1,157 @@
+"""Replays end to end through Dagster (C1-T05, C1-T06, the failure -> replay part of C1-T09)."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from opsrel_core.services.audit_log import AuditLogService
+from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_core.services.replays import ReplayService
+from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.defs.flights import flights_partitions
+from opsrel_dagster.defs.flights.package_data import package_flights_for_day
+from opsrel_dagster.io_managers import read_version
+from opsrel_dagster.landing_sensor import make_landing_sensor
+
+RESULTS = ("ontime_performance", "delay_explanation", "delay_simulation")
+
+
+def _landing(env, day: str) -> Path:
+    return Path(env["OPSREL_LANDING_DIR"], f"flights_{day}.csv")
+
+
+def test_run_failure_then_replay_single(runner, opsrel_env):
+    day = "2013-02-01"
+    _landing(opsrel_env, day).write_text("year,month,day\n")  # header only
+    [failed] = runner.run_partitions([day])
+    assert (failed.status, failed.error_code) == ("FAILED", "INP-001")
+    # the operator fixes the file and replays the day
+    package_flights_for_day(dt.date(2013, 2, 1)).to_csv(_landing(opsrel_env, day), index=False)
+    replay, [summary] = runner.run_replay(
+        [day], kind="single", operator_id="erin", reason="landing file re-delivered by the source"
+    )
+    assert replay.status == "SUCCESS"
+    assert summary.status == "SUCCESS" and summary.result_flights == summary.rows["raw_flights"]
+
+    executions = BatchExecutionService(runner.engine)
+    done = executions.get_execution(summary.run_id)
+    assert done.replay_id == replay.replay_id
+    assert done.parent_execution_id == failed.run_id  # the chain: replay -> the failed run
+    assert done.operator_id == "erin"
+    assert executions.get_execution(failed.run_id).error_code == "INP-001"
+
+    history = ReplayService(runner.engine).replay_history(replay.replay_id)
+    assert [e.execution.execution_id for e in history.executions] == [summary.run_id]
+    made = {v.asset_key: (v.version_number, v.is_active) for v in history.executions[0].versions}
+    assert made == {a: (1, True) for a in (
+        "raw_flights", "flights_snapshot", "clean_flights", "carrier_daily_stats", *RESULTS)}
+    assert ResultVersionService(runner.engine).versions_of_execution(failed.run_id) == []
+
+    audit = AuditLogService(runner.engine).list_audit_logs(operator_id="erin")
+    assert [(a.action, a.reason) for a in audit] == [
+        ("REPLAY", "landing file re-delivered by the source")
+    ]
+    version = ResultVersionService(runner.engine).get_active_version("ontime_performance", day)
+    execution, origin = ReplayService(runner.engine).origin_of_version(version.version_id)
+    assert (execution.execution_id, origin.replay_id) == (summary.run_id, replay.replay_id)
+
+
+def test_replay_a_range_twice_keeps_every_version(runner):
+    days = ["2013-03-01", "2013-03-02", "2013-03-03"]
+    first = runner.run_partitions(days)
+    assert [s.status for s in first] == ["SUCCESS"] * 3
+    for reason in ("recompute after rule change", "recompute again"):
+        replay, summaries = runner.run_replay(days, kind="range", operator_id="frank", reason=reason)
+        assert replay.status == "SUCCESS"
+        assert (replay.partition_start, replay.partition_end) == ("2013-03-01", "2013-03-03")
+        assert [s.status for s in summaries] == ["SUCCESS"] * 3
+    versions = ResultVersionService(runner.engine)
+    for day in days:
+        history = versions.get_version_history("ontime_performance", day)
+        assert [(v.version_number, v.is_active) for v in history] == [(3, True), (2, False), (1, False)]
+        old = read_version(versions.get_version("ontime_performance", day, 1))
+        new = read_version(versions.get_version("ontime_performance", day, 3))
+        pd.testing.assert_frame_equal(old.frame, new.frame)  # the old data is still readable
+        assert old.snapshot_id == new.snapshot_id
+
+
+def test_the_same_replay_request_twice_runs_once(runner):
+    days = ["2013-03-10"]
+    runner.run_partitions(days)
+    first, ran = runner.run_replay(days, kind="single", operator_id="gina", reason="fix",
+                                   request_key="ticket-42")
+    again, ran_again = runner.run_replay(days, kind="single", operator_id="gina", reason="fix",
+                                         request_key="ticket-42")
+    assert len(ran) == 1 and ran_again == []
+    assert again.replay_id == first.replay_id
+    history = ResultVersionService(runner.engine).get_version_history("ontime_performance", days[0])
+    assert len(history) == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_replays_of_one_partition_at_once_on_postgres(runner, opsrel_env):
+    """Two `opsrel replay` processes, Dagster's storage and the ops schema both on PostgreSQL."""
+    day = "2013-04-01"
+    runner.run_partitions([day])
+    opsrel = Path(sys.executable).parent / "opsrel"
+    procs = [
+        subprocess.Popen(
+            [str(opsrel), "replay", "--partition", day, "--reason", f"concurrent {n}",
+             "--operator", f"op{n}", "--json"],
+            env={**os.environ, **opsrel_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-2000:]
+        assert json.loads(out)["status"] == "SUCCESS"
+    versions = ResultVersionService(runner.engine)
+    for asset in ("raw_flights", "ontime_performance"):
+        history = versions.get_version_history(asset, day)
+        assert sorted(v.version_number for v in history) == [1, 2, 3]
+        assert [v.version_number for v in history if v.is_active] == [3]
+
+
+def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, opsrel_env):
+    day = "2013-05-01"
+    frame = package_flights_for_day(dt.date(2013, 5, 1))
+    frame.to_csv(_landing(opsrel_env, day), index=False)
+    sensor = make_landing_sensor("flights_daily", dg.AssetSelection.groups("flights"), flights_partitions)
+    resources = {"ops_db": flights_defs.resources["ops_db"]}
+
+    def tick(cursor):
+        context = dg.build_sensor_context(instance=runner.instance, cursor=cursor, resources=resources)
+        return sensor(context)
+
+    first = tick(None)
+    [request] = first.run_requests
+    assert request.partition_key == day and request.run_key.startswith(f"{day}:sha256:")
+    assert request.tags["opsrel/operator"] == "sensor:opsrel_landing_sensor"
+    assert "arrived" in request.tags["opsrel/reason"] and "opsrel/replay_id" not in request.tags
+    assert tick(first.cursor).run_requests == []  # the same file: nothing new
+
+    runner.run_partitions([day])  # the partition now has a result
+    frame.head(100).to_csv(_landing(opsrel_env, day), index=False)  # the file changes
+    changed = tick(first.cursor)
+    [replay_request] = changed.run_requests
+    old_hash = request.run_key.split(":", 1)[1]
+    new_hash = replay_request.run_key.split(":", 1)[1]
+    reason = replay_request.tags["opsrel/reason"]
+    assert old_hash in reason and new_hash in reason and old_hash != new_hash
+    replay = ReplayService(runner.engine).get_replay(int(replay_request.tags["opsrel/replay_id"]))
+    assert (replay.operator_id, replay.reason, replay.status) == (
+        "sensor:opsrel_landing_sensor", reason, "RUNNING"
+    )
+    assert replay_request.tags["opsrel/parent_execution_id"]
+    # a reset cursor asks again with the same run key, which Dagster launches only once
+    assert [r.run_key for r in tick(None).run_requests] == [replay_request.run_key]
