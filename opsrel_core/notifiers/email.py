@@ -99,7 +99,8 @@ def classify(exc: BaseException, settings: AlertSettings) -> DeliveryError:
         return _error(False, f"SMTP {where}: {exc} (check OPSREL_SMTP_SECURITY)", settings)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _error(False, f"SMTP {where}: TLS certificate not trusted: {exc.verify_message}", settings)
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        # smtplib reports a read timeout as SMTPServerDisconnected("... timed out").
         return _error(True, f"SMTP {where}: no answer within {settings.smtp_timeout_seconds:g} s", settings)
     if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
         return _error(True, f"SMTP {where}: {type(exc).__name__}: {exc}", settings)
