@@ -298,7 +298,9 @@ def _check_result(
             float("nan") if outcome.measured_value is None else float(outcome.measured_value)
         )
         metadata["bound"] = outcome.bound
-    if not outcome.passed and rule.severity == "FAIL":
+    if outcome.status == "ERROR":  # the rule could not be evaluated (a column is missing)
+        metadata[ERROR_CODE_KEY] = error_codes.DQ_CHECK_ERRORED
+    elif not outcome.passed and rule.severity == "FAIL":
         metadata[ERROR_CODE_KEY] = error_codes.DQ_FAIL_RULE
     return dg.AssetCheckResult(
         passed=outcome.passed,

@@ -51,6 +51,7 @@ def run_command(date_from: str, date_to: str, as_json: bool) -> None:
             click.echo(f"\r[{done}/{total}]{now}  {elapsed:.1f}s elapsed   ", nl=False, err=True)
 
     summaries = runner.run_partitions(keys, on_progress=progress)
+    runner.dispatch_alerts()
     if show_progress:
         click.echo("", err=True)
     if as_json:
@@ -110,6 +111,7 @@ def replay_command(
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(2)
+    runner.dispatch_alerts()
     if as_json:
         click.echo(json.dumps(
             {"replay_id": replay.replay_id, "status": replay.status,
@@ -123,6 +125,83 @@ def replay_command(
         click.echo(f"replay {replay.replay_id}: {replay.status}")
     if replay.status != "SUCCESS":
         sys.exit(1)
+
+
+@cli.group("alerts")
+def alerts_group() -> None:
+    """Operational alerts: send pending deliveries, list, acknowledge."""
+
+
+@alerts_group.command("dispatch")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def alerts_dispatch(as_json: bool) -> None:
+    """Send the pending alert deliveries once (what the dispatch sensor does each tick)."""
+    from opsrel_dagster.alerting import dispatch_alerts
+    from opsrel_dagster.headless import HeadlessRunner
+
+    runner = HeadlessRunner.from_env()
+    try:
+        report = dispatch_alerts(runner.engine)
+    except ValueError as exc:
+        raise click.UsageError(f"alert settings: {exc}")
+    if as_json:
+        click.echo(json.dumps({k: getattr(report, k) for k in ("claimed", "sent", "retried", "failed")}))
+    else:
+        click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
+
+
+@alerts_group.command("list")
+@click.option("--status", type=click.Choice(["OPEN", "ACKNOWLEDGED", "RESOLVED"]), default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON.")
+def alerts_list(status: str | None, limit: int, as_json: bool) -> None:
+    """List alerts, newest first."""
+    import dataclasses
+
+    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.services.alerts import OpsAlertService
+    from opsrel_dagster.headless import HeadlessRunner
+
+    runner = HeadlessRunner.from_env()
+    alerts = OpsAlertService(runner.engine, AlertSettings.from_env()).list_alerts(
+        status=status, limit=limit
+    )
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(a) for a in alerts], indent=2, default=str))
+        return
+    for a in alerts:
+        click.echo(
+            f"{a.alert_id:>5}  {a.status:<12} {a.severity:<8} x{a.occurrence_count:<3} "
+            f"{a.error_code or '-':<8} {a.title}"
+        )
+
+
+@alerts_group.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--operator", default=None, help="Who acknowledges (default: the OS user).")
+@click.option("--reason", default=None, help="Optional note, kept in the audit record.")
+def alerts_ack(alert_id: int, operator: str | None, reason: str | None) -> None:
+    """Acknowledge an alert (idempotent; writes an audit record)."""
+    import getpass
+
+    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.alerts import OpsAlertService
+    from opsrel_dagster.headless import HeadlessRunner
+
+    runner = HeadlessRunner.from_env()
+    service = OpsAlertService(runner.engine, AlertSettings.from_env())
+    try:
+        alert = service.acknowledge_alert(
+            alert_id, operator_id=operator or getpass.getuser(), reason=reason
+        )
+    except LookupError:
+        click.echo(f"no alert {alert_id}", err=True)
+        sys.exit(1)
+    except OpsException as exc:
+        click.echo(f"refused [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(2)
+    click.echo(f"alert {alert.alert_id}: {alert.status} by {alert.acknowledged_by}")
 
 
 @cli.command("sync")

@@ -4,6 +4,7 @@ import dagster as dg
 
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
 from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.landing_sensor import make_landing_sensor
 from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
 
@@ -16,6 +17,7 @@ defs = dg.Definitions.merge(
             make_landing_sensor(
                 FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
             ),
+            make_alert_dispatch_sensor(),
         ]
     ),
 )

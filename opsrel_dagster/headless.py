@@ -9,6 +9,7 @@ ends, so the result is there without the daemon.
 import dataclasses
 import datetime as dt
 import getpass
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,8 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_ASSET = "flights_snapshot"
 PERFORMANCE_ASSET = "ontime_performance"
@@ -271,6 +274,16 @@ class HeadlessRunner:
             opsrel_tags.OPERATOR: getpass.getuser(),
             opsrel_tags.REASON: "headless run (opsrel run)",
         }
+
+    def dispatch_alerts(self) -> None:
+        """Send pending alert deliveries once; a failure to send is logged, never raised (the
+        deliveries stay pending for the dispatch sensor or ``opsrel alerts dispatch``)."""
+        from opsrel_dagster.alerting import dispatch_alerts
+
+        try:
+            dispatch_alerts(self.engine)
+        except Exception:  # noqa: BLE001 - the runs are recorded; delivery catches up later
+            log.exception("alert dispatch failed; deliveries stay pending")
 
     def sync(self, reset: bool = False) -> SyncReport:
         """Apply the projection once (from the beginning when ``reset``)."""

@@ -18,9 +18,11 @@ from collections.abc import Iterable
 import dagster as dg
 import sqlalchemy as sa
 
+from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.status import TriggerType
 from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
+from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.execution_projection import (
@@ -178,12 +180,19 @@ class RunProjection:
         instance: dg.DagsterInstance,
         engine: sa.Engine,
         partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
+        alert_settings: AlertSettings | None = None,
     ):
         self.instance = instance
         self.engine = engine
         self.partitions_by_job = partitions_by_job or {}
         self.replays = ReplayService(engine)
-        self.projector = ExecutionProjector(engine)
+        alerts = None
+        try:
+            settings = alert_settings if alert_settings is not None else AlertSettings.from_env()
+            alerts = OpsAlertService(engine, settings)
+        except ValueError as exc:  # a misconfigured channel must not stop runs being recorded
+            log.error("alerts disabled: the alert settings are invalid: %s", exc)
+        self.projector = ExecutionProjector(engine, alerts)
         self.catalog = BatchJobCatalog(engine)
         self.cursors = ProjectionCursorStore(engine)
         self._plan_steps: dict[str, list[str]] = {}

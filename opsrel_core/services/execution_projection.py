@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import enum
 import logging
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -20,6 +21,9 @@ from opsrel_core.persistence.tables import ErrorCode, ProjectionCursor, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec, ExecutionView
 from opsrel_core.services.result_versions import ResultVersionService
+
+if TYPE_CHECKING:
+    from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.persistence.retry import retry_transient_methods
 
 log = logging.getLogger(__name__)
@@ -84,12 +88,15 @@ class ExecutionProjector:
 
     Args:
         engine: engine of the ops database.
+        alerts: when given, a FAILED execution whose code has ``auto_alert`` raises its alert
+            (idempotent per execution) right after the failure is recorded.
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, alerts: "OpsAlertService | None" = None):
         self._engine = engine
         self.executions = BatchExecutionService(engine)
         self.versions = ResultVersionService(engine)
+        self.alerts = alerts
 
     def apply(self, obs: RunObservation) -> ExecutionView:
         """Bring the execution of ``obs`` up to date; safe to call any number of times.
@@ -107,6 +114,7 @@ class ExecutionProjector:
         if current.status.is_terminal:
             if current.status == ExecutionStatus.SUCCESS:
                 self.versions.activate_execution_versions(execution_id)  # idempotent catch-up
+            self._alert(current)  # idempotent catch-up after a crash between the two writes
             if _terminal_of(obs.status) not in (None, current.status):
                 log.warning(
                     "execution %s is %s in the ops schema; ignoring observed %s",
@@ -128,7 +136,16 @@ class ExecutionProjector:
         if view.status == ExecutionStatus.SUCCESS:
             # A successful run's results take the place of the active ones (C1-T06).
             self.versions.activate_execution_versions(execution_id)
+        self._alert(view)
         return view
+
+    def _alert(self, view: ExecutionView) -> None:
+        if self.alerts is None or view.status != ExecutionStatus.FAILED:
+            return
+        try:
+            self.alerts.raise_for_failed_execution(view)
+        except Exception:  # noqa: BLE001 - an alert never undoes or blocks the recorded failure
+            log.exception("could not raise the alert for failed execution %s", view.execution_id)
 
     def _drive(self, obs: RunObservation) -> ExecutionView:
         svc = self.executions

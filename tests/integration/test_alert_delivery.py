@@ -46,48 +46,7 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# -- the SMTP receiver -----------------------------------------------------------------------
-
-
-class MailHandler:
-    """aiosmtpd handler recording received messages; ``rcpt_reply`` forces an RCPT answer."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.rcpt_reply: str | None = None
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 Message accepted"
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.handler = MailHandler()
-        self._controller: Controller | None = None
-
-    def start(self, **smtp_kwargs) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **smtp_kwargs)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+from tests.support.receivers import MailHandler, SlackServer, SmtpServer, free_port as _free_port  # noqa: E402,F401
 
 
 @pytest.fixture
@@ -106,57 +65,9 @@ def smtp_down() -> Iterator[SmtpServer]:
     server.stop()
 
 
-# -- the Slack receiver ----------------------------------------------------------------------
-
-
-class SlackServer:
-    """Loopback HTTP server: records POSTed JSON; answers from ``script`` then 200 ``ok``.
-
-    A script entry is ``(status, headers, body)`` or ``("hang", seconds)``.
-    """
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.paths: list[str] = []
-        self.script: list[tuple] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with outer.lock:
-                    step = outer.script.pop(0) if outer.script else (200, {}, b"ok")
-                    outer.posts.append(json.loads(body))
-                    outer.paths.append(self.path)
-                if step[0] == "hang":
-                    time.sleep(step[1])
-                    step = (200, {}, b"ok")
-                status, headers, payload = step
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/services/{WEBHOOK_TOKEN}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def slack() -> Iterator[SlackServer]:
-    server = SlackServer()
+    server = SlackServer(WEBHOOK_TOKEN)
     yield server
     server.close()
 
