@@ -161,7 +161,7 @@ class HeadlessRunner:
         Returns:
             One summary per partition, in input order.
         """
-        from opsrel_dagster.defs.flights import FLIGHT_ASSETS
+        from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
         from opsrel_dagster.defs.flights import defs as flights_defs
 
         summaries = []
@@ -171,7 +171,7 @@ class HeadlessRunner:
                 on_progress(index, total, key)
             began = dt.datetime.now(dt.timezone.utc)
             result = dg.materialize(
-                FLIGHT_ASSETS,
+                [*FLIGHT_ASSETS, *FLIGHT_CHECKS],
                 partition_key=key,
                 instance=self.instance,
                 resources=dict(flights_defs.resources),

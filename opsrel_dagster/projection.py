@@ -51,6 +51,7 @@ STATUS_EVENT_TYPES = (
 
 _RUN_EVENT_TYPES = {
     dg.DagsterEventType.RUN_CANCELING,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
@@ -130,10 +131,35 @@ def _root_cause(error):  # type: ignore[no-untyped-def]
 
 def _failure_of(records: Iterable[dg.EventLogRecord], partition_key: str | None) -> ObservedFailure:
     run_failure_message = None
+    failed_checks = []
     for record in records:
         event = record.event_log_entry.dagster_event
         if event is None:
             continue
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                failed_checks.append(evaluation)
+            continue
+        if (
+            event.event_type == dg.DagsterEventType.STEP_FAILURE
+            and event.step_failure_data.error is not None
+            and event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError"
+            and failed_checks
+        ):
+            # A blocking data-quality rule failed (C2-T06): its code (DQ-001) is in the check's
+            # metadata; downstream steps were skipped.
+            first = failed_checks[0]
+            metadata = dict(first.metadata)
+            names = ", ".join(c.check_name for c in failed_checks)
+            rows = _metadata_text(metadata.get("failing_rows"))
+            return ObservedFailure(
+                error_code=_metadata_text(metadata.get(ERROR_CODE_KEY)) or error_codes.DQ_FAIL_RULE,
+                error_message=f"blocking data-quality rule(s) failed: {names}"
+                + (f" ({rows} failing rows in {first.check_name})" if rows else ""),
+                asset_key=first.asset_key.to_user_string(),
+                partition_key=partition_key,
+            )
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             data = event.step_failure_data
             user = data.user_failure_data

@@ -19,6 +19,9 @@ def test_definitions_load_and_hold_the_pipeline_and_sensors():
         assert node.partitions_def is not None
         assert node.code_version
         assert node.description
+    checks = {key.name for key in graph.asset_check_keys}
+    assert "flight_key_unique" in checks and "cancelled_share_max" in checks
+    assert len(checks) == 8
     sensors = {s.name: s for s in defs.sensors}
     assert set(sensors) == {
         "opsrel_projection_sensor", "opsrel_run_failure_sensor", "opsrel_landing_sensor",

@@ -190,6 +190,9 @@ def test_fail_rule_blocks_downstream_and_keeps_the_active_version(
 
     execution = RunProjection(runner.instance, runner.engine).project_run(bad.run_id)
     assert execution.status.value == "FAILED"
+    assert execution.error_code == "DQ-001"  # a blocking rule failed: the execution says so
+    assert execution.failed_asset_key == "clean_flights"
+    assert "blocking data-quality rule(s) failed" in execution.error_message
     assert versions.version_of_execution("ontime_performance", day, bad.run_id) is None
     assert all(v.execution_id != bad.run_id
                for asset in DOWNSTREAM for v in versions.get_version_history(asset, day))

@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from opsrel_core.persistence.tables import BatchExecution, ExecutionEvent
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_dagster.defs.flights import FLIGHT_ASSETS
+from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection import RunProjection
 from opsrel_dagster.sensors import make_projection_sensor
 
-ALL_STEPS = len(FLIGHT_ASSETS)
+ASSET_STEPS = len(FLIGHT_ASSETS)
+ALL_STEPS = len(FLIGHT_ASSETS) + len(FLIGHT_CHECKS)  # what `opsrel run` executes
 
 
 def _table_rows(engine: sa.Engine, model) -> list[tuple]:
@@ -76,7 +77,7 @@ def test_sensor_completes_runs_it_has_not_seen_end(runner):
     execution = BatchExecutionService(runner.engine).get_execution(result.run_id)
     assert execution.status.value == "SUCCESS"
     assert execution.trigger_type == "MANUAL"
-    assert execution.steps_done == ALL_STEPS
+    assert execution.steps_done == ASSET_STEPS
 
 
 def test_failing_step_with_a_foreign_exception_maps_to_sys(runner):

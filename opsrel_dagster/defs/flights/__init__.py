@@ -19,6 +19,7 @@ from opsrel_dagster.defs.flights.result_assets import (
     delay_simulation,
     ontime_performance,
 )
+from opsrel_dagster.defs.flights.rules import FLIGHT_CHECKS, FLIGHT_RULES
 from opsrel_dagster.defs.flights.snapshot_store import Stamped
 from opsrel_dagster.defs.flights.source import FlightsSource, SourceBatch
 from opsrel_dagster.io_managers import VersionedIOManager
@@ -40,6 +41,8 @@ RESULT_ASSET_KEYS = ("ontime_performance", "delay_explanation", "delay_simulatio
 
 defs = dg.Definitions(
     assets=FLIGHT_ASSETS,
+    # pandera rules as asset checks on clean_flights: FAIL rules block, WARN rules count (C2-T02)
+    asset_checks=FLIGHT_CHECKS,
     resources={
         "ops_db": OpsDatabase(),
         "flights_source": FlightsSource(),
@@ -51,6 +54,8 @@ defs = dg.Definitions(
 __all__ = [
     "FLIGHTS_JOB_ID",
     "FLIGHT_ASSETS",
+    "FLIGHT_CHECKS",
+    "FLIGHT_RULES",
     "RESULT_ASSET_KEYS",
     "DelaySimulationConfig",
     "FlightsSource",
