@@ -24,6 +24,7 @@ from opsrel_core.domain.status import TriggerType
 from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
+from opsrel_core.services.dq_alert_policy import WarnPolicy
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.execution_projection import (
     ExecutionProjector,
@@ -212,13 +213,14 @@ class RunProjection:
         self.engine = engine
         self.partitions_by_job = partitions_by_job or {}
         self.replays = ReplayService(engine)
-        alerts = None
+        alerts, policy = None, None
         try:
             settings = alert_settings if alert_settings is not None else AlertSettings.from_env()
             alerts = OpsAlertService(engine, settings)
+            policy = WarnPolicy.from_env()
         except ValueError as exc:  # a misconfigured channel must not stop runs being recorded
             log.error("alerts disabled: the alert settings are invalid: %s", exc)
-        self.projector = ExecutionProjector(engine, alerts)
+        self.projector = ExecutionProjector(engine, alerts, policy)
         self.catalog = BatchJobCatalog(engine)
         self.cursors = ProjectionCursorStore(engine)
         self._plan_steps: dict[str, list[str]] = {}

@@ -24,6 +24,7 @@ from opsrel_core.services.result_versions import ResultVersionService
 
 if TYPE_CHECKING:
     from opsrel_core.services.alerts import OpsAlertService
+    from opsrel_core.services.dq_alert_policy import WarnPolicy
 from opsrel_core.persistence.retry import retry_transient_methods
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,21 @@ class ExecutionProjector:
         engine: engine of the ops database.
         alerts: when given, a FAILED execution whose code has ``auto_alert`` raises its alert
             (idempotent per execution) right after the failure is recorded.
+        warn_policy: with ``alerts``, the accumulated-warnings policy evaluated once when an
+            execution ends (the transition to its terminal status happens once).
     """
 
-    def __init__(self, engine: sa.Engine, alerts: "OpsAlertService | None" = None):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        alerts: "OpsAlertService | None" = None,
+        warn_policy: "WarnPolicy | None" = None,
+    ):
         self._engine = engine
         self.executions = BatchExecutionService(engine)
         self.versions = ResultVersionService(engine)
         self.alerts = alerts
+        self.warn_policy = warn_policy
 
     def apply(self, obs: RunObservation) -> ExecutionView:
         """Bring the execution of ``obs`` up to date; safe to call any number of times.
@@ -133,11 +142,27 @@ class ExecutionProjector:
         except BatchExecutionException as exc:
             log.warning("projection conflict for %s: %s", execution_id, exc)
             view = svc.get_execution(execution_id)
+        if view.status.is_terminal and not current.status.is_terminal:
+            self._warn_policy(view)
         if view.status == ExecutionStatus.SUCCESS:
             # A successful run's results take the place of the active ones (C1-T06).
             self.versions.activate_execution_versions(execution_id)
         self._alert(view)
         return view
+
+    def _warn_policy(self, view: ExecutionView) -> None:
+        if self.alerts is None or self.warn_policy is None:
+            return
+        from opsrel_core.services.dq_alert_policy import evaluate_warn_policy
+        from opsrel_core.services.validation import ValidationService
+
+        try:
+            evaluate_warn_policy(
+                ValidationService(self._engine), self.alerts, view.execution_id, view.job_id,
+                self.warn_policy,
+            )
+        except Exception:  # noqa: BLE001 - a warning alert never undoes the recorded end
+            log.exception("could not evaluate the warning policy for %s", view.execution_id)
 
     def _alert(self, view: ExecutionView) -> None:
         if self.alerts is None or view.status != ExecutionStatus.FAILED:

@@ -371,6 +371,38 @@ class ValidationService:
                     counts[partition_key] = 0
             return {k: counts[k] for k in keys if k in counts}
 
+    def recent_statuses(self, rule_id: str, up_to_partition: str, window: int) -> list[tuple[str, str]]:
+        """The rule's latest status in each of the ``window`` most recent partitions up to one.
+
+        Args:
+            rule_id: the rule.
+            up_to_partition: the newest partition considered (inclusive).
+            window: how many partitions, newest first (only partitions with a result count).
+
+        Returns:
+            ``[(partition_key, status)]``, newest partition first.
+        """
+        latest = (
+            sa.select(sa.func.max(ValidationResult.result_id).label("result_id"))
+            .join(
+                ValidationRuleVersion,
+                ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id,
+            )
+            .where(
+                ValidationRuleVersion.rule_id == rule_id,
+                ValidationResult.partition_key <= up_to_partition,
+            )
+            .group_by(ValidationResult.partition_key)
+        )
+        with UnitOfWork(self._engine) as uow:
+            rows = uow.session.execute(
+                sa.select(ValidationResult.partition_key, ValidationResult.status)
+                .where(ValidationResult.result_id.in_(latest))
+                .order_by(ValidationResult.partition_key.desc())
+                .limit(window)
+            )
+            return [(key, status) for key, status in rows]
+
     # -- internals ---------------------------------------------------------------------------
 
     @staticmethod
