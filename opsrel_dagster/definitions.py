@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
+from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.landing_sensor import make_landing_sensor
@@ -12,7 +12,10 @@ defs = dg.Definitions.merge(
     flights_defs,
     dg.Definitions(
         sensors=[
-            make_projection_sensor(partitions_by_job={FLIGHTS_JOB_ID: flights_partitions}),
+            make_projection_sensor(
+                partitions_by_job={FLIGHTS_JOB_ID: flights_partitions},
+                lineage_by_job={FLIGHTS_JOB_ID: FLIGHTS_LINEAGE},
+            ),
             make_run_failure_sensor(),
             make_landing_sensor(
                 FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions

@@ -105,9 +105,12 @@ class HeadlessRunner:
         self.settings = settings
         self.instance = instance
         self.engine = engine
-        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
+        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
 
-        self.projection = RunProjection(instance, engine, {FLIGHTS_JOB_ID: flights_partitions})
+        self.projection = RunProjection(
+            instance, engine, {FLIGHTS_JOB_ID: flights_partitions},
+            lineage_by_job={FLIGHTS_JOB_ID: FLIGHTS_LINEAGE},
+        )
 
     @classmethod
     def from_env(cls) -> "HeadlessRunner":
@@ -264,7 +267,12 @@ class HeadlessRunner:
                 {opsrel_tags.PARENT_EXECUTION_ID: parents[key]} if parents[key] else {}
             ),
         )
-        return replays.refresh_status(replay.replay_id, partition_keys), summaries
+        final = replays.refresh_status(replay.replay_id, partition_keys)
+        if final.status in ("SUCCESS", "FAILED", "STOPPED"):
+            from opsrel_core.services.dq_reports import DqReportService
+
+            DqReportService(self.engine).build_replay_report(replay.replay_id)
+        return final, summaries
 
     @staticmethod
     def default_tags() -> dict[str, str]:

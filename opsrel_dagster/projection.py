@@ -25,6 +25,7 @@ from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_core.services.dq_alert_policy import WarnPolicy
+from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.execution_projection import (
     ExecutionProjector,
@@ -35,6 +36,7 @@ from opsrel_core.services.execution_projection import (
 )
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.failures import ERROR_CODE_KEY
+from opsrel_dagster.provenance import LineageSpec, record_provenance
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +210,12 @@ class RunProjection:
         engine: sa.Engine,
         partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
         alert_settings: AlertSettings | None = None,
+        lineage_by_job: "dict[str, LineageSpec] | None" = None,
     ):
         self.instance = instance
         self.engine = engine
         self.partitions_by_job = partitions_by_job or {}
+        self.lineage_by_job = lineage_by_job or {}
         self.replays = ReplayService(engine)
         alerts, policy = None, None
         try:
@@ -308,7 +312,14 @@ class RunProjection:
         observation = self.observe(run_id)
         if observation is None:
             return None
-        return self.projector.apply(observation)
+        view = self.projector.apply(observation)
+        spec = self.lineage_by_job.get(view.job_id)
+        if spec is not None and view.status.is_terminal:
+            try:
+                record_provenance(self.instance, self.engine, view, spec)
+            except Exception:  # noqa: BLE001 - retried on the next sync; the end is recorded
+                log.exception("could not record the provenance of %s", run_id)
+        return view
 
     def sync(self, batch_size: int = 200, max_batches: int | None = None) -> "SyncReport":
         """Project every run whose status changed since the stored cursor, then open executions.
@@ -369,7 +380,9 @@ class RunProjection:
                     key for key in partitions.get_partition_keys()
                     if replay.partition_start <= key <= (replay.partition_end or replay.partition_start)
                 ]
-                self.replays.refresh_status(replay.replay_id, expected)
+                refreshed = self.replays.refresh_status(replay.replay_id, expected)
+                if refreshed.status in ("SUCCESS", "FAILED", "STOPPED"):
+                    DqReportService(self.engine).build_replay_report(replay.replay_id)
                 count += 1
         return count
 

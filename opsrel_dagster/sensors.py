@@ -22,12 +22,14 @@ def make_projection_sensor(
     minimum_interval_seconds: int = PROJECTION_INTERVAL_SECONDS,
     batches_per_tick: int = PROJECTION_BATCHES_PER_TICK,
     partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
+    lineage_by_job: dict | None = None,
 ) -> dg.SensorDefinition:
     """Build the sensor that applies the run projection each tick.
 
     Args:
         name: sensor name.
         partitions_by_job: each batch job's partitions, to derive open replays' status.
+        lineage_by_job: each batch job's lineage layers (context, lineage and DQ reports).
         minimum_interval_seconds: seconds between ticks.
         batches_per_tick: bounded work per tick; a backlog continues on the next tick.
 
@@ -42,7 +44,9 @@ def make_projection_sensor(
         description="Projects Dagster runs into the ops schema (executions, progress, errors).",
     )
     def _projection_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
-        report = RunProjection(context.instance, ops_db.engine, partitions_by_job).sync(
+        report = RunProjection(
+            context.instance, ops_db.engine, partitions_by_job, lineage_by_job=lineage_by_job
+        ).sync(
             max_batches=batches_per_tick
         )
         return dg.SkipReason(

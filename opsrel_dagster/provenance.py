@@ -1,0 +1,179 @@
+"""What produced an execution's results: context, lineage and the data-quality report (C2-T03..T05).
+
+When an execution ends, ``record_provenance`` reads what the run itself left in Dagster's event
+log (the snapshot id and source URI in materialization metadata, the rule versions in asset check
+evaluations, the assets' code versions) and records, idempotently:
+
+- the execution context (snapshot ids, rule versions, parameters, code and library versions);
+- the lineage edges SOURCE -> SNAPSHOT -> TRANSFORM -> AGGREGATION -> RESULT between the nodes of
+  the versions the run made (``LineageSpec`` says each asset's layer and inputs);
+- the partition's daily data-quality report (rebuilt from the latest results).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+import opsrel_core
+from opsrel_core.services.batch_execution import ExecutionView
+from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.execution_context import (
+    ExecutionContextService,
+    git_commit,
+    library_versions,
+)
+from opsrel_core.services.lineage import LineageService, NodeRef
+from opsrel_core.services.result_versions import ResultVersionService
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class AssetLayer:
+    """An asset's lineage layer and the assets it reads (``extra_sources``: unpartitioned inputs
+    outside the job, as ``(asset_key, version_ref)``)."""
+
+    node_type: str
+    inputs: tuple[str, ...] = ()
+    extra_sources: tuple[tuple[str, str], ...] = ()
+
+
+LineageSpec = dict[str, AssetLayer]
+
+
+def _value(entry: object) -> object:
+    return getattr(entry, "value", entry)
+
+
+def _run_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+        },
+    ).records
+    snapshot_ids: set[str] = set()
+    source_uris: dict[str, str] = {}
+    code_versions: dict[str, str] = {}
+    rule_versions: dict[str, str] = {}
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            asset = mat.asset_key.to_user_string()
+            if "snapshot_id" in mat.metadata:
+                snapshot_ids.add(str(_value(mat.metadata["snapshot_id"])))
+            if "source_uri" in mat.metadata and mat.partition:
+                source_uris[mat.partition] = str(_value(mat.metadata["source_uri"]))
+            if mat.tags and "dagster/code_version" in mat.tags:
+                code_versions[asset] = mat.tags["dagster/code_version"]
+        else:
+            metadata = dict(event.event_specific_data.metadata)
+            if "opsrel/rule_id" in metadata and "opsrel/rule_version" in metadata:
+                rule_versions[str(_value(metadata["opsrel/rule_id"]))] = str(
+                    _value(metadata["opsrel/rule_version"])
+                )
+    return {
+        "snapshot_ids": sorted(snapshot_ids),
+        "source_uris": source_uris,
+        "code_versions": code_versions,
+        "rule_versions": rule_versions,
+    }
+
+
+def lineage_edges(
+    spec: LineageSpec, versions: list, snapshot_ids: list[str], source_uris: dict[str, str]
+) -> list[tuple[NodeRef, NodeRef]]:
+    """The edges between the nodes of one execution's versions.
+
+    A SOURCE node's version is its source URI; a SNAPSHOT node's its snapshot id; the others'
+    their result version number.
+    """
+    by_key = {(v.asset_key, v.partition_key): v for v in versions}
+
+    def node(asset: str, partition: str) -> NodeRef | None:
+        layer = spec.get(asset)
+        version = by_key.get((asset, partition))
+        if layer is None or version is None:
+            return None
+        if layer.node_type == "SOURCE":
+            return NodeRef.source(asset, partition, source_uris.get(partition, version.content_hash)[:100])
+        if layer.node_type == "SNAPSHOT":
+            snapshot = next(iter(snapshot_ids), None)
+            return NodeRef.snapshot(asset, partition, snapshot) if snapshot else None
+        return NodeRef.versioned(layer.node_type, asset, partition, version.version_number)
+
+    edges = []
+    for version in versions:
+        layer = spec.get(version.asset_key)
+        target = node(version.asset_key, version.partition_key)
+        if layer is None or target is None:
+            continue
+        for upstream in layer.inputs:
+            source = node(upstream, version.partition_key)
+            if source is None:
+                # The input was not made in this run: link the version the run read (active).
+                continue
+            edges.append((source, target))
+        for asset, ref in layer.extra_sources:
+            edges.append((NodeRef.source(asset, "", ref), target))
+    return edges
+
+
+def record_provenance(
+    instance: dg.DagsterInstance, engine: sa.Engine, execution: ExecutionView, spec: LineageSpec
+) -> bool:
+    """Record the context, lineage and daily DQ report of an execution that has ended.
+
+    Idempotent: does nothing when the execution's context is already recorded.
+
+    Returns:
+        True when something was recorded now.
+    """
+    contexts = ExecutionContextService(engine)
+    if not execution.status.is_terminal or contexts.find_context(execution.execution_id):
+        return False
+    facts = _run_facts(instance, execution.execution_id)
+    run = instance.get_run_by_id(execution.execution_id)
+    versions = ResultVersionService(engine).versions_of_execution(execution.execution_id)
+    edges = lineage_edges(spec, versions, facts["snapshot_ids"], facts["source_uris"])
+    if edges:
+        LineageService(engine).record_execution_lineage(execution.execution_id, edges)
+    contexts.record_context(
+        execution.execution_id,
+        snapshot_ids=facts["snapshot_ids"],
+        rule_versions=facts["rule_versions"],
+        parameters={
+            "partition_key": execution.partition_key,
+            "partition_range": [execution.partition_range_start, execution.partition_range_end]
+            if execution.partition_range_start else None,
+            "run_config": _json_safe(run.run_config if run else {}),
+            "tags": dict(run.tags) if run else execution.run_tags,
+        },
+        code_version={
+            "opsrel": opsrel_core.__version__,
+            "assets": facts["code_versions"],
+            "git_commit": git_commit(REPO_DIR),
+        },
+        library_versions=library_versions(),
+    )
+    if execution.partition_key:
+        DqReportService(engine).build_daily_report(execution.partition_key)
+    return True
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if value == value else None
+    return str(value)

