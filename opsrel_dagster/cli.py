@@ -204,6 +204,35 @@ def alerts_ack(alert_id: int, operator: str | None, reason: str | None) -> None:
     click.echo(f"alert {alert.alert_id}: {alert.status} by {alert.acknowledged_by}")
 
 
+@cli.command("reproduce")
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def reproduce_command(execution_id: str, as_json: bool) -> None:
+    """Re-run an execution's recorded context in isolation and compare its results' hashes.
+
+    Nothing in the ops schema changes. Exits 0 when every result is identical, 1 otherwise.
+    """
+    from opsrel_core.errors import OpsException
+    from opsrel_dagster.defs.flights import RESULT_ASSET_KEYS
+    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_dagster.reproduce import reproduce_execution
+
+    runner = HeadlessRunner.from_env()
+    try:
+        results = reproduce_execution(runner.engine, execution_id, RESULT_ASSET_KEYS)
+    except OpsException as exc:
+        click.echo(f"cannot reproduce [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps([{**r.__dict__, "identical": r.identical} for r in results], indent=2))
+    else:
+        for r in results:
+            click.echo(f"{r.asset_key:<20} {r.partition_key}  {'identical' if r.identical else 'DIFFERENT'}"
+                       f"  {r.original_hash}  {r.reproduced_hash}")
+    if not all(r.identical for r in results):
+        sys.exit(1)
+
+
 @cli.command("sync")
 @click.option("--reset", is_flag=True, help="Forget the cursor and re-read every run (idempotent).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

@@ -7,7 +7,8 @@ evaluations, the assets' code versions) and records, idempotently:
 - the execution context (snapshot ids, rule versions, parameters, code and library versions);
 - the lineage edges SOURCE -> SNAPSHOT -> TRANSFORM -> AGGREGATION -> RESULT between the nodes of
   the versions the run made (``LineageSpec`` says each asset's layer and inputs);
-- the partition's daily data-quality report (rebuilt from the latest results).
+- the partition's daily data-quality report (rebuilt from the latest results), shown in the
+  Dagster UI as markdown metadata of an observation on each checked asset partition.
 """
 
 import dataclasses
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 
 import opsrel_core
 from opsrel_core.services.batch_execution import ExecutionView
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.dq_reports import DqReportService, render_markdown
 from opsrel_core.services.execution_context import (
     ExecutionContextService,
     git_commit,
@@ -163,8 +164,28 @@ def record_provenance(
         library_versions=library_versions(),
     )
     if execution.partition_key:
-        DqReportService(engine).build_daily_report(execution.partition_key)
+        report = DqReportService(engine).build_daily_report(execution.partition_key)
+        show_report(instance, report, execution.partition_key)
     return True
+
+
+def show_report(instance: dg.DagsterInstance, report, partition_key: str) -> None:  # type: ignore[no-untyped-def]
+    """Show a data-quality report in the Dagster UI: an observation of each checked asset's
+    partition carrying the report as markdown metadata (``opsrel/dq_report``)."""
+    for asset_key in sorted(report.summary):
+        counts = report.summary[asset_key]
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=asset_key,
+                partition=partition_key,
+                metadata={
+                    "opsrel/dq_report": dg.MetadataValue.md(render_markdown(report)),
+                    "opsrel/dq_pass": counts.get("PASS", 0),
+                    "opsrel/dq_warn": counts.get("WARN", 0),
+                    "opsrel/dq_fail": counts.get("FAIL", 0),
+                },
+            )
+        )
 
 
 def _json_safe(value: object) -> object:

@@ -95,3 +95,138 @@ def db_sql(dialect: str | None, revision_range: str) -> None:
 def main() -> None:
     """Run the core CLI (without the Dagster commands)."""
     cli()
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from opsrel_core.persistence.engine import make_engine
+
+    settings = OpsSettings.from_env()
+    migrate.upgrade(settings.database_url)
+    return make_engine(settings.database_url)
+
+
+def _dump(value: object) -> str:
+    import dataclasses
+    import json
+
+    def default(obj: object) -> object:
+        if dataclasses.is_dataclass(obj):
+            return dataclasses.asdict(obj)  # type: ignore[arg-type]
+        return str(obj)
+
+    return json.dumps(value, indent=2, default=default)
+
+
+@cli.group()
+def reports() -> None:
+    """Data-quality reports (PASS / WARN / FAIL per asset and rule)."""
+
+
+@reports.command("show")
+@click.option("--partition", default=None, help="The daily report of this day (YYYY-MM-DD).")
+@click.option("--replay", "replay_id", type=int, default=None, help="The report of this replay.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def reports_show(partition: str | None, replay_id: int | None, as_json: bool) -> None:
+    """Show (building it from the recorded results) the report of a day or of a replay."""
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.dq_reports import DqReportService, render_markdown
+
+    if (partition is None) == (replay_id is None):
+        raise click.UsageError("give exactly one of --partition or --replay")
+    service = DqReportService(_engine())
+    try:
+        report = (
+            service.build_daily_report(partition) if partition else service.build_replay_report(replay_id)
+        )
+    except (OpsException, ValueError) as exc:
+        click.echo(f"no report: {exc}", err=True)
+        sys.exit(1)
+    click.echo(_dump(report) if as_json else render_markdown(report))
+
+
+@cli.group()
+def lineage() -> None:
+    """Lineage: from a result back to its snapshots and sources."""
+
+
+@lineage.command("backtrace")
+@click.option("--asset", "asset_key", required=True, help="Asset key, e.g. delay_simulation.")
+@click.option("--partition", required=True, help="Partition key, e.g. 2013-01-01.")
+@click.option("--version", "version_number", type=int, default=None, help="Default: the active one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
+def lineage_backtrace(asset_key: str, partition: str, version_number: int | None, as_json: bool) -> None:
+    """Trace a result version back to its input snapshots and sources."""
+    from opsrel_core.services.lineage import LineageService
+    from opsrel_core.services.result_versions import ResultVersionService
+
+    engine = _engine()
+    if version_number is None:
+        active = ResultVersionService(engine).get_active_version(asset_key, partition)
+        if active is None:
+            click.echo(f"{asset_key} {partition} has no active version", err=True)
+            sys.exit(1)
+        version_number = active.version_number
+    service = LineageService(engine)
+    node_type = next(
+        (t for t in ("RESULT", "AGGREGATION", "TRANSFORM")
+         if service.backtrace_version(asset_key, partition, version_number, t).roots),
+        "RESULT",
+    )
+    found = service.backtrace_version(asset_key, partition, version_number, node_type)
+    if as_json:
+        click.echo(_dump(found))
+        return
+    click.echo(f"{asset_key} {partition} v{version_number} ({node_type}) comes from:")
+    for view in sorted(found.nodes, key=lambda v: (v.depth, v.node.asset_key)):
+        n = view.node
+        click.echo(f"  {'  ' * (view.depth - 1)}{n.node_type:<11} {n.asset_key} {n.partition_key} {n.version_ref}")
+    click.echo(f"snapshots: {', '.join(found.snapshot_ids) or '-'}")
+
+
+@cli.group()
+def executions() -> None:
+    """Executions (one per Dagster run) recorded in the ops schema."""
+
+
+@executions.command("show")
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def executions_show(execution_id: str, as_json: bool) -> None:
+    """Show an execution with its history, context and the versions it made."""
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.batch_execution import BatchExecutionService
+    from opsrel_core.services.execution_context import ExecutionContextService
+    from opsrel_core.services.result_versions import ResultVersionService
+
+    engine = _engine()
+    try:
+        execution = BatchExecutionService(engine).get_execution(execution_id)
+    except OpsException as exc:
+        click.echo(f"[{exc.code}] {exc.operator_message}", err=True)
+        sys.exit(1)
+    shown = {
+        "execution": execution,
+        "history": BatchExecutionService(engine).get_history(execution_id),
+        "context": ExecutionContextService(engine).find_context(execution_id),
+        "versions": ResultVersionService(engine).versions_of_execution(execution_id),
+    }
+    if as_json:
+        click.echo(_dump(shown))
+        return
+    e = execution
+    click.echo(f"execution {e.execution_id}  {e.status.value}  job {e.job_id}  partition {e.partition_key}")
+    click.echo(f"  trigger {e.trigger_type}  operator {e.operator_id or '-'}  replay {e.replay_id or '-'}"
+               f"  parent {e.parent_execution_id or '-'}")
+    click.echo(f"  steps {e.steps_done}/{e.steps_total}  rows {e.rows_written}  "
+               f"started {e.started_at}  ended {e.ended_at}")
+    if e.error_code:
+        click.echo(f"  error {e.error_code}: {e.error_message}")
+    for h in shown["history"]:
+        click.echo(f"  {h['occurred_at']}  {h['from_status'] or '-'} -> {h['to_status']}")
+    context = shown["context"]
+    if context is not None:
+        click.echo(f"  snapshots {', '.join(context.snapshot_ids)}")
+        click.echo(f"  rules {len(context.rule_versions)}  code {context.code_version}")
+    for v in shown["versions"]:
+        click.echo(f"  version {v.asset_key} {v.partition_key} v{v.version_number}"
+                   f"{' (active)' if v.is_active else ''} {v.content_hash[:19]}")

@@ -46,6 +46,14 @@ def test_context_and_backtrace_agree_on_the_snapshot(runner):
     assert statuses["cancelled_share_max"] == "WARN"  # the blizzard
     assert statuses["flight_key_unique"] == "PASS"
     assert "WARN" in render_markdown(report)
+    # and the report shows in the Dagster UI on the checked asset's partition
+    [observation] = [
+        record.asset_observation
+        for record in runner.instance.fetch_observations(dg.AssetKey("clean_flights"), limit=10).records
+        if record.partition_key == day
+    ]
+    assert observation.metadata["opsrel/dq_warn"].value == report.warn_count
+    assert "cancelled_share_max" in observation.metadata["opsrel/dq_report"].value
 
 
 def test_a_changed_rule_bound_is_a_new_version_named_by_later_contexts(runner):
@@ -88,3 +96,44 @@ def test_a_replay_gets_its_own_report_comparable_with_the_run_it_replaced(runner
     comparison = reports.compare(replay.replay_id)
     before_after = {i["rule_id"]: (i["before"], i["after"]) for i in comparison["items"]}
     assert before_after["cancelled_share_max"] == ("WARN", "WARN")
+
+
+def test_cli_reproduce_reports_identical_hashes_and_changes_nothing(runner):
+    import json
+
+    from click.testing import CliRunner
+
+    from opsrel_dagster.cli import cli
+
+    day = "2013-02-20"
+    [summary] = runner.run_partitions([day])
+    before = ResultVersionService(runner.engine).get_version_history("delay_simulation", day)
+    result = CliRunner().invoke(cli, ["reproduce", summary.run_id, "--json"])
+    assert result.exit_code == 0, result.output
+    compared = json.loads(result.stdout)
+    assert [c["asset_key"] for c in compared] == [
+        "ontime_performance", "delay_explanation", "delay_simulation"
+    ]
+    assert all(c["identical"] for c in compared)
+    assert ResultVersionService(runner.engine).get_version_history("delay_simulation", day) == before
+
+
+def test_cli_reports_lineage_and_executions(runner):
+    import json
+
+    from click.testing import CliRunner
+
+    from opsrel_dagster.cli import cli
+
+    day = "2013-02-21"
+    [summary] = runner.run_partitions([day])
+    cli_runner = CliRunner()
+    report = cli_runner.invoke(cli, ["reports", "show", "--partition", day, "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["fail_count"] == 0
+    trace = cli_runner.invoke(cli, ["lineage", "backtrace", "--asset", "delay_simulation",
+                                    "--partition", day, "--json"])
+    assert trace.exit_code == 0, trace.output
+    assert summary.snapshot_id in trace.stdout
+    shown = cli_runner.invoke(cli, ["executions", "show", summary.run_id])
+    assert shown.exit_code == 0 and "SUCCESS" in shown.stdout and summary.snapshot_id in shown.stdout
