@@ -200,6 +200,12 @@ def test_fail_rule_blocks_downstream_and_keeps_the_active_version(
     recorded = _results(runner, bad.run_id)[rule]
     assert (recorded.status, recorded.failing_rows) == ("FAIL", failing)
     assert BatchExecutionService(runner.engine).get_execution(bad.run_id).status.value == "FAILED"
+    # a data-quality FAIL raises an alert (DQ-001 auto-alerts)
+    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.services.alerts import OpsAlertService
+
+    [alert] = OpsAlertService(runner.engine, AlertSettings.from_env()).list_alerts()
+    assert (alert.error_code, alert.execution_id, alert.partition_key) == ("DQ-001", bad.run_id, day)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
