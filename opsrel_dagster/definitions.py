@@ -6,6 +6,7 @@ from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.landing_sensor import make_landing_sensor
+from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
 
 defs = dg.Definitions.merge(
@@ -21,6 +22,9 @@ defs = dg.Definitions.merge(
                 FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
             ),
             make_alert_dispatch_sensor(),
+            make_replay_launch_sensor(
+                FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
+            ),
         ]
     ),
 )

@@ -155,3 +155,39 @@ def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, ops
     assert replay_request.tags["opsrel/parent_execution_id"]
     # a reset cursor asks again with the same run key, which Dagster launches only once
     assert [r.run_key for r in tick(None).run_requests] == [replay_request.run_key]
+
+
+def test_requested_replays_are_launched_once_by_the_sensor(runner):
+    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+
+    days = ["2013-05-10", "2013-05-11", "2013-05-12"]
+    first = runner.run_partitions(days[:1])
+    replays = ReplayService(runner.engine)
+    requested = replays.replay_range(
+        job_id="flights_daily", start=days[0], end=days[-1], partition_keys=days,
+        operator_id="kim", reason="requested through the API",
+    )
+    assert requested.status == "REQUESTED"
+    sensor = make_replay_launch_sensor(
+        "flights_daily", dg.AssetSelection.groups("flights"), flights_partitions
+    )
+    context = dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
+    )
+    result = sensor(context)
+    assert [r.run_key for r in result.run_requests] == [
+        f"replay:{requested.replay_id}:{d}" for d in days
+    ]
+    assert [r.partition_key for r in result.run_requests] == days
+    tags = result.run_requests[0].tags
+    assert (tags["opsrel/operator"], tags["opsrel/reason"], tags["opsrel/replay_id"]) == (
+        "kim", "requested through the API", str(requested.replay_id)
+    )
+    assert tags["opsrel/parent_execution_id"] == first[0].run_id
+    assert "opsrel/parent_execution_id" not in result.run_requests[1].tags  # nothing to replace
+    assert replays.get_replay(requested.replay_id).status == "RUNNING"
+    # the next tick launches nothing again
+    again = sensor(dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
+    ))
+    assert again.run_requests == []

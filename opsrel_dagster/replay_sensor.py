@@ -1,0 +1,90 @@
+"""Launch requested replays through Dagster, exactly once (C1-T05, C1-T08).
+
+A replay (or a manual start) requested through the admin API is a REQUESTED ``replay`` row,
+written with its audit record. This sensor turns it into one run request per partition with the
+run key ``replay:<id>:<partition>``: Dagster launches a run key once per sensor, so a retried
+tick, a crash before the replay is marked launched, or a reset cursor never launches twice. Each
+run carries the replay id, the operator, the reason and the execution it replaces. For a replay
+being stopped (STOPPING), the sensor cancels its runs still queued or in flight.
+"""
+
+import dagster as dg
+
+from opsrel_core.services.replays import ReplayService
+from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.resources import OpsDatabase
+
+MAX_REPLAYS_PER_TICK = 20
+_UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def replay_run_requests(
+    replays: ReplayService, replay, partition_keys: list[str]
+) -> list[dg.RunRequest]:  # type: ignore[no-untyped-def]
+    """One run request per partition of a replay, tagged and keyed for exactly-once launch."""
+    requests = []
+    for key in partition_keys:
+        tags = {
+            opsrel_tags.OPERATOR: replay.operator_id,
+            opsrel_tags.REASON: replay.reason,
+            opsrel_tags.REPLAY_ID: str(replay.replay_id),
+        }
+        parent = replays.parent_execution_id(replay.job_id, key)
+        if parent:
+            tags[opsrel_tags.PARENT_EXECUTION_ID] = parent
+        requests.append(
+            dg.RunRequest(run_key=f"replay:{replay.replay_id}:{key}", partition_key=key, tags=tags)
+        )
+    return requests
+
+
+def make_replay_launch_sensor(
+    job_id: str,
+    asset_selection: dg.AssetSelection,
+    partitions_def: dg.PartitionsDefinition,
+    name: str = "opsrel_replay_launch_sensor",
+    minimum_interval_seconds: int = 15,
+) -> dg.SensorDefinition:
+    """Build the sensor that launches REQUESTED replays of one job and cancels STOPPING ones.
+
+    Args:
+        job_id: the batch job whose replays it launches (``"flights_daily"``).
+        asset_selection: the assets each replay run materializes.
+        partitions_def: the job's partitions (a replay covers its keys from start to end).
+
+    Returns:
+        A sensor requiring the ``ops_db`` resource.
+    """
+
+    @dg.sensor(
+        name=name,
+        asset_selection=asset_selection,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Launches requested replays and manual starts (one run per partition, "
+        "exactly once by run key); cancels the runs of replays being stopped.",
+    )
+    def _replay_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
+        replays = ReplayService(ops_db.engine)
+        keys = partitions_def.get_partition_keys()
+        requests: list[dg.RunRequest] = []
+        for replay in reversed(replays.list_replays(job_id=job_id, status="REQUESTED", limit=MAX_REPLAYS_PER_TICK)):
+            wanted = [k for k in keys if replay.partition_start <= k <= replay.partition_end]
+            requests.extend(replay_run_requests(replays, replay, wanted))
+            replays.mark_launched(replay.replay_id)
+        for replay in replays.list_replays(job_id=job_id, status="STOPPING", limit=MAX_REPLAYS_PER_TICK):
+            runs = context.instance.get_runs(
+                dg.RunsFilter(
+                    tags={opsrel_tags.REPLAY_ID: str(replay.replay_id)}, statuses=_UNFINISHED
+                )
+            )
+            for run in runs:
+                context.instance.run_coordinator.cancel_run(run.run_id)
+        return dg.SensorResult(run_requests=requests)
+
+    return _replay_sensor
