@@ -191,3 +191,33 @@ def test_requested_replays_are_launched_once_by_the_sensor(runner):
         instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
     ))
     assert again.run_requests == []
+
+
+def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
+    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
+    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+
+    replays = ReplayService(runner.engine)
+    replay = replays.replay_single(job_id="flights_daily", partition_key="2013-05-20",
+                                   operator_id="lee", reason="will be stopped")
+    replays.mark_launched(replay.replay_id)
+    job = dg.Definitions(
+        assets=FLIGHT_ASSETS,
+        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
+        resources=dict(flights_defs.resources),
+    ).resolve_job_def("flights_job")
+    run = runner.instance.create_run_for_job(
+        job, status=dg.DagsterRunStatus.NOT_STARTED,
+        tags={"dagster/partition": "2013-05-20", "opsrel/replay_id": str(replay.replay_id)},
+    )
+    replays.request_stop(replay.replay_id, operator_id="lee", reason="wrong range")
+    sensor = make_replay_launch_sensor(
+        "flights_daily", dg.AssetSelection.groups("flights"), flights_partitions
+    )
+    result = sensor(dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
+    ))
+    assert result.run_requests == []
+    assert runner.instance.get_run_by_id(run.run_id).status in (
+        dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED
+    )
