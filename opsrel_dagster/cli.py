@@ -114,7 +114,7 @@ def replay_command(
     runner.dispatch_alerts()
     if as_json:
         click.echo(json.dumps(
-            {"replay_id": replay.replay_id, "status": replay.status,
+            {"replay_id": replay.replay_id, "status": getattr(replay.status, "value", replay.status),
              "partitions": [s.as_dict() for s in summaries]}, indent=2, default=str,
         ))
     else:
@@ -122,7 +122,7 @@ def replay_command(
             click.echo(runner.render_table(summaries))
         else:
             click.echo("this request was already recorded; nothing was run again")
-        click.echo(f"replay {replay.replay_id}: {replay.status}")
+        click.echo(f"replay {replay.replay_id}: {getattr(replay.status, 'value', replay.status)}")
     if replay.status != "SUCCESS":
         sys.exit(1)
 
@@ -144,10 +144,18 @@ def alerts_dispatch(as_json: bool) -> None:
         report = dispatch_alerts(runner.engine)
     except ValueError as exc:
         raise click.UsageError(f"alert settings: {exc}")
+    from opsrel_core.alert_settings import AlertSettings
+
     if as_json:
         click.echo(json.dumps({k: getattr(report, k) for k in ("claimed", "sent", "retried", "failed")}))
     else:
         click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}")
+        if not AlertSettings.from_env().channels:
+            click.echo(
+                "warning: no alert channel is configured, so alerts reach nobody; set "
+                "OPSREL_SMTP_HOST and OPSREL_ALERT_EMAIL_TO (and/or OPSREL_SLACK_WEBHOOK_URL)",
+                err=True,
+            )
 
 
 @alerts_group.command("list")

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import sqlalchemy as sa
 
-from opsrel_core.errors import OpsException
+from opsrel_core.domain import error_codes
+from opsrel_core.errors import BatchExecutionException, OpsException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
@@ -244,6 +245,15 @@ class HeadlessRunner:
         else:
             replay = replays.replay_full(partition_keys=partition_keys, **common)
         if replay.status != "REQUESTED":
+            asked = (partition_keys[0], partition_keys[-1], reason.strip())
+            stored = (replay.partition_start, replay.partition_end, replay.reason.strip())
+            if request_key is not None and asked != stored:
+                raise BatchExecutionException(
+                    error_codes.BAT_REPLAY_INVALID,
+                    f"request key {request_key!r} was already used by replay {replay.replay_id} "
+                    f"for {stored[0]}..{stored[1]} ({stored[2]!r}); use a new key for a different "
+                    "request",
+                )
             return replays.refresh_status(replay.replay_id, partition_keys), []
         # What each run replays: the execution of the active result, else the partition's last
         # execution (a failure being redone).
@@ -337,14 +347,14 @@ class HeadlessRunner:
             for asset in summary.rows:
                 if asset not in assets:
                     assets.append(asset)
-        header = ["partition", "status", "error", "result_flights", *assets, "snapshot_id"]
+        header = ["partition", "status", "error", "result_flights", *assets, "snapshot_id", "run_id"]
         lines = [header]
         for s in summaries:
             snap = (s.snapshot_id or "-")[:19]
             lines.append(
                 [s.partition_key, s.status, s.error_code or "-",
                  "-" if s.result_flights is None else str(s.result_flights),
-                 *[str(s.rows.get(a, "-")) for a in assets], snap]
+                 *[str(s.rows.get(a, "-")) for a in assets], snap, s.run_id]
             )
         widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
         text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]

@@ -177,15 +177,37 @@ def lineage_backtrace(asset_key: str, partition: str, version_number: int | None
         click.echo(_dump(found))
         return
     click.echo(f"{asset_key} {partition} v{version_number} ({node_type}) comes from:")
+    click.echo(f"  {'depth':<5} {'layer':<11} {'asset':<20} {'partition':<10}  version")
     for view in sorted(found.nodes, key=lambda v: (v.depth, v.node.asset_key)):
         n = view.node
-        click.echo(f"  {'  ' * (view.depth - 1)}{n.node_type:<11} {n.asset_key} {n.partition_key} {n.version_ref}")
+        click.echo(f"  {view.depth:<5} {n.node_type:<11} {n.asset_key:<20} {n.partition_key or '-':<10}  {n.version_ref}")
     click.echo(f"snapshots: {', '.join(found.snapshot_ids) or '-'}")
 
 
 @cli.group()
 def executions() -> None:
     """Executions (one per Dagster run) recorded in the ops schema."""
+
+
+@executions.command("list")
+@click.option("--job", "job_id", default=None, help="Only this job.")
+@click.option("--status", type=click.Choice(["READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED"]), default=None)
+@click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
+@click.option("--limit", default=20, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def executions_list(job_id: str | None, status: str | None, partition: str | None, limit: int, as_json: bool) -> None:
+    """List executions, newest first."""
+    from opsrel_core.services.batch_execution import BatchExecutionService
+
+    found = BatchExecutionService(_engine()).list_executions(
+        job_id=job_id, status=status, partition_key=partition, limit=limit
+    )
+    if as_json:
+        click.echo(_dump(found))
+        return
+    for e in found:
+        click.echo(f"{e.execution_id}  {e.status.value:<8} {e.partition_key or '-':<10} "
+                   f"{e.trigger_type:<8} {e.error_code or '-':<8} {e.created_at:%Y-%m-%d %H:%M:%S}")
 
 
 @executions.command("show")

@@ -48,6 +48,7 @@ def test_run_table_output_and_failure_exit_code(cli_env):
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["partition", "status", "error", "result_flights"]
+    assert lines[0].split()[-1] == "run_id"
     assert lines[1].split()[:4] == ["2013-01-01", "SUCCESS", "-", "842"]
     assert lines[2].split()[:4] == ["2013-01-02", "FAILED", "INP-001", "-"]
     assert "1 of 2 partitions SUCCESS" in result.output
@@ -83,3 +84,23 @@ def test_db_commands(cli_env):
     assert sql.exit_code == 0
     assert "CREATE TABLE ops.batch_execution" in sql.output
     assert "INSERT INTO ops.error_code" in sql.output
+
+
+def test_executions_list_and_a_reused_request_key(cli_env):
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["run", "--from", "2013-01-01", "--to", "2013-01-02"])
+    assert ran.exit_code == 0
+    run_ids = [line.split()[-1] for line in ran.stdout.splitlines()[1:3]]
+    listed = runner.invoke(cli, ["executions", "list", "--status", "SUCCESS"])
+    assert listed.exit_code == 0
+    assert {line.split()[0] for line in listed.stdout.splitlines()} == set(run_ids)
+    first = runner.invoke(cli, ["replay", "--partition", "2013-01-01", "--reason", "a",
+                                "--request-key", "k1"])
+    assert first.exit_code == 0 and "replay 1: SUCCESS" in first.stdout
+    same = runner.invoke(cli, ["replay", "--partition", "2013-01-01", "--reason", "a",
+                               "--request-key", "k1"])
+    assert same.exit_code == 0 and "nothing was run again" in same.stdout
+    other = runner.invoke(cli, ["replay", "--partition", "2013-01-02", "--reason", "b",
+                                "--request-key", "k1"])
+    assert other.exit_code == 2
+    assert "BAT-009" in other.output and "already used by replay 1" in other.output
