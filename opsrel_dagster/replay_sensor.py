@@ -5,11 +5,13 @@ written with its audit record. This sensor turns it into one run request per par
 run key ``replay:<id>:<partition>``: Dagster launches a run key once per sensor, so a retried
 tick, a crash before the replay is marked launched, or a reset cursor never launches twice. Each
 run carries the replay id, the operator, the reason and the execution it replaces. For a replay
-being stopped (STOPPING), the sensor cancels its runs still queued or in flight.
+being stopped (STOPPING), the sensor cancels its runs still queued or in flight, and it cancels
+the run of any execution an operator asked to stop.
 """
 
 import dagster as dg
 
+from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.resources import OpsDatabase
@@ -85,6 +87,11 @@ def make_replay_launch_sensor(
             )
             for run in runs:
                 context.instance.run_coordinator.cancel_run(run.run_id)
+        # An operator's stop of one execution (admin API): cancel its run in Dagster.
+        for execution_id in BatchExecutionService(ops_db.engine).list_stop_requested_ids():
+            run = context.instance.get_run_by_id(execution_id)
+            if run is not None and run.status in _UNFINISHED:
+                context.instance.run_coordinator.cancel_run(execution_id)
         return dg.SensorResult(run_requests=requests)
 
     return _replay_sensor

@@ -252,3 +252,61 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     for v in shown["versions"]:
         click.echo(f"  version {v.asset_key} {v.partition_key} v{v.version_number}"
                    f"{' (active)' if v.is_active else ''} {v.content_hash[:19]}")
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens for the admin API (shown once, stored hashed)."""
+
+
+@tokens.command("create")
+@click.option("--operator", "operator_id", required=True, help="Who the token acts for.")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
+def tokens_create(operator_id: str, role: str) -> None:
+    """Create a token and print it once (it is stored only as a hash)."""
+    from opsrel_core.services.api_tokens import ApiTokenService
+
+    plaintext, view = ApiTokenService(_engine()).create(operator_id, role)
+    click.echo(f"token {view.token_id} for {view.operator_id} ({role}); keep it, it is not shown again:")
+    click.echo(plaintext)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token (idempotent); exit 1 when there is no such token."""
+    from opsrel_core.services.api_tokens import ApiTokenService
+
+    try:
+        ApiTokenService(_engine()).revoke(token_id)
+    except LookupError:
+        click.echo(f"no token {token_id}", err=True)
+        sys.exit(1)
+    click.echo(f"token {token_id} revoked")
+
+
+@cli.group()
+def api() -> None:
+    """The admin HTTP API."""
+
+
+@api.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def api_serve(host: str, port: int) -> None:
+    """Serve the admin API (OpenAPI at /openapi.json, docs at /docs)."""
+    from opsrel_core.entrypoints.api.openapi_export import serve
+
+    settings = OpsSettings.from_env()
+    migrate.upgrade(settings.database_url)
+    serve(host, port, settings)
+
+
+@api.command("openapi")
+@click.option("--output", default="docs/openapi.json", show_default=True, help="Where to write it.")
+def api_openapi(output: str) -> None:
+    """Export the OpenAPI document to a file."""
+    from opsrel_core.entrypoints.api.openapi_export import main as export
+
+    export(output)
+    click.echo(f"wrote {output}")

@@ -45,6 +45,7 @@ LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT"
 RULE_SEVERITIES = ("FAIL", "WARN")
 VALIDATION_STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 REPORT_TYPES = ("DAILY", "REPLAY")
+API_ROLES = ("viewer", "operator", "admin")
 
 
 def in_list(column: str, values: tuple[str, ...]) -> str:
@@ -493,3 +494,22 @@ class DqReportItem(Base):
     partition_key: Mapped[str] = mapped_column(sa.String(100))
     status: Mapped[str] = mapped_column(sa.String(5))
     failing_rows: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+# --- admin API -----------------------------------------------------------------------------
+
+
+class ApiToken(Base):
+    """An API token: who it acts for, its role and the hash of its secret."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("role", API_ROLES), name="role"),
+        sa.CheckConstraint("length(trim(operator_id)) > 0", name="operator_not_blank"),
+    )
+    token_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    operator_id: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(10))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

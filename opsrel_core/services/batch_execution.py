@@ -179,6 +179,23 @@ class BatchExecutionService:
         with UnitOfWork(self._engine) as uow:
             return [_normalised(ExecutionView.of(r)) for r in uow.session.scalars(stmt.limit(limit))]
 
+    def list_stop_requested_ids(self, limit: int = 200) -> list[str]:
+        """Ids of READY or RUNNING executions with a stop request, oldest request first."""
+        with UnitOfWork(self._engine) as uow:
+            return list(
+                uow.session.scalars(
+                    sa.select(BatchExecution.execution_id)
+                    .where(
+                        BatchExecution.stop_requested_at.is_not(None),
+                        BatchExecution.status.in_(
+                            [ExecutionStatus.READY.value, ExecutionStatus.RUNNING.value]
+                        ),
+                    )
+                    .order_by(BatchExecution.stop_requested_at)
+                    .limit(limit)
+                )
+            )
+
     def latest_execution_id(self, job_id: str, partition_key: str) -> str | None:
         """The most recently created execution of a job for one partition, or None."""
         with UnitOfWork(self._engine) as uow:

@@ -221,3 +221,34 @@ def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
     assert runner.instance.get_run_by_id(run.run_id).status in (
         dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED
     )
+
+
+def test_an_operator_stop_cancels_the_run_and_is_audited(runner):
+    from opsrel_core.services.execution_commands import ExecutionCommands
+    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
+    from opsrel_dagster.projection import RunProjection
+    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+
+    job = dg.Definitions(
+        assets=FLIGHT_ASSETS,
+        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
+        resources=dict(flights_defs.resources),
+    ).resolve_job_def("flights_job")
+    run = runner.instance.create_run_for_job(
+        job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": "2013-05-21"},
+    )
+    RunProjection(runner.instance, runner.engine).project_run(run.run_id)
+    stop = ExecutionCommands(runner.engine).request_stop(run.run_id, operator_id="max", reason="hung")
+    sensor = make_replay_launch_sensor(
+        "flights_daily", dg.AssetSelection.groups("flights"), flights_partitions
+    )
+    sensor(dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
+    ))
+    assert runner.instance.get_run_by_id(run.run_id).status in (
+        dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED
+    )
+    execution = RunProjection(runner.instance, runner.engine).project_run(run.run_id)
+    assert execution.stop_requested_at is not None
+    [record] = AuditLogService(runner.engine).list_audit_logs(target_id=run.run_id)
+    assert (record.audit_id, record.operator_id, record.action) == (stop.audit_id, "max", "STOP_EXECUTION")

@@ -1,0 +1,5 @@
+"""The admin HTTP API (C1-T08): FastAPI over the core services."""
+
+from opsrel_core.entrypoints.api.app import create_app
+
+__all__ = ["create_app"]

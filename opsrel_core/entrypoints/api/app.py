@@ -1,0 +1,64 @@
+"""The admin API's application factory: ``create_app(settings)``.
+
+The engine and services are built in the lifespan (at startup, never at import) and disposed at
+shutdown; tests may pass ``services`` to share one.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.entrypoints.api import problems, routes_batch, routes_ops
+from opsrel_core.entrypoints.api.deps import Services
+from opsrel_core.settings import OpsSettings
+
+TITLE = "opsrel admin API"
+VERSION = "1.0.0"
+
+
+def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | None = None) -> FastAPI:
+    """Build the admin API.
+
+    Args:
+        settings: where the ops database is; None only to render the OpenAPI document.
+        alert_settings: alert configuration (defaults to none configured).
+
+    Returns:
+        The FastAPI application; its services exist once it started.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings is None:
+            raise RuntimeError("create_app(None) renders the OpenAPI document only")
+        services = Services.build(settings, alert_settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.engine.dispose()
+
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
+                  description="Operators control batches: executions, replays, audit, alerts.",
+                  responses=problems.PROBLEM_RESPONSES)
+    problems.install(app)
+    app.include_router(routes_batch.router)
+    app.include_router(routes_ops.router)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                problems.PROBLEM_SCHEMA)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

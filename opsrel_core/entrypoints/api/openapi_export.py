@@ -1,0 +1,34 @@
+"""Export the OpenAPI document (``opsrel api openapi``) and serve the API (``opsrel api serve``)."""
+
+import json
+import sys
+from pathlib import Path
+
+from opsrel_core.entrypoints.api.app import create_app
+from opsrel_core.settings import OpsSettings
+
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+
+
+def render() -> str:
+    """The OpenAPI document as stable, indented JSON."""
+    return json.dumps(create_app(None).openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def main(path: str | Path | None = None) -> Path:
+    """Write the OpenAPI document (default ``docs/openapi.json``); returns the path."""
+    target = Path(path) if path is not None else DEFAULT_PATH
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(), encoding="utf-8")
+    return target
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, settings: OpsSettings | None = None) -> None:
+    """Run the API with uvicorn until interrupted (settings from the environment by default)."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings or OpsSettings.from_env()), host=host, port=port)
+
+
+if __name__ == "__main__":
+    print(main(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -1,0 +1,102 @@
+"""One error format for the admin API: RFC 9457 problem details carrying our error code.
+
+``STATUS_BY_CODE`` is the one table mapping catalog codes to HTTP statuses; any other coded error
+is a 500 with a generic detail (its operator message stays in the server log). Nothing returns a
+stack trace.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opsrel_core.domain import error_codes
+from opsrel_core.errors import OpsException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://opsrel.dev/problems/"
+
+# The one table: catalog code -> HTTP status. Unlisted codes are 500.
+STATUS_BY_CODE: dict[str, int] = {
+    error_codes.BAT_EXECUTION_NOT_FOUND: 404,
+    error_codes.BAT_REPLAY_NOT_FOUND: 404,
+    error_codes.BAT_ATTRIBUTION_REQUIRED: 422,
+    error_codes.BAT_REPLAY_INVALID: 422,
+    error_codes.BAT_INVALID_TRANSITION: 409,
+}
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+          405: "Method not allowed", 409: "Conflict", 422: "Unprocessable content",
+          500: "Internal server error"}
+# Problem codes for failures that do not come from the catalog.
+API_CODES = {401: "API-401", 403: "API-403", 404: "API-404", 405: "API-405", 422: "API-422",
+             500: error_codes.SYS_UNEXPECTED}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "error_code"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "error_code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": TITLES[status],
+             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status in (401, 403, 404, 409, 422, 500)
+}
+
+
+def problem(status: int, detail: str, code: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """Build a problem-details response."""
+    code = code or API_CODES.get(status, f"API-{status}")
+    body = {"type": TYPE_BASE + code.lower(), "title": TITLES.get(status, "Error"),
+            "status": status, "detail": detail, "error_code": code, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def ops_problem(exc: OpsException) -> JSONResponse:
+    """Map a coded error through ``STATUS_BY_CODE``."""
+    status = STATUS_BY_CODE.get(exc.code, 500)
+    if status == 500:
+        log.error("admin API: unmapped error %s", exc, exc_info=exc)
+        return problem(500, "The request failed; see the server log.", exc.code)
+    return problem(status, exc.operator_message, exc.code)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers that turn every failure into problem details."""
+
+    @app.exception_handler(OpsException)
+    async def _ops(_: Request, exc: OpsException) -> JSONResponse:
+        return ops_problem(exc)
+
+    @app.exception_handler(LookupError)
+    async def _lookup(_: Request, exc: LookupError) -> JSONResponse:
+        return problem(404, str(exc).strip("'\"") or "not found")
+
+    @app.exception_handler(ValueError)
+    async def _value(_: Request, exc: ValueError) -> JSONResponse:
+        return problem(422, str(exc) or "invalid request")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors) or "invalid"
+        return problem(422, detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("admin API: unexpected error", exc_info=exc)
+        return problem(500, "The request failed; see the server log.")

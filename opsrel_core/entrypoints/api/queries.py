@@ -1,0 +1,139 @@
+"""Read queries of the admin API that the core services do not offer: execution lists with a
+keyset cursor, and the audit record written by a given action.
+
+Cursors are opaque (URL-safe base64 of JSON). Executions are listed newest first by
+``(created_at, execution_id)``: rows added while a client pages sort before its cursor, so the
+pages it fetches have no gap and no duplicate.
+"""
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsrel_core.persistence.tables import AuditLog, BatchExecution
+from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.batch_execution import ExecutionView
+
+MAX_LIMIT = 1000
+
+
+def encode_cursor(payload: dict[str, Any]) -> str:
+    """Opaque cursor of a JSON payload."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """Payload of a cursor. Raises ``ValueError`` for a cursor this API did not issue."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        raise ValueError("invalid cursor") from None
+    if not isinstance(payload, dict):
+        raise ValueError("invalid cursor")
+    return payload
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionFilter:
+    """Filters of the execution list (all optional, combined with AND)."""
+
+    job_id: str | None = None
+    status: str | None = None
+    partition_from: str | None = None
+    partition_to: str | None = None
+    error_code: str | None = None
+    operator_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class AdminQueries:
+    """Read-only queries over the ops tables for the admin API.
+
+    Args:
+        engine: engine of the ops database.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+
+    def list_executions(
+        self, filters: ExecutionFilter, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[ExecutionView], str | None]:
+        """One page of executions, newest first, and the cursor of the next page (None at end).
+
+        Raises:
+            ValueError: a bad cursor or ``limit`` outside 1..1000.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
+        e = BatchExecution
+        stmt = sa.select(e).order_by(e.created_at.desc(), e.execution_id.desc()).limit(limit + 1)
+        for column, value in ((e.job_id, filters.job_id), (e.status, filters.status),
+                              (e.error_code, filters.error_code),
+                              (e.operator_id, filters.operator_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        # A partition filter matches a single-partition run by its key and a range run by its range.
+        first = sa.func.coalesce(e.partition_key, e.partition_range_start)
+        last = sa.func.coalesce(e.partition_key, e.partition_range_end)
+        if filters.partition_from is not None:
+            stmt = stmt.where(last >= filters.partition_from)
+        if filters.partition_to is not None:
+            stmt = stmt.where(first <= filters.partition_to)
+        if filters.since is not None:
+            stmt = stmt.where(e.created_at >= _utc(filters.since))
+        if filters.until is not None:
+            stmt = stmt.where(e.created_at < _utc(filters.until))
+        if cursor is not None:
+            at, key = _execution_cursor(cursor)
+            stmt = stmt.where(sa.or_(e.created_at < at,
+                                     sa.and_(e.created_at == at, e.execution_id < key)))
+        with UnitOfWork(self._engine) as uow:
+            rows = list(uow.session.scalars(stmt))
+            views = [_view(r) for r in rows[:limit]]
+        following = None
+        if len(rows) > limit:
+            last_row = views[-1]
+            following = encode_cursor({"c": _utc(last_row.created_at).isoformat(),
+                                       "i": last_row.execution_id})
+        return views, following
+
+    def audit_id_of(self, target_type: str, target_id: str, action: str) -> int | None:
+        """The newest audit record of ``action`` on a target, or None."""
+        with UnitOfWork(self._engine) as uow:
+            return uow.session.scalar(
+                sa.select(AuditLog.audit_id)
+                .where(AuditLog.target_type == target_type, AuditLog.target_id == target_id,
+                       AuditLog.action == action)
+                .order_by(AuditLog.audit_id.desc()).limit(1)
+            )
+
+
+def _execution_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    payload = decode_cursor(cursor)
+    try:
+        return _utc(dt.datetime.fromisoformat(payload["c"])), str(payload["i"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("invalid cursor") from None
+
+
+def _view(row: BatchExecution) -> ExecutionView:
+    view = ExecutionView.of(row)
+    return dataclasses.replace(
+        view, created_at=_utc(view.created_at),
+        started_at=view.started_at and _utc(view.started_at),
+        ended_at=view.ended_at and _utc(view.ended_at),
+        stop_requested_at=view.stop_requested_at and _utc(view.stop_requested_at),
+    )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)

@@ -1,0 +1,163 @@
+"""Audit log, alerts, tokens and the read endpoints over C-2 (context, lineage, reports,
+versions, error codes)."""
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+
+from opsrel_core.entrypoints.api import auth
+from opsrel_core.entrypoints.api.auth import Principal
+from opsrel_core.entrypoints.api.deps import Services, get_services
+from opsrel_core.entrypoints.api.queries import decode_cursor, encode_cursor
+from opsrel_core.entrypoints.api.schemas import (
+    AcknowledgeRequest, TokenCreateRequest, to_json,
+)
+from opsrel_core.persistence.tables import ALERT_STATUSES, LINEAGE_NODE_TYPES
+
+router = APIRouter(prefix="/admin")
+AlertStatus = Literal[ALERT_STATUSES]  # type: ignore[valid-type]
+NodeType = Literal[LINEAGE_NODE_TYPES]  # type: ignore[valid-type]
+ACK_ACTION = "ACKNOWLEDGE_ALERT"
+
+
+def _id_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    value = decode_cursor(cursor).get("i")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("invalid cursor")
+    return value
+
+
+def _page(items: list[Any], limit: int, key: str) -> dict[str, Any]:
+    following = encode_cursor({"i": getattr(items[-1], key)}) if len(items) == limit else None
+    return {"items": to_json(items), "next_cursor": following}
+
+
+@router.get("/audit-logs", tags=["audit"])
+def list_audit_logs(
+    operator_id: str | None = None, target_type: str | None = None,
+    target_id: str | None = None, since: dt.datetime | None = None,
+    until: dt.datetime | None = None, cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Audit records, newest first."""
+    items = services.audit.list_audit_logs(
+        operator_id=operator_id, target_type=target_type, target_id=target_id, since=since,
+        until=until, limit=limit, before_audit_id=_id_cursor(cursor))
+    return _page(items, limit, "audit_id")
+
+
+@router.get("/alerts", tags=["alerts"])
+def list_alerts(
+    status_: AlertStatus | None = Query(None, alias="status"), cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Alerts, newest first."""
+    items = services.alerts.list_alerts(status=status_, limit=limit,
+                                        before_alert_id=_id_cursor(cursor))
+    return _page(items, limit, "alert_id")
+
+
+@router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"])
+def acknowledge_alert(
+    alert_id: int, body: AcknowledgeRequest | None = None,
+    who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Acknowledge an alert (audited; a repeat changes nothing)."""
+    alert = services.alerts.acknowledge_alert(
+        alert_id, operator_id=who.operator_id, reason=body.reason if body else None)
+    audit_id = services.queries.audit_id_of("alert", str(alert_id), ACK_ACTION)
+    return {"alert": to_json(alert), "audit_id": audit_id}
+
+
+@router.post("/tokens", tags=["tokens"], status_code=status.HTTP_201_CREATED)
+def create_token(
+    body: TokenCreateRequest, who: Principal = Depends(auth.admin),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Create an API token; the token itself is in this response only."""
+    plaintext, view = services.tokens.create(body.operator_id, body.role, by=who.operator_id,
+                                             reason=body.reason)
+    return {"token": plaintext, **to_json(view)}
+
+
+@router.delete("/tokens/{token_id}", tags=["tokens"])
+def revoke_token(
+    token_id: int, reason: str = Query(min_length=1, max_length=2000, pattern=r"\S"),
+    who: Principal = Depends(auth.admin), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Revoke an API token (reason as a query parameter)."""
+    return to_json(services.tokens.revoke(token_id, by=who.operator_id, reason=reason))
+
+
+@router.get("/error-codes", tags=["reference"])
+def list_error_codes(
+    category: str | None = None, _: Principal = Depends(auth.viewer),
+    services: Services = Depends(get_services),
+) -> list[Any]:
+    """The error-code catalog."""
+    return to_json(services.error_codes.list_codes(category))
+
+
+@router.get("/replays/{replay_id}", tags=["batch"])
+def get_replay(
+    replay_id: int, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """A replay with its executions and the result versions they made."""
+    return to_json(services.replays.replay_history(replay_id))
+
+
+@router.get("/executions/{execution_id}/context", tags=["reproducibility"])
+def get_context(
+    execution_id: str, _: Principal = Depends(auth.viewer),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """The recorded context (snapshots, rule versions, parameters, code) of an execution."""
+    return to_json(services.contexts.get_context(execution_id))
+
+
+@router.get("/lineage/backtrace", tags=["reproducibility"])
+def lineage_backtrace(
+    asset: str, partition: str, version: int = Query(ge=1),
+    node_type: NodeType = "RESULT", _: Principal = Depends(auth.viewer),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Every ancestor of a result version, down to its snapshots and sources."""
+    if node_type not in ("TRANSFORM", "AGGREGATION", "RESULT"):
+        raise ValueError("node_type of a versioned node is TRANSFORM, AGGREGATION or RESULT")
+    return to_json(services.lineage.backtrace_version(asset, partition, version, node_type))
+
+
+@router.get("/reports/daily/{partition}", tags=["data quality"])
+def daily_report(
+    partition: str, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """The data-quality report of a day."""
+    report = services.reports.get_daily_report(partition)
+    if report is None:
+        raise LookupError(f"no daily report for {partition}")
+    return to_json(report)
+
+
+@router.get("/reports/replay/{replay_id}", tags=["data quality"])
+def replay_report(
+    replay_id: int, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """The data-quality report of a replay."""
+    report = services.reports.get_replay_report(replay_id)
+    if report is None:
+        raise LookupError(f"no report for replay {replay_id}")
+    return to_json(report)
+
+
+@router.get("/versions", tags=["reproducibility"])
+def version_history(
+    asset: str, partition: str, _: Principal = Depends(auth.viewer),
+    services: Services = Depends(get_services),
+) -> list[Any]:
+    """The result versions of an asset partition, oldest first."""
+    return to_json(services.versions.get_version_history(asset, partition))

@@ -1,0 +1,86 @@
+"""Request bodies of the admin API (responses are the core views, as JSON with UTC ISO times)."""
+
+import dataclasses
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from opsrel_core.services.audit_log import json_safe
+
+Reason = Field(min_length=1, max_length=2000, pattern=r"\S",
+               description="Why; recorded in the audit log. Must not be blank.")
+
+
+class StartRequest(BaseModel):
+    """Manual start of a job: one partition, or an inclusive range of daily partitions."""
+
+    partition: str | None = Field(None, min_length=1, max_length=100)
+    partition_start: str | None = Field(None, min_length=1, max_length=100)
+    partition_end: str | None = Field(None, min_length=1, max_length=100)
+    reason: str = Reason
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "StartRequest":
+        single = self.partition is not None
+        ranged = self.partition_start is not None and self.partition_end is not None
+        if single == ranged or (not ranged and (self.partition_start or self.partition_end)):
+            raise ValueError("give either partition, or partition_start and partition_end")
+        return self
+
+
+class StopRequestBody(BaseModel):
+    """Stop of an execution."""
+
+    reason: str = Reason
+
+
+class ReplayRequest(BaseModel):
+    """A replay: single (one partition), range (start..end, daily keys resolved when
+    ``partitions`` is omitted) or full (the job's partitions, given in ``partitions``)."""
+
+    type: Literal["single", "range", "full"]
+    job_id: str = Field(min_length=1, max_length=100)
+    partitions: list[str] | None = Field(None, min_length=1, max_length=10000)
+    partition_start: str | None = Field(None, min_length=1, max_length=100)
+    partition_end: str | None = Field(None, min_length=1, max_length=100)
+    reason: str = Reason
+
+
+class AcknowledgeRequest(BaseModel):
+    """Acknowledgement of an alert; the reason is optional."""
+
+    reason: str | None = Field(None, max_length=2000)
+
+
+class TokenCreateRequest(BaseModel):
+    """A new API token."""
+
+    operator_id: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    role: Literal["viewer", "operator", "admin"]
+    reason: str = Reason
+
+
+def to_json(value: Any) -> Any:
+    """A core view (dataclass, list, tuple) as JSON: times UTC ISO 8601, enums by value."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    elif isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return json_safe(value)
+
+
+def daily_keys(start: str, end: str) -> list[str]:
+    """The daily partition keys ``start..end`` (inclusive, ISO dates).
+
+    Raises:
+        ValueError: not ISO dates, reversed, or longer than ten years.
+    """
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise ValueError(f"partition range {start}..{end}: daily keys are ISO dates") from None
+    days = (last - first).days
+    if days < 0 or days > 3660:
+        raise ValueError(f"partition range {start}..{end} is reversed or too long")
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range(days + 1)]

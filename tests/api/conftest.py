@@ -1,0 +1,84 @@
+"""A real admin API server (uvicorn in a thread, loopback, free port) on a migrated database."""
+
+import dataclasses
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from opsrel_core.entrypoints.api import create_app
+from opsrel_core.services.api_tokens import ApiTokenService
+from opsrel_core.settings import OpsSettings
+
+
+@dataclasses.dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclasses.dataclass
+class Api:
+    base: str
+    tokens: dict[str, str]
+
+    def call(self, method: str, path: str, *, token: str | None = "viewer", body: Any = None,
+             headers: dict[str, str] | None = None) -> Reply:
+        """Send a request; ``token`` is a role name (its token), a raw token, or None."""
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {self.tokens.get(token, token)}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                status, resp_headers, raw = resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            status, resp_headers, raw = err.code, dict(err.headers), err.read()
+        return Reply(status, {k.lower(): v for k, v in resp_headers.items()},
+                     json.loads(raw) if raw else None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def api(database_url, tmp_path) -> Iterator[Api]:
+    """The API served over HTTP on the migrated ``database_url``, with a token per role."""
+    from opsrel_core.persistence.engine import make_engine
+
+    engine = make_engine(database_url)
+    service = ApiTokenService(engine)
+    tokens = {role: service.create(f"{role}-op", role)[0] for role in ("viewer", "operator", "admin")}
+    engine.dispose()
+    settings = OpsSettings(database_url=database_url, home=tmp_path)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.05)
+    try:
+        yield Api(f"http://127.0.0.1:{port}", tokens)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

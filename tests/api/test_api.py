@@ -1,0 +1,251 @@
+"""C1-T08 through a real HTTP server, on SQLite and PostgreSQL."""
+
+import datetime as dt
+import urllib.parse
+
+import pytest
+import sqlalchemy as sa
+
+from opsrel_core.persistence.tables import AuditLog, Replay
+from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
+from opsrel_core.services.alerts import OpsAlertService
+from opsrel_core.alert_settings import AlertSettings
+
+JOB = "flights_daily"
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _execution(engine, execution_id, *, partition="2013-01-01", at=None, **kw):
+    return BatchExecutionService(engine).register_execution(
+        ExecutionSpec(execution_id=execution_id, job_id=JOB, partition_key=partition, **kw), at=at)
+
+
+def _audit_rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(AuditLog).order_by(AuditLog.audit_id)).mappings().all()
+
+
+def _assert_problem(reply, status, code=None):
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert {"type", "title", "status", "detail", "error_code"} <= set(reply.body)
+    assert reply.body["status"] == status
+    assert "Traceback" not in str(reply.body)
+    if code:
+        assert reply.body["error_code"] == code
+
+
+# (method, path, minimal role, body)
+READS = [
+    ("GET", "/admin/batch/executions", None),
+    ("GET", "/admin/batch/executions/e-1", None),
+    ("GET", "/admin/audit-logs", None),
+    ("GET", "/admin/alerts", None),
+    ("GET", "/admin/error-codes", None),
+    ("GET", "/admin/versions?asset=a&partition=2013-01-01", None),
+    ("GET", "/admin/lineage/backtrace?asset=a&partition=2013-01-01&version=1", None),
+]
+
+
+def test_roles_per_endpoint(api, engine):
+    _execution(engine, "e-1", at=T0)
+    _execution(engine, "e-2", at=T0)
+    alert = OpsAlertService(engine, AlertSettings.from_env({})).send_alert(
+        "execution_failed", severity="ERROR", title="t", message="m")
+    for method, path, _ in READS:
+        for role in ("viewer", "operator", "admin"):
+            assert api.call(method, path, token=role).status == 200, (path, role)
+        _assert_problem(api.call(method, path, token=None), 401)
+        _assert_problem(api.call(method, path, token="not-a-token"), 401)
+    writes = [
+        ("POST", f"/admin/batch/executions/{JOB}/start", "operator",
+         {"partition": "2013-01-02", "reason": "manual"}, 202),
+        ("POST", "/admin/batch/executions/e-2/stop", "operator", {"reason": "stop it"}, 202),
+        ("POST", "/admin/batch/replay", "operator",
+         {"type": "single", "job_id": JOB, "partitions": ["2013-01-03"], "reason": "fix"}, 202),
+        ("POST", f"/admin/alerts/{alert.alert_id}/acknowledge", "operator", {}, 200),
+        ("POST", "/admin/tokens", "admin",
+         {"operator_id": "dora", "role": "viewer", "reason": "new"}, 201),
+    ]
+    for method, path, needed, body, ok in writes:
+        _assert_problem(api.call(method, path, token=None, body=body), 401)
+        _assert_problem(api.call(method, path, token="viewer", body=body), 403, "API-403")
+        if needed == "admin":
+            _assert_problem(api.call(method, path, token="operator", body=body), 403)
+        assert api.call(method, path, token=needed, body=body).status == ok, path
+    # The admin may do what an operator may.
+    assert api.call("POST", "/admin/batch/replay", token="admin", body={
+        "type": "range", "job_id": JOB, "partition_start": "2013-01-01",
+        "partition_end": "2013-01-03", "reason": "fix"}).status == 202
+
+
+def test_revoked_token_is_401_and_delete_requires_admin(api):
+    created = api.call("POST", "/admin/tokens", token="admin",
+                       body={"operator_id": "eve", "role": "operator", "reason": "temp"})
+    token, token_id = created.body["token"], created.body["token_id"]
+    assert created.body["audit_id"] is not None
+    assert api.call("GET", "/admin/alerts", token=token).status == 200
+    _assert_problem(api.call("DELETE", f"/admin/tokens/{token_id}?reason=x", token="operator"), 403)
+    _assert_problem(api.call("DELETE", f"/admin/tokens/{token_id}", token="admin"), 422)
+    revoked = api.call("DELETE", f"/admin/tokens/{token_id}?reason=gone", token="admin")
+    assert revoked.status == 200 and revoked.body["revoked_at"]
+    _assert_problem(api.call("GET", "/admin/alerts", token=token), 401)
+
+
+def test_pagination_has_no_gap_or_duplicate_while_rows_are_added(api, engine):
+    for i in range(7):
+        _execution(engine, f"old-{i}", at=T0 + dt.timedelta(minutes=i % 3))  # ties on created_at
+    seen, cursor, added = [], None, 0
+    while True:
+        path = "/admin/batch/executions?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = api.call("GET", path)
+        assert page.status == 200
+        seen += [e["execution_id"] for e in page.body["items"]]
+        cursor = page.body["next_cursor"]
+        _execution(engine, f"new-{added}")  # a row arrives between pages
+        added += 1
+        if cursor is None:
+            break
+    # Every row present at the first page, once each; rows added meanwhile sort before it.
+    assert len(seen) == len(set(seen)) == 7
+    assert set(seen) == {f"old-{i}" for i in range(7)}
+    _assert_problem(api.call("GET", "/admin/batch/executions?cursor=%%%"), 422)
+
+
+def test_execution_filters(api, engine):
+    svc = BatchExecutionService(engine)
+    _execution(engine, "a", partition="2013-01-01", at=T0, operator_id="ann")
+    _execution(engine, "b", partition="2013-01-05", at=T0 + dt.timedelta(days=1))
+    _execution(engine, "c", partition="2013-01-09", at=T0 + dt.timedelta(days=2))
+    svc.start_execution("b")
+    svc.fail_execution("b", error_code="INP-001", error_message="empty")
+
+    def ids(query):
+        reply = api.call("GET", "/admin/batch/executions?" + urllib.parse.urlencode(query))
+        assert reply.status == 200, reply.body
+        return [e["execution_id"] for e in reply.body["items"]]
+
+    assert ids({}) == ["c", "b", "a"]
+    assert ids({"job_id": JOB}) == ["c", "b", "a"]
+    assert ids({"job_id": "nope"}) == []
+    assert ids({"status": "FAILED"}) == ["b"]
+    assert ids({"error_code": "INP-001"}) == ["b"]
+    assert ids({"operator_id": "ann"}) == ["a"]
+    assert ids({"partition_from": "2013-01-04"}) == ["c", "b"]
+    assert ids({"partition_to": "2013-01-05"}) == ["b", "a"]
+    assert ids({"since": (T0 + dt.timedelta(days=1)).isoformat()}) == ["c", "b"]
+    assert ids({"until": (T0 + dt.timedelta(days=1)).isoformat()}) == ["a"]
+    _assert_problem(api.call("GET", "/admin/batch/executions?status=BOGUS"), 422, "API-422")
+    item = api.call("GET", "/admin/batch/executions?status=FAILED").body["items"][0]
+    assert item["created_at"].endswith("+00:00")
+
+
+def test_detail_404_and_409_problems(api, engine):
+    _execution(engine, "e-1", at=T0)
+    detail = api.call("GET", "/admin/batch/executions/e-1")
+    assert detail.status == 200
+    assert detail.body["execution_id"] == "e-1" and "history" in detail.body
+    assert "context" in detail.body
+    _assert_problem(api.call("GET", "/admin/batch/executions/nope"), 404, "BAT-002")
+    _assert_problem(api.call("GET", "/admin/executions/e-1/context"), 404, "BAT-002")
+    _assert_problem(api.call("GET", "/admin/replays/999"), 404, "BAT-010")
+    _assert_problem(api.call("GET", "/admin/reports/daily/2013-01-01"), 404)
+    _assert_problem(api.call("GET", "/admin/reports/replay/1"), 404)
+    _assert_problem(api.call("POST", "/admin/alerts/999/acknowledge", token="operator"), 404)
+    svc = BatchExecutionService(engine)
+    svc.start_execution("e-1")
+    svc.complete_execution("e-1")
+    _assert_problem(api.call("POST", "/admin/batch/executions/e-1/stop", token="operator",
+                             body={"reason": "late"}), 409, "BAT-001")
+    _assert_problem(api.call("POST", "/admin/batch/executions/e-1/stop", token="operator",
+                             body={"reason": "  "}), 422)
+    _assert_problem(api.call("POST", "/admin/batch/replay", token="operator", body={
+        "type": "single", "job_id": "no-such-job", "partitions": ["2013-01-01"],
+        "reason": "x"}), 422, "BAT-009")
+    _assert_problem(api.call("POST", f"/admin/batch/executions/{JOB}/start", token="operator",
+                             body={"reason": "x"}), 422)
+    assert _audit_rows(engine) == []  # refused calls wrote nothing
+
+
+def test_stop_writes_one_audit_row_and_is_idempotent(api, engine):
+    _execution(engine, "e-1", at=T0)
+    first = api.call("POST", "/admin/batch/executions/e-1/stop", token="operator",
+                     body={"reason": "runaway"})
+    assert first.status == 202 and first.body["already_requested"] is False
+    again = api.call("POST", "/admin/batch/executions/e-1/stop", token="operator",
+                     body={"reason": "runaway"})
+    assert again.body == {**first.body, "already_requested": True}
+    rows = _audit_rows(engine)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["audit_id"], row["operator_id"], row["reason"], row["action"], row["target_id"]) \
+        == (first.body["audit_id"], "operator-op", "runaway", "STOP_EXECUTION", "e-1")
+    assert api.call("GET", "/admin/batch/executions/e-1").body["stop_requested_at"]
+
+
+def test_replay_audit_and_idempotency_key(api, engine):
+    body = {"type": "range", "job_id": JOB, "partitions": ["2013-01-01", "2013-01-02"],
+            "reason": "late data"}
+    key = {"Idempotency-Key": "req-42"}
+    first = api.call("POST", "/admin/batch/replay", token="operator", body=body, headers=key)
+    second = api.call("POST", "/admin/batch/replay", token="operator", body=body, headers=key)
+    assert first.status == second.status == 202
+    assert first.body["replay_id"] == second.body["replay_id"]
+    assert first.body["audit_id"] == second.body["audit_id"] is not None
+    assert first.body["status"] == "REQUESTED"
+    rows = _audit_rows(engine)
+    assert [(r["audit_id"], r["operator_id"], r["reason"], r["action"]) for r in rows] == [
+        (first.body["audit_id"], "operator-op", "late data", "REPLAY")]
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Replay)) == 1
+    history = api.call("GET", f"/admin/replays/{first.body['replay_id']}")
+    assert history.status == 200 and history.body["replay"]["request_key"] == "req-42"
+    start = api.call("POST", f"/admin/batch/executions/{JOB}/start", token="operator",
+                     body={"partition_start": "2013-01-01", "partition_end": "2013-01-03",
+                           "reason": "backfill"})
+    assert start.status == 202 and start.body["replay"]["partition_end"] == "2013-01-03"
+    assert start.body["replay"]["replay_type"] == "RANGE"
+
+
+def test_audit_log_and_alert_lists(api, engine):
+    alerts = OpsAlertService(engine, AlertSettings.from_env({}))
+    ids = [alerts.send_alert("execution_failed", severity="ERROR", title=f"t{i}", message="m",
+                             dedupe_key=f"k{i}").alert_id for i in range(3)]
+    ack = api.call("POST", f"/admin/alerts/{ids[0]}/acknowledge", token="operator",
+                   body={"reason": "looking"})
+    assert ack.status == 200 and ack.body["alert"]["status"] == "ACKNOWLEDGED"
+    rows = _audit_rows(engine)
+    assert [(r["audit_id"], r["operator_id"], r["reason"]) for r in rows] == [
+        (ack.body["audit_id"], "operator-op", "looking")]
+    assert [a["alert_id"] for a in api.call("GET", "/admin/alerts?status=OPEN").body["items"]] \
+        == ids[:0:-1]
+    page1 = api.call("GET", "/admin/alerts?limit=2").body
+    page2 = api.call("GET", f"/admin/alerts?limit=2&cursor={page1['next_cursor']}").body
+    assert [a["alert_id"] for a in page1["items"] + page2["items"]] == ids[::-1]
+    _execution(engine, "e-1")
+    api.call("POST", "/admin/batch/executions/e-1/stop", token="admin", body={"reason": "r"})
+
+    def audit(query):
+        reply = api.call("GET", "/admin/audit-logs?" + urllib.parse.urlencode(query))
+        assert reply.status == 200
+        return [(a["operator_id"], a["target_type"]) for a in reply.body["items"]]
+
+    assert audit({}) == [("admin-op", "batch_execution"), ("operator-op", "alert")]
+    assert audit({"operator_id": "admin-op"}) == [("admin-op", "batch_execution")]
+    assert audit({"target_type": "alert"}) == [("operator-op", "alert")]
+    assert audit({"target_type": "batch_execution", "target_id": "e-1"}) == [
+        ("admin-op", "batch_execution")]
+    assert audit({"since": "2999-01-01T00:00:00Z"}) == []
+    assert len(audit({"until": "2999-01-01T00:00:00Z"})) == 2
+    p1 = api.call("GET", "/admin/audit-logs?limit=1").body
+    p2 = api.call("GET", f"/admin/audit-logs?limit=1&cursor={p1['next_cursor']}").body
+    assert p1["items"][0]["audit_id"] > p2["items"][0]["audit_id"]
+
+
+def test_openapi_served_and_exported(api, tmp_path):
+    from opsrel_core.entrypoints.api import openapi_export
+
+    served = api.call("GET", "/openapi.json", token=None)
+    assert served.status == 200 and "/admin/batch/replay" in served.body["paths"]
+    path = openapi_export.main(tmp_path / "openapi.json")
+    assert path.read_text() == openapi_export.render()
