@@ -310,3 +310,50 @@ def api_openapi(output: str) -> None:
 
     export(output)
     click.echo(f"wrote {output}")
+
+
+@cli.group()
+def versions() -> None:
+    """Result versions of an asset partition (never overwritten)."""
+
+
+@versions.command("list")
+@click.option("--asset", "asset_key", required=True, help="Asset key, e.g. ontime_performance.")
+@click.option("--partition", required=True, help="Partition key, e.g. 2013-01-01.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def versions_list(asset_key: str, partition: str, as_json: bool) -> None:
+    """An asset partition's version history, newest first (the active one marked)."""
+    from opsrel_core.services.result_versions import ResultVersionService
+
+    history = ResultVersionService(_engine()).get_version_history(asset_key, partition)
+    if as_json:
+        click.echo(_dump(history))
+        return
+    for v in history:
+        click.echo(f"v{v.version_number:<4} {'active' if v.is_active else '      '} {v.execution_id}  "
+                   f"{v.row_count:>6} rows  {v.content_hash[:19]}  {v.created_at:%Y-%m-%d %H:%M:%S}")
+
+
+@cli.group()
+def audit() -> None:
+    """The append-only audit log of manual actions."""
+
+
+@audit.command("list")
+@click.option("--operator", "operator_id", default=None, help="Only this operator's actions.")
+@click.option("--target", "target_id", default=None, help="Only actions on this target id.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def audit_list(operator_id: str | None, target_id: str | None, limit: int, as_json: bool) -> None:
+    """List audit records, newest first."""
+    from opsrel_core.services.audit_log import AuditLogService
+
+    records = AuditLogService(_engine()).list_audit_logs(
+        operator_id=operator_id, target_id=target_id, limit=limit
+    )
+    if as_json:
+        click.echo(_dump(records))
+        return
+    for r in records:
+        click.echo(f"{r.audit_id:>6} {r.occurred_at:%Y-%m-%d %H:%M:%S} {r.operator_id:<12} "
+                   f"{r.action:<20} {r.target_type}:{r.target_id}  {r.reason}")

@@ -104,3 +104,29 @@ def test_executions_list_and_a_reused_request_key(cli_env):
                                 "--request-key", "k1"])
     assert other.exit_code == 2
     assert "BAT-009" in other.output and "already used by replay 1" in other.output
+
+
+def test_versions_audit_and_tokens_commands(cli_env):
+    runner = CliRunner()
+    for _ in range(2):
+        assert runner.invoke(cli, ["run", "--from", "2013-01-03", "--to", "2013-01-03"]).exit_code == 0
+    listed = runner.invoke(cli, ["versions", "list", "--asset", "ontime_performance",
+                                 "--partition", "2013-01-03"])
+    lines = listed.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [["v2", "active"], ["v1", lines[1].split()[1]]]
+    assert "active" not in lines[1]
+    audit = runner.invoke(cli, ["audit", "list", "--json"])
+    records = json.loads(audit.stdout)
+    assert [r["action"] for r in records] == ["MANUAL_RUN", "MANUAL_RUN"]
+    created = runner.invoke(cli, ["tokens", "create", "--operator", "ops-bot", "--role", "viewer"])
+    assert created.exit_code == 0
+    token = created.stdout.splitlines()[-1]
+    assert token.startswith("opsrel_")
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.services.api_tokens import ApiTokenService
+
+    engine = make_engine(f"sqlite:///{Path(cli_env['OPSREL_HOME']) / 'ops.db'}")
+    assert ApiTokenService(engine).authenticate(token)[0] == "ops-bot"
+    assert runner.invoke(cli, ["tokens", "revoke", "1"]).exit_code == 0
+    assert ApiTokenService(engine).authenticate(token) is None
+    engine.dispose()
