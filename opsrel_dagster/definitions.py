@@ -12,6 +12,9 @@ from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sens
 defs = dg.Definitions.merge(
     flights_defs,
     dg.Definitions(
+        # Small pandas steps: one process per run, not per step (DAGSTER-NOTES: ~4 s instead of
+        # ~20 s a partition with the multiprocess executor).
+        executor=dg.in_process_executor,
         sensors=[
             make_projection_sensor(
                 partitions_by_job={FLIGHTS_JOB_ID: flights_partitions},
