@@ -8,6 +8,7 @@ stack trace.
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -84,6 +85,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValueError)
     async def _value(_: Request, exc: ValueError) -> JSONResponse:
         return problem(422, str(exc) or "invalid request")
+
+    @app.exception_handler(sa.exc.DataError)
+    async def _data(_: Request, exc: sa.exc.DataError) -> JSONResponse:
+        # The database refused a value (a NUL byte, an out-of-range number): the client's input,
+        # not a server fault; the transaction was rolled back, nothing was written.
+        return problem(422, "a value cannot be stored or searched for (for example a NUL byte)")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

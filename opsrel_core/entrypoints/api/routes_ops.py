@@ -4,7 +4,9 @@ versions, error codes)."""
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from opsrel_core.entrypoints.api import auth
 from opsrel_core.entrypoints.api.auth import Principal
@@ -21,11 +23,16 @@ NodeType = Literal[LINEAGE_NODE_TYPES]  # type: ignore[valid-type]
 ACK_ACTION = "ACKNOWLEDGE_ALERT"
 
 
+# Ids are BIGINT on PostgreSQL and INTEGER on SQLite: anything larger cannot exist (422, not 500).
+MAX_DB_ID = 2**63 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
+
+
 def _id_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     value = decode_cursor(cursor).get("i")
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DB_ID:
         raise ValueError("invalid cursor")
     return value
 
@@ -64,7 +71,7 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"])
 def acknowledge_alert(
-    alert_id: int, body: AcknowledgeRequest | None = None,
+    alert_id: DbId, body: AcknowledgeRequest | None = None,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """Acknowledge an alert (audited; a repeat changes nothing)."""
@@ -87,7 +94,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", tags=["tokens"])
 def revoke_token(
-    token_id: int, reason: str = Query(min_length=1, max_length=2000, pattern=r"\S"),
+    token_id: DbId, reason: str = Query(min_length=1, max_length=2000, pattern=r"\S"),
     who: Principal = Depends(auth.admin), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """Revoke an API token (reason as a query parameter)."""
@@ -105,7 +112,7 @@ def list_error_codes(
 
 @router.get("/replays/{replay_id}", tags=["batch"])
 def get_replay(
-    replay_id: int, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+    replay_id: DbId, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """A replay with its executions and the result versions they made."""
     return to_json(services.replays.replay_history(replay_id))
@@ -122,7 +129,7 @@ def get_context(
 
 @router.get("/lineage/backtrace", tags=["reproducibility"])
 def lineage_backtrace(
-    asset: str, partition: str, version: int = Query(ge=1),
+    asset: str, partition: str, version: int = Query(ge=1, le=2**31 - 1),
     node_type: NodeType = "RESULT", _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
@@ -145,7 +152,7 @@ def daily_report(
 
 @router.get("/reports/replay/{replay_id}", tags=["data quality"])
 def replay_report(
-    replay_id: int, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+    replay_id: DbId, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """The data-quality report of a replay."""
     report = services.reports.get_replay_report(replay_id)
