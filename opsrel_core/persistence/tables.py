@@ -29,7 +29,24 @@ NAMING_CONVENTION = {
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # None is stored as SQL NULL, not as the JSON text 'null'.
 Json = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
-UtcDateTime = sa.DateTime(timezone=True)
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timezone-aware UTC timestamp on both backends.
+
+    PostgreSQL returns aware values; SQLite stores no zone and returns naive ones, which are UTC
+    by construction here. Reading through this type gives aware UTC datetimes either way, so no
+    caller has to repair them.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value
+
 
 EXECUTION_STATUSES = ("READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED")
 TRIGGER_TYPES = ("MANUAL", "BACKFILL", "SENSOR", "SCHEDULE", "CLI", "REPLAY")
@@ -78,7 +95,7 @@ class BatchJob(Base):
     asset_selection: Mapped[list[str]] = mapped_column(Json)
     partitions: Mapped[str] = mapped_column(sa.String(50))
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ErrorCode(Base):
@@ -121,8 +138,8 @@ class Replay(Base):
     status: Mapped[str] = mapped_column(sa.String(12))
     reason: Mapped[str] = mapped_column(sa.Text)
     operator_id: Mapped[str] = mapped_column(sa.String(100))
-    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class BatchExecution(Base):
@@ -163,11 +180,11 @@ class BatchExecution(Base):
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     failed_asset_key: Mapped[str | None] = mapped_column(sa.String(200))
     failed_partition_key: Mapped[str | None] = mapped_column(sa.String(100))
-    stop_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    stop_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ExecutionEvent(Base):
@@ -186,7 +203,7 @@ class ExecutionEvent(Base):
     event_key: Mapped[str] = mapped_column(sa.String(200))
     from_status: Mapped[str | None] = mapped_column(sa.String(10))
     to_status: Mapped[str] = mapped_column(sa.String(10))
-    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     detail: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
@@ -203,7 +220,7 @@ class AuditLog(Base):
         sa.Index(None, "target_type", "target_id"),
     )
     audit_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     operator_id: Mapped[str] = mapped_column(sa.String(100))
     action_type: Mapped[str] = mapped_column(sa.String(20))
     action: Mapped[str] = mapped_column(sa.String(50))
@@ -241,8 +258,8 @@ class ResultVersion(Base):
     row_count: Mapped[int] = mapped_column(sa.BigInteger)
     storage_uri: Mapped[str | None] = mapped_column(sa.Text)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     deactivated_by_execution_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
@@ -277,10 +294,10 @@ class Alert(Base):
     title: Mapped[str] = mapped_column(sa.String(300))
     message: Mapped[str] = mapped_column(sa.Text)
     occurrence_count: Mapped[int] = mapped_column(sa.Integer, default=1)
-    first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(100))
-    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class AlertDelivery(Base):
@@ -298,10 +315,10 @@ class AlertDelivery(Base):
     channel: Mapped[str] = mapped_column(sa.String(10))
     status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class AlertDeliveryAttempt(Base):
@@ -311,7 +328,7 @@ class AlertDeliveryAttempt(Base):
     __table_args__ = (sa.Index(None, "delivery_id"),)
     attempt_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("alert_delivery.delivery_id"))
-    attempted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    attempted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     succeeded: Mapped[bool] = mapped_column(sa.Boolean)
     error: Mapped[str | None] = mapped_column(sa.Text)
 
@@ -337,7 +354,7 @@ class ProjectionCursor(Base):
     __tablename__ = "projection_cursor"
     name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(sa.Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 # --- C-2: data quality, lineage, reproducibility ---------------------------------------------
@@ -355,7 +372,7 @@ class Snapshot(Base):
     storage_uri: Mapped[str] = mapped_column(sa.Text)
     row_count: Mapped[int] = mapped_column(sa.BigInteger)
     first_execution_id: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class LineageNode(Base):
@@ -371,7 +388,7 @@ class LineageNode(Base):
     asset_key: Mapped[str] = mapped_column(sa.String(200))
     partition_key: Mapped[str] = mapped_column(sa.String(100))
     version_ref: Mapped[str] = mapped_column(sa.String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class LineageEdge(Base):
@@ -400,7 +417,7 @@ class ValidationRule(Base):
     asset_key: Mapped[str] = mapped_column(sa.String(200))
     severity: Mapped[str] = mapped_column(sa.String(4))
     description: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ValidationRuleVersion(Base):
@@ -412,7 +429,7 @@ class ValidationRuleVersion(Base):
     rule_id: Mapped[str] = mapped_column(sa.ForeignKey("validation_rule.rule_id"))
     version_hash: Mapped[str] = mapped_column(sa.String(80))
     definition: Mapped[dict[str, Any]] = mapped_column(Json)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ValidationResult(Base):
@@ -437,7 +454,7 @@ class ValidationResult(Base):
     measured_value: Mapped[float | None] = mapped_column(sa.Float)
     bound: Mapped[str | None] = mapped_column(sa.String(100))
     sample_failures: Mapped[list[Any] | None] = mapped_column(Json)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ExecutionContext(Base):
@@ -452,7 +469,7 @@ class ExecutionContext(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(Json)
     code_version: Mapped[dict[str, Any]] = mapped_column(Json)
     library_versions: Mapped[dict[str, Any]] = mapped_column(Json)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class DqReport(Base):
@@ -475,7 +492,7 @@ class DqReport(Base):
     pass_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     warn_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     fail_count: Mapped[int] = mapped_column(sa.Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class DqReportItem(Base):
@@ -511,5 +528,5 @@ class ApiToken(Base):
     operator_id: Mapped[str] = mapped_column(sa.String(100))
     role: Mapped[str] = mapped_column(sa.String(10))
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

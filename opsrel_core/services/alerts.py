@@ -412,7 +412,7 @@ class OpsAlertService:
                     guard = [Alert.alert_id == open_alert.alert_id, Alert.status == "OPEN"]
                     if count_once:
                         guard.append(sa.not_(sa.and_(Alert.first_seen_at <= at, Alert.last_seen_at >= at)))
-                    at_param = sa.bindparam("occurred_at", at, type_=UtcDateTime)
+                    at_param = sa.bindparam("occurred_at", at, type_=UtcDateTime())
                     done = s.execute(
                         sa.update(Alert).where(*guard).values(
                             occurrence_count=Alert.occurrence_count + 1,

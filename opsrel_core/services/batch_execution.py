@@ -93,13 +93,6 @@ class ExecutionView:
         return cls(**values)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite returns naive datetimes; everything stored is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
 @retry_transient_methods
 class BatchExecutionService:
     """Records and moves executions through their lifecycle.
@@ -126,7 +119,7 @@ class BatchExecutionService:
         """Return one execution, or None when it is not recorded."""
         with UnitOfWork(self._engine) as uow:
             row = uow.session.get(BatchExecution, execution_id)
-            return None if row is None else _normalised(ExecutionView.of(row))
+            return None if row is None else ExecutionView.of(row)
 
     def get_history(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the execution's status history, oldest first.
@@ -146,7 +139,7 @@ class BatchExecutionService:
                     "event_key": r.event_key,
                     "from_status": r.from_status,
                     "to_status": r.to_status,
-                    "occurred_at": _aware(r.occurred_at),
+                    "occurred_at": r.occurred_at,
                     "detail": r.detail,
                 }
                 for r in rows
@@ -177,7 +170,7 @@ class BatchExecutionService:
         if partition_key is not None:
             stmt = stmt.where(BatchExecution.partition_key == partition_key)
         with UnitOfWork(self._engine) as uow:
-            return [_normalised(ExecutionView.of(r)) for r in uow.session.scalars(stmt.limit(limit))]
+            return [ExecutionView.of(r) for r in uow.session.scalars(stmt.limit(limit))]
 
     def list_stop_requested_ids(self, limit: int = 200) -> list[str]:
         """Ids of READY or RUNNING executions with a stop request, oldest request first."""
@@ -249,7 +242,7 @@ class BatchExecutionService:
         with UnitOfWork(self._engine) as uow:
             row = uow.session.get(BatchExecution, spec.execution_id)
             if row is not None:
-                return _normalised(ExecutionView.of(row))
+                return ExecutionView.of(row)
             start, end = spec.partition_range or (None, None)
             row = BatchExecution(
                 execution_id=spec.execution_id,
@@ -299,7 +292,7 @@ class BatchExecutionService:
                 existing = uow.session.get(BatchExecution, spec.execution_id)
                 if existing is None:
                     raise
-                return _normalised(ExecutionView.of(existing))
+                return ExecutionView.of(existing)
             return self._view(uow, spec.execution_id)
 
     def start_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
@@ -340,7 +333,7 @@ class BatchExecutionService:
         with UnitOfWork(self._engine) as uow:
             row = self._row(uow, execution_id, for_update=True)
             if ExecutionStatus(row.status).is_terminal:
-                return _normalised(ExecutionView.of(row))
+                return ExecutionView.of(row)
             total = max(row.steps_total, steps_total or 0)
             if steps_done > total:
                 raise ValueError(f"steps_done {steps_done} exceeds steps_total {total}")
@@ -351,7 +344,7 @@ class BatchExecutionService:
                 row.steps_total, row.steps_done, row.rows_written = total, new_done, new_rows
                 row.updated_at = utcnow()
                 uow.commit()
-            return _normalised(ExecutionView.of(row))
+            return ExecutionView.of(row)
 
     def complete_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
         """Move RUNNING -> SUCCESS and set ``ended_at``.
@@ -449,7 +442,7 @@ class BatchExecutionService:
                 row.stop_requested_at = at
                 row.updated_at = utcnow()
                 uow.commit()
-            return _normalised(ExecutionView.of(row))
+            return ExecutionView.of(row)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -475,7 +468,7 @@ class BatchExecutionService:
                     wanted, wanted_values = target, dict(values or {})
                 current = ExecutionStatus(row.status)
                 if current == wanted:
-                    return _normalised(ExecutionView.of(row))  # the same event again: a no-op
+                    return ExecutionView.of(row)  # the same event again: a no-op
                 if not can_transition(current, wanted):
                     raise BatchExecutionException(
                         error_codes.BAT_INVALID_TRANSITION,
@@ -531,14 +524,4 @@ class BatchExecutionService:
 
     def _view(self, uow: UnitOfWork, execution_id: str) -> ExecutionView:
         uow.session.expire_all()
-        return _normalised(ExecutionView.of(self._row(uow, execution_id)))
-
-
-def _normalised(view: ExecutionView) -> ExecutionView:
-    return dataclasses.replace(
-        view,
-        created_at=_aware(view.created_at),
-        started_at=_aware(view.started_at),
-        ended_at=_aware(view.ended_at),
-        stop_requested_at=_aware(view.stop_requested_at),
-    )
+        return ExecutionView.of(self._row(uow, execution_id))

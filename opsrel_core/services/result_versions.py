@@ -45,11 +45,7 @@ class ResultVersionView:
     @classmethod
     def of(cls, row: ResultVersion) -> "ResultVersionView":
         """Build the view from an ORM row."""
-        values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
-        for name in ("created_at", "deactivated_at"):
-            if values[name] is not None and values[name].tzinfo is None:
-                values[name] = values[name].replace(tzinfo=dt.timezone.utc)
-        return cls(**values)
+        return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
 
 
 @retry_transient_methods
