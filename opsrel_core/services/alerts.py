@@ -514,6 +514,8 @@ class AlertDispatcher:
         slack_sender: posts to Slack (``SlackWebhookSender``); None: likewise for SLACK.
         clock: current UTC time; injectable so tests move time instead of sleeping.
         sleep: pauses between Slack posts (seconds); injectable.
+        monotonic: the pacing clock (seconds, ``time.monotonic`` by default); injectable with
+            ``sleep`` so a test can read the exact pacing schedule (RB-22) without waiting.
     """
 
     def __init__(
@@ -524,6 +526,7 @@ class AlertDispatcher:
         slack_sender: SlackSender | None = None,
         clock: Clock = utcnow,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self._engine = engine
         self._settings = settings
@@ -532,6 +535,7 @@ class AlertDispatcher:
         }
         self._clock = clock
         self._sleep = sleep
+        self._monotonic = monotonic
         self._last_slack_post: float | None = None
 
     def dispatch_once(self, limit: int = 100) -> DispatchReport:
@@ -636,10 +640,10 @@ class AlertDispatcher:
     def _pace_slack(self) -> None:
         interval = self._settings.slack_min_interval_seconds
         if self._last_slack_post is not None and interval > 0:
-            wait = interval - (time.monotonic() - self._last_slack_post)
+            wait = interval - (self._monotonic() - self._last_slack_post)
             if wait > 0:
                 self._sleep(wait)
-        self._last_slack_post = time.monotonic()
+        self._last_slack_post = self._monotonic()
 
     @retry_transient
     def _record(self, claim: _Claim, error: DeliveryError | None) -> str:

@@ -5,6 +5,7 @@ import email.message
 import email.policy
 import json
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,7 +64,8 @@ class SmtpServer:
 class SlackServer:
     """Loopback HTTP server: records POSTed JSON; answers from ``script`` then 200 ``ok``.
 
-    A script entry is ``(status, headers, body)`` or ``("hang", seconds)``.
+    A script entry is ``(status, headers, body)``, ``("hang", seconds)`` or ``("reset",)``: read
+    and record the body, then reset the connection without answering (RST).
     """
 
     def __init__(self, token: str = "T0001/B0001/hooktoken") -> None:
@@ -80,6 +82,13 @@ class SlackServer:
                     step = outer.script.pop(0) if outer.script else (200, {}, b"ok")
                     outer.posts.append(json.loads(body))
                     outer.paths.append(self.path)
+                if step[0] == "reset":
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+                    self.close_connection = True
+                    return
                 if step[0] == "hang":
                     time.sleep(step[1])
                     step = (200, {}, b"ok")
