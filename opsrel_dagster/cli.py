@@ -16,6 +16,7 @@ import time
 import click
 
 from opsrel_core.entrypoints.cli import cli
+from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay ...`
 
 
 def _date(value: str, name: str) -> dt.date:
@@ -59,71 +60,6 @@ def run_command(date_from: str, date_to: str, as_json: bool) -> None:
     else:
         click.echo(runner.render_table(summaries))
     if any(s.status != "SUCCESS" for s in summaries):
-        sys.exit(1)
-
-
-@cli.command("replay")
-@click.option("--partition", "partition", default=None, help="Replay one day (YYYY-MM-DD).")
-@click.option("--from", "date_from", default=None, help="First day of a range, inclusive.")
-@click.option("--to", "date_to", default=None, help="Last day of a range, inclusive.")
-@click.option("--all", "replay_all", is_flag=True, help="Replay every partition (2013).")
-@click.option("--reason", required=True, help="Why: recorded with the replay and its audit record.")
-@click.option("--operator", default=None, help="Who (default: the OS user).")
-@click.option("--request-key", default=None, help="Idempotency key: the same key runs once.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def replay_command(
-    partition: str | None, date_from: str | None, date_to: str | None, replay_all: bool,
-    reason: str, operator: str | None, request_key: str | None, as_json: bool,
-) -> None:
-    """Replay one partition, a range or everything, keeping every earlier result.
-
-    Each replayed partition's new result becomes active only if its run succeeds; earlier
-    versions stay readable. Exits 0 when the replay ended SUCCESS, 1 otherwise, 2 on bad input.
-    """
-    import getpass
-
-    from opsrel_core.errors import OpsException
-    from opsrel_dagster.headless import HeadlessRunner
-
-    chosen = [partition is not None, date_from is not None or date_to is not None, replay_all]
-    if sum(chosen) != 1:
-        raise click.UsageError("give exactly one of --partition, --from/--to, --all")
-    if chosen[1] and (date_from is None or date_to is None):
-        raise click.UsageError("--from and --to go together")
-    runner = HeadlessRunner.from_env()
-    if partition is not None:
-        day = _date(partition, "--partition")
-        keys, kind = runner.partition_keys(day, day), "single"
-    elif replay_all:
-        from opsrel_dagster.defs.flights import flights_partitions
-
-        keys, kind = flights_partitions.get_partition_keys(), "full"
-    else:
-        start, end = _date(date_from, "--from"), _date(date_to, "--to")
-        if end < start:
-            raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
-        keys, kind = runner.partition_keys(start, end), "range"
-    try:
-        replay, summaries = runner.run_replay(
-            keys, kind=kind, operator_id=operator or getpass.getuser(), reason=reason,
-            request_key=request_key,
-        )
-    except OpsException as exc:
-        click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(2)
-    runner.dispatch_alerts()
-    if as_json:
-        click.echo(json.dumps(
-            {"replay_id": replay.replay_id, "status": getattr(replay.status, "value", replay.status),
-             "partitions": [s.as_dict() for s in summaries]}, indent=2, default=str,
-        ))
-    else:
-        if summaries:
-            click.echo(runner.render_table(summaries))
-        else:
-            click.echo("this request was already recorded; nothing was run again")
-        click.echo(f"replay {replay.replay_id}: {getattr(replay.status, 'value', replay.status)}")
-    if replay.status != "SUCCESS":
         sys.exit(1)
 
 

@@ -93,6 +93,27 @@ def ensure_dagster_home(settings: OpsSettings) -> Path:
     return home
 
 
+def ensure_same_request(
+    replay: "ReplayView", partition_keys: list[str], reason: str, request_key: str | None
+) -> None:
+    """Refuse a request key reused for a different request (the service returns the replay
+    recorded under the key without comparing).
+
+    Raises:
+        BatchExecutionException: BAT-009 when ``request_key`` is set and the stored replay covers
+            other partitions or has another reason.
+    """
+    asked = (partition_keys[0], partition_keys[-1], reason.strip())
+    stored = (replay.partition_start, replay.partition_end, replay.reason.strip())
+    if request_key is not None and asked != stored:
+        raise BatchExecutionException(
+            error_codes.BAT_REPLAY_INVALID,
+            f"request key {request_key!r} was already used by replay {replay.replay_id} "
+            f"for {stored[0]}..{stored[1]} ({stored[2]!r}); use a new key for a different "
+            "request",
+        )
+
+
 class HeadlessRunner:
     """Materializes the flights pipeline per partition and records each run.
 
@@ -245,15 +266,7 @@ class HeadlessRunner:
         else:
             replay = replays.replay_full(partition_keys=partition_keys, **common)
         if replay.status != "REQUESTED":
-            asked = (partition_keys[0], partition_keys[-1], reason.strip())
-            stored = (replay.partition_start, replay.partition_end, replay.reason.strip())
-            if request_key is not None and asked != stored:
-                raise BatchExecutionException(
-                    error_codes.BAT_REPLAY_INVALID,
-                    f"request key {request_key!r} was already used by replay {replay.replay_id} "
-                    f"for {stored[0]}..{stored[1]} ({stored[2]!r}); use a new key for a different "
-                    "request",
-                )
+            ensure_same_request(replay, partition_keys, reason, request_key)
             return replays.refresh_status(replay.replay_id, partition_keys), []
         # What each run replays: the execution of the active result, else the partition's last
         # execution (a failure being redone).

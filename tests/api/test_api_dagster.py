@@ -1,90 +1,121 @@
-"""A replay requested through the admin API runs in Dagster, launched by the real daemon."""
+"""Issue 6 acceptance on the live Dagster processes: a real ``dagster-webserver`` and
+``dagster-daemon run`` on loopback, the admin API served over HTTP, and ``opsrel replay`` in
+submit mode (``OPSREL_DAGSTER_URL``).
 
+A replay requested through the API (retried, with the same Idempotency-Key) becomes exactly one
+run per partition, launched by the daemon's replay sensor; the runs and their opsrel tags are read
+back through the webserver's GraphQL API, and the audit entry carries the token's operator and
+the reason. ``opsrel replay single --wait`` submits a second replay to the same processes and
+follows it to SUCCESS. Processes are killed by pid at teardown (tests/support/dagster_processes).
+"""
+
+import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import dagster as dg
 import pytest
-import uvicorn
 
-from opsrel_core.entrypoints.api import create_app
-from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.audit_log import AuditLogService
-from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.settings import OpsSettings
-from tests.api.conftest import Api, _free_port
+from opsrel_core.services.replays import ReplayService
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures
+from tests.support.dagster_processes import dagster_daemon, dagster_webserver, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-WAIT_SECONDS = 240
+WAIT_SECONDS = 360
+RUNS_BY_TAG = """
+query RunsByTag($tags: [ExecutionTag!]) {
+  runsOrError(filter: {tags: $tags}) {
+    __typename
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}
+"""
+
+
+def _runs_of_replay(webserver, replay_id: int) -> list[dict]:
+    """The Dagster runs tagged with the replay id, as the webserver's GraphQL API shows them."""
+    data = webserver.graphql(
+        RUNS_BY_TAG, {"tags": [{"key": "opsrel/replay_id", "value": str(replay_id)}]})
+    assert data["runsOrError"]["__typename"] == "Runs", data
+    return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}}
+            for r in data["runsOrError"]["results"]]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_api_replay_is_launched_by_the_daemon_with_its_tags(runner, opsrel_env, database_url, tmp_path):
-    import threading
+def test_api_replay_and_cli_submit_run_in_live_dagster_exactly_once(
+    runner, opsrel_env, api, tmp_path,
+):
+    first_day, days = "2013-07-01", ["2013-07-01", "2013-07-02"]
+    [first] = runner.run_partitions([first_day])
+    replays = ReplayService(runner.engine)
+    request = {"type": "range", "job_id": "flights_daily", "partition_start": days[0],
+               "partition_end": days[-1], "reason": "re-run after the carrier fix"}
+    headers = {"Idempotency-Key": "ticket-7"}
 
-    day = "2013-07-01"
-    [first] = runner.run_partitions([day])
-    token = ApiTokenService(runner.engine).create("nina", "operator")[0]
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(OpsSettings(database_url=database_url, home=tmp_path)),
-        host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-    ))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    log = open(tmp_path / "daemon.log", "w")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env={**os.environ, **opsrel_env}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        api = Api(f"http://127.0.0.1:{port}", {"operator": token})
-        request = {
-            "type": "single", "job_id": "flights_daily", "partitions": [day],
-            "reason": "re-run after the carrier fix",
-        }
+    with dagster_webserver(opsrel_env, tmp_path) as webserver, \
+            dagster_daemon(opsrel_env, tmp_path) as daemon:
+        processes = [webserver.process, daemon]
         reply = api.call("POST", "/admin/batch/replay", token="operator", body=request,
-                         headers={"Idempotency-Key": "ticket-7"})
+                         headers=headers)
         assert reply.status == 202, reply.body
         replay_id = reply.body["replay_id"]
-        executions = BatchExecutionService(runner.engine)
-        deadline = time.monotonic() + WAIT_SECONDS
-        done = None
-        while time.monotonic() < deadline and done is None:
-            for e in executions.list_executions(partition_key=day, limit=10):
-                if e.replay_id == replay_id and e.status.is_terminal:
-                    done = e
-            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
-            time.sleep(1)
-        assert done is not None, (tmp_path / "daemon.log").read_text()[-3000:]
-        assert done.status.value == "SUCCESS", done
-        assert (done.operator_id, done.parent_execution_id) == ("nina", first.run_id)
-        run = runner.instance.get_run_by_id(done.execution_id)
-        assert run.tags["opsrel/replay_id"] == str(replay_id)
-        assert run.tags["opsrel/reason"] == "re-run after the carrier fix"
-        assert run.tags["dagster/sensor_name"] == "opsrel_replay_launch_sensor"
-        [audit] = AuditLogService(runner.engine).list_audit_logs(operator_id="nina")
-        assert (audit.action, audit.reason, audit.audit_id) == (
-            "REPLAY", "re-run after the carrier fix", reply.body["audit_id"]
+        # a client retrying at once (say after a timeout) gets the same replay back
+        retried = api.call("POST", "/admin/batch/replay", token="operator", body=request,
+                           headers=headers)
+        assert (retried.status, retried.body["replay_id"], retried.body["audit_id"]) == (
+            202, replay_id, reply.body["audit_id"])
+
+        ended = wait_until(lambda: (r := replays.get_replay(replay_id)).status.is_terminal and r,
+                           WAIT_SECONDS, processes)
+        assert ended.status.value == "SUCCESS"
+        status = api.call("GET", f"/admin/replays/{replay_id}")
+        assert status.body["replay"]["status"] == "SUCCESS"
+        by_partition = {e["execution"]["partition_key"]: e["execution"]
+                        for e in status.body["executions"]}
+        assert sorted(by_partition) == days
+        assert by_partition[first_day]["parent_execution_id"] == first.run_id
+
+        # the webserver shows one run per partition, launched by the sensor, with the tags
+        runs = _runs_of_replay(webserver, replay_id)
+        assert sorted(r["tags"]["dagster/partition"] for r in runs) == days
+        for run in runs:
+            assert run["status"] == "SUCCESS"
+            assert run["tags"]["opsrel/operator"] == "operator-op"
+            assert run["tags"]["opsrel/reason"] == "re-run after the carrier fix"
+            assert run["tags"]["dagster/sensor_name"] == "opsrel_replay_launch_sensor"
+            assert by_partition[run["tags"]["dagster/partition"]]["execution_id"] == run["runId"]
+        # the audit entry, in the ops schema and through the API, with the token's operator
+        [audit] = AuditLogService(runner.engine).list_audit_logs(operator_id="operator-op")
+        assert (audit.audit_id, audit.action, audit.reason, audit.target_id) == (
+            reply.body["audit_id"], "REPLAY", "re-run after the carrier fix", str(replay_id))
+        listed = api.call("GET", "/admin/audit-logs?operator_id=operator-op")
+        assert [a["audit_id"] for a in listed.body["items"]] == [audit.audit_id]
+
+        # a retry after the end is still the same replay and launches nothing
+        late = api.call("POST", "/admin/batch/replay", token="operator", body=request,
+                        headers=headers)
+        assert (late.status, late.body["replay_id"]) == (202, replay_id)
+
+        # submit mode: `opsrel replay` with OPSREL_DAGSTER_URL records the request for the
+        # daemon and --wait follows it to the end (the sensor ticked several times meanwhile)
+        submitted = subprocess.run(
+            [str(Path(sys.executable).parent / "opsrel"), "replay", "single", "2013-07-03",
+             "--reason", "submitted from cron", "--operator", "cron-bot", "--wait", "--json"],
+            env={**os.environ, **opsrel_env, "OPSREL_DAGSTER_URL": webserver.url},
+            capture_output=True, text=True, timeout=WAIT_SECONDS,
         )
-        # the same request again (a retried call) is the same replay and launches nothing more
-        again = api.call("POST", "/admin/batch/replay", token="operator", body=request,
-                         headers={"Idempotency-Key": "ticket-7"})
-        assert again.status == 202 and again.body["replay_id"] == replay_id
-        time.sleep(20)  # more than one sensor interval
-        runs = runner.instance.get_runs(dg.RunsFilter(tags={"opsrel/replay_id": str(replay_id)}))
-        assert len(runs) == 1
-    finally:
-        os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait(timeout=30)
-        log.close()
-        server.should_exit = True
-        thread.join(timeout=20)
+        assert submitted.returncode == 0, submitted.stderr + "\n".join(
+            p.log_tail() for p in processes)
+        shown = json.loads(submitted.stdout)
+        assert (shown["status"], shown["mode"]) == ("SUCCESS", "submitted")
+        assert [e["partition"] for e in shown["executions"]] == ["2013-07-03"]
+        [cli_run] = _runs_of_replay(webserver, shown["replay_id"])
+        assert (cli_run["tags"]["opsrel/operator"], cli_run["tags"]["opsrel/reason"]) == (
+            "cron-bot", "submitted from cron")
+        assert cli_run["runId"] == shown["executions"][0]["execution_id"]
+
+        # exactly once: after all those sensor ticks and three API calls, still one run a day
+        assert sorted(r["tags"]["dagster/partition"] for r in _runs_of_replay(
+            webserver, replay_id)) == days
+        assert len(replays.list_replays()) == 2

@@ -21,6 +21,7 @@ def cli_env(tmp_path: Path, monkeypatch) -> dict[str, str]:
     }
     monkeypatch.delenv("OPSREL_DATABASE_URL", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("OPSREL_DAGSTER_URL", raising=False)  # the embedded default
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
@@ -94,13 +95,13 @@ def test_executions_list_and_a_reused_request_key(cli_env):
     listed = runner.invoke(cli, ["executions", "list", "--status", "SUCCESS"])
     assert listed.exit_code == 0
     assert {line.split()[0] for line in listed.stdout.splitlines()} == set(run_ids)
-    first = runner.invoke(cli, ["replay", "--partition", "2013-01-01", "--reason", "a",
+    first = runner.invoke(cli, ["replay", "single", "2013-01-01", "--reason", "a",
                                 "--request-key", "k1"])
     assert first.exit_code == 0 and "replay 1: SUCCESS" in first.stdout
-    same = runner.invoke(cli, ["replay", "--partition", "2013-01-01", "--reason", "a",
+    same = runner.invoke(cli, ["replay", "single", "2013-01-01", "--reason", "a",
                                "--request-key", "k1"])
     assert same.exit_code == 0 and "nothing was run again" in same.stdout
-    other = runner.invoke(cli, ["replay", "--partition", "2013-01-02", "--reason", "b",
+    other = runner.invoke(cli, ["replay", "single", "2013-01-02", "--reason", "b",
                                 "--request-key", "k1"])
     assert other.exit_code == 2
     assert "BAT-009" in other.output and "already used by replay 1" in other.output

@@ -104,7 +104,7 @@ def test_two_replays_of_one_partition_at_once_on_postgres(runner, opsrel_env):
     opsrel = Path(sys.executable).parent / "opsrel"
     procs = [
         subprocess.Popen(
-            [str(opsrel), "replay", "--partition", day, "--reason", f"concurrent {n}",
+            [str(opsrel), "replay", "single", day, "--reason", f"concurrent {n}",
              "--operator", f"op{n}", "--json"],
             env={**os.environ, **opsrel_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,

@@ -1,0 +1,229 @@
+"""``opsrel replay single|range|full|status``: replays from the command line, in two modes.
+
+- Embedded (default, no ``OPSREL_DAGSTER_URL``): the replay runs in this process through the
+  persistent Dagster instance and the command waits for it, as ``opsrel run`` does.
+- Submit (``OPSREL_DAGSTER_URL`` names a running dagster-webserver): the command records the
+  audited REQUESTED replay (one transaction: replay row + audit record), exactly what the admin
+  API's ``POST /admin/batch/replay`` records, prints its id and returns. The daemon's
+  ``opsrel_replay_launch_sensor`` launches one run per partition with the run key
+  ``replay:<id>:<partition>``, so a request launches once even when the command is retried with
+  the same ``--request-key`` or dies after recording. ``--wait`` follows it to the end.
+
+Exit codes (for cron): 0 the replay ended SUCCESS (or was submitted, without ``--wait``);
+1 it ended FAILED or STOPPED; 2 bad input or a refused request (nothing written); 3 the webserver
+at ``OPSREL_DAGSTER_URL`` did not answer (nothing written); 4 ``--timeout`` passed before the
+replay ended (it keeps running).
+"""
+
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from opsrel_core.entrypoints.cli import cli
+
+EXIT_FAILED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
+
+
+def _date(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name)
+
+
+def _common(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every replay subcommand takes."""
+    for option in reversed([
+        click.option("--reason", required=True, help="Why: recorded with the replay and its audit record."),
+        click.option("--operator", default=None, help="Who (default: the OS user)."),
+        click.option("--request-key", default=None, help="Idempotency key: the same key runs once."),
+        click.option("--wait", is_flag=True, help="Submit mode: follow the replay to its end."),
+        click.option("--timeout", type=float, default=None, help="Seconds --wait waits at most (exit 4)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    ]):
+        command = option(command)
+    return command
+
+
+@cli.group("replay")
+def replay_group() -> None:
+    """Replay one partition, a range or everything, keeping every earlier result.
+
+    Each replayed partition's new result becomes active only if its run succeeds. Without
+    OPSREL_DAGSTER_URL the replay runs here and the command waits; with it, the command submits
+    the request to the daemon and prints the replay id (--wait follows it). Exit codes: 0 SUCCESS
+    (or submitted), 1 FAILED/STOPPED, 2 refused, 3 webserver unreachable, 4 --timeout passed.
+    """
+
+
+@replay_group.command("single")
+@click.argument("day")
+@_common
+def replay_single(day: str, **options: Any) -> None:
+    """Replay the daily partition DAY (YYYY-MM-DD)."""
+    from opsrel_dagster.headless import HeadlessRunner
+
+    when = _date(day, "DAY")
+    _replay("single", HeadlessRunner.partition_keys(when, when), **options)
+
+
+@replay_group.command("range")
+@click.argument("first")
+@click.argument("last")
+@_common
+def replay_range(first: str, last: str, **options: Any) -> None:
+    """Replay the daily partitions FIRST..LAST (inclusive)."""
+    from opsrel_dagster.headless import HeadlessRunner
+
+    start, end = _date(first, "FIRST"), _date(last, "LAST")
+    if end < start:
+        raise click.BadParameter(f"{end} is before {start}", param_hint="LAST")
+    _replay("range", HeadlessRunner.partition_keys(start, end), **options)
+
+
+@replay_group.command("full")
+@_common
+def replay_full(**options: Any) -> None:
+    """Replay every partition of the job (all of 2013)."""
+    from opsrel_dagster.defs.flights import flights_partitions
+
+    _replay("full", flights_partitions.get_partition_keys(), **options)
+
+
+@replay_group.command("status")
+@click.argument("replay_id", type=int)
+@click.option("--wait", is_flag=True, help="Follow the replay to its end.")
+@click.option("--timeout", type=float, default=None, help="Seconds --wait waits at most (exit 4).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def replay_status(replay_id: int, wait: bool, timeout: float | None, as_json: bool) -> None:
+    """Show a replay and its executions; exit as a replay command does (1 when unknown)."""
+    from opsrel_core.services.replays import ReplayService
+    from opsrel_core.entrypoints.cli import _engine
+
+    replays = ReplayService(_engine())
+    if replays.find_replay(replay_id) is None:
+        click.echo(f"no replay {replay_id}", err=True)
+        sys.exit(EXIT_FAILED)
+    _follow(replays, replay_id, wait, timeout, as_json)
+
+
+def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
+            request_key: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:
+    from opsrel_dagster.webserver import DAGSTER_URL_ENV
+
+    operator_id = operator or getpass.getuser()
+    url = os.environ.get(DAGSTER_URL_ENV)
+    if url:
+        _submit(url, kind, keys, operator_id, reason, request_key, wait, timeout, as_json)
+    else:
+        _run_embedded(kind, keys, operator_id, reason, request_key, as_json)
+
+
+def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
+                  request_key: str | None, as_json: bool) -> None:
+    from opsrel_core.errors import OpsException
+    from opsrel_dagster.headless import HeadlessRunner
+
+    runner = HeadlessRunner.from_env()
+    try:
+        replay, summaries = runner.run_replay(
+            keys, kind=kind, operator_id=operator_id, reason=reason, request_key=request_key)
+    except OpsException as exc:
+        click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(EXIT_REFUSED)
+    runner.dispatch_alerts()
+    status = getattr(replay.status, "value", replay.status)
+    if as_json:
+        click.echo(json.dumps({"replay_id": replay.replay_id, "status": status, "mode": "embedded",
+                               "partitions": [s.as_dict() for s in summaries]},
+                              indent=2, default=str))
+    else:
+        if summaries:
+            click.echo(runner.render_table(summaries))
+        else:
+            click.echo("this request was already recorded; nothing was run again")
+        click.echo(f"replay {replay.replay_id}: {status}")
+    if status != "SUCCESS":
+        sys.exit(EXIT_FAILED)
+
+
+def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
+            request_key: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:
+    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.replays import ReplayService
+    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
+    from opsrel_dagster.headless import ensure_same_request
+    from opsrel_dagster.webserver import DagsterWebserver, WebserverUnavailable
+
+    try:
+        daemon_alive = DagsterWebserver(url).sensor_daemon_healthy()
+    except WebserverUnavailable as exc:
+        click.echo(f"not submitted [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    if not daemon_alive:
+        click.echo("warning: the Dagster instance reports no healthy sensor daemon; the replay "
+                   "is launched once `dagster-daemon run` (or `dagster dev`) runs", err=True)
+    replays = ReplayService(_engine())
+    common = {"job_id": FLIGHTS_JOB_ID, "operator_id": operator_id, "reason": reason,
+              "request_key": request_key}
+    try:
+        if kind == "single":
+            replay = replays.replay_single(partition_key=keys[0], **common)
+        elif kind == "range":
+            replay = replays.replay_range(start=keys[0], end=keys[-1], partition_keys=keys, **common)
+        else:
+            replay = replays.replay_full(partition_keys=keys, **common)
+        ensure_same_request(replay, keys, reason, request_key)
+    except OpsException as exc:
+        click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(EXIT_REFUSED)
+    if not wait:
+        if as_json:
+            click.echo(json.dumps({"replay_id": replay.replay_id, "status": replay.status.value,
+                                   "mode": "submitted"}))
+        else:
+            click.echo(f"replay {replay.replay_id}: {replay.status.value} (submitted to {url}; "
+                       f"follow it with `opsrel replay status {replay.replay_id} --wait`)")
+        return
+    _follow(replays, replay.replay_id, True, timeout, as_json)
+
+
+def _follow(replays: Any, replay_id: int, wait: bool, timeout: float | None, as_json: bool,
+            poll_seconds: float = 2.0) -> None:
+    """Print the replay (after waiting for its end with ``wait``) and exit by its status."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    replay = replays.get_replay(replay_id)
+    seen = None
+    while wait and not replay.status.is_terminal:
+        if replay.status != seen and not as_json:
+            click.echo(f"replay {replay_id}: {replay.status.value}", err=True)
+            seen = replay.status
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        time.sleep(poll_seconds)
+        replay = replays.get_replay(replay_id)
+    history = replays.replay_history(replay_id)
+    rows = [{"execution_id": r.execution.execution_id, "partition": r.execution.partition_key,
+             "status": r.execution.status.value, "error_code": r.execution.error_code}
+            for r in history.executions]
+    if as_json:
+        click.echo(json.dumps({"replay_id": replay_id, "status": replay.status.value,
+                               "mode": "submitted", "executions": rows}, indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{r['partition'] or '-':<10}  {r['status']:<8} {r['error_code'] or '-':<8} "
+                       f"{r['execution_id']}")
+        click.echo(f"replay {replay_id}: {replay.status.value}")
+    if replay.status.value in ("FAILED", "STOPPED"):
+        sys.exit(EXIT_FAILED)
+    if wait and not replay.status.is_terminal:
+        click.echo(f"replay {replay_id} still {replay.status.value} after {timeout} s", err=True)
+        sys.exit(EXIT_TIMEOUT)
