@@ -4,6 +4,9 @@ and every response conforms to the document (status codes, content types, respon
 The API refuses some values the document allows (an unparseable cursor, a reversed range) with a
 422 problem: schemathesis' ``positive_data_acceptance`` would call that a failure, so it is not
 one of the checks here; the checks are the acceptance's "no 500, no response outside the schema".
+Every endpoint's success response has a model (``opsrel_core/entrypoints/api/responses.py``), and
+the database holds executions, a replay, its audit record and an alert, so lists and details are
+checked against those schemas with rows in them.
 """
 
 import schemathesis
@@ -16,17 +19,49 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.api_tokens import ApiTokenService
+from opsrel_core.services.alerts import OpsAlertService
+from opsrel_core.services.replays import ReplayService
 from opsrel_core.settings import OpsSettings
+from tests.api.test_api import JOB, T0, _execution
 
 EXAMPLES_PER_OPERATION = 15
+
+
+def test_every_endpoint_documents_its_success_response():
+    document = create_app(None).openapi()
+    schemas = document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            [ok] = [code for code in operation["responses"] if code.startswith("2")]
+            schema = operation["responses"][ok]["content"]["application/json"]["schema"]
+            ref = schema.get("$ref") or schema["items"]["$ref"]
+            named = schemas[ref.rsplit("/", 1)[-1]]
+            assert named["properties"] and named["required"], (method, path, named)
+    # always present, null on the last page
+    assert schemas["ExecutionPage"]["required"] == ["items", "next_cursor"]
+    assert {"type": "null"} in schemas["ExecutionPage"]["properties"]["next_cursor"]["anyOf"]
+    assert set(schemas["ReplayAccepted"]["properties"]) == {
+        "replay_id", "status", "audit_id", "replay", "status_url"}
+
+
+def _seed(engine) -> None:
+    """Rows for the lists and details to return, so their responses are checked too."""
+    _execution(engine, "e-1", at=T0)
+    _execution(engine, "e-2", partition="2013-01-02", at=T0)
+    ReplayService(engine).replay_single(job_id=JOB, partition_key="2013-01-03", operator_id="o",
+                                        reason="r")
+    OpsAlertService(engine, AlertSettings.from_env({})).send_alert(
+        "execution_failed", severity="ERROR", title="t", message="m")
 
 
 def test_api_never_errors_and_conforms(database_url, tmp_path):
     engine = make_engine(database_url)
     token = ApiTokenService(engine).create("fuzzer", "admin")[0]
+    _seed(engine)
     engine.dispose()
     app = create_app(OpsSettings(database_url=database_url, home=tmp_path))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -9,10 +9,14 @@ from opsrel_core.entrypoints.api import auth
 from opsrel_core.entrypoints.api.auth import Principal
 from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.entrypoints.api.queries import ExecutionFilter
+from opsrel_core.entrypoints.api.responses import (
+    ExecutionDetail, ExecutionPage, ReplayAccepted,
+)
 from opsrel_core.entrypoints.api.schemas import (
     ReplayRequest, StartRequest, StopRequestBody, daily_keys, to_json,
 )
 from opsrel_core.persistence.tables import EXECUTION_STATUSES
+from opsrel_core.services.execution_commands import StopRequest
 from opsrel_core.services.replays import REPLAY_ACTION, ReplayView
 
 router = APIRouter(prefix="/admin/batch", tags=["batch"])
@@ -21,7 +25,7 @@ IdempotencyKey = Header(None, alias="Idempotency-Key", min_length=1, max_length=
                         description="Retrying with the same key returns the same replay.")
 
 
-@router.get("/executions")
+@router.get("/executions", response_model=ExecutionPage)
 def list_executions(
     job_id: str | None = None,
     status_: ExecutionStatusName | None = Query(None, alias="status"),
@@ -43,7 +47,7 @@ def list_executions(
     return {"items": to_json(items), "next_cursor": following}
 
 
-@router.get("/executions/{execution_id}")
+@router.get("/executions/{execution_id}", response_model=ExecutionDetail)
 def get_execution(
     execution_id: str, _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
@@ -58,7 +62,8 @@ def get_execution(
     }
 
 
-@router.post("/executions/{job_id}/start", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/executions/{job_id}/start", status_code=status.HTTP_202_ACCEPTED,
+             response_model=ReplayAccepted)
 def start_job(
     job_id: str, body: StartRequest, idempotency_key: str | None = IdempotencyKey,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
@@ -77,7 +82,8 @@ def start_job(
     return _replay_accepted(services, replay)
 
 
-@router.post("/executions/{execution_id}/stop", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/executions/{execution_id}/stop", status_code=status.HTTP_202_ACCEPTED,
+             response_model=StopRequest)
 def stop_execution(
     execution_id: str, body: StopRequestBody, who: Principal = Depends(auth.operator),
     services: Services = Depends(get_services),
@@ -88,7 +94,7 @@ def stop_execution(
     return to_json(result)
 
 
-@router.post("/replay", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/replay", status_code=status.HTTP_202_ACCEPTED, response_model=ReplayAccepted)
 def replay(
     body: ReplayRequest, idempotency_key: str | None = IdempotencyKey,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),

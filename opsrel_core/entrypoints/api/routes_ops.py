@@ -15,7 +15,17 @@ from opsrel_core.entrypoints.api.queries import decode_cursor, encode_cursor
 from opsrel_core.entrypoints.api.schemas import (
     AcknowledgeRequest, TokenCreateRequest, to_json,
 )
+from opsrel_core.entrypoints.api.responses import (
+    Acknowledged, AlertPage, AuditPage, TokenCreated,
+)
 from opsrel_core.persistence.tables import ALERT_STATUSES, LINEAGE_NODE_TYPES
+from opsrel_core.services.api_tokens import ApiTokenView
+from opsrel_core.services.dq_reports import DqReportView
+from opsrel_core.services.error_codes import ErrorCodeView
+from opsrel_core.services.execution_context import ExecutionContextView
+from opsrel_core.services.lineage import Lineage
+from opsrel_core.services.replays import ReplayHistory
+from opsrel_core.services.result_versions import ResultVersionView
 
 router = APIRouter(prefix="/admin")
 AlertStatus = Literal[ALERT_STATUSES]  # type: ignore[valid-type]
@@ -42,7 +52,7 @@ def _page(items: list[Any], limit: int, key: str) -> dict[str, Any]:
     return {"items": to_json(items), "next_cursor": following}
 
 
-@router.get("/audit-logs", tags=["audit"])
+@router.get("/audit-logs", tags=["audit"], response_model=AuditPage)
 def list_audit_logs(
     operator_id: str | None = None, target_type: str | None = None,
     target_id: str | None = None, since: dt.datetime | None = None,
@@ -57,7 +67,7 @@ def list_audit_logs(
     return _page(items, limit, "audit_id")
 
 
-@router.get("/alerts", tags=["alerts"])
+@router.get("/alerts", tags=["alerts"], response_model=AlertPage)
 def list_alerts(
     status_: AlertStatus | None = Query(None, alias="status"), cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
@@ -69,7 +79,7 @@ def list_alerts(
     return _page(items, limit, "alert_id")
 
 
-@router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"])
+@router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"], response_model=Acknowledged)
 def acknowledge_alert(
     alert_id: DbId, body: AcknowledgeRequest | None = None,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
@@ -81,7 +91,8 @@ def acknowledge_alert(
     return {"alert": to_json(alert), "audit_id": audit_id}
 
 
-@router.post("/tokens", tags=["tokens"], status_code=status.HTTP_201_CREATED)
+@router.post("/tokens", tags=["tokens"], status_code=status.HTTP_201_CREATED,
+             response_model=TokenCreated)
 def create_token(
     body: TokenCreateRequest, who: Principal = Depends(auth.admin),
     services: Services = Depends(get_services),
@@ -92,7 +103,7 @@ def create_token(
     return {"token": plaintext, **to_json(view)}
 
 
-@router.delete("/tokens/{token_id}", tags=["tokens"])
+@router.delete("/tokens/{token_id}", tags=["tokens"], response_model=ApiTokenView)
 def revoke_token(
     token_id: DbId, reason: str = Query(min_length=1, max_length=2000, pattern=r"\S"),
     who: Principal = Depends(auth.admin), services: Services = Depends(get_services),
@@ -101,7 +112,7 @@ def revoke_token(
     return to_json(services.tokens.revoke(token_id, by=who.operator_id, reason=reason))
 
 
-@router.get("/error-codes", tags=["reference"])
+@router.get("/error-codes", tags=["reference"], response_model=list[ErrorCodeView])
 def list_error_codes(
     category: str | None = None, _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
@@ -110,7 +121,7 @@ def list_error_codes(
     return to_json(services.error_codes.list_codes(category))
 
 
-@router.get("/replays/{replay_id}", tags=["batch"])
+@router.get("/replays/{replay_id}", tags=["batch"], response_model=ReplayHistory)
 def get_replay(
     replay_id: DbId, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
@@ -118,7 +129,8 @@ def get_replay(
     return to_json(services.replays.replay_history(replay_id))
 
 
-@router.get("/executions/{execution_id}/context", tags=["reproducibility"])
+@router.get("/executions/{execution_id}/context", tags=["reproducibility"],
+            response_model=ExecutionContextView)
 def get_context(
     execution_id: str, _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
@@ -127,7 +139,7 @@ def get_context(
     return to_json(services.contexts.get_context(execution_id))
 
 
-@router.get("/lineage/backtrace", tags=["reproducibility"])
+@router.get("/lineage/backtrace", tags=["reproducibility"], response_model=Lineage)
 def lineage_backtrace(
     asset: str, partition: str, version: int = Query(ge=1, le=2**31 - 1),
     node_type: NodeType = "RESULT", _: Principal = Depends(auth.viewer),
@@ -139,7 +151,7 @@ def lineage_backtrace(
     return to_json(services.lineage.backtrace_version(asset, partition, version, node_type))
 
 
-@router.get("/reports/daily/{partition}", tags=["data quality"])
+@router.get("/reports/daily/{partition}", tags=["data quality"], response_model=DqReportView)
 def daily_report(
     partition: str, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
@@ -150,7 +162,7 @@ def daily_report(
     return to_json(report)
 
 
-@router.get("/reports/replay/{replay_id}", tags=["data quality"])
+@router.get("/reports/replay/{replay_id}", tags=["data quality"], response_model=DqReportView)
 def replay_report(
     replay_id: DbId, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
@@ -161,7 +173,7 @@ def replay_report(
     return to_json(report)
 
 
-@router.get("/versions", tags=["reproducibility"])
+@router.get("/versions", tags=["reproducibility"], response_model=list[ResultVersionView])
 def version_history(
     asset: str, partition: str, _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
