@@ -15,7 +15,7 @@ import time
 
 import click
 
-from opsrel_core.entrypoints.cli import cli
+from opsrel_core.entrypoints.cli import cli, table
 from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay ...`
 
 
@@ -113,19 +113,19 @@ def alerts_list(status: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(a) for a in alerts], indent=2, default=str))
         return
-    for a in alerts:
-        click.echo(
-            f"{a.alert_id:>5}  {a.status:<12} {a.severity:<8} x{a.occurrence_count:<3} "
-            f"{a.error_code or '-':<8} {a.title}"
-        )
+    click.echo(table(
+        ["alert_id", "status", "severity", "count", "error", "title"],
+        [[a.alert_id, a.status, a.severity, a.occurrence_count, a.error_code, a.title]
+         for a in alerts]))
 
 
 @alerts_group.command("ack")
 @click.argument("alert_id", type=int)
 @click.option("--operator", default=None, help="Who acknowledges (default: the OS user).")
 @click.option("--reason", default=None, help="Optional note, kept in the audit record.")
-def alerts_ack(alert_id: int, operator: str | None, reason: str | None) -> None:
-    """Acknowledge an alert (idempotent; writes an audit record)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the acknowledged alert as JSON.")
+def alerts_ack(alert_id: int, operator: str | None, reason: str | None, as_json: bool) -> None:
+    """Acknowledge an alert (idempotent; writes an audit record). Exit 1: no such alert."""
     import getpass
 
     from opsrel_core.alert_settings import AlertSettings
@@ -145,6 +145,11 @@ def alerts_ack(alert_id: int, operator: str | None, reason: str | None) -> None:
     except OpsException as exc:
         click.echo(f"refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(2)
+    if as_json:
+        import dataclasses
+
+        click.echo(json.dumps(dataclasses.asdict(alert), indent=2, default=str))
+        return
     click.echo(f"alert {alert.alert_id}: {alert.status} by {alert.acknowledged_by}")
 
 

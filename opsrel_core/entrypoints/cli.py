@@ -105,14 +105,32 @@ def _engine():  # type: ignore[no-untyped-def]
     return make_engine(settings.database_url)
 
 
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """Rows as a left-aligned text table under a header line; None shows as ``-``.
+
+    Args:
+        headers: column names.
+        rows: one list of cell values per row, as many as ``headers``.
+
+    Returns:
+        The table, without a trailing newline (only the header when there are no rows).
+    """
+    cells = [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip()
+                     for line in [headers, *cells])
+
+
 def _dump(value: object) -> str:
     import dataclasses
     import json
 
+    from opsrel_core.services.audit_log import json_safe
+
     def default(obj: object) -> object:
         if dataclasses.is_dataclass(obj):
             return dataclasses.asdict(obj)  # type: ignore[arg-type]
-        return str(obj)
+        return json_safe(obj)  # times UTC ISO 8601, enums by value
 
     return json.dumps(value, indent=2, default=default)
 
@@ -205,9 +223,18 @@ def executions_list(job_id: str | None, status: str | None, partition: str | Non
     if as_json:
         click.echo(_dump(found))
         return
-    for e in found:
-        click.echo(f"{e.execution_id}  {e.status.value:<8} {e.partition_key or '-':<10} "
-                   f"{e.trigger_type:<8} {e.error_code or '-':<8} {e.created_at:%Y-%m-%d %H:%M:%S}")
+    click.echo(table(
+        ["execution_id", "status", "partition", "trigger", "operator", "replay", "error",
+         "created (UTC)"],
+        [[e.execution_id, e.status.value, e.partition_key or _range(e), e.trigger_type,
+          e.operator_id, e.replay_id, e.error_code, f"{e.created_at:%Y-%m-%d %H:%M:%S}"]
+         for e in found]))
+
+
+def _range(e) -> str | None:  # type: ignore[no-untyped-def]
+    if e.partition_range_start is None:
+        return None
+    return f"{e.partition_range_start}..{e.partition_range_end}"
 
 
 @executions.command("show")
@@ -262,27 +289,55 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--operator", "operator_id", required=True, help="Who the token acts for.")
 @click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
-def tokens_create(operator_id: str, role: str) -> None:
-    """Create a token and print it once (it is stored only as a hash)."""
+@click.option("--reason", default=None, help="When given, an audit record (by the OS user) is written.")
+@click.option("--json", "as_json", is_flag=True, help="Print the token and its record as JSON.")
+def tokens_create(operator_id: str, role: str, reason: str | None, as_json: bool) -> None:
+    """Create a token and print it once (it is stored only as a hash). Exit 2 on bad input."""
+    import getpass
+
+    from opsrel_core.errors import OpsException
     from opsrel_core.services.api_tokens import ApiTokenService
 
-    plaintext, view = ApiTokenService(_engine()).create(operator_id, role)
+    try:
+        plaintext, view = ApiTokenService(_engine()).create(
+            operator_id, role, by=getpass.getuser() if reason else None, reason=reason)
+    except (OpsException, ValueError) as exc:
+        click.echo(f"token refused: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(_dump({"token": plaintext, **_asdict(view)}))
+        return
     click.echo(f"token {view.token_id} for {view.operator_id} ({role}); keep it, it is not shown again:")
     click.echo(plaintext)
 
 
+def _asdict(view: object) -> dict:  # type: ignore[type-arg]
+    import dataclasses
+
+    return dataclasses.asdict(view)  # type: ignore[call-overload]
+
+
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
-def tokens_revoke(token_id: int) -> None:
-    """Revoke a token (idempotent); exit 1 when there is no such token."""
+@click.option("--reason", default=None, help="When given, an audit record (by the OS user) is written.")
+@click.option("--json", "as_json", is_flag=True, help="Print the revoked token's record as JSON.")
+def tokens_revoke(token_id: int, reason: str | None, as_json: bool) -> None:
+    """Revoke a token (idempotent); exit 1 when there is no such token, 2 on bad input."""
+    import getpass
+
+    from opsrel_core.errors import OpsException
     from opsrel_core.services.api_tokens import ApiTokenService
 
     try:
-        ApiTokenService(_engine()).revoke(token_id)
+        view = ApiTokenService(_engine()).revoke(
+            token_id, by=getpass.getuser() if reason else None, reason=reason)
     except LookupError:
         click.echo(f"no token {token_id}", err=True)
         sys.exit(1)
-    click.echo(f"token {token_id} revoked")
+    except OpsException as exc:
+        click.echo(f"refused [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(2)
+    click.echo(_dump(view) if as_json else f"token {token_id} revoked")
 
 
 @cli.group()
@@ -329,9 +384,10 @@ def versions_list(asset_key: str, partition: str, as_json: bool) -> None:
     if as_json:
         click.echo(_dump(history))
         return
-    for v in history:
-        click.echo(f"v{v.version_number:<4} {'active' if v.is_active else '      '} {v.execution_id}  "
-                   f"{v.row_count:>6} rows  {v.content_hash[:19]}  {v.created_at:%Y-%m-%d %H:%M:%S}")
+    click.echo(table(
+        ["version", "active", "execution_id", "rows", "content_hash", "created (UTC)"],
+        [[f"v{v.version_number}", "active" if v.is_active else "-", v.execution_id, v.row_count,
+          v.content_hash[:19], f"{v.created_at:%Y-%m-%d %H:%M:%S}"] for v in history]))
 
 
 @cli.group()
@@ -354,6 +410,7 @@ def audit_list(operator_id: str | None, target_id: str | None, limit: int, as_js
     if as_json:
         click.echo(_dump(records))
         return
-    for r in records:
-        click.echo(f"{r.audit_id:>6} {r.occurred_at:%Y-%m-%d %H:%M:%S} {r.operator_id:<12} "
-                   f"{r.action:<20} {r.target_type}:{r.target_id}  {r.reason}")
+    click.echo(table(
+        ["audit_id", "occurred (UTC)", "operator", "action", "target", "reason"],
+        [[r.audit_id, f"{r.occurred_at:%Y-%m-%d %H:%M:%S}", r.operator_id, r.action,
+          f"{r.target_type}:{r.target_id}", r.reason] for r in records]))

@@ -94,7 +94,9 @@ def test_executions_list_and_a_reused_request_key(cli_env):
     run_ids = [line.split()[-1] for line in ran.stdout.splitlines()[1:3]]
     listed = runner.invoke(cli, ["executions", "list", "--status", "SUCCESS"])
     assert listed.exit_code == 0
-    assert {line.split()[0] for line in listed.stdout.splitlines()} == set(run_ids)
+    header, *rows = listed.stdout.splitlines()
+    assert header.split()[:3] == ["execution_id", "status", "partition"]
+    assert {line.split()[0] for line in rows} == set(run_ids)
     first = runner.invoke(cli, ["replay", "single", "2013-01-01", "--reason", "a",
                                 "--request-key", "k1"])
     assert first.exit_code == 0 and "replay 1: SUCCESS" in first.stdout
@@ -114,8 +116,8 @@ def test_versions_audit_and_tokens_commands(cli_env):
     listed = runner.invoke(cli, ["versions", "list", "--asset", "ontime_performance",
                                  "--partition", "2013-01-03"])
     lines = listed.stdout.splitlines()
-    assert [line.split()[:2] for line in lines] == [["v2", "active"], ["v1", lines[1].split()[1]]]
-    assert "active" not in lines[1]
+    assert [line.split()[:2] for line in lines] == [
+        ["version", "active"], ["v2", "active"], ["v1", "-"]]
     audit = runner.invoke(cli, ["audit", "list", "--json"])
     records = json.loads(audit.stdout)
     assert [r["action"] for r in records] == ["MANUAL_RUN", "MANUAL_RUN"]
@@ -131,3 +133,59 @@ def test_versions_audit_and_tokens_commands(cli_env):
     assert runner.invoke(cli, ["tokens", "revoke", "1"]).exit_code == 0
     assert ApiTokenService(engine).authenticate(token) is None
     engine.dispose()
+
+
+def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch):
+    from tests.support.dagster_processes import free_port
+
+    runner = CliRunner()
+    reversed_range = runner.invoke(cli, ["replay", "range", "2013-01-02", "2013-01-01", "--reason", "x"])
+    assert reversed_range.exit_code == 2 and "is before" in reversed_range.output
+    outside = runner.invoke(cli, ["replay", "single", "2012-12-31", "--reason", "x"])
+    assert outside.exit_code == 2 and "outside" in outside.output
+    # submit mode with no webserver answering: exit 3 and nothing recorded
+    monkeypatch.setenv("OPSREL_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
+    unreachable = runner.invoke(cli, ["replay", "single", "2013-01-01", "--reason", "x", "--wait"])
+    assert unreachable.exit_code == 3, unreachable.output
+    assert "SYS-001" in unreachable.output and "did not answer" in unreachable.output
+    monkeypatch.delenv("OPSREL_DAGSTER_URL")
+    assert runner.invoke(cli, ["replay", "status", "1"]).exit_code == 1  # no replay 1
+
+    # embedded: the range runs here, the command waits and reports
+    ran = runner.invoke(cli, ["replay", "range", "2013-01-01", "2013-01-02", "--reason", "rule v2",
+                              "--operator", "alice", "--json"])
+    assert ran.exit_code == 0, ran.output
+    done = json.loads(ran.stdout)
+    assert (done["replay_id"], done["status"], done["mode"]) == (1, "SUCCESS", "embedded")
+    assert [p["partition_key"] for p in done["partitions"]] == ["2013-01-01", "2013-01-02"]
+    status = runner.invoke(cli, ["replay", "status", "1", "--json"])
+    assert status.exit_code == 0
+    shown = json.loads(status.stdout)
+    assert shown["status"] == "SUCCESS"
+    assert [e["partition"] for e in shown["executions"]] == ["2013-01-01", "2013-01-02"]
+    assert {e["execution_id"] for e in shown["executions"]} == {
+        p["run_id"] for p in done["partitions"]}
+    table = runner.invoke(cli, ["replay", "status", "1"]).stdout.splitlines()
+    assert table[-1] == "replay 1: SUCCESS"
+    audit = runner.invoke(cli, ["audit", "list", "--operator", "alice"])
+    header, row = audit.stdout.splitlines()
+    assert header.split()[:4] == ["audit_id", "occurred", "(UTC)", "operator"]
+    assert row.split()[3:6] == ["alice", "REPLAY", "replay:1"]
+
+    # the other commands: unknown ids are exit 1, JSON on request
+    assert runner.invoke(cli, ["executions", "show", "no-such-run"]).exit_code == 1
+    assert runner.invoke(cli, ["alerts", "ack", "999"]).exit_code == 1
+    assert json.loads(runner.invoke(cli, ["alerts", "list", "--json"]).stdout) == []
+    assert runner.invoke(cli, ["alerts", "list"]).stdout.split() == [
+        "alert_id", "status", "severity", "count", "error", "title"]
+    created = runner.invoke(cli, ["tokens", "create", "--operator", "bot", "--role", "operator",
+                                  "--reason", "nightly replays", "--json"])
+    token = json.loads(created.stdout)
+    assert token["token"].startswith("opsrel_") and token["role"] == "operator"
+    assert token["audit_id"] is not None and token["created_at"].endswith("+00:00")
+    revoked = json.loads(runner.invoke(cli, ["tokens", "revoke", str(token["token_id"]),
+                                             "--reason", "rotated", "--json"]).stdout)
+    assert revoked["revoked_at"] is not None and revoked["audit_id"] is not None
+    assert runner.invoke(cli, ["tokens", "revoke", "99"]).exit_code == 1
+    actions = [r["action"] for r in json.loads(runner.invoke(cli, ["audit", "list", "--json"]).stdout)]
+    assert actions[:2] == ["REVOKE_API_TOKEN", "CREATE_API_TOKEN"]
