@@ -26,6 +26,7 @@ from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from opsrel_dagster.projection import RunProjection
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures
+from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 from tests.dagster.test_alert_flow import receivers  # noqa: F401 - fixture (SMTP + Slack)
 
 JOB = "flights_daily"
@@ -174,3 +175,256 @@ def test_events_applied_twice_cursor_reset_and_repeated_replay_change_nothing(
     assert (len(smtp.handler.messages), len(slack.posts)) == (mails, posts)  # no second alert
     [alert] = _alerts(engine).list_alerts()
     assert alert.occurrence_count == 1
+
+
+# -- field reports ------------------------------------------------------------------------------
+
+
+def _flights_job() -> dg.JobDefinition:
+    return dg.Definitions(
+        assets=FLIGHT_ASSETS,
+        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
+        resources=dict(flights_defs.resources),
+    ).resolve_job_def("flights_job")
+
+
+def _pending_run(runner, day: str, **tags: str) -> dg.DagsterRun:  # noqa: F811
+    """A run of the flights job created in Dagster (not started) and recorded in the ops schema."""
+    run = runner.instance.create_run_for_job(
+        _flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
+        tags={"dagster/partition": day, **tags},
+    )
+    runner.projection.project_run(run.run_id)
+    return run
+
+
+def test_rb05_failure_after_a_stop_request_ends_stopped(receivers, runner):  # noqa: F811
+    """Every failure-type end after a stop request resolves to STOPPED: a failure Dagster
+    reports after CANCELING, a failure reported without CANCELING ever being seen, and a run
+    lost from storage (SYS-003). None alerts, none is retried, each stop is audited."""
+    from opsrel_core.services.execution_commands import ExecutionCommands
+
+    smtp, slack = receivers
+    commands = ExecutionCommands(runner.engine)
+    runs = [_pending_run(runner, f"2013-08-0{i}") for i in (1, 2, 3)]
+    stops = [commands.request_stop(r.run_id, operator_id="olga", reason=f"stop {i}")
+             for i, r in enumerate(runs)]
+    canceling, unseen, lost = runs
+    runner.instance.report_run_canceling(canceling)
+    runner.instance.report_run_failed(canceling, message="KeyboardInterrupt raised inside the step")
+    runner.instance.report_run_failed(unseen, message="ConnectionResetError: interrupted")
+    runner.instance.delete_run(lost.run_id)
+    runs_before = _dagster_run_count(runner.instance)
+    runner.sync()
+    runner.sync(reset=True)  # applied twice: still the same
+    runner.dispatch_alerts()
+
+    executions = BatchExecutionService(runner.engine)
+    ended = {r.run_id: executions.get_execution(r.run_id) for r in runs}
+    assert {e.status.value for e in ended.values()} == {"STOPPED"}
+    assert {e.error_code for e in ended.values()} == {"BAT-004"}
+    # the exception text is kept for the operator, not turned into the status
+    assert "KeyboardInterrupt" in ended[canceling.run_id].error_message
+    assert "ConnectionResetError" in ended[unseen.run_id].error_message
+    assert _alerts(runner.engine).list_alerts() == []
+    assert smtp.handler.messages == [] and slack.posts == []
+    assert ReplayService(runner.engine).list_replays() == []  # no automatic replay
+    assert _dagster_run_count(runner.instance) == runs_before  # no automatic retry
+    audit = AuditLogService(runner.engine).list_audit_logs(operator_id="olga")
+    assert sorted((a.target_id, a.action, a.reason) for a in audit) == sorted(
+        (r.run_id, "STOP_EXECUTION", f"stop {i}") for i, r in enumerate(runs))
+    assert {a.audit_id for a in audit} == {s.audit_id for s in stops}
+
+
+def test_rb06_a_terminal_state_is_decided_once(runner, caplog):  # noqa: F811
+    """Every terminal state is final: any other terminal update is rejected (BAT-001, logged as a
+    conflict by the projection), an identical one is a no-op success, and the worker-loss
+    reconciler's compare-and-set fails nothing that moved since it looked."""
+    import logging
+
+    from opsrel_core.errors import BatchExecutionException
+    from opsrel_core.persistence.tables import BatchExecution
+    from opsrel_core.services.execution_projection import ObservedStatus
+
+    executions = BatchExecutionService(runner.engine)
+    [done] = runner.run_partitions(["2013-08-10"])
+    failed, stopped = _pending_run(runner, "2013-08-11"), _pending_run(runner, "2013-08-12")
+    executions.fail_execution(failed.run_id, "EXT-001", error_message="upstream API down")
+    executions.stop_execution(stopped.run_id)
+    ends = {
+        "SUCCESS": lambda eid: executions.complete_execution(eid),
+        "FAILED": lambda eid: executions.fail_execution(eid, "SYS-003", error_message="heartbeat lost"),
+        "STOPPED": lambda eid: executions.stop_execution(eid),
+    }
+
+    def row(eid: str) -> tuple:
+        with runner.engine.connect() as conn:
+            r = conn.execute(sa.select(BatchExecution).where(BatchExecution.execution_id == eid)).one()
+        return tuple(r)
+
+    for eid, status in ((done.run_id, "SUCCESS"), (failed.run_id, "FAILED"), (stopped.run_id, "STOPPED")):
+        before, history = row(eid), executions.get_history(eid)
+        for other, end in ends.items():
+            if other == status or (status, other) == ("STOPPED", "FAILED"):
+                # a repeated identical end is a no-op success; so is a failure after a stop,
+                # which resolves to the stop (RB-05)
+                if status != "FAILED":
+                    assert end(eid).status.value == status
+                continue
+            with pytest.raises(BatchExecutionException) as err:
+                end(eid)
+            assert err.value.code == "BAT-001"
+        assert (row(eid), executions.get_history(eid)) == (before, history)
+
+    # the same through the projection: a stale FAILED observation of the successful run is
+    # logged as a conflict and changes nothing; a duplicate SUCCESS changes nothing either
+    import dataclasses
+
+    observed = runner.projection.observe(done.run_id)
+    before = row(done.run_id)
+    with caplog.at_level(logging.WARNING, logger="opsrel_core.services.execution_projection"):
+        runner.projection.projector.apply(dataclasses.replace(observed, status=ObservedStatus.FAILED))
+    assert any("ignoring observed FAILED" in r.getMessage() for r in caplog.records)
+    runner.projection.projector.apply(observed)
+    assert row(done.run_id) == before
+
+    # the reconciler decided from a row it read; the run moved since: nothing is failed
+    live = _pending_run(runner, "2013-08-13")
+    with runner.engine.connect() as conn:
+        seen = conn.execute(sa.select(BatchExecution.updated_at)
+                            .where(BatchExecution.execution_id == live.run_id)).scalar_one()
+    executions.start_execution(live.run_id)
+    executions.complete_execution(live.run_id)
+    view = executions.fail_execution(live.run_id, "SYS-003", if_unchanged_since=seen)
+    assert (view.status.value, view.error_code) == ("SUCCESS", None)
+
+
+def test_rb10_partition_status_comes_from_the_active_version(runner, opsrel_env, api):  # noqa: F811
+    """E1 fails a blocking data-quality rule, a replay E2 succeeds: every summary shows the
+    partition good (E2's active version), E1 stays in history as FAILED."""
+    day = "2013-08-20"
+    flights = package_flights_for_day(dt.date.fromisoformat(day))
+    flights.loc[10, "carrier"] = "ZZ"  # an unknown carrier fails the blocking rule carrier_known
+    flights.to_csv(_landing(opsrel_env, day), index=False)
+    [e1] = runner.run_partitions([day])
+    assert (e1.status, e1.error_code) == ("FAILED", "DQ-001")
+    assert DqReportService(runner.engine).get_daily_report(day).fail_count == 1
+    _repair(opsrel_env, day)
+    replay, [e2] = runner.run_replay([day], kind="single", operator_id="pia", reason="carrier fixed")
+    assert (replay.status.value, e2.status) == ("SUCCESS", "SUCCESS")
+
+    daily = api.call("GET", f"/admin/reports/daily/{day}").body
+    replay_report = api.call("GET", f"/admin/reports/replay/{replay.replay_id}").body
+    history = api.call("GET", f"/admin/versions?asset=ontime_performance&partition={day}").body
+    listed = api.call("GET", f"/admin/batch/executions?partition_from={day}&partition_to={day}")
+    listed = listed.body["items"]
+    for report in (daily, replay_report):
+        assert report["fail_count"] == 0 and report["pass_count"] > 0
+        assert {i["execution_id"] for i in report["items"]} == {e2.run_id}
+        assert "FAIL" not in {i["status"] for i in report["items"]}
+    assert [(v["execution_id"], v["is_active"]) for v in history] == [(e2.run_id, True)]
+    assert {(e["execution_id"], e["status"]) for e in listed} == {
+        (e1.run_id, "FAILED"), (e2.run_id, "SUCCESS")}  # E1 stays in history
+    assert all(r.fail_count == 0 for r in DqReportService(runner.engine).list_reports())
+
+
+# -- migrations (RB-20, RB-21) -----------------------------------------------------------------
+
+
+def _operations(conn: sa.Connection):
+    """Alembic operations on an open connection: what a later migration script would run."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    return Operations(MigrationContext.configure(conn))
+
+
+def _ops_schema(url: str) -> str | None:
+    return "ops" if url.startswith("postgresql") else None
+
+
+def test_rb20_every_constraint_is_named_and_a_later_migration_can_drop_one(empty_database_url):
+    from opsrel_core.persistence import migrate
+    from opsrel_core.persistence.tables import NAMING_CONVENTION
+
+    url, schema = empty_database_url, _ops_schema(empty_database_url)
+    # the full chain from an empty database, down to base and up again
+    migrate.upgrade(url)
+    migrate.downgrade(url, "base")
+    migrate.upgrade(url)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        insp = sa.inspect(engine)
+        names = []
+        for table in insp.get_table_names(schema=schema):
+            if table == "ops_alembic_version":
+                continue
+            found = [
+                *(("uq", c["name"]) for c in insp.get_unique_constraints(table, schema=schema)),
+                *(("fk", c["name"]) for c in insp.get_foreign_keys(table, schema=schema)),
+                *(("ix", c["name"]) for c in insp.get_indexes(table, schema=schema)),
+                *(("ck", c["name"]) for c in insp.get_check_constraints(table, schema=schema)),
+            ]
+            names += [(table, kind, name) for kind, name in found]
+        assert names and all(name for _, _, name in names), [n for n in names if not n[2]]
+        # the convention's prefixes: the names a later migration will refer to are predictable
+        # (a partial unique index is named uq_ like a unique constraint)
+        assert all(name.startswith((f"{kind}_{table}", f"uq_{table}")) for table, kind, name in names)
+        assert set(NAMING_CONVENTION) >= {"ix", "uq", "ck", "fk", "pk"}
+        # a later migration dropping a constraint by name, in batch mode (SQLite recreates the table)
+        with engine.begin() as conn:
+            with _operations(conn).batch_alter_table("replay", schema=schema) as batch:
+                batch.drop_constraint("uq_replay_request_key", type_="unique")
+        assert "uq_replay_request_key" not in {
+            c["name"] for c in sa.inspect(engine).get_unique_constraints("replay", schema=schema)}
+    finally:
+        engine.dispose()
+    migrate.downgrade(url, "base")  # and the chain still goes down cleanly
+
+
+def test_rb21_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(empty_database_url):
+    from opsrel_core.errors import BatchExecutionException
+    from opsrel_core.persistence import migrate
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.persistence.tables import EXECUTION_STATUSES, ErrorCode
+    from tests.integration.test_migrations import _insert_execution
+
+    url, schema = empty_database_url, _ops_schema(empty_database_url)
+    migrate.upgrade(url)
+    raw = sa.create_engine(url, poolclass=sa.pool.NullPool)  # what a migration script gets
+    engine = make_engine(url)  # what the services use (schema ops translated)
+    try:
+        if schema:  # no native enum type anywhere in the ops schema
+            with raw.connect() as conn:
+                assert conn.execute(sa.text(
+                    "SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                    "WHERE t.typtype = 'e' AND n.nspname = 'ops'")).scalar_one() == 0
+        with pytest.raises(sa.exc.IntegrityError):  # rejected before the migration
+            with engine.begin() as conn:
+                _insert_execution(conn, "stopping-1", "STOPPING")
+        # the explicit migration: replace the named CHECK constraint with the wider list
+        allowed = ", ".join(f"'{s}'" for s in (*EXECUTION_STATUSES, "STOPPING"))
+        with raw.begin() as conn:
+            with _operations(conn).batch_alter_table("batch_execution", schema=schema) as batch:
+                batch.drop_constraint("ck_batch_execution_status", type_="check")
+                batch.create_check_constraint("ck_batch_execution_status", f"status IN ({allowed})")
+        with engine.begin() as conn:  # accepted after it
+            _insert_execution(conn, "stopping-1", "STOPPING")
+
+        # error codes are data: a new code is one row, no DDL, and is usable at once
+        executions = BatchExecutionService(engine)
+        from opsrel_core.services.batch_execution import ExecutionSpec
+
+        executions.register_execution(ExecutionSpec(execution_id="e-1", job_id=JOB))
+        with pytest.raises(BatchExecutionException) as err:
+            executions.fail_execution("e-1", "EXT-042")
+        assert err.value.code == "BAT-001"
+        with engine.begin() as conn:
+            conn.execute(sa.insert(ErrorCode.__table__).values(
+                code="EXT-042", category="EXT", title="Partner feed late",
+                user_message="The data is late.", operator_message="Partner feed missed its SLA.",
+                severity="ERROR", retryable=True, auto_alert=True))
+        assert executions.fail_execution("e-1", "EXT-042").error_code == "EXT-042"
+    finally:
+        raw.dispose()
+        engine.dispose()
