@@ -6,7 +6,9 @@ A replay requested through the API (retried, with the same Idempotency-Key) beco
 run per partition, launched by the daemon's replay sensor; the runs and their opsrel tags are read
 back through the webserver's GraphQL API, and the audit entry carries the token's operator and
 the reason. ``opsrel replay single --wait`` submits a second replay to the same processes and
-follows it to SUCCESS. Processes are killed by pid at teardown (tests/support/dagster_processes).
+follows it to SUCCESS. On both backends: on the PostgreSQL leg Dagster's own storage is in
+PostgreSQL too (tests/dagster/conftest.py). Processes are killed by pid at teardown
+(tests/support/dagster_processes).
 """
 
 import json
@@ -14,8 +16,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.replays import ReplayService
@@ -42,7 +42,6 @@ def _runs_of_replay(webserver, replay_id: int) -> list[dict]:
             for r in data["runsOrError"]["results"]]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_api_replay_and_cli_submit_run_in_live_dagster_exactly_once(
     runner, opsrel_env, api, tmp_path,
 ):

@@ -1,4 +1,4 @@
-"""Request bodies of the admin API (responses are the core views, as JSON with UTC ISO times)."""
+"""Request bodies of the admin API (response models: ``responses.py``)."""
 
 import dataclasses
 import datetime as dt
