@@ -27,6 +27,7 @@ from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_core.services.dq_alert_policy import WarnPolicy
 from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.replays import ReplayService
+from opsrel_core.services.worker_reconciler import Liveness, WorkerLossReconciler, WorkerTimeouts
 from opsrel_core.services.execution_projection import (
     ExecutionProjector,
     ObservedFailure,
@@ -211,6 +212,7 @@ class RunProjection:
         partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
         alert_settings: AlertSettings | None = None,
         lineage_by_job: "dict[str, LineageSpec] | None" = None,
+        worker_timeouts: WorkerTimeouts | None = None,
     ):
         self.instance = instance
         self.engine = engine
@@ -225,6 +227,9 @@ class RunProjection:
         except ValueError as exc:  # a misconfigured channel must not stop runs being recorded
             log.error("alerts disabled: the alert settings are invalid: %s", exc)
         self.projector = ExecutionProjector(engine, alerts, policy)
+        # Built lazily on the first sync: bad timeout settings fail the sync, not construction.
+        self._worker_timeouts = worker_timeouts
+        self._alerts = alerts
         self.catalog = BatchJobCatalog(engine)
         self.cursors = ProjectionCursorStore(engine)
         self._plan_steps: dict[str, list[str]] = {}
@@ -361,8 +366,45 @@ class RunProjection:
                     "(deleted or lost); its execution can never end by itself",
                 )
             report.open_refreshed += 1
+        report.workers_lost = self.reconcile_lost_workers()
         report.replays_refreshed = self.refresh_replays()
         return report
+
+    def reconcile_lost_workers(self) -> int:
+        """Fail open executions whose run showed no sign of life within the timeout (RB-03).
+
+        Uses ``WorkerLossReconciler`` (SYS-003, compare-and-set, one alert) with the newest event
+        of each run as its heartbeat; runs waiting in Dagster's queue have no start timeout. A
+        run failed here is also reported failed to Dagster, so its UI does not show it started
+        for ever; a later event from the lost worker changes nothing in the ops schema.
+
+        Returns:
+            How many executions were failed (or stopped, when a stop had been requested).
+        """
+        reconciler = WorkerLossReconciler(
+            self.engine, self._worker_timeouts or WorkerTimeouts.from_env(), self._alerts
+        )
+        ended = reconciler.reconcile(self._liveness)
+        for view in ended:
+            records = self.instance.get_run_records(dg.RunsFilter(run_ids=[view.execution_id]), limit=1)
+            if records and not records[0].dagster_run.is_finished:
+                self.instance.report_run_failed(
+                    records[0].dagster_run,
+                    f"opsrel: worker lost ({view.error_code}): {view.error_message}",
+                )
+        return len(ended)
+
+    def _liveness(self, run_id: str) -> Liveness | None:
+        records = self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1)
+        if not records:
+            return None
+        run = records[0].dagster_run
+        newest = self.instance.get_records_for_run(run_id, limit=1, ascending=False).records
+        return Liveness(
+            last_seen_at=_utc(newest[0].event_log_entry.timestamp) if newest else None,
+            queued=run.status == dg.DagsterRunStatus.QUEUED,
+            finished=run.is_finished,
+        )
 
     def refresh_replays(self) -> int:
         """Derive the status of RUNNING and STOPPING replays from their executions.
@@ -443,5 +485,6 @@ class SyncReport:
     runs_projected: int = 0
     runs_ignored: int = 0
     open_refreshed: int = 0
+    workers_lost: int = 0
     replays_refreshed: int = 0
     cursor: int = 0

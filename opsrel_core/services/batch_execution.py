@@ -365,6 +365,7 @@ class BatchExecutionService:
         failed_asset_key: str | None = None,
         failed_partition_key: str | None = None,
         at: dt.datetime | None = None,
+        if_unchanged_since: dt.datetime | None = None,
     ) -> ExecutionView:
         """Move READY or RUNNING -> FAILED with a catalog error code.
 
@@ -377,6 +378,9 @@ class BatchExecutionService:
             error_message: the operator message (never shown to users).
             failed_asset_key: the failing asset, e.g. ``"raw_flights"``.
             failed_partition_key: the failing partition.
+            if_unchanged_since: compare-and-set for a caller that decided from a row it read
+                (the worker-loss reconciler): fail only while the row's ``updated_at`` still
+                equals this value; otherwise nothing changes and the row is returned as it is.
 
         Raises:
             BatchExecutionException: BAT-002 unknown id; BAT-001 from a terminal status other
@@ -393,6 +397,8 @@ class BatchExecutionService:
         def decide(row: BatchExecution) -> tuple[ExecutionStatus, dict[str, Any]]:
             # Decided in the same transaction as the write: a stop request that lands first
             # turns the failure into a stop.
+            if if_unchanged_since is not None and row.updated_at != if_unchanged_since:
+                return ExecutionStatus(row.status), {}  # it moved since the caller read it
             stop_requested = row.stop_requested_at is not None
             return (
                 ExecutionStatus.STOPPED if stop_requested else ExecutionStatus.FAILED,
@@ -405,7 +411,10 @@ class BatchExecutionService:
                 },
             )
 
-        return self._transition(execution_id, decide, at, detail={"error_code": error_code})
+        guard = None if if_unchanged_since is None else [BatchExecution.updated_at == if_unchanged_since]
+        return self._transition(
+            execution_id, decide, at, detail={"error_code": error_code}, guard=guard
+        )
 
     def stop_execution(
         self, execution_id: str, *, at: dt.datetime | None = None, error_message: str | None = None
@@ -453,11 +462,13 @@ class BatchExecutionService:
         at: dt.datetime,
         values: dict[str, Any] | None = None,
         detail: dict[str, Any] | None = None,
+        guard: list[Any] | None = None,
     ) -> ExecutionView:
         """Compare-and-set the status; retried when another writer moved the row in between.
 
         ``target`` is a status (with ``values`` to set) or a function deciding both from the
-        current row, evaluated in the same transaction as the write.
+        current row, evaluated in the same transaction as the write. ``guard``: extra
+        conditions the row must still meet at the write (else it is re-read and decided again).
         """
         for _attempt in range(_CAS_ATTEMPTS):
             with UnitOfWork(self._engine) as uow:
@@ -476,15 +487,16 @@ class BatchExecutionService:
                         f"to {wanted.value}",
                         {"execution_id": execution_id, "from": current.value, "to": wanted.value},
                     )
-                guard = [
+                where = [
                     BatchExecution.execution_id == execution_id,
                     BatchExecution.status == current.value,
+                    *(guard or []),
                 ]
                 if row.stop_requested_at is None:
-                    guard.append(BatchExecution.stop_requested_at.is_(None))
+                    where.append(BatchExecution.stop_requested_at.is_(None))
                 result = uow.session.execute(
                     sa.update(BatchExecution)
-                    .where(*guard)
+                    .where(*where)
                     .values(status=wanted.value, updated_at=utcnow(), **wanted_values)
                     .execution_options(synchronize_session=False)
                 )
