@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -16,6 +15,7 @@ import uvicorn
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.settings import OpsSettings
+from tests.support.receivers import free_port
 
 
 @dataclasses.dataclass
@@ -51,12 +51,6 @@ class Api:
                      json.loads(raw) if raw else None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def api(database_url, tmp_path) -> Iterator[Api]:
     """The API served over HTTP on the migrated ``database_url``, with a token per role."""
@@ -67,7 +61,7 @@ def api(database_url, tmp_path) -> Iterator[Api]:
     tokens = {role: service.create(f"{role}-op", role)[0] for role in ("viewer", "operator", "admin")}
     engine.dispose()
     settings = OpsSettings(database_url=database_url, home=tmp_path)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -136,7 +136,7 @@ def test_versions_audit_and_tokens_commands(cli_env):
 
 
 def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch):
-    from tests.support.dagster_processes import free_port
+    from tests.support.receivers import free_port
 
     runner = CliRunner()
     reversed_range = runner.invoke(cli, ["replay", "range", "2013-01-02", "2013-01-01", "--reason", "x"])
