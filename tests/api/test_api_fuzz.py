@@ -48,6 +48,14 @@ def test_every_endpoint_documents_its_success_response():
         "replay_id", "status", "audit_id", "replay", "status_url"}
 
 
+def test_the_committed_openapi_document_is_current():
+    from opsrel_core.entrypoints.api import openapi_export
+
+    committed = openapi_export.DEFAULT_PATH.read_text(encoding="utf-8")
+    assert committed == openapi_export.render(), (
+        "docs/openapi.json is stale: regenerate it with `opsrel api openapi`")
+
+
 def _seed(engine) -> None:
     """Rows for the lists and details to return, so their responses are checked too."""
     _execution(engine, "e-1", at=T0)
