@@ -170,10 +170,12 @@ class HeadlessRunner:
         *,
         run_tags: dict[str, str] | None = None,
         per_partition_tags: Callable[[str], dict[str, str]] | None = None,
+        may_launch: Callable[[], bool] | None = None,
     ) -> list[PartitionSummary]:
         """Run the pipeline once per partition, in order, and project each run.
 
-        A failed partition does not stop the others.
+        A failed partition does not stop the others; ``may_launch`` returning False does: the
+        remaining partitions are never launched.
 
         Args:
             partition_keys: days to run, ``YYYY-MM-DD``.
@@ -182,9 +184,11 @@ class HeadlessRunner:
                 attribution (the OS user, "headless run"), so re-running a partition that
                 has a result is allowed and recorded with who and why.
             per_partition_tags: extra tags per partition (e.g. the parent execution).
+            may_launch: asked before each partition's run (e.g. "is the replay being
+                stopped?"); None launches every partition.
 
         Returns:
-            One summary per partition, in input order.
+            One summary per launched partition, in input order.
         """
         from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
         from opsrel_dagster.defs.flights import defs as flights_defs
@@ -194,6 +198,8 @@ class HeadlessRunner:
         for index, key in enumerate(partition_keys):
             if on_progress:
                 on_progress(index, total, key)
+            if may_launch is not None and not may_launch():
+                break
             began = dt.datetime.now(dt.timezone.utc)
             result = dg.materialize(
                 [*FLIGHT_ASSETS, *FLIGHT_CHECKS],
@@ -249,7 +255,7 @@ class HeadlessRunner:
         Returns:
             The replay as stored after its runs, and one summary per partition run.
         """
-        from opsrel_core.services.replays import ReplayService
+        from opsrel_core.services.replays import ReplayService, ReplayStatus
         from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
 
         replays = ReplayService(self.engine)
@@ -289,6 +295,8 @@ class HeadlessRunner:
             per_partition_tags=lambda key: (
                 {opsrel_tags.PARENT_EXECUTION_ID: parents[key]} if parents[key] else {}
             ),
+            # A stop requested meanwhile (API, another shell) launches no further child (RB-11).
+            may_launch=lambda: replays.get_replay(replay.replay_id).status is ReplayStatus.RUNNING,
         )
         final = replays.refresh_status(replay.replay_id, partition_keys)
         if final.status in ("SUCCESS", "FAILED", "STOPPED"):

@@ -428,3 +428,135 @@ def test_rb21_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(
     finally:
         raw.dispose()
         engine.dispose()
+
+
+# -- replays (RB-11) ---------------------------------------------------------------------------
+
+
+def _launch_tick(runner) -> dg.SensorResult:  # noqa: F811
+    """One tick of the replay launch sensor, as the daemon runs it."""
+    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+
+    sensor = make_replay_launch_sensor(JOB, dg.AssetSelection.groups("flights"), flights_partitions)
+    return sensor(dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}))
+
+
+def _replay_tags(replay) -> dict[str, str]:
+    return {"opsrel/trigger": "CLI", "opsrel/operator": replay.operator_id,
+            "opsrel/reason": replay.reason, "opsrel/replay_id": str(replay.replay_id)}
+
+
+def test_rb11_stopping_a_replay_derives_the_parent_from_its_children(runner):  # noqa: F811
+    """replay_range over 10 days, stopped while 3 children are in flight (one of them then
+    succeeds) and 7 are still queued: STOPPING until every child ended, then STOPPED; the queued
+    children never run; the child that succeeded keeps its version active."""
+    engine, instance = runner.engine, runner.instance
+    days = [f"2013-09-{d:02d}" for d in range(1, 11)]
+    originals = {s.partition_key: s.run_id for s in runner.run_partitions(days[:3])}
+    replays = ReplayService(engine)
+    replay = replays.replay_range(job_id=JOB, start=days[0], end=days[-1], partition_keys=days,
+                                  operator_id="lee", reason="rule change")
+    requests = _launch_tick(runner).run_requests
+    assert [r.partition_key for r in requests] == days
+    # the daemon submitted them: days 2 and 3 are in flight, days 4..10 not started yet
+    job = _flights_job()
+    submitted = {
+        r.partition_key: instance.create_run_for_job(
+            job, status=dg.DagsterRunStatus.NOT_STARTED,
+            tags={**r.tags, "dagster/partition": r.partition_key})
+        for r in requests[1:]
+    }
+    for day in days[1:3]:
+        instance.report_dagster_event(dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name=job.name,
+            message="run worker started"), run_id=submitted[day].run_id)
+    replays.request_stop(replay.replay_id, operator_id="lee", reason="wrong rule version")
+    # the in-flight child of day 1 finishes successfully during the stop
+    [survivor] = runner.run_partitions(days[:1], run_tags=_replay_tags(replay))
+    assert survivor.status == "SUCCESS"
+    runner.sync()
+    assert replays.get_replay(replay.replay_id).status.value == "STOPPING"  # children still live
+
+    assert _launch_tick(runner).run_requests == []  # nothing more is launched, ever
+    for run in submitted.values():  # what each run worker reports once canceled
+        if instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELING:
+            instance.report_run_canceled(run)
+    assert {instance.get_run_by_id(r.run_id).status for r in submitted.values()} == {
+        dg.DagsterRunStatus.CANCELED}
+    runner.sync()
+    view = replays.get_replay(replay.replay_id)
+    assert view.status.value == "STOPPED" and view.ended_at is not None
+    executions = BatchExecutionService(engine)
+    children = {e.execution.partition_key: e.execution
+                for e in replays.replay_history(replay.replay_id).executions}
+    assert children[days[0]].status.value == "SUCCESS"
+    assert {children[d].status.value for d in days[1:]} == {"STOPPED"}
+    assert all(children[d].started_at is None for d in days[3:])  # never ran a step
+    assert all(ResultVersionService(engine).versions_of_execution(children[d].execution_id) == []
+               for d in days[1:])
+    assert _active(engine, days[0]) == survivor.run_id  # kept by the stop
+    assert [_active(engine, d) for d in days[1:3]] == [originals[d] for d in days[1:3]]
+    assert [_active(engine, d) for d in days[3:]] == [None] * 7
+    assert executions.get_execution(originals[days[0]]).status.value == "SUCCESS"
+    assert _launch_tick(runner).run_requests == []
+
+
+def test_rb11_a_stop_during_a_headless_replay_launches_no_further_child(runner):  # noqa: F811
+    days = [f"2013-09-{d:02d}" for d in range(11, 15)]
+    replays = ReplayService(runner.engine)
+    runs_before = _dagster_run_count(runner.instance)
+
+    def stop_after_first(done: int, total: int, key: str | None) -> None:
+        if done == 1:  # another operator stops the replay from the API
+            [replay] = replays.list_replays(status="RUNNING")
+            replays.request_stop(replay.replay_id, operator_id="mo", reason="stop it")
+
+    replay, summaries = runner.run_replay(days, kind="range", operator_id="lee",
+                                          reason="backfill", on_progress=stop_after_first)
+    assert [(s.partition_key, s.status) for s in summaries] == [(days[0], "SUCCESS")]
+    assert replay.status.value == "STOPPED"
+    assert _dagster_run_count(runner.instance) == runs_before + 1
+    assert _active(runner.engine, days[0]) == summaries[0].run_id
+    assert [_active(runner.engine, d) for d in days[1:]] == [None] * 3
+
+
+def test_rb11_a_transient_error_while_evaluating_never_fails_a_successful_replay(
+    runner, database_url, monkeypatch  # noqa: F811
+):
+    from opsrel_core.errors import SystemException
+    from opsrel_core.persistence import retry
+    from opsrel_core.persistence.engine import make_engine
+
+    monkeypatch.setattr(retry, "BACKOFF_SECONDS", (0.0, 0.0, 0.0))
+    days = ["2013-09-20", "2013-09-21"]
+    replays = ReplayService(runner.engine)
+    replay = replays.replay_range(job_id=JOB, start=days[0], end=days[-1], partition_keys=days,
+                                  operator_id="lee", reason="recompute")
+    replays.mark_launched(replay.replay_id)
+    assert [s.status for s in runner.run_partitions(days, run_tags=_replay_tags(replay))] == [
+        "SUCCESS"] * 2
+
+    # a restarted sensor process evaluates the parent while the database drops connections
+    flaky = make_engine(database_url)
+    failures: list[int] = []
+
+    def drop(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if failures and "replay" in statement:
+            failures.pop()
+            raise sa.exc.OperationalError(statement, parameters,
+                                          ConnectionResetError("server closed the connection"))
+
+    sa.event.listen(flaky, "before_cursor_execute", drop)
+    try:
+        restarted = RunProjection(runner.instance, flaky, {JOB: flights_partitions})
+        failures.extend([1] * 100)  # down for longer than the retries
+        with pytest.raises(SystemException) as err:
+            restarted.refresh_replays()
+        assert err.value.code == "SYS-002"
+        assert replays.get_replay(replay.replay_id).status.value == "RUNNING"  # not FAILED
+        failures[:] = [1, 1]  # a blip: retried
+        assert restarted.refresh_replays() == 1
+    finally:
+        flaky.dispose()
+    assert replays.get_replay(replay.replay_id).status.value == "SUCCESS"
