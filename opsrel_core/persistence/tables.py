@@ -349,12 +349,17 @@ class AlertTemplate(Base):
 
 
 class ProjectionCursor(Base):
-    """Where a projection of Dagster's event log into the ops schema stands (a storage id)."""
+    """Where a projection of Dagster's event log into the ops schema stands (a storage id).
+
+    ``oldest_pending_at``: when the oldest event not yet applied happened, as seen at the last
+    batch (NULL when caught up); the ingestion lag is measured from it (RB-02, migration 0006).
+    """
 
     __tablename__ = "projection_cursor"
     name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    oldest_pending_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 # --- C-2: data quality, lineage, reproducibility ---------------------------------------------
