@@ -2,22 +2,31 @@
 
 import dataclasses
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from opsrel_core.services.audit_log import json_safe
 
-Reason = Field(min_length=1, max_length=2000, pattern=r"\S",
+# Free text (reasons, operator and job ids) holds no control character but tab and newlines:
+# a NUL byte would be cut by SQLite and refused by PostgreSQL (a 500), so it is a 422 here.
+_TEXT = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+NOT_BLANK_TEXT = rf"^{_TEXT}*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F]{_TEXT}*$"
+Reason = Field(min_length=1, max_length=2000, pattern=NOT_BLANK_TEXT,
                description="Why; recorded in the audit log. Must not be blank.")
+
+# A partition key names files and runs downstream: letters, digits and ``_ - : | + = ,`` only, so
+# a key such as ``../../etc/passwd`` or one with control characters is a 422, never stored.
+PARTITION_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_:|+=,-]*$"
+PartitionKey = Annotated[str, Field(min_length=1, max_length=100, pattern=PARTITION_KEY_PATTERN)]
 
 
 class StartRequest(BaseModel):
     """Manual start of a job: one partition, or an inclusive range of daily partitions."""
 
-    partition: str | None = Field(None, min_length=1, max_length=100)
-    partition_start: str | None = Field(None, min_length=1, max_length=100)
-    partition_end: str | None = Field(None, min_length=1, max_length=100)
+    partition: PartitionKey | None = None
+    partition_start: PartitionKey | None = None
+    partition_end: PartitionKey | None = None
     reason: str = Reason
 
     @model_validator(mode="after")
@@ -40,23 +49,23 @@ class ReplayRequest(BaseModel):
     ``partitions`` is omitted) or full (the job's partitions, given in ``partitions``)."""
 
     type: Literal["single", "range", "full"]
-    job_id: str = Field(min_length=1, max_length=100)
-    partitions: list[str] | None = Field(None, min_length=1, max_length=10000)
-    partition_start: str | None = Field(None, min_length=1, max_length=100)
-    partition_end: str | None = Field(None, min_length=1, max_length=100)
+    job_id: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT)
+    partitions: list[PartitionKey] | None = Field(None, min_length=1, max_length=10000)
+    partition_start: PartitionKey | None = None
+    partition_end: PartitionKey | None = None
     reason: str = Reason
 
 
 class AcknowledgeRequest(BaseModel):
     """Acknowledgement of an alert; the reason is optional."""
 
-    reason: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=2000, pattern=rf"^{_TEXT}*$")
 
 
 class TokenCreateRequest(BaseModel):
     """A new API token."""
 
-    operator_id: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    operator_id: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT)
     role: Literal["viewer", "operator", "admin"]
     reason: str = Reason
 
