@@ -4,7 +4,7 @@ A ``PanderaRule`` is a named pandera schema with a severity. ``pandera_asset_che
 into ``@dg.asset_check`` definitions on one asset: a FAIL rule is a blocking check with ERROR
 severity (a failure fails the run and skips the partition's downstream steps), a WARN rule a
 non-blocking check with WARN severity. Each check validates with ``lazy=True``, turns
-``SchemaErrors.failure_cases`` into failing rows and samples, registers the rule's version and
+``SchemaErrors.failure_cases`` into failing rows and DQ items, registers the rule's version and
 records a ``validation_result`` row through ``ValidationService``, and returns an
 ``AssetCheckResult`` whose metadata shows the same figures in the Dagster UI.
 
@@ -14,8 +14,6 @@ that cannot evaluate records ERROR and raises ``dg.Failure`` with ``DQ-003``.
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
 import operator
 import warnings
@@ -27,14 +25,17 @@ import pandas as pd
 import pandera.pandas as pa
 
 from opsrel_core.domain import error_codes
-from opsrel_core.errors import DataQualityException
+from opsrel_core.errors import DataQualityException, OpsException
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.validation import RuleVersionView, ValidationService, rule_version_hash
 from opsrel_dagster.failures import ERROR_CODE_KEY, as_failure
 from opsrel_dagster.resources import OpsDatabase
+from opsrel_dagster.rule_codec import (
+    function_ref, jsonable, normalize_frame, nullable_dtypes, resolve_ref, schema_from_json,
+    schema_to_json,
+)
 
-MAX_SAMPLES = 5
-_LONG_LIST = 20  # longer value lists enter a rule's definition as a hash and a size
+MAX_SAMPLES = 5  # failure items kept per column (every column-level item is kept)
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
 }
@@ -108,17 +109,25 @@ class PanderaRule:
                                  statistics={"op": m.op, "bound": m.bound})]
             )
         if isinstance(self.schema, pa.DataFrameSchema):  # a schema is callable itself
-            return self.schema
-        return self.schema()  # type: ignore[misc]
+            return nullable_dtypes(self.schema)
+        return nullable_dtypes(self.schema())  # type: ignore[misc]
 
     @functools.cached_property
     def definition(self) -> dict[str, Any]:
-        """The rule's serialized form (plain JSON); its hash is the rule version."""
-        return {
-            "kind": "table" if self.measure is not None else "row",
-            "schema": describe_schema(self.pandera_schema),
-            "code_version": self.code_version,
-        }
+        """The rule's serialized form (plain JSON, loadable by ``load_rule``); its hash (with the
+        severity) is the rule version.
+
+        Raises:
+            LogicException: LOG-001 when a check or the measure cannot be serialized (RB-17).
+        """
+        common = {"code_version": self.code_version, "sample_columns": list(self.sample_columns)}
+        if self.measure is not None:
+            m = self.measure
+            return {"kind": "table", **common, "measure": {
+                "name": m.name, "fn": function_ref(m.fn, self.rule_id), "op": m.op,
+                "bound": m.bound,
+            }}
+        return {"kind": "row", **common, "schema": schema_to_json(self.pandera_schema, self.rule_id)}
 
     @property
     def version_hash(self) -> str:
@@ -128,7 +137,11 @@ class PanderaRule:
 
 @dataclasses.dataclass(frozen=True)
 class RuleOutcome:
-    """What one rule found on one frame (see ``evaluate_rule``)."""
+    """What one rule found on one frame (see ``evaluate_rule``).
+
+    ``samples`` are the DQ items of ``failure_items`` (stored as the result's
+    ``sample_failures``): every column-level failure and up to ``MAX_SAMPLES`` cells per column.
+    """
 
     status: str  # PASS, WARN, FAIL or ERROR
     total_rows: int
@@ -143,107 +156,131 @@ class RuleOutcome:
         return self.status == "PASS"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted((_jsonable(v) for v in value), key=str)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()  # numpy scalars
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if pd.isna(value):
-        return None
-    return str(value)
+def load_rule(
+    rule_id: str, severity: str, description: str, definition: dict[str, Any]
+) -> PanderaRule:
+    """Rebuild a rule from its stored version (``PanderaRule.definition``), e.g. to validate the
+    next execution with exactly the rules a version names (RB-17).
 
-
-def _compact(value: Any) -> Any:
-    # Long reference lists (every airport) would bloat each version row: hash them instead.
-    if isinstance(value, list) and len(value) > _LONG_LIST:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-        return {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "size": len(value)}
-    if isinstance(value, dict):
-        return {k: _compact(v) for k, v in value.items()}
-    return value
-
-
-def _describe_checks(checks: Sequence[pa.Check]) -> list[dict[str, Any]]:
-    return [
-        {"name": c.name, "statistics": _compact(_jsonable(c.statistics or {})),
-         "ignore_na": bool(c.ignore_na)}
-        for c in checks
-    ]
-
-
-def describe_schema(schema: pa.DataFrameSchema) -> dict[str, Any]:
-    """Serialize what a schema asserts: columns (dtype, nullable, unique, checks), table checks.
-
-    Check statistics (``isin``'s allowed values, ``le``'s bound) are included, long lists as a
-    hash and a size, so a changed bound or reference list gives a different definition.
+    Raises:
+        LogicException: LOG-001 when a check method or measure function is not available here.
     """
-    columns = {
-        name: {
-            "dtype": None if col.dtype is None else str(col.dtype),
-            "nullable": bool(col.nullable),
-            "unique": bool(col.unique),
-            "required": bool(col.required),
-            "checks": _describe_checks(col.checks),
-        }
-        for name, col in schema.columns.items()
-    }
-    unique = schema.unique
-    return {
-        "columns": columns,
-        "checks": _describe_checks(schema.checks),
-        "unique": (
-            None if unique is None else sorted([unique] if isinstance(unique, str) else unique)
-        ),
-        "strict": _jsonable(schema.strict),
-    }
+    common = dict(rule_id=rule_id, severity=severity, description=description,
+                  sample_columns=tuple(definition.get("sample_columns", ())),
+                  code_version=definition["code_version"])
+    if definition["kind"] == "table":
+        m = definition["measure"]
+        return PanderaRule(**common, measure=TableMeasure(
+            name=m["name"], fn=resolve_ref(m["fn"]), op=m["op"], bound=m["bound"]))
+    return PanderaRule(**common, schema=schema_from_json(definition["schema"]))
+
+
+def register_pandera_rule(engine: Any, rule: PanderaRule, asset_key: str) -> RuleVersionView:
+    """Register a rule's version in the ops schema (``ValidationService.register_rule``).
+
+    Raises:
+        LogicException: LOG-001 when the rule cannot be serialized; nothing is written then.
+    """
+    definition = rule.definition  # serialize first: a rule is never stored without a check
+    return ValidationService(engine).register_rule(
+        rule.rule_id, asset_key, rule.severity, rule.description, definition
+    )
+
+
+def _check_name(value: Any) -> str:
+    # pandera names a check with its arguments (all allowed values): keep the name only.
+    return str(value or "").split("(", 1)[0]
+
+
+def failure_items(
+    rule: PanderaRule, frame: pd.DataFrame, cases: pd.DataFrame
+) -> tuple[list[dict[str, Any]], int]:
+    """Turn pandera's lazy ``failure_cases`` into DQ items, every failure of one pass (RB-16).
+
+    An item is ``{"row", "column", "check": [names], "value", **sample column values}`` for a
+    failing cell (one item per cell, whatever number of checks it broke: RB-15), ``{"row": None,
+    "column", "check": ["column_in_dataframe"], "value": None}`` for a missing column and
+    ``{"row": None, "column", "check": ["dtype"], "expected", "actual"}`` for a dtype mismatch
+    (RB-18). Nulls of nullable columns never fail, so they are never items. Cell items are kept
+    up to ``MAX_SAMPLES`` per column, in row order; column-level items are all kept.
+
+    Returns:
+        ``(items, failing_rows)``: failing rows are the distinct rows among cell failures.
+    """
+    schema = rule.pandera_schema
+    columns = schema.columns
+    column_items: dict[tuple[str, str], dict[str, Any]] = {}
+    cells: dict[tuple[Any, str | None], dict[str, Any]] = {}
+    for case in cases.to_dict("records"):
+        check = _check_name(case["check"])
+        column = None if pd.isna(case["column"]) else str(case["column"])
+        if check in _STRUCTURAL:
+            missing = str(case["failure_case"])
+            column_items[(missing, check)] = {
+                "row": None, "column": missing, "check": [check], "value": None}
+        elif check == "dtype" and not (
+            pd.notna(case["index"]) and (schema.coerce or getattr(columns.get(column), "coerce", False))
+        ):  # a column of the wrong dtype; under coercion, the cell that did not coerce is an item
+            declared = columns[column].dtype if column in columns else None
+            column_items[(str(column), check)] = {
+                "row": None, "column": column, "check": [check],
+                "expected": None if declared is None else str(declared),
+                "actual": str(frame[column].dtype) if column in frame.columns else None,
+            }
+        elif pd.isna(case["index"]):
+            column_items[(str(column), check)] = {
+                "row": None, "column": column, "check": [check],
+                "value": jsonable(case["failure_case"])}
+        else:
+            item = cells.setdefault((case["index"], column), {
+                "row": case["index"], "column": column, "check": [],
+                "value": jsonable(case["failure_case"])})
+            if check not in item["check"]:
+                item["check"].append(check)
+    failing_rows = len({label for label, _ in cells})
+    kept: list[dict[str, Any]] = []
+    per_column: dict[str | None, int] = {}
+    for (label, column), item in sorted(cells.items(), key=lambda kv: (
+            str(type(kv[0][0])), kv[0][0], str(kv[0][1]))):
+        if per_column.get(column, 0) >= MAX_SAMPLES:
+            continue
+        per_column[column] = per_column.get(column, 0) + 1
+        extra = {c: frame.at[label, c] for c in rule.sample_columns if c in frame.columns}
+        kept.append(jsonable({**extra, **item}))
+    return [jsonable(i) for i in column_items.values()] + kept, failing_rows
 
 
 def evaluate_rule(rule: PanderaRule, frame: pd.DataFrame) -> RuleOutcome:
-    """Validate ``frame`` against a rule with pandera (``lazy=True``).
+    """Validate ``frame`` against a rule with pandera (``lazy=True``), in one pass.
+
+    String and pyarrow-backed columns are normalized first (``normalize_frame``), so the result
+    does not depend on the dtype backend that loaded the frame (RB-18).
 
     Returns:
-        PASS, or the rule's severity with failing rows (distinct row labels among the failure
-        cases) and up to ``MAX_SAMPLES`` samples (the row's ``sample_columns`` and failing
-        columns); a table-level rule adds its measured value and bound. ERROR when the frame
-        lacks a column the rule needs.
+        PASS; or the rule's severity with failing rows and every failure as DQ items
+        (``failure_items``: cells, dtype mismatches); ERROR when the frame lacks a column the
+        rule needs, with the missing columns and every other failure found in the same pass
+        (RB-16). A table-level rule adds its measured value and bound.
     """
     total = len(frame)
     measured = bound = None
     if rule.measure is not None:
-        measured = _jsonable(float(rule.measure.fn(frame)))
+        measured = jsonable(float(rule.measure.fn(frame)))
         bound = rule.measure.bound_text
+    schema = rule.pandera_schema
+    frame = normalize_frame(frame, schema)
     try:
-        rule.pandera_schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
         return RuleOutcome("PASS", total, None if rule.measure else 0, measured, bound, [])
+    items, failing_rows = failure_items(rule, frame, cases)
     if cases["check"].astype(str).isin(_STRUCTURAL).any():
-        samples = [_jsonable(r) for r in cases.head(MAX_SAMPLES).to_dict("records")]
-        for sample in samples:
-            sample["check"] = str(sample.get("check") or "").split("(", 1)[0]
-        return RuleOutcome("ERROR", total, None, measured, bound, samples)
+        return RuleOutcome("ERROR", total, None, measured, bound, items)
     if rule.measure is not None:
         return RuleOutcome(rule.severity, total, None, measured, bound, [])
-    rows = cases.loc[cases["index"].notna()]
-    labels = sorted(rows["index"].unique(), key=lambda v: (str(type(v)), v))
-    samples = []
-    for label in labels[:MAX_SAMPLES]:
-        mine = rows.loc[rows["index"] == label]
-        columns = list(dict.fromkeys([*rule.sample_columns, *mine["column"].dropna().astype(str)]))
-        values = {c: frame.at[label, c] for c in columns if c in frame.columns}
-                # pandera names a check with its arguments (all allowed values): keep the name only.
-        checks = sorted({str(c).split("(", 1)[0] for c in mine["check"]})
-        samples.append(_jsonable({"row": label, "check": checks, **values}))
-    return RuleOutcome(rule.severity, total, len(labels), measured, bound, samples)
+    return RuleOutcome(rule.severity, total, failing_rows, measured, bound, items)
 
 
 def _frame_of(obj: Any) -> pd.DataFrame:
@@ -256,10 +293,7 @@ def _frame_of(obj: Any) -> pd.DataFrame:
 
 def _record(context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, rule: PanderaRule,
             asset_key: str, partition_key: str, outcome: RuleOutcome) -> RuleVersionView:
-    service = ValidationService(ops_db.engine)
-    version = service.register_rule(
-        rule.rule_id, asset_key, rule.severity, rule.description, rule.definition
-    )
+    version = register_pandera_rule(ops_db.engine, rule, asset_key)
     if BatchExecutionService(ops_db.engine).find_execution(context.run.run_id) is None:
         from opsrel_dagster.projection import RunProjection
 
@@ -269,14 +303,26 @@ def _record(context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, rule: P
         context.log.warning(f"run {context.run.run_id} is no execution of the catalog: "
                             f"{rule.rule_id} not recorded")
         return version
-    service.record_result(
-        execution_id=context.run.run_id, rule_version_id=version.rule_version_id,
+    record_rule_outcome(ops_db.engine, context.run.run_id, version, asset_key, partition_key,
+                        outcome)
+    return version
+
+
+def record_rule_outcome(engine: Any, execution_id: str, version: RuleVersionView,
+                        asset_key: str, partition_key: str, outcome: RuleOutcome) -> Any:
+    """Record an outcome as the ``validation_result`` of one rule version (its DQ items as the
+    result's ``sample_failures``); idempotent per execution, version and partition.
+
+    Returns:
+        The stored ``ValidationResultView``.
+    """
+    return ValidationService(engine).record_result(
+        execution_id=execution_id, rule_version_id=version.rule_version_id,
         asset_key=asset_key, partition_key=partition_key, status=outcome.status,
         total_rows=outcome.total_rows, failing_rows=outcome.failing_rows,
         measured_value=outcome.measured_value, bound=outcome.bound,
         sample_failures=outcome.samples,
     )
-    return version
 
 
 def _check_result(
@@ -336,6 +382,10 @@ def _decorate(asset: Any, rule: PanderaRule, partitions_def: Any,
     ) -> dg.AssetCheckResult:
         asset_key = context.check_specs[0].asset_key.to_user_string()
         partition_key = context.partition_key if context.has_partition_key else "__all__"
+        try:
+            rule.definition  # noqa: B018 - a rule that cannot be stored fails coded (LOG-001)
+        except OpsException as exc:
+            raise as_failure(exc, asset_key=asset_key, partition_key=partition_key) from exc
         try:
             outcome = evaluate_rule(rule, frame_of(data))
         except Exception as exc:  # noqa: BLE001 - recorded as ERROR and raised coded
