@@ -131,7 +131,6 @@ def b1_leg(backend: str, repeats: int) -> dict:
         # Warm-up (imports, package data and reference tables cached), not measured.
         ours("2013-03-31")
         plain.run("2013-03-31")
-        strict.run("2013-03-31")
         keys = _keys("2013-04-01", repeats)
         times = alternate({"opsrel": lambda i: ours(keys[i]),
                            "plain_fs": lambda i: plain.run(keys[i]),
