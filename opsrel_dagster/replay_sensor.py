@@ -2,8 +2,10 @@
 
 A replay (or a manual start) requested through the admin API is a REQUESTED ``replay`` row,
 written with its audit record. This sensor turns it into one run request per partition with the
-run key ``replay:<id>:<partition>``: Dagster launches a run key once per sensor, so a retried
-tick, a crash before the replay is marked launched, or a reset cursor never launches twice. Each
+run key ``replay:<id>:<partition>``. The replay stays REQUESTED, and its requests are asked for
+again on every tick, until Dagster holds a run for each of its partitions; only then is it marked
+RUNNING. Dagster launches a run key once per sensor, so a repeat is a no-op, while a daemon that
+died between the evaluation and storing the runs loses nothing: exactly once either way. Each
 run carries the replay id, the operator, the reason and the execution it replaces. For a replay
 being stopped (STOPPING), the sensor cancels its runs still queued or in flight, and it cancels
 the run of any execution an operator asked to stop.
@@ -17,6 +19,7 @@ from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.resources import OpsDatabase
 
 MAX_REPLAYS_PER_TICK = 20
+PARTITION_TAG = "dagster/partition"
 _UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -43,6 +46,20 @@ def replay_run_requests(
             dg.RunRequest(run_key=f"replay:{replay.replay_id}:{key}", partition_key=key, tags=tags)
         )
     return requests
+
+
+def launched_partitions(instance: dg.DagsterInstance, replay_id: int) -> set[str]:
+    """The partition keys of the runs Dagster holds for a replay (any status).
+
+    Args:
+        instance: the Dagster instance the sensor evaluates against.
+        replay_id: the ops ``replay`` row id (stamped as the ``opsrel/replay_id`` run tag).
+
+    Returns:
+        The ``dagster/partition`` tags of those runs; a replay is launched once it covers them all.
+    """
+    runs = instance.get_runs(dg.RunsFilter(tags={opsrel_tags.REPLAY_ID: str(replay_id)}))
+    return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
 
 
 def make_replay_launch_sensor(
@@ -77,8 +94,14 @@ def make_replay_launch_sensor(
         requests: list[dg.RunRequest] = []
         for replay in reversed(replays.list_replays(job_id=job_id, status="REQUESTED", limit=MAX_REPLAYS_PER_TICK)):
             wanted = [k for k in keys if replay.partition_start <= k <= replay.partition_end]
-            requests.extend(replay_run_requests(replays, replay, wanted))
-            replays.mark_launched(replay.replay_id)
+            launched = launched_partitions(context.instance, replay.replay_id)
+            missing = [k for k in wanted if k not in launched]
+            if missing:
+                # Asked again every tick until Dagster holds the runs: the run keys make a
+                # repeat a no-op, and a daemon that died before storing them loses nothing.
+                requests.extend(replay_run_requests(replays, replay, missing))
+            else:
+                replays.mark_launched(replay.replay_id)
         for replay in replays.list_replays(job_id=job_id, status="STOPPING", limit=MAX_REPLAYS_PER_TICK):
             runs = context.instance.get_runs(
                 dg.RunsFilter(

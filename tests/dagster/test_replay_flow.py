@@ -158,6 +158,7 @@ def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, ops
 
 
 def test_requested_replays_are_launched_once_by_the_sensor(runner):
+    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
     from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 
     days = ["2013-05-10", "2013-05-11", "2013-05-12"]
@@ -185,12 +186,35 @@ def test_requested_replays_are_launched_once_by_the_sensor(runner):
     )
     assert tags["opsrel/parent_execution_id"] == first[0].run_id
     assert "opsrel/parent_execution_id" not in result.run_requests[1].tags  # nothing to replace
+
+    def tick():
+        return sensor(dg.build_sensor_context(
+            instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
+        ))
+
+    # The daemon died before storing the runs: the replay is still REQUESTED and the next tick
+    # asks for the same run keys (a repeat of a stored key is a no-op for Dagster).
+    assert replays.get_replay(requested.replay_id).status == "REQUESTED"
+    assert [r.run_key for r in tick().run_requests] == [r.run_key for r in result.run_requests]
+    # Dagster holds runs for the first two days only: the third is asked for again.
+    job = dg.Definitions(
+        assets=FLIGHT_ASSETS,
+        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
+        resources=dict(flights_defs.resources),
+    ).resolve_job_def("flights_job")
+    for day in days[:2]:
+        runner.instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={
+            "dagster/partition": day, "opsrel/replay_id": str(requested.replay_id),
+        })
+    assert [r.partition_key for r in tick().run_requests] == days[2:]
+    assert replays.get_replay(requested.replay_id).status == "REQUESTED"
+    runner.instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={
+        "dagster/partition": days[2], "opsrel/replay_id": str(requested.replay_id),
+    })
+    # every partition has its run: the replay is RUNNING and nothing is asked for again
+    assert tick().run_requests == []
     assert replays.get_replay(requested.replay_id).status == "RUNNING"
-    # the next tick launches nothing again
-    again = sensor(dg.build_sensor_context(
-        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}
-    ))
-    assert again.run_requests == []
+    assert tick().run_requests == []
 
 
 def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
