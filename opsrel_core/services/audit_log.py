@@ -84,9 +84,11 @@ class AuditLogView:
 
 @dataclasses.dataclass
 class PendingAudit:
-    """Handle yielded by ``audit_change``; ``audit_id`` is set once the record is flushed."""
+    """Handle yielded by ``audit_change``; ``audit_id`` and ``row`` (the flushed ORM record) are
+    set once the record is flushed."""
 
     audit_id: int | None = None
+    row: AuditLog | None = None
 
 
 def json_safe(value: Any) -> Any:
@@ -209,6 +211,7 @@ def audit_change(
     session.add(row)
     session.flush()
     handle.audit_id = row.audit_id
+    handle.row = row
 
 
 class AuditLogService:
@@ -377,8 +380,12 @@ class AuditLogService:
                 execution_id=execution_id, at=at,
             ) as pending:
                 mutate(obj)
+            # The view is built from the flushed record: reading it back would cost a second
+            # transaction and a SELECT per audited action (benchmark B7).
+            assert pending.row is not None
+            view = AuditLogView.of(pending.row)
             uow.commit()
-            return AuditLogView.of(uow.session.get_one(AuditLog, pending.audit_id))
+            return view
 
     def list_audit_logs(
         self,
