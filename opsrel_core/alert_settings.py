@@ -84,6 +84,8 @@ class AlertSettings:
             about one message per second per webhook).
         claim_lease_seconds: how long a claimed delivery is hidden from other dispatchers; a
             dispatcher that dies mid-send releases it when the lease ends.
+        history_horizon_seconds: a failure that ended longer ago than this is recorded without
+            alerting (RB-02: a cold start or a reset cursor imports history silently).
     """
 
     smtp_host: str | None = None
@@ -103,6 +105,7 @@ class AlertSettings:
     backoff_cap_seconds: float = 3600.0
     slack_min_interval_seconds: float = 1.0
     claim_lease_seconds: float = 300.0
+    history_horizon_seconds: float = 86400.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "smtp_security", SmtpSecurity(self.smtp_security))
@@ -113,6 +116,7 @@ class AlertSettings:
         for name in (
             "dedupe_window_seconds", "smtp_timeout_seconds", "slack_timeout_seconds",
             "backoff_base_seconds", "backoff_cap_seconds", "claim_lease_seconds",
+            "history_horizon_seconds",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -145,7 +149,8 @@ class AlertSettings:
         default none), OPSREL_SMTP_USER, OPSREL_SMTP_PASSWORD, OPSREL_ALERT_EMAIL_FROM,
         OPSREL_ALERT_EMAIL_TO (comma-separated), OPSREL_SLACK_WEBHOOK_URL, OPSREL_DAGSTER_UI_URL,
         OPSREL_ALERT_DEDUPE_WINDOW_SECONDS (3600), OPSREL_SMTP_TIMEOUT_SECONDS (10),
-        OPSREL_SLACK_TIMEOUT_SECONDS (10), OPSREL_ALERT_MAX_ATTEMPTS (8).
+        OPSREL_SLACK_TIMEOUT_SECONDS (10), OPSREL_ALERT_MAX_ATTEMPTS (8),
+        OPSREL_ALERT_HISTORY_HORIZON_SECONDS (86400).
 
         Args:
             environ: the environment to read; ``os.environ`` when omitted.
@@ -195,6 +200,7 @@ class AlertSettings:
             smtp_timeout_seconds=number("OPSREL_SMTP_TIMEOUT_SECONDS", 10.0),
             slack_timeout_seconds=number("OPSREL_SLACK_TIMEOUT_SECONDS", 10.0),
             max_attempts=number("OPSREL_ALERT_MAX_ATTEMPTS", 8, int),
+            history_horizon_seconds=number("OPSREL_ALERT_HISTORY_HORIZON_SECONDS", 86400.0),
         )
 
     @property

@@ -332,7 +332,9 @@ class RunProjection:
         Args:
             batch_size: status-change records read per event type and batch.
             max_batches: stop after this many batches (None: until caught up). The cursor is
-                saved after each batch, so an interrupted sync resumes where it stopped.
+                saved after each batch, so an interrupted sync resumes where it stopped; when a
+                backlog remains, the time of its oldest event is saved too (the lag the admin
+                API reports, RB-02), else it is cleared.
 
         Returns:
             A ``SyncReport`` with counts and the new cursor.
@@ -341,6 +343,7 @@ class RunProjection:
         projected: set[str] = set()
         ignored: set[str] = set()
         batches = 0
+        has_more = False
         while max_batches is None or batches < max_batches:
             after = self._cursor()
             run_ids, new_cursor, has_more = self._changed_runs(after, batch_size)
@@ -356,6 +359,9 @@ class RunProjection:
             batches += 1
             if not has_more:
                 break
+        # The backlog's age for the admin API (RB-02): when the oldest unapplied event happened.
+        report.oldest_pending_at = self._oldest_pending(report.cursor) if has_more else None
+        self.cursors.record_backlog(CURSOR_NAME, report.oldest_pending_at)
         for execution_id in self.projector.executions.list_open_execution_ids():
             if self.project_run(execution_id) is None and not self._run_exists(execution_id):
                 # The run is gone from Dagster's storage: it will never report an end.
@@ -442,6 +448,18 @@ class RunProjection:
         stored = self.cursors.get(CURSOR_NAME)
         return int(stored) if stored else 0
 
+    def _oldest_pending(self, after: int) -> dt.datetime | None:
+        # The first status change after the cursor, over every event type (indexed queries).
+        times = []
+        for event_type in STATUS_EVENT_TYPES:
+            result = self.instance.fetch_run_status_changes(
+                dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after or None),
+                limit=1,
+                ascending=True,
+            )
+            times += [_utc(r.event_log_entry.timestamp) for r in result.records]
+        return min(times, default=None)
+
     def _changed_runs(self, after: int, batch_size: int) -> tuple[list[str], int, bool]:
         # Merge per-type streams: only records up to the smallest last id among truncated
         # streams are safe to consume, so nothing between batches is skipped.
@@ -488,3 +506,4 @@ class SyncReport:
     workers_lost: int = 0
     replays_refreshed: int = 0
     cursor: int = 0
+    oldest_pending_at: dt.datetime | None = None  # set when a backlog remains (max_batches)

@@ -222,7 +222,11 @@ class OpsAlertService:
 
         Returns:
             The alert that counts this execution, or None when the execution is not FAILED (a
-            STOPPED run never alerts, RB-05), has no code, or its code does not auto-alert.
+            STOPPED run never alerts, RB-05), has no code, or its code does not auto-alert. A
+            failure that ended before the history horizon (``history_horizon_seconds`` before
+            the clock's now: history imported on a cold start or after a cursor reset) is kept
+            as a RESOLVED alert with no delivery: recorded, never sent, and since it counts the
+            execution, never alerted later either (RB-02).
         """
         if execution.status != ExecutionStatus.FAILED or not execution.error_code:
             return None
@@ -244,7 +248,8 @@ class OpsAlertService:
         )
         at = _aware(execution.ended_at) or _aware(execution.created_at)
         assert at is not None
-        return self._occur(spec, at, count_once=True)
+        horizon = self._clock() - dt.timedelta(seconds=self._settings.history_horizon_seconds)
+        return self._occur(spec, at, count_once=True, history=at < horizon)
 
     def acknowledge_alert(
         self,
@@ -374,11 +379,15 @@ class OpsAlertService:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _occur(self, spec: "_AlertSpec", at: dt.datetime, *, count_once: bool) -> AlertView:
+    def _occur(
+        self, spec: "_AlertSpec", at: dt.datetime, *, count_once: bool, history: bool = False
+    ) -> AlertView:
         """Add one occurrence at ``at``: increment the open alert in the window, or open one.
 
         ``count_once``: an alert of the key whose seen span covers ``at`` has already counted
-        this occurrence (used per execution); it is returned unchanged.
+        this occurrence (used per execution); it is returned unchanged. ``history``: the
+        occurrence is older than the history horizon: it is recorded as its own RESOLVED alert
+        with no delivery (never sent, never merged into an open incident).
         """
         spec.validate()
         key = spec.key()
@@ -404,6 +413,14 @@ class OpsAlertService:
                     ).first()
                     if covering is not None:
                         return AlertView.of(covering)
+                if history:
+                    row = spec.row(key, at)
+                    row.status = "RESOLVED"
+                    s.add(row)
+                    uow.commit()
+                    log.info("alert %r at %s is older than the history horizon: recorded, not "
+                             "sent", key, at.isoformat())
+                    return AlertView.of(row)
                 open_alert = s.scalars(
                     sa.select(Alert).where(Alert.dedupe_key == key, Alert.status == "OPEN")
                     .with_for_update()

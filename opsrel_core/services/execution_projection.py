@@ -244,13 +244,34 @@ class ProjectionCursorStore:
 
     def set(self, name: str, cursor: str | None) -> None:
         """Store the cursor for ``name`` (None resets it: the next sync starts over)."""
+        self._write(name, cursor=cursor)
+
+    def record_backlog(self, name: str, oldest_pending_at: dt.datetime | None) -> None:
+        """Record when the oldest event not yet applied happened (None: caught up) (RB-02).
+
+        Also stamps ``updated_at``, so a reader sees when the projection last looked.
+        """
+        self._write(name, oldest_pending_at=oldest_pending_at)
+
+    def ingestion_status(self, now: dt.datetime | None = None) -> list["IngestionStatus"]:
+        """Every projection's position and lag, by name (the admin API's ``/admin/ingestion``).
+
+        Args:
+            now: the current UTC time (injectable); the clock's when omitted.
+        """
+        now = now or utcnow()
+        with UnitOfWork(self._engine) as uow:
+            rows = uow.session.scalars(sa.select(ProjectionCursor).order_by(ProjectionCursor.name))
+            return [IngestionStatus.of(row, now) for row in rows]
+
+    def _write(self, name: str, **values: object) -> None:
         with UnitOfWork(self._engine) as uow:
             row = uow.session.get(ProjectionCursor, name)
             if row is None:
-                uow.session.add(ProjectionCursor(name=name, cursor=cursor, updated_at=utcnow()))
+                uow.session.add(ProjectionCursor(name=name, updated_at=utcnow(), **values))
             else:
-                row.cursor = cursor
-                row.updated_at = utcnow()
+                for key, value in {**values, "updated_at": utcnow()}.items():
+                    setattr(row, key, value)
             try:
                 uow.commit()
             except sa.exc.IntegrityError:
@@ -258,6 +279,38 @@ class ProjectionCursorStore:
                 uow.session.rollback()
                 row = uow.session.get(ProjectionCursor, name)
                 assert row is not None
-                row.cursor = cursor
-                row.updated_at = utcnow()
+                for key, value in {**values, "updated_at": utcnow()}.items():
+                    setattr(row, key, value)
                 uow.commit()
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestionStatus:
+    """How far one projection has read the orchestrator's events (field report RB-02).
+
+    Attributes:
+        name: the projection (``"dagster_run_status_changes"``).
+        cursor: the last storage id applied (None before the first batch or after a reset).
+        checked_at: when the projection last wrote (a batch or a backlog check), UTC.
+        oldest_pending_at: when the oldest event not yet applied happened; None when caught up.
+        lag_seconds: age of that event at ``now`` (0 when caught up), seconds.
+        seconds_since_check: ``now - checked_at``: grows when the projection stopped running.
+    """
+
+    name: str
+    cursor: str | None
+    checked_at: dt.datetime
+    oldest_pending_at: dt.datetime | None
+    lag_seconds: float
+    seconds_since_check: float
+
+    @classmethod
+    def of(cls, row: ProjectionCursor, now: dt.datetime) -> "IngestionStatus":
+        """Build the status of a cursor row as of ``now``."""
+        pending = row.oldest_pending_at
+        return cls(
+            name=row.name, cursor=row.cursor, checked_at=row.updated_at,
+            oldest_pending_at=pending,
+            lag_seconds=max((now - pending).total_seconds(), 0.0) if pending else 0.0,
+            seconds_since_check=max((now - row.updated_at).total_seconds(), 0.0),
+        )

@@ -198,6 +198,69 @@ def _pending_run(runner, day: str, **tags: str) -> dg.DagsterRun:  # noqa: F811
     return run
 
 
+def test_rb02_cold_start_does_not_realert_history(receivers, runner, opsrel_env, api):  # noqa: F811
+    """A new deployment (empty cursor) meets failed runs from two days ago: they are imported in
+    bounded batches, the cursor saved after each, the lag visible in the admin API, and none is
+    alerted, also after a cursor reset. A fresh failure still alerts, once."""
+    from opsrel_core.persistence.tables import utcnow
+    from opsrel_dagster.projection import CURSOR_NAME
+
+    smtp, slack = receivers
+    history = ["2013-10-01", "2013-10-02", "2013-10-03"]
+    for day in history:  # failed runs in Dagster's storage the ops schema never saw
+        _break(opsrel_env, day)
+        assert not dg.materialize(FLIGHT_ASSETS, partition_key=day, instance=runner.instance,
+                                  resources=dict(flights_defs.resources),
+                                  raise_on_error=False).success
+    assert _row_counts(runner.engine)["batch_execution"] == 0
+
+    def two_days_later() -> dt.datetime:
+        return utcnow() + dt.timedelta(days=2)
+
+    def deployed() -> RunProjection:  # a projection process started two days after the runs
+        projection = RunProjection(runner.instance, runner.engine, {JOB: flights_partitions})
+        projection.projector.alerts = OpsAlertService(
+            runner.engine, AlertSettings.from_env(), clock=two_days_later)
+        return projection
+
+    first = deployed().sync(batch_size=1, max_batches=1)  # one bounded batch, then it stops
+    assert first.cursor > 0 and first.oldest_pending_at is not None
+    assert runner.projection.cursors.get(CURSOR_NAME) == str(first.cursor)  # saved per batch
+    [lagging] = api.call("GET", "/admin/ingestion").body
+    assert (lagging["name"], lagging["cursor"]) == (CURSOR_NAME, str(first.cursor))
+    assert dt.datetime.fromisoformat(lagging["oldest_pending_at"]) == first.oldest_pending_at
+    assert lagging["lag_seconds"] > 0
+
+    rest = deployed().sync(batch_size=1)  # a restarted process goes on from the saved cursor
+    assert rest.cursor > first.cursor and rest.oldest_pending_at is None
+    [caught_up] = api.call("GET", "/admin/ingestion").body
+    assert (caught_up["oldest_pending_at"], caught_up["lag_seconds"]) == (None, 0)
+    executions = BatchExecutionService(runner.engine).list_executions()
+    assert sorted((e.partition_key, e.status.value, e.error_code) for e in executions) == [
+        (day, "FAILED", "INP-001") for day in history]
+
+    def alerts() -> list[tuple[str, str, int]]:
+        service = _alerts(runner.engine)
+        return sorted((a.partition_key, a.status, len(service.delivery_history(a.alert_id)))
+                      for a in service.list_alerts())
+
+    # history is recorded as resolved alerts that were never sent, and stays so on a reset
+    runner.sync(reset=True)
+    deployed().sync()
+    runner.dispatch_alerts()
+    assert alerts() == [(day, "RESOLVED", 0) for day in history]
+    assert smtp.handler.messages == [] and slack.posts == []
+
+    # a fresh failure alerts, once, however often its events are applied
+    _break(opsrel_env, "2013-10-04")
+    runner.run_partitions(["2013-10-04"])
+    runner.sync(reset=True)
+    runner.dispatch_alerts()
+    assert alerts() == [*((day, "RESOLVED", 0) for day in history), ("2013-10-04", "OPEN", 2)]
+    [(_, message)] = smtp.handler.messages
+    assert "2013-10-04" in message["Subject"] and len(slack.posts) == 1
+
+
 def test_rb05_failure_after_a_stop_request_ends_stopped(receivers, runner):  # noqa: F811
     """Every failure-type end after a stop request resolves to STOPPED: a failure Dagster
     reports after CANCELING, a failure reported without CANCELING ever being seen, and a run

@@ -23,6 +23,7 @@ from opsrel_core.services.api_tokens import ApiTokenView
 from opsrel_core.services.dq_reports import DqReportView
 from opsrel_core.services.error_codes import ErrorCodeView
 from opsrel_core.services.execution_context import ExecutionContextView
+from opsrel_core.services.execution_projection import IngestionStatus, ProjectionCursorStore
 from opsrel_core.services.lineage import Lineage
 from opsrel_core.services.replays import ReplayHistory
 from opsrel_core.services.result_versions import ResultVersionView
@@ -110,6 +111,16 @@ def revoke_token(
 ) -> dict[str, Any]:
     """Revoke an API token (reason as a query parameter)."""
     return to_json(services.tokens.revoke(token_id, by=who.operator_id, reason=reason))
+
+
+@router.get("/ingestion", tags=["batch"], response_model=list[IngestionStatus])
+def ingestion_status(
+    _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> list[Any]:
+    """How far the projection has read Dagster's events (field report RB-02): its cursor, when
+    it last looked, and the lag: the age of the oldest event not yet applied, in seconds (0 when
+    caught up). A growing ``seconds_since_check`` means the projection sensor is not running."""
+    return to_json(ProjectionCursorStore(services.engine).ingestion_status())
 
 
 @router.get("/error-codes", tags=["reference"], response_model=list[ErrorCodeView])
