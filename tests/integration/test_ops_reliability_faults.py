@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.persistence.tables import Alert, BatchExecution, ExecutionEvent, ResultVersion, utcnow
+from opsrel_core.persistence.tables import Alert, AlertDelivery, AlertDeliveryAttempt, AuditLog, BatchExecution, ExecutionEvent, ResultVersion, utcnow
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.worker_reconciler import Liveness, WorkerLossReconciler, WorkerTimeouts
 from opsrel_dagster.projection import RunProjection
@@ -345,3 +345,110 @@ def test_rb08_postgres_restart_mid_run_loses_and_duplicates_nothing(private_pg, 
     assert snapshots == keys
     assert [(p, n > 0) for p, n in active] == [(key, True) for key in keys]
     projector.engine.dispose()
+
+
+# -- Concurrency: many runs at once on PostgreSQL --------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_parallel_run_workers_on_postgres_keep_the_ops_invariants(runner, opsrel_env):
+    # Three run workers at once, Dagster's storage and the ops schema in one PostgreSQL, two
+    # of them re-running partitions the others run too, while the projection syncs beside them.
+    plans = [["2013-01-07", "2013-01-08"], ["2013-01-08"], ["2013-01-07"]]
+    workers = [start_worker(opsrel_env, keys) for keys in plans]
+    while any(w.poll() is None for w in workers):
+        runner.sync()  # a projection racing the workers' own recording
+        time.sleep(1.0)
+    summaries = [s for w in workers for s in finish_worker(w)]
+    outcomes = [(s["partition_key"], s["status"], s["error_code"], s["error_message"]) for s in summaries]
+    assert [o for o in outcomes if o[1] != "SUCCESS"] == []
+    assert len(outcomes) == 4
+    runner.sync()
+    statuses = assert_ops_invariants(runner.engine)
+    assert statuses == {s["run_id"]: "SUCCESS" for s in summaries}
+    with runner.engine.connect() as conn:
+        audited = conn.execute(
+            sa.select(AuditLog.execution_id, sa.func.count())
+            .where(AuditLog.action == "MANUAL_RUN").group_by(AuditLog.execution_id)
+        ).all()
+        active = conn.execute(
+            sa.select(ResultVersion.asset_key, ResultVersion.partition_key, ResultVersion.execution_id)
+            .where(ResultVersion.is_active.is_(True))
+        ).all()
+    assert sorted(audited) == sorted((s["run_id"], 1) for s in summaries)  # every audit row, once
+    # every asset of each partition has one active version, from a run of that partition
+    by_partition = {s["run_id"]: s["partition_key"] for s in summaries}
+    assert {p for _a, p, _e in active} == {"2013-01-07", "2013-01-08"}
+    assert all(by_partition[e] == p for _a, p, e in active)
+    assert len(active) == len({(a, p) for a, p, _e in active})
+
+
+# -- Alert channels down or slow during a real run --------------------------------------------
+
+
+def test_smtp_down_and_webhook_slow_block_no_run_and_deliveries_catch_up(runner, opsrel_env, monkeypatch):
+    from click.testing import CliRunner
+
+    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.notifiers.email import SmtpEmailSender
+    from opsrel_core.notifiers.slack import SlackWebhookSender
+    from opsrel_core.services.alerts import AlertDispatcher
+    from opsrel_dagster.cli import cli
+    from tests.support.receivers import SlackServer, SmtpServer, free_port
+
+    smtp_port = free_port()  # nothing listens there yet: the mail server is down
+    slack = SlackServer()
+    slack.script = [("hang", 3)]  # the webhook answers only after the 1 s timeout
+    env = {
+        "OPSREL_SMTP_HOST": "127.0.0.1", "OPSREL_SMTP_PORT": str(smtp_port),
+        "OPSREL_SMTP_SECURITY": "none", "OPSREL_SMTP_TIMEOUT_SECONDS": "1",
+        "OPSREL_ALERT_EMAIL_FROM": "opsrel@example.org", "OPSREL_ALERT_EMAIL_TO": "oncall@example.org",
+        "OPSREL_SLACK_WEBHOOK_URL": slack.url, "OPSREL_SLACK_TIMEOUT_SECONDS": "1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bad, good = "2013-06-03", "2013-06-04"
+    Path(opsrel_env["OPSREL_LANDING_DIR"], f"flights_{bad}.csv").write_text("year,month,day\n")
+    smtp = SmtpServer(smtp_port)
+    try:
+        result = CliRunner().invoke(cli, ["run", "--from", bad, "--to", good, "--json"])
+        assert result.exit_code == 1, result.output  # one partition failed; the run went on
+        summaries = {s["partition_key"]: s for s in json.loads(result.stdout)}
+        assert (summaries[bad]["status"], summaries[bad]["error_code"]) == ("FAILED", "INP-001")
+        assert summaries[good]["status"] == "SUCCESS"
+        svc = BatchExecutionService(runner.engine)
+        assert svc.get_execution(summaries[good]["run_id"]).status == ExecutionStatus.SUCCESS
+
+        def deliveries() -> list[tuple]:
+            tried = (
+                sa.select(sa.func.count()).select_from(AlertDeliveryAttempt)
+                .where(AlertDeliveryAttempt.delivery_id == AlertDelivery.delivery_id)
+                .scalar_subquery()
+            )
+            with runner.engine.connect() as conn:
+                return sorted(tuple(r) for r in conn.execute(
+                    sa.select(AlertDelivery.channel, AlertDelivery.status, AlertDelivery.attempts, tried)
+                ))
+
+        # `opsrel run` tried once: both channels failed transiently and wait for a retry
+        assert deliveries() == [("EMAIL", "RETRY", 1, 1), ("SLACK", "RETRY", 1, 1)]
+        assert len(smtp.handler.messages) == 0
+
+        smtp.start()  # the mail server is back; the webhook answers at once now
+        later = utcnow() + dt.timedelta(hours=2)  # past the retry back-off
+        settings = AlertSettings.from_env()
+        dispatcher = AlertDispatcher(
+            runner.engine, settings, SmtpEmailSender(settings), SlackWebhookSender(settings),
+            clock=lambda: later, sleep=lambda _s: None,
+        )
+        report = dispatcher.dispatch_once()
+        assert report.sent == 2
+        assert deliveries() == [("EMAIL", "SENT", 2, 2), ("SLACK", "SENT", 2, 2)]
+        [(recipients, message)] = smtp.handler.messages
+        assert recipients == ["oncall@example.org"] and "INP-001" in message["Subject"]
+        # the timed-out post may have been posted (webhooks are not idempotent): at most once more
+        assert [("INP-001" in p["text"]) for p in slack.posts] == [True, True]
+        assert dispatcher.dispatch_once().sent == 0  # caught up: nothing is sent twice
+    finally:
+        smtp.stop()
+        slack.close()
