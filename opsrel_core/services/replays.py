@@ -109,6 +109,25 @@ class ReplayView:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReplayPreview:
+    """What a replay request would do, worked out without writing anything (field report RB-24).
+
+    Attributes:
+        job_id: the batch job.
+        partition_start, partition_end: the inclusive range the replay would cover.
+        partitions: every partition key it would run, in order.
+        replaces: per partition, the execution whose active result the replay would replace
+            (None: the partition has no active result yet).
+    """
+
+    job_id: str
+    partition_start: str
+    partition_end: str
+    partitions: tuple[str, ...]
+    replaces: dict[str, str | None]
+
+
+@dataclasses.dataclass(frozen=True)
 class ReplayExecution:
     """One execution of a replay and the result versions it made (by asset, partition)."""
 
@@ -207,10 +226,7 @@ class ReplayService:
             BatchExecutionException: ``INVALID_REQUEST_CODE`` when ``start > end`` or a key lies outside
                 ``start..end``; others as for ``replay_full``.
         """
-        keys = _keys(partition_keys)
-        if start > end or keys[0] < start or keys[-1] > end:
-            raise _error(INVALID_REQUEST_CODE, f"replay range {start}..{end} is empty or does "
-                         f"not contain the partitions {keys[0]}..{keys[-1]}")
+        keys = _range_keys(start, end, partition_keys)
         return self._request(ReplayType.RANGE, job_id, keys, operator_id, reason, request_key)
 
     def replay_full(
@@ -236,6 +252,32 @@ class ReplayService:
         """
         keys = _keys(partition_keys)
         return self._request(ReplayType.FULL, job_id, keys, operator_id, reason, request_key)
+
+    def preview(
+        self, *, job_id: str, partition_keys: list[str], operator_id: str, reason: str,
+        start: str | None = None, end: str | None = None,
+    ) -> ReplayPreview:
+        """Check a replay request as ``replay_range``/``replay_full`` would and say what it would
+        do; reads only: no replay row, no audit record (a preview is not an action, RB-24).
+
+        Args:
+            partition_keys: the partitions resolved for the request.
+            start, end: the requested range (default: the first and last key).
+
+        Raises:
+            BatchExecutionException: BAT-008 when operator or reason is missing or blank;
+                ``INVALID_REQUEST_CODE`` for an unknown job, no keys, or keys outside the range.
+        """
+        _require_attribution(operator_id, reason)
+        keys = _keys(partition_keys)
+        keys = _range_keys(start or keys[0], end or keys[-1], keys)
+        with UnitOfWork(self._engine) as uow:
+            _job(uow.session, job_id)
+        return ReplayPreview(
+            job_id=job_id, partition_start=start or keys[0], partition_end=end or keys[-1],
+            partitions=tuple(keys),
+            replaces={key: self.parent_execution_id(job_id, key) for key in keys},
+        )
 
     def parent_execution_id(self, job_id: str, partition_key: str) -> str | None:
         """The execution whose result a replay of this partition replaces.
@@ -521,6 +563,15 @@ def _keys(partition_keys: Sequence[str]) -> list[str]:
         raise _error(INVALID_REQUEST_CODE, f"partition keys must be non-blank and at least one, "
                      f"got {list(partition_keys or [])[:5]!r}")
     return sorted(set(partition_keys))
+
+
+def _range_keys(start: str, end: str, partition_keys: Sequence[str]) -> list[str]:
+    """``_keys``, refusing an empty or reversed range or keys outside ``start..end``."""
+    keys = _keys(partition_keys)
+    if start > end or keys[0] < start or keys[-1] > end:
+        raise _error(INVALID_REQUEST_CODE, f"replay range {start}..{end} is empty or does "
+                     f"not contain the partitions {keys[0]}..{keys[-1]}")
+    return keys
 
 
 def _require_attribution(operator_id: object, reason: object) -> None:

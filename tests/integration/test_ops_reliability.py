@@ -623,3 +623,62 @@ def test_rb11_a_transient_error_while_evaluating_never_fails_a_successful_replay
     finally:
         flaky.dispose()
     assert replays.get_replay(replay.replay_id).status.value == "SUCCESS"
+
+
+# -- audit (RB-24) -----------------------------------------------------------------------------
+
+
+def test_rb24_only_performed_actions_are_audited(runner, api):  # noqa: F811
+    """Reads and previews write no audit row; a request without a reason is a 4xx and never
+    logged; the real replay writes exactly one row (who, why, before/after), also when retried;
+    audit rows cannot be changed."""
+    from opsrel_core.persistence.tables import AuditLog
+
+    day = "2013-10-10"
+    [done] = runner.run_partitions([day])
+    live = _pending_run(runner, "2013-10-11")
+    body = {"type": "single", "job_id": JOB, "partitions": [day], "reason": "rule fix"}
+    before = _row_counts(runner.engine)
+
+    preview = api.call("POST", "/admin/batch/replay/preview", token="operator", body=body)
+    assert preview.status == 200
+    assert (preview.body["partitions"], preview.body["replaces"]) == ([day], {day: done.run_id})
+    reads = ["/admin/batch/executions", f"/admin/batch/executions/{done.run_id}",
+             "/admin/audit-logs", "/admin/alerts", "/admin/ingestion", "/admin/error-codes",
+             f"/admin/versions?asset=ontime_performance&partition={day}"]
+    assert [api.call("GET", path).status for path in reads] == [200] * len(reads)
+    refused = [
+        api.call("POST", "/admin/batch/replay/preview", token="operator", body={**body, "reason": ""}),
+        api.call("POST", "/admin/batch/replay", token="operator", body={**body, "reason": "   "}),
+        api.call("POST", "/admin/batch/replay", token="operator",
+                 body={k: v for k, v in body.items() if k != "reason"}),
+        api.call("POST", f"/admin/batch/executions/{live.run_id}/stop", token="operator", body={}),
+        api.call("POST", f"/admin/batch/executions/{live.run_id}/stop", token="operator",
+                 body={"reason": ""}),
+    ]
+    assert [r.status for r in refused] == [422] * len(refused)
+    assert _row_counts(runner.engine) == before  # nothing written: no audit, no replay, no stop
+    assert BatchExecutionService(runner.engine).get_execution(live.run_id).stop_requested_at is None
+
+    for _ in range(2):  # the real replay, retried with the same key: performed once
+        accepted = api.call("POST", "/admin/batch/replay", token="operator", body=body,
+                            headers={"Idempotency-Key": "ticket-24"})
+        assert accepted.status == 202
+    assert _row_counts(runner.engine)["audit_log"] == before["audit_log"] + 1
+    [record] = api.call("GET", "/admin/audit-logs?target_type=replay").body["items"]
+    assert (record["audit_id"], record["operator_id"], record["reason"], record["action"]) == (
+        accepted.body["audit_id"], "operator-op", "rule fix", "REPLAY")
+    assert record["before_state"] is None
+    assert record["after_state"]["status"] == "REQUESTED"
+    assert record["after_state"]["partition_start"] == day
+
+    # append-only: no API path alters it, and the database refuses an UPDATE or DELETE
+    for method in ("PUT", "PATCH", "DELETE"):
+        assert api.call(method, "/admin/audit-logs", token="admin").status == 405
+    for statement in (sa.update(AuditLog).values(reason="rewritten"), sa.delete(AuditLog)):
+        with pytest.raises(sa.exc.DBAPIError):
+            with runner.engine.begin() as conn:
+                conn.execute(statement)
+    [unchanged] = AuditLogService(runner.engine).list_audit_logs(target_type="replay")
+    assert (unchanged.audit_id, unchanged.reason) == (record["audit_id"], "rule fix")
+    assert _row_counts(runner.engine)["audit_log"] == before["audit_log"] + 1

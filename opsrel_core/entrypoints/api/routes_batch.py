@@ -17,7 +17,7 @@ from opsrel_core.entrypoints.api.schemas import (
 )
 from opsrel_core.persistence.tables import EXECUTION_STATUSES
 from opsrel_core.services.execution_commands import StopRequest
-from opsrel_core.services.replays import REPLAY_ACTION, ReplayView
+from opsrel_core.services.replays import REPLAY_ACTION, ReplayPreview, ReplayView
 
 router = APIRouter(prefix="/admin/batch", tags=["batch"])
 ExecutionStatusName = Literal[EXECUTION_STATUSES]  # type: ignore[valid-type]
@@ -102,23 +102,46 @@ def replay(
     """Request a replay; ``Idempotency-Key`` makes a retried call return the same replay."""
     common = {"job_id": body.job_id, "operator_id": who.operator_id, "reason": body.reason,
               "request_key": idempotency_key}
+    start, end, keys = _partitions(body)
+    if body.type == "single":
+        view = services.replays.replay_single(partition_key=keys[0], **common)
+    elif body.type == "range":
+        view = services.replays.replay_range(start=start, end=end, partition_keys=keys, **common)
+    else:
+        view = services.replays.replay_full(partition_keys=keys, **common)
+    return _replay_accepted(services, view)
+
+
+@router.post("/replay/preview", response_model=ReplayPreview)
+def preview_replay(
+    body: ReplayRequest, who: Principal = Depends(auth.operator),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """What ``POST /admin/batch/replay`` would do with this body (its partitions and the
+    executions whose active results it would replace), with the same checks; writes nothing,
+    not even an audit record: a preview is not an action (field report RB-24)."""
+    start, end, keys = _partitions(body)
+    return to_json(services.replays.preview(
+        job_id=body.job_id, partition_keys=keys, operator_id=who.operator_id,
+        reason=body.reason, start=start, end=end))
+
+
+def _partitions(body: ReplayRequest) -> tuple[str, str, list[str]]:
+    """The (start, end, keys) a replay body asks for; ValueError (422) when incomplete."""
     keys = body.partitions
     if body.type == "single":
         if not keys or len(keys) != 1:
             raise ValueError("a single replay names exactly one partition in 'partitions'")
-        view = services.replays.replay_single(partition_key=keys[0], **common)
-    elif body.type == "range":
+        return keys[0], keys[0], keys
+    if body.type == "range":
         start = body.partition_start or (min(keys) if keys else None)
         end = body.partition_end or (max(keys) if keys else None)
         if start is None or end is None:
             raise ValueError("a range replay needs partition_start and partition_end, or partitions")
-        view = services.replays.replay_range(
-            start=start, end=end, partition_keys=keys or daily_keys(start, end), **common)
-    else:
-        if not keys:
-            raise ValueError("a full replay lists the job's partitions in 'partitions'")
-        view = services.replays.replay_full(partition_keys=keys, **common)
-    return _replay_accepted(services, view)
+        return start, end, keys or daily_keys(start, end)
+    if not keys:
+        raise ValueError("a full replay lists the job's partitions in 'partitions'")
+    return min(keys), max(keys), keys
 
 
 def _replay_accepted(services: Services, replay: ReplayView) -> dict[str, Any]:
