@@ -204,7 +204,10 @@ class ValidationService:
                 ):
                     rule.asset_key, rule.severity = asset_key, severity
                     rule.description = description
-                version = self._version(uow, rule_id, version_hash)
+                with uow.session.no_autoflush:
+                    # Not flushed here: a concurrent run's insert of the same rule must surface
+                    # at the commit below, where it is caught and theirs read (issue 7).
+                    version = self._version(uow, rule_id, version_hash)
                 if version is None:
                     version = ValidationRuleVersion(
                         rule_id=rule_id, version_hash=version_hash,

@@ -361,7 +361,8 @@ def test_parallel_run_workers_on_postgres_keep_the_ops_invariants(runner, opsrel
         time.sleep(1.0)
     summaries = [s for w in workers for s in finish_worker(w)]
     outcomes = [(s["partition_key"], s["status"], s["error_code"], s["error_message"]) for s in summaries]
-    assert [o for o in outcomes if o[1] != "SUCCESS"] == []
+    failures = [o for o in outcomes if o[1] != "SUCCESS"]
+    assert not failures, "\n".join(map(str, failures))
     assert len(outcomes) == 4
     runner.sync()
     statuses = assert_ops_invariants(runner.engine)
@@ -452,3 +453,26 @@ def test_smtp_down_and_webhook_slow_block_no_run_and_deliveries_catch_up(runner,
     finally:
         smtp.stop()
         slack.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_runs_registering_the_same_rule_at_once_both_succeed(engine, monkeypatch):
+    # Found by the parallel-workers test: two runs of a fresh deployment register the rule
+    # set at once; the loser's insert must be caught and the winner's row read, not fail the run.
+    from opsrel_core.services.validation import ValidationService
+
+    mine, theirs = ValidationService(engine), ValidationService(engine)
+    original = ValidationService._version
+    raced = []
+
+    def version_after_a_concurrent_commit(uow, rule_id, version_hash):
+        if not raced:
+            raced.append(True)  # the other run commits between our read and our insert
+            theirs.register_rule("tailnum_present", "clean_flights", "WARN", "tail numbers", {"k": 1})
+        return original(uow, rule_id, version_hash)
+
+    monkeypatch.setattr(ValidationService, "_version", staticmethod(version_after_a_concurrent_commit))
+    view = mine.register_rule("tailnum_present", "clean_flights", "WARN", "tail numbers", {"k": 1})
+    assert raced == [True]
+    monkeypatch.setattr(ValidationService, "_version", staticmethod(original))
+    assert view == theirs.register_rule("tailnum_present", "clean_flights", "WARN", "tail numbers", {"k": 1})
