@@ -158,6 +158,7 @@ class BatchExecution(Base):
         sa.Index(None, "partition_key"),
         sa.Index(None, "error_code"),
         sa.Index(None, "parent_execution_id"),
+        sa.Index(None, "created_at", "execution_id"),  # the execution list's order (0007)
     )
     execution_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_job.job_id"))
