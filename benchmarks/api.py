@@ -92,7 +92,7 @@ def _plain(filters: ExecutionFilter, cursor: str | None) -> tuple[str, dict]:
         params["pto"] = filters.partition_to
     if cursor is not None:
         payload = decode_cursor(cursor)
-        where.append("(created_at < %(at)s OR (created_at = %(at)s AND execution_id < %(key)s))")
+        where.append("(created_at, execution_id) < (%(at)s, %(key)s)")
         params["at"] = dt.datetime.fromisoformat(payload["c"])
         params["key"] = payload["i"]
     return PLAIN_SQL.format(where=" AND ".join(where)), params
