@@ -7,19 +7,25 @@ run's versions when the run ends SUCCESS; a failed or stopped run's versions sta
 
 Loading an input inside a run reads the version that same run produced when there is one
 (downstream steps see what their run made), otherwise the active version.
+
+A range run (single-run backfill policy, field report RB-12) covers several partitions in one
+step: the asset returns a mapping ``{partition_key: value}`` with exactly the run's keys, and
+each becomes its own version, all linked to the one execution; an input over several partitions
+is loaded as such a mapping.
 """
 
 import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from opsrel_core.domain import error_codes
-from opsrel_core.errors import BatchExecutionException
+from opsrel_core.errors import BatchExecutionException, LogicException
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService, ResultVersionView
 from opsrel_dagster.failures import as_failure
@@ -28,6 +34,19 @@ from opsrel_dagster.resources import OpsDatabase
 VERSION_NUMBER_KEY = "opsrel/version_number"
 CONTENT_HASH_KEY = "opsrel/content_hash"
 REPLACES_KEY = "opsrel/replaces_version"
+RANGE_VERSIONS_KEY = "opsrel/versions_by_partition"
+
+
+def len_or_one(obj: Any) -> int:
+    """Rows of one partition's value: its frame's length (``Stamped.frame``,
+    ``SourceBatch.flights``), else ``len(obj)``, else 1."""
+    for attribute in ("frame", "flights"):
+        if hasattr(obj, attribute):
+            return len(getattr(obj, attribute))
+    try:
+        return len(obj)
+    except TypeError:
+        return 1
 
 
 def _row_count(context: dg.OutputContext, obj: Any) -> int:
@@ -84,11 +103,46 @@ class VersionedIOManager(dg.ConfigurableIOManager):
         return ResultVersionService(self.ops_db.engine)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        """Write ``obj`` once under its content hash and record a new inactive version."""
+        """Write ``obj`` once under its content hash and record a new inactive version; in a
+        range run, one version per partition of the mapping ``obj``.
+
+        Raises:
+            dg.Failure: LOG-001 when a range run's output is not a mapping with exactly the
+                run's partition keys (nothing is written).
+        """
+        if context.has_asset_partitions and not context.has_partition_key:
+            keys = list(context.asset_partition_keys)
+            if not isinstance(obj, Mapping) or sorted(obj) != sorted(keys):
+                asset_key = context.asset_key.to_user_string()
+                raise as_failure(
+                    LogicException(
+                        error_codes.LOG_INVARIANT_BROKEN,
+                        f"{asset_key} ran over {keys[0]}..{keys[-1]} ({len(keys)} partitions) "
+                        "and must return a mapping {partition_key: value} with exactly those "
+                        f"keys; it returned {type(obj).__name__}",
+                    ),
+                    asset_key=asset_key, partition_key=None,
+                )
+            numbers = {key: self._store(context, key, obj[key], len_or_one(obj[key]))[0]
+                       for key in keys}
+            context.add_output_metadata({RANGE_VERSIONS_KEY: dg.MetadataValue.json(numbers)})
+            return
+        partition_key = context.partition_key if context.has_partition_key else "__all__"
+        number, replaces, content_hash = self._store(
+            context, partition_key, obj, _row_count(context, obj)
+        )
+        context.add_output_metadata(
+            {VERSION_NUMBER_KEY: number, CONTENT_HASH_KEY: content_hash, REPLACES_KEY: replaces}
+        )
+
+    def _store(
+        self, context: dg.OutputContext, partition_key: str, obj: Any, row_count: int
+    ) -> tuple[int, int | str, str]:
+        """Write one partition's value and record its version; returns (its version number,
+        the active version number it would replace or ``"none"``, its content hash)."""
         from opsrel_dagster.projection import RunProjection
 
         asset_key = context.asset_key.to_user_string()
-        partition_key = context.partition_key if context.has_partition_key else "__all__"
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         folder = self.ops_db.settings.home / "results" / asset_key / partition_key
         content_hash, path = write_once(folder, data)
@@ -105,7 +159,7 @@ class VersionedIOManager(dg.ConfigurableIOManager):
             partition_key=partition_key,
             execution_id=context.run_id,
             content_hash=content_hash,
-            row_count=_row_count(context, obj),
+            row_count=row_count,
             storage_uri=path.resolve().as_uri(),
         )
         # Progress as the run goes: one version per finished asset step (cheap, ops-only).
@@ -117,22 +171,22 @@ class VersionedIOManager(dg.ConfigurableIOManager):
                 steps_done=min(done, max(execution.steps_total, done)),
                 steps_total=max(execution.steps_total, done),
             )
-        context.add_output_metadata(
-            {
-                VERSION_NUMBER_KEY: version.version_number,
-                CONTENT_HASH_KEY: content_hash,
-                REPLACES_KEY: active.version_number if active else "none",
-            }
-        )
+        return version.version_number, active.version_number if active else "none", content_hash
 
     def load_input(self, context: dg.InputContext) -> Any:
-        """Read this run's version of the upstream partition, else the active one.
+        """Read this run's version of the upstream partition, else the active one; over several
+        partitions (a range run), a mapping ``{partition_key: value}``.
 
         Raises:
             dg.Failure: BAT-006 when the upstream partition has no version to read.
         """
-        asset_key = context.asset_key.to_user_string()
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            return {key: self._load(context, key) for key in context.asset_partition_keys}
         partition_key = context.asset_partition_key if context.has_asset_partitions else "__all__"
+        return self._load(context, partition_key)
+
+    def _load(self, context: dg.InputContext, partition_key: str) -> Any:
+        asset_key = context.asset_key.to_user_string()
         versions = self._versions()
         run_id = context.upstream_output.run_id if context.upstream_output else None
         version = versions.version_of_execution(asset_key, partition_key, run_id) if run_id else None

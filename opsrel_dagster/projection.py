@@ -184,7 +184,8 @@ def _failure_of(records: Iterable[dg.EventLogRecord], partition_key: str | None)
                 error_code=code,
                 error_message=message or "",
                 asset_key=event.step_key,
-                partition_key=partition_key,
+                # In a range run the failing day is the one the step named (RB-12).
+                partition_key=partition_key or _metadata_text(metadata.get("partition_key")) or None,
             )
         if event.event_type == dg.DagsterEventType.RUN_FAILURE:
             run_failure_message = record.event_log_entry.message

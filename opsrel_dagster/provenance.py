@@ -57,6 +57,7 @@ def _run_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
         },
     ).records
     snapshot_ids: set[str] = set()
+    snapshots: dict[str, str] = {}  # partition -> snapshot id
     source_uris: dict[str, str] = {}
     code_versions: dict[str, str] = {}
     rule_versions: dict[str, str] = {}
@@ -69,8 +70,15 @@ def _run_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
             asset = mat.asset_key.to_user_string()
             if "snapshot_id" in mat.metadata:
                 snapshot_ids.add(str(_value(mat.metadata["snapshot_id"])))
+                if mat.partition:
+                    snapshots[mat.partition] = str(_value(mat.metadata["snapshot_id"]))
             if "source_uri" in mat.metadata and mat.partition:
                 source_uris[mat.partition] = str(_value(mat.metadata["source_uri"]))
+            # A range run's step reports every day's value as one mapping (RB-12).
+            for key, into in (("opsrel/snapshot_ids", snapshots), ("opsrel/source_uris", source_uris)):
+                if key in mat.metadata:
+                    into.update({k: str(v) for k, v in dict(_value(mat.metadata[key])).items()})
+            snapshot_ids.update(snapshots.values())
             if mat.tags and "dagster/code_version" in mat.tags:
                 code_versions[asset] = mat.tags["dagster/code_version"]
         else:
@@ -81,6 +89,7 @@ def _run_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
                 )
     return {
         "snapshot_ids": sorted(snapshot_ids),
+        "snapshots": snapshots,
         "source_uris": source_uris,
         "code_versions": code_versions,
         "rule_versions": rule_versions,
@@ -88,12 +97,14 @@ def _run_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
 
 
 def lineage_edges(
-    spec: LineageSpec, versions: list, snapshot_ids: list[str], source_uris: dict[str, str]
+    spec: LineageSpec, versions: list, snapshot_ids: list[str], source_uris: dict[str, str],
+    snapshots: dict[str, str] | None = None,
 ) -> list[tuple[NodeRef, NodeRef]]:
     """The edges between the nodes of one execution's versions.
 
-    A SOURCE node's version is its source URI; a SNAPSHOT node's its snapshot id; the others'
-    their result version number.
+    A SOURCE node's version is its source URI; a SNAPSHOT node's its snapshot id (``snapshots``
+    by partition, for a range run; else the run's snapshot); the others' their result version
+    number.
     """
     by_key = {(v.asset_key, v.partition_key): v for v in versions}
 
@@ -105,7 +116,7 @@ def lineage_edges(
         if layer.node_type == "SOURCE":
             return NodeRef.source(asset, partition, source_uris.get(partition, version.content_hash)[:100])
         if layer.node_type == "SNAPSHOT":
-            snapshot = next(iter(snapshot_ids), None)
+            snapshot = (snapshots or {}).get(partition) or next(iter(snapshot_ids), None)
             return NodeRef.snapshot(asset, partition, snapshot) if snapshot else None
         return NodeRef.versioned(layer.node_type, asset, partition, version.version_number)
 
@@ -142,7 +153,8 @@ def record_provenance(
     facts = _run_facts(instance, execution.execution_id)
     run = instance.get_run_by_id(execution.execution_id)
     versions = ResultVersionService(engine).versions_of_execution(execution.execution_id)
-    edges = lineage_edges(spec, versions, facts["snapshot_ids"], facts["source_uris"])
+    edges = lineage_edges(spec, versions, facts["snapshot_ids"], facts["source_uris"],
+                          facts["snapshots"])
     if edges:
         LineageService(engine).record_execution_lineage(execution.execution_id, edges)
     contexts.record_context(
@@ -163,9 +175,11 @@ def record_provenance(
         },
         library_versions=library_versions(),
     )
-    if execution.partition_key:
-        report = DqReportService(engine).build_daily_report(execution.partition_key)
-        show_report(instance, report, execution.partition_key)
+    # Each day's report: the run's one partition, or every day a range run made (RB-12).
+    days = [execution.partition_key] if execution.partition_key else sorted(
+        {v.partition_key for v in versions if v.partition_key != "__all__"})
+    for day in days:
+        show_report(instance, DqReportService(engine).build_daily_report(day), day)
     return True
 
 

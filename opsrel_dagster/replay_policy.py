@@ -65,16 +65,22 @@ def require_attribution_to_replace(
             active result version and the run has no attribution.
     """
     attribution = attribution_of(dict(context.run.tags))
-    if attribution is not None or not context.has_partition_key:
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    if attribution is not None or not partitioned:
         return attribution
     asset_key = context.asset_key.to_user_string()
-    active = ResultVersionService(ops_db.engine).get_active_version(asset_key, context.partition_key)
-    if active is None:
+    versions = ResultVersionService(ops_db.engine)
+    # Every partition of the run: one, or each day of a range run (RB-12).
+    for partition_key in context.partition_keys:
+        active = versions.get_active_version(asset_key, partition_key)
+        if active is not None:
+            break
+    else:
         return None
     raise as_failure(
         BatchExecutionException(
             error_codes.BAT_REPLAY_REASON_REQUIRED,
-            f"{asset_key} {context.partition_key} already has an active result (version "
+            f"{asset_key} {partition_key} already has an active result (version "
             f"{active.version_number}, execution {active.execution_id}). Re-running it replaces "
             "that result, so it needs an operator and a reason: launch it as a replay "
             "(`opsrel replay ...`), or add the tags opsrel/operator=<your id> and "
@@ -82,5 +88,5 @@ def require_attribution_to_replace(
             {"version_number": active.version_number, "execution_id": active.execution_id},
         ),
         asset_key=asset_key,
-        partition_key=context.partition_key,
+        partition_key=partition_key,
     )

@@ -682,3 +682,79 @@ def test_rb24_only_performed_actions_are_audited(runner, api):  # noqa: F811
     [unchanged] = AuditLogService(runner.engine).list_audit_logs(target_type="replay")
     assert (unchanged.audit_id, unchanged.reason) == (record["audit_id"], "rule fix")
     assert _row_counts(runner.engine)["audit_log"] == before["audit_log"] + 1
+
+
+# -- range runs (RB-12) ------------------------------------------------------------------------
+
+
+def _range_run(runner, days: list[str], tags: dict[str, str]) -> dg.ExecuteInProcessResult:  # noqa: F811
+    """One Dagster run over ``days`` (what a single-run backfill launches): range tags, no key."""
+    from opsrel_dagster.defs.flights.ingest_assets import flights_snapshot, raw_flights
+    from opsrel_dagster.headless import QUIET_RUN_CONFIG
+
+    result = dg.materialize(
+        [raw_flights, flights_snapshot], instance=runner.instance,
+        resources=dict(flights_defs.resources), run_config=QUIET_RUN_CONFIG, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": days[0],
+              "dagster/asset_partition_range_end": days[-1], **tags},
+    )
+    runner.sync()
+    return result
+
+
+def test_rb12_a_range_replay_in_one_run_versions_every_partition(runner, opsrel_env):  # noqa: F811
+    from opsrel_core.services.execution_context import ExecutionContextService
+    from opsrel_core.services.lineage import LineageService, NodeRef
+
+    engine = runner.engine
+    days = [f"2013-11-{d:02d}" for d in range(1, 8)]
+    [earlier] = runner.run_partitions(days[2:3])  # one day of the range had a result
+    replays = ReplayService(engine)
+    replay = replays.replay_range(job_id=JOB, start=days[0], end=days[-1], partition_keys=days,
+                                  operator_id="ray", reason="the week in one run")
+    replays.mark_launched(replay.replay_id)
+    run = _range_run(runner, days, _replay_tags(replay))
+    assert run.success
+
+    execution = BatchExecutionService(engine).get_execution(run.run_id)
+    assert (execution.status.value, execution.partition_key, execution.replay_id) == (
+        "SUCCESS", None, replay.replay_id)
+    assert (execution.partition_range_start, execution.partition_range_end) == (days[0], days[-1])
+    versions = ResultVersionService(engine)
+    made = versions.versions_of_execution(run.run_id)
+    for asset in ("raw_flights", "flights_snapshot"):
+        assert sorted((v.partition_key, v.is_active) for v in made if v.asset_key == asset) == [
+            (day, True) for day in days]  # 7 rows, one execution, each active
+        for day in days:
+            assert [v.execution_id for v in versions.get_version_history(asset, day)
+                    if v.is_active] == [run.run_id]
+    assert [(v.execution_id, v.is_active) for v in versions.get_version_history("raw_flights", days[2])
+            ] == [(run.run_id, True), (earlier.run_id, False)]
+    assert replays.get_replay(replay.replay_id).status.value == "SUCCESS"
+
+    # the context records the whole range and each day's snapshot; lineage links each day
+    context = ExecutionContextService(engine).get_context(run.run_id)
+    assert context.parameters["partition_range"] == [days[0], days[-1]]
+    assert context.parameters["partition_key"] is None
+    lineage = LineageService(engine)
+    snapshot_of = {v.partition_key: v for v in made if v.asset_key == "flights_snapshot"}
+    assert len(context.snapshot_ids) == len(days)
+    for day in days:
+        [snapshot] = [s for s in context.snapshot_ids
+                      if lineage.sources_of(NodeRef.snapshot("flights_snapshot", day, s))]
+        [source] = lineage.sources_of(NodeRef.snapshot("flights_snapshot", day, snapshot))
+        assert (source.asset_key, source.partition_key) == ("raw_flights", day)
+        assert snapshot_of[day].execution_id == run.run_id
+
+    # a range run that fails on one day: FAILED with that day, nothing of it becomes active
+    _break(opsrel_env, days[3])
+    failed = _range_run(runner, days, {"opsrel/operator": "ray", "opsrel/reason": "again"})
+    assert not failed.success
+    view = BatchExecutionService(engine).get_execution(failed.run_id)
+    assert (view.status.value, view.error_code, view.failed_partition_key) == (
+        "FAILED", "INP-001", days[3])
+    assert versions.versions_of_execution(failed.run_id) == []
+    assert all(_active(engine, day, "raw_flights") == run.run_id for day in days)
+    # a range run replacing results needs attribution, for every day of the range (BAT-007)
+    bare = _range_run(runner, days[4:], {})
+    assert BatchExecutionService(engine).get_execution(bare.run_id).error_code == "BAT-007"

@@ -1,6 +1,8 @@
 """Conventions shared by the flights assets: partitions, group, job id and output metadata."""
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import TypeVar
 
 import dagster as dg
 import pandas as pd
@@ -8,6 +10,8 @@ import pandas as pd
 from opsrel_core.errors import OpsException
 from opsrel_dagster.defs.flights.snapshot_store import Stamped
 from opsrel_dagster.failures import as_failure
+
+T = TypeVar("T")
 
 FLIGHTS_GROUP = "flights"
 FLIGHTS_JOB_ID = "flights_daily"
@@ -60,9 +64,30 @@ def stamped_output(stamped: Stamped, **metadata: object) -> dg.Output:
     )
 
 
-def fail_coded(exc: OpsException, context: dg.AssetExecutionContext) -> dg.Failure:
-    """The ``dg.Failure`` for a coded error in the running asset (``error_code`` in metadata)."""
+def fail_coded(
+    exc: OpsException, context: dg.AssetExecutionContext, partition_key: str | None = None
+) -> dg.Failure:
+    """The ``dg.Failure`` for a coded error in the running asset (``error_code`` in metadata).
+
+    Args:
+        partition_key: the failing partition; default the run's single partition (None in a
+            range run, where the caller names the partition that failed).
+    """
     context.log.error(f"[{exc.code}] {exc.operator_message}")
-    return as_failure(
-        exc, asset_key=context.asset_key.to_user_string(), partition_key=context.partition_key
-    )
+    if partition_key is None and context.has_partition_key:
+        partition_key = context.partition_key
+    return as_failure(exc, asset_key=context.asset_key.to_user_string(), partition_key=partition_key)
+
+
+def by_partition(context: dg.AssetExecutionContext, upstream: T | Mapping[str, T]) -> dict[str, T]:
+    """An input as ``{partition_key: value}``, in a single-partition run and a range run alike
+    (a range run's input is already that mapping, see ``VersionedIOManager``)."""
+    if context.has_partition_key:
+        return {context.partition_key: upstream}  # type: ignore[dict-item]
+    return dict(upstream)  # type: ignore[arg-type]
+
+
+def per_partition_output(context: dg.AssetExecutionContext, values: dict[str, T]) -> T | dict[str, T]:
+    """What a step returns: its one value in a single-partition run, the mapping
+    ``{partition_key: value}`` in a range run (single-run backfill policy, field report RB-12)."""
+    return values[context.partition_key] if context.has_partition_key else values
