@@ -3,6 +3,10 @@
 Hypothesis drives random sequences of lifecycle events (including repeats of earlier events) over
 a small pool of execution ids against a real, migrated SQLite file, and compares the database with
 a pure model after every step.
+
+``LifecycleAndVersionsMachine`` (issue 7) drives the projection's ``ExecutionProjector``, result
+versions, replays and the worker-loss reconciler the same way, and checks the ops-schema
+invariants (``tests.support.invariants``) after every step.
 """
 
 import shutil
@@ -267,3 +271,222 @@ ExecutionMachine.TestCase.settings = settings(
     max_examples=25, stateful_step_count=20, deadline=None
 )
 TestExecutionStateMachine = ExecutionMachine.TestCase
+
+
+# -- execution lifecycle and result versions, through the projection (issue 7) ---------------
+
+
+class LifecycleAndVersionsMachine(RuleBasedStateMachine):
+    """Random interleavings of what runs report, as the projection applies them, with result
+    versions written while runs run, replays of a partition, lost workers (the SYS-003
+    reconciler), and duplicate and late deliveries of earlier observations.
+
+    The model: an execution's status follows ``can_transition`` (terminal is final, a failure
+    after a stop request is a stop); the active version of a partition is the newest version
+    made by a SUCCESS execution. The ops-schema invariants are checked after every step.
+    """
+
+    # Two partitions, the first drawn far more often: concurrent executions of one partition
+    # are what the version rules are about.
+    PARTITIONS = ("2013-01-01", "2013-01-02")
+    partitions = st.sampled_from(PARTITIONS[:1] * 3 + PARTITIONS[1:])
+    ASSET = "ontime_performance"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from opsrel_core.services.execution_projection import ExecutionProjector
+        from opsrel_core.services.result_versions import ResultVersionService
+
+        self.tmp = tempfile.mkdtemp(prefix="opsrel-smv-")
+        path = Path(self.tmp) / "ops.db"
+        shutil.copyfile(_template_db(), path)
+        self.engine = make_engine(f"sqlite:///{path}")
+        self.projector = ExecutionProjector(self.engine)
+        self.versions = ResultVersionService(self.engine)
+        self.models: dict[str, Model] = {}
+        self.partition_of: dict[str, str] = {}
+        self.parent_of: dict[str, str | None] = {}
+        self.error_of: dict[str, str] = {}
+        self.version_numbers: dict[str, list[tuple[int, str]]] = {p: [] for p in self.PARTITIONS}
+        self.observations: list[tuple[str, str]] = []
+
+    def teardown(self) -> None:
+        self.engine.dispose()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _observe(self, eid: str, status: str) -> None:
+        from opsrel_core.services.execution_projection import (
+            ObservedFailure,
+            ObservedStatus,
+            RunObservation,
+        )
+        from opsrel_core.persistence.tables import utcnow
+
+        now = utcnow()
+        parent = self.parent_of[eid]
+        obs = RunObservation(
+            spec=ExecutionSpec(
+                eid, "flights_daily", partition_key=self.partition_of[eid],
+                parent_execution_id=parent, steps_total=STEPS_TOTAL,
+            ),
+            status=ObservedStatus(status),
+            started_at=now if status in ("RUNNING", "CANCELING", "SUCCESS") else None,
+            ended_at=now if status in ("SUCCESS", "FAILED", "STOPPED") else None,
+            failure=ObservedFailure("INP-001", "bad input") if status == "FAILED" else None,
+            stop_requested_at=now if status == "CANCELING" else None,
+        )
+        view = self.projector.apply(obs)
+        model = self.models[eid]
+        if status in ("RUNNING", "CANCELING", "SUCCESS") and model.status is S.READY:
+            model.move(S.RUNNING)
+        if status == "CANCELING" and not model.status.is_terminal:
+            model.stop_requested = True
+        ending = {
+            "SUCCESS": (S.SUCCESS, None),
+            "FAILED": (S.STOPPED, "BAT-004") if model.stop_requested else (S.FAILED, "INP-001"),
+            "STOPPED": (S.STOPPED, "BAT-004"),
+        }.get(status)
+        if ending is not None and not model.status.is_terminal:
+            # a late or conflicting end after the first one changes nothing (RB-06)
+            model.move(ending[0])
+            self.error_of[eid] = ending[1]
+            if ending[0] is S.STOPPED:
+                model.stop_requested = True
+        assert view.status is model.status, (eid, status, view.status, model.status)
+        self.observations.append((eid, status))
+
+    def _new_execution(self, partition: str, parent: str | None) -> None:
+        eid = f"e{len(self.models)}"
+        self.models[eid] = Model()
+        self.partition_of[eid] = partition
+        self.parent_of[eid] = parent
+        self._observe(eid, "READY")
+
+    # -- rules -------------------------------------------------------------------------------
+
+    @initialize(partition=partitions)
+    def first_launch(self, partition):
+        self._new_execution(partition, None)
+
+    @precondition(lambda self: len(self.models) < 8)
+    @rule(partition=partitions)
+    def launch(self, partition):
+        self._new_execution(partition, None)
+
+    @precondition(lambda self: len(self.models) < 8)
+    @rule(data=st.data())
+    def replay(self, data):
+        """A replay of a partition: a new execution whose parent is an earlier one there."""
+        parent = data.draw(st.sampled_from(sorted(self.models)), label="replayed execution")
+        self._new_execution(self.partition_of[parent], parent)
+
+    @rule(data=st.data(), status=st.sampled_from(["SUCCESS", "SUCCESS", "CANCELING", "FAILED", "STOPPED"]))
+    def observe(self, data, status):
+        """An open run reports a new status (late and repeated reports: ``duplicate_or_late``)."""
+        open_ids = sorted(e for e, m in self.models.items() if not m.status.is_terminal)
+        eid = data.draw(st.sampled_from(open_ids or sorted(self.models)), label="execution")
+        self._observe(eid, status)
+
+    @rule(data=st.data(), steps=st.integers(0, STEPS_TOTAL))
+    def progress(self, data, steps):
+        eid = data.draw(st.sampled_from(sorted(self.models)), label="execution")
+        self.projector.executions.update_progress(eid, steps_done=steps)
+        if not self.models[eid].status.is_terminal:
+            self.models[eid].steps_done = max(self.models[eid].steps_done, steps)
+
+    @precondition(lambda self: any(not m.status.is_terminal for m in self.models.values()))
+    @rule(data=st.data())
+    def materialize(self, data):
+        """A step of an open run stores its result (inactive until the run succeeds)."""
+        open_ids = sorted(e for e, m in self.models.items() if not m.status.is_terminal)
+        eid = data.draw(st.sampled_from(open_ids), label="open execution")
+        self._observe(eid, "RUNNING")
+        partition = self.partition_of[eid]
+        view = self.versions.create_version(
+            asset_key=self.ASSET, partition_key=partition, execution_id=eid,
+            content_hash=f"sha256:{eid}", row_count=1, storage_uri=None,
+        )
+        if all(e != eid for _n, e in self.version_numbers[partition]):
+            self.version_numbers[partition].append((view.version_number, eid))
+        assert not view.is_active
+
+    @precondition(lambda self: any(not m.status.is_terminal for m in self.models.values()))
+    @rule(data=st.data())
+    def materialize_and_succeed(self, data):
+        """A run's last step stores its result and the run succeeds."""
+        self.materialize(data)
+        open_ids = sorted(e for e, m in self.models.items() if m.status is S.RUNNING)
+        if open_ids:
+            self._observe(open_ids[-1], "SUCCESS")
+
+    @rule(data=st.data())
+    def lose_worker(self, data):
+        """The reconciler finds the worker of one execution silent past its timeout."""
+        import datetime as dt
+
+        from opsrel_core.persistence.tables import utcnow
+        from opsrel_core.services.worker_reconciler import (
+            Liveness,
+            WorkerLossReconciler,
+            WorkerTimeouts,
+        )
+
+        eid = data.draw(st.sampled_from(sorted(self.models)), label="execution")
+        reconciler = WorkerLossReconciler(self.engine, WorkerTimeouts(60, 60))
+        ended = reconciler.reconcile(
+            lambda other: Liveness() if other == eid else Liveness(finished=True),
+            now=utcnow() + dt.timedelta(days=1),
+        )
+        model = self.models[eid]
+        was_open = not model.status.is_terminal
+        if was_open:
+            model.move(S.STOPPED if model.stop_requested else S.FAILED)
+            self.error_of[eid] = "BAT-004" if model.stop_requested else "SYS-003"
+        assert [v.execution_id for v in ended] == ([eid] if was_open else [])
+
+    @precondition(lambda self: self.observations)
+    @rule(data=st.data())
+    def duplicate_or_late(self, data):
+        """An earlier observation delivered again, possibly after newer ones (a re-read event
+        log, a reset cursor, a late event from a lost worker)."""
+        eid, status = data.draw(st.sampled_from(self.observations), label="earlier observation")
+        self._observe(eid, status)
+
+    # -- invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def ops_schema_invariants_hold(self):
+        from tests.support.invariants import assert_ops_invariants
+
+        statuses = assert_ops_invariants(self.engine)
+        assert statuses == {e: m.status.value for e, m in self.models.items()}
+
+    @invariant()
+    def executions_match_the_model(self):
+        for eid, model in self.models.items():
+            view = self.projector.executions.get_execution(eid)
+            history = [h["to_status"] for h in self.projector.executions.get_history(eid)]
+            assert history == [s.value for s in model.reached]
+            assert view.error_code == self.error_of.get(eid), (eid, view.error_code)
+            assert view.steps_done == model.steps_done
+            assert view.parent_execution_id == self.parent_of[eid]
+
+    @invariant()
+    def the_active_version_is_the_newest_successful_one(self):
+        for partition in self.PARTITIONS:
+            successful = [
+                (n, e) for n, e in self.version_numbers[partition]
+                if self.models[e].status is S.SUCCESS
+            ]
+            active = self.versions.get_active_version(self.ASSET, partition)
+            if not successful:
+                assert active is None
+            else:
+                assert active is not None
+                assert (active.version_number, active.execution_id) == max(successful)
+
+
+LifecycleAndVersionsMachine.TestCase.settings = settings(
+    max_examples=30, stateful_step_count=40, deadline=None
+)
+TestLifecycleAndVersionsMachine = LifecycleAndVersionsMachine.TestCase
