@@ -26,7 +26,6 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import Alert, AlertDelivery, AlertDeliveryAttempt, AuditLog, BatchExecution, ExecutionEvent, ResultVersion, utcnow
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.worker_reconciler import Liveness, WorkerLossReconciler, WorkerTimeouts
-from opsrel_dagster.projection import RunProjection
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures used below
 from tests.support.invariants import assert_ops_invariants
 from tests.support.private_pg import private_pg  # noqa: F401 - fixture
