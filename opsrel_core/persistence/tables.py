@@ -96,6 +96,9 @@ class BatchJob(Base):
     partitions: Mapped[str] = mapped_column(sa.String(50))
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # The partition set's inclusive bounds (migration 0008); NULL: unbounded on that side.
+    partition_start: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    partition_end: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
 
 
 class ErrorCode(Base):

@@ -12,7 +12,8 @@ result active (SPEC, "Interpretations settled").
 
 Partition keys are compared as strings (``start <= key <= end``), which is partition order for the
 ISO dates of daily partitions. Error codes: BAT-008 for a missing operator or reason (nothing is
-written); BAT-009 for an invalid request (unknown job, empty or reversed range, keys outside it)
+written); BAT-009 for an invalid request (unknown job, empty or reversed range, keys outside it or
+outside the job's partition set, ``domain/partitions.py``)
 and BAT-010 for an unknown replay or version (migration 0004).
 """
 
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.partitions import PartitionSet
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException, LogicException, OpsException
 from opsrel_core.persistence.retry import retry_transient_methods
@@ -227,7 +229,8 @@ class ReplayService:
                 ``start..end``; others as for ``replay_full``.
         """
         keys = _range_keys(start, end, partition_keys)
-        return self._request(ReplayType.RANGE, job_id, keys, operator_id, reason, request_key)
+        return self._request(ReplayType.RANGE, job_id, keys, operator_id, reason, request_key,
+                             span=(start, end))
 
     def replay_full(
         self, *, job_id: str, partition_keys: list[str], operator_id: str, reason: str,
@@ -247,8 +250,8 @@ class ReplayService:
         Raises:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank;
                 nothing is written.
-            BatchExecutionException: ``INVALID_REQUEST_CODE`` for an unknown job, no partition keys or a
-                blank key.
+            BatchExecutionException: ``INVALID_REQUEST_CODE`` for an unknown job, no partition keys, a
+                blank key, or a key outside the job's partition set (nothing is written).
         """
         keys = _keys(partition_keys)
         return self._request(ReplayType.FULL, job_id, keys, operator_id, reason, request_key)
@@ -266,13 +269,14 @@ class ReplayService:
 
         Raises:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank;
-                ``INVALID_REQUEST_CODE`` for an unknown job, no keys, or keys outside the range.
+                ``INVALID_REQUEST_CODE`` for an unknown job, no keys, or keys outside the range
+                or the job's partition set.
         """
         _require_attribution(operator_id, reason)
         keys = _keys(partition_keys)
         keys = _range_keys(start or keys[0], end or keys[-1], keys)
         with UnitOfWork(self._engine) as uow:
-            _job(uow.session, job_id)
+            _check_partitions(_job(uow.session, job_id), [start or keys[0], *keys, end or keys[-1]])
         return ReplayPreview(
             job_id=job_id, partition_start=start or keys[0], partition_end=end or keys[-1],
             partitions=tuple(keys),
@@ -468,7 +472,7 @@ class ReplayService:
 
     def _request(
         self, replay_type: ReplayType, job_id: str, keys: list[str], operator_id: str,
-        reason: str, request_key: str | None,
+        reason: str, request_key: str | None, span: tuple[str, str] | None = None,
     ) -> ReplayView:
         _require_attribution(operator_id, reason)
         key = str(uuid.uuid4()) if request_key is None else request_key
@@ -478,7 +482,7 @@ class ReplayService:
             existing = _by_key(uow.session, key)
             if existing is not None:
                 return ReplayView.of(existing)
-            _job(uow.session, job_id)
+            _check_partitions(_job(uow.session, job_id), [*(span or ()), *keys])
             row = Replay(
                 request_key=key, replay_type=replay_type.value, job_id=job_id,
                 partition_start=keys[0], partition_end=keys[-1],
@@ -547,6 +551,16 @@ def _job(session: Session, job_id: str) -> BatchJob:
     if job is None:
         raise _error(INVALID_REQUEST_CODE, f"no batch job {job_id!r}", {"job_id": job_id})
     return job
+
+
+def _check_partitions(job: BatchJob, keys: Sequence[str]) -> None:
+    """Refuse (``INVALID_REQUEST_CODE``) keys outside the job's partition set; reads nothing."""
+    partition_set = PartitionSet(job.partitions, job.partition_start, job.partition_end)
+    outside = partition_set.outside(keys)
+    if outside:
+        raise _error(INVALID_REQUEST_CODE, f"partitions {outside[:5]!r} are not in the partition "
+                     f"set of job {job.job_id!r} ({partition_set.describe()}); nothing was "
+                     "recorded", {"job_id": job.job_id, "partitions": outside[:20]})
 
 
 def _children(session: Session, replay_id: int) -> list[BatchExecution]:

@@ -249,3 +249,37 @@ def test_openapi_served_and_exported(api, tmp_path):
     assert served.status == 200 and "/admin/batch/replay" in served.body["paths"]
     path = openapi_export.main(tmp_path / "openapi.json")
     assert path.read_text() == openapi_export.render()
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/admin/batch/replay",
+     {"type": "single", "job_id": JOB, "partitions": ["2013-13-45"], "reason": "check"}),
+    ("/admin/batch/replay",
+     {"type": "range", "job_id": JOB, "partition_start": "2013-12-30",
+      "partition_end": "2014-01-02", "reason": "check"}),
+    ("/admin/batch/replay",
+     {"type": "full", "job_id": JOB, "partitions": ["2013-01-01", "banana"], "reason": "check"}),
+    ("/admin/batch/replay/preview",
+     {"type": "single", "job_id": JOB, "partitions": ["banana"], "reason": "check"}),
+    ("/admin/batch/replay/preview",
+     {"type": "range", "job_id": JOB, "partition_start": "2013-12-30",
+      "partition_end": "2014-01-02", "reason": "check"}),
+    ("/admin/batch/replay/preview",
+     {"type": "single", "job_id": JOB, "partitions": ["20130101"], "reason": "check"}),
+    (f"/admin/batch/executions/{JOB}/start", {"partition": "2012-12-31", "reason": "check"}),
+])
+def test_replay_outside_the_partition_set_is_refused_and_writes_nothing(api, engine, path, body):
+    reply = api.call("POST", path, token="operator", body=body)
+    _assert_problem(reply, 422, "BAT-009")
+    assert "partition set" in reply.body["detail"]
+    assert _audit_rows(engine) == []
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Replay)) == 0
+
+
+def test_replay_preview_of_the_last_day_of_the_partition_set_is_allowed(api):
+    reply = api.call("POST", "/admin/batch/replay/preview", token="operator", body={
+        "type": "range", "job_id": JOB, "partition_start": "2013-12-30",
+        "partition_end": "2013-12-31", "reason": "check"})
+    assert reply.status == 200, reply.body
+    assert reply.body["partitions"] == ["2013-12-30", "2013-12-31"]

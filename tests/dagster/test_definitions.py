@@ -36,3 +36,17 @@ def test_workspace_points_at_the_definitions():
     [entry] = workspace["load_from"]
     assert entry["python_module"]["module_name"] == "opsrel_dagster.definitions"
     assert entry["python_module"]["attribute"] == "defs"
+
+
+def test_batch_job_partition_set_matches_the_partitions_definition(engine):
+    # The core refuses replays outside batch_job's bounds (it never imports Dagster): they must
+    # be the code location's DailyPartitionsDefinition.
+    from opsrel_core.persistence.uow import UnitOfWork
+    from opsrel_core.persistence.tables import BatchJob
+    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
+
+    keys = flights_partitions.get_partition_keys()
+    with UnitOfWork(engine) as uow:
+        job = uow.session.get_one(BatchJob, FLIGHTS_JOB_ID)
+        assert (job.partitions, job.partition_start, job.partition_end) == (
+            "daily", keys[0], keys[-1])
