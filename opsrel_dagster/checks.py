@@ -336,15 +336,17 @@ def _frame_of(obj: Any) -> pd.DataFrame:
 def _record(context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, rule: PanderaRule,
             asset_key: str, partition_key: str, outcome: RuleOutcome) -> RuleVersionView:
     version = register_pandera_rule(ops_db.engine, rule, asset_key)
-    if BatchExecutionService(ops_db.engine).find_execution(context.run.run_id) is None:
+    executions = BatchExecutionService(ops_db.engine)
+    if executions.find_execution(context.run.run_id) is None:
         from opsrel_dagster.projection import RunProjection
 
         # The result row refers to the execution: record the run first (as the IO manager does).
+        # Looked up again only then: a recorded run costs one lookup per check (benchmark B1).
         RunProjection(context.instance, ops_db.engine).project_run(context.run.run_id)
-    if BatchExecutionService(ops_db.engine).find_execution(context.run.run_id) is None:
-        context.log.warning(f"run {context.run.run_id} is no execution of the catalog: "
-                            f"{rule.rule_id} not recorded")
-        return version
+        if executions.find_execution(context.run.run_id) is None:
+            context.log.warning(f"run {context.run.run_id} is no execution of the catalog: "
+                                f"{rule.rule_id} not recorded")
+            return version
     record_rule_outcome(ops_db.engine, context.run.run_id, version, asset_key, partition_key,
                         outcome)
     return version
