@@ -59,6 +59,11 @@ class BatchExecutionException(OpsException):
     category = "BAT"
 
 
+class NotFoundException(BatchExecutionException, LookupError):
+    """An id that names nothing (BAT-002 execution, BAT-010 replay or version, BAT-011 alert or
+    API token). Also a ``LookupError``, so callers that catch that keep working."""
+
+
 class DataQualityException(OpsException):
     """A data-quality rule failed (DQ)."""
 

@@ -15,7 +15,7 @@ import time
 
 import click
 
-from opsrel_core.entrypoints.cli import cli, table
+from opsrel_core.entrypoints.cli import cli, fail, table
 from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay ...`
 
 
@@ -122,10 +122,12 @@ def alerts_list(status: str | None, limit: int, as_json: bool) -> None:
 @alerts_group.command("ack")
 @click.argument("alert_id", type=int)
 @click.option("--operator", default=None, help="Who acknowledges (default: the OS user).")
-@click.option("--reason", default=None, help="Optional note, kept in the audit record.")
+@click.option("--reason", required=True, help="Why (required, as for every mutating call); "
+              "kept in the audit record.")
 @click.option("--json", "as_json", is_flag=True, help="Print the acknowledged alert as JSON.")
-def alerts_ack(alert_id: int, operator: str | None, reason: str | None, as_json: bool) -> None:
-    """Acknowledge an alert (idempotent; writes an audit record). Exit 1: no such alert."""
+def alerts_ack(alert_id: int, operator: str | None, reason: str, as_json: bool) -> None:
+    """Acknowledge an alert (idempotent; writes an audit record). Exit 1: no such alert
+    (BAT-011); 2: a missing or blank --reason (nothing written)."""
     import getpass
 
     from opsrel_core.alert_settings import AlertSettings
@@ -133,18 +135,17 @@ def alerts_ack(alert_id: int, operator: str | None, reason: str | None, as_json:
     from opsrel_core.services.alerts import OpsAlertService
     from opsrel_dagster.headless import HeadlessRunner
 
+    if not reason.strip():
+        raise click.BadParameter("must not be blank: say why the alert is acknowledged",
+                                 param_hint="--reason")
     runner = HeadlessRunner.from_env()
     service = OpsAlertService(runner.engine, AlertSettings.from_env())
     try:
         alert = service.acknowledge_alert(
             alert_id, operator_id=operator or getpass.getuser(), reason=reason
         )
-    except LookupError:
-        click.echo(f"no alert {alert_id}", err=True)
-        sys.exit(1)
-    except OpsException as exc:
-        click.echo(f"refused [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(2)
+    except OpsException as exc:  # BAT-011 unknown alert: exit 1; a refusal: exit 2
+        fail(exc)
     if as_json:
         import dataclasses
 
@@ -159,7 +160,8 @@ def alerts_ack(alert_id: int, operator: str | None, reason: str | None, as_json:
 def reproduce_command(execution_id: str, as_json: bool) -> None:
     """Re-run an execution's recorded context in isolation and compare its results' hashes.
 
-    Nothing in the ops schema changes. Exits 0 when every result is identical, 1 otherwise.
+    Nothing in the ops schema changes. Exits 0 when every result is identical, 1 otherwise
+    or for an unknown execution (BAT-002), 2 when it cannot be reproduced (INP-005).
     """
     from opsrel_core.errors import OpsException
     from opsrel_dagster.defs.flights import RESULT_ASSET_KEYS
@@ -170,8 +172,7 @@ def reproduce_command(execution_id: str, as_json: bool) -> None:
     try:
         results = reproduce_execution(runner.engine, execution_id, RESULT_ASSET_KEYS)
     except OpsException as exc:
-        click.echo(f"cannot reproduce [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(2)
+        fail(exc, "cannot reproduce: ")
     if as_json:
         click.echo(json.dumps([{**r.__dict__, "identical": r.identical} for r in results], indent=2))
     else:

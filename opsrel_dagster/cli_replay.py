@@ -1,4 +1,4 @@
-"""``opsrel replay single|range|full|status``: replays from the command line, in two modes.
+"""``opsrel replay single|range|full|status|list``: replays from the command line, in two modes.
 
 - Embedded (default, no ``OPSREL_DAGSTER_URL``): the replay runs in this process through the
   persistent Dagster instance and the command waits for it, as ``opsrel run`` does.
@@ -9,8 +9,10 @@
   ``replay:<id>:<partition>``, so a request launches once even when the command is retried with
   the same ``--request-key`` or dies after recording. ``--wait`` follows it to the end.
 
+``opsrel replay list`` lists replays (``--status``, ``--limit``).
+
 Exit codes (for cron): 0 the replay ended SUCCESS (or was submitted, without ``--wait``);
-1 it ended FAILED or STOPPED; 2 bad input or a refused request (nothing written); 3 the webserver
+1 it ended FAILED or STOPPED (or ``replay status`` of an unknown id, BAT-010); 2 bad input or a refused request (nothing written); 3 the webserver
 at ``OPSREL_DAGSTER_URL`` did not answer (nothing written); 4 ``--timeout`` passed before the
 replay ended (it keeps running).
 """
@@ -26,7 +28,7 @@ from typing import Any
 
 import click
 
-from opsrel_core.entrypoints.cli import cli
+from opsrel_core.entrypoints.cli import cli, fail, table
 
 EXIT_FAILED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
 
@@ -103,15 +105,44 @@ def replay_full(**options: Any) -> None:
 @click.option("--timeout", type=float, default=None, help="Seconds --wait waits at most (exit 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def replay_status(replay_id: int, wait: bool, timeout: float | None, as_json: bool) -> None:
-    """Show a replay and its executions; exit as a replay command does (1 when unknown)."""
-    from opsrel_core.services.replays import ReplayService
+    """Show a replay (who, why, what) and its executions; exit as a replay command does
+    (1 when unknown: BAT-010)."""
     from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.replays import ReplayService
 
     replays = ReplayService(_engine())
-    if replays.find_replay(replay_id) is None:
-        click.echo(f"no replay {replay_id}", err=True)
-        sys.exit(EXIT_FAILED)
+    try:
+        replays.get_replay(replay_id)
+    except OpsException as exc:
+        fail(exc)
     _follow(replays, replay_id, wait, timeout, as_json)
+
+
+@replay_group.command("list")
+@click.option("--status", type=click.Choice(["REQUESTED", "RUNNING", "SUCCESS", "FAILED",
+                                             "STOPPING", "STOPPED"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def replay_list(status: str | None, limit: int, as_json: bool) -> None:
+    """List replays, newest first (ReplayService.list_replays)."""
+    from opsrel_core.entrypoints.cli import _dump, _engine
+    from opsrel_core.services.replays import ReplayService
+
+    found = ReplayService(_engine()).list_replays(status=status, limit=limit)
+    if as_json:
+        click.echo(_dump(found))
+        return
+    click.echo(_replay_table(found))
+
+
+def _replay_table(found: list[Any]) -> str:
+    return table(
+        ["replay_id", "status", "type", "partitions", "operator", "reason", "requested (UTC)"],
+        [[r.replay_id, r.status.value, r.replay_type.value,
+          f"{r.partition_start}..{r.partition_end}", r.operator_id, r.reason,
+          f"{r.requested_at:%Y-%m-%d %H:%M:%S}"] for r in found])
 
 
 def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
@@ -193,12 +224,16 @@ def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
             click.echo(f"replay {replay.replay_id}: {replay.status.value} (submitted to {url}; "
                        f"follow it with `opsrel replay status {replay.replay_id} --wait`)")
         return
-    _follow(replays, replay.replay_id, True, timeout, as_json)
+    _follow(replays, replay.replay_id, True, timeout, as_json, mode="submitted")
 
 
 def _follow(replays: Any, replay_id: int, wait: bool, timeout: float | None, as_json: bool,
-            poll_seconds: float = 2.0) -> None:
-    """Print the replay (after waiting for its end with ``wait``) and exit by its status."""
+            poll_seconds: float = 2.0, mode: str | None = None) -> None:
+    """Print the replay (after waiting for its end with ``wait``) and exit by its status.
+
+    ``mode`` (``"submitted"``) is reported only when known: a replay row does not record how it
+    was launched, so ``replay status`` leaves it out.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     replay = replays.get_replay(replay_id)
     seen = None
@@ -215,12 +250,20 @@ def _follow(replays: Any, replay_id: int, wait: bool, timeout: float | None, as_
              "status": r.execution.status.value, "error_code": r.execution.error_code}
             for r in history.executions]
     if as_json:
-        click.echo(json.dumps({"replay_id": replay_id, "status": replay.status.value,
-                               "mode": "submitted", "executions": rows}, indent=2))
+        shown = {"replay_id": replay_id, "status": replay.status.value,
+                 **({"mode": mode} if mode else {}),
+                 "replay_type": replay.replay_type.value, "job_id": replay.job_id,
+                 "partition_start": replay.partition_start, "partition_end": replay.partition_end,
+                 "operator_id": replay.operator_id, "reason": replay.reason,
+                 "requested_at": replay.requested_at.isoformat(),
+                 "ended_at": replay.ended_at and replay.ended_at.isoformat(), "executions": rows}
+        click.echo(json.dumps(shown, indent=2))
     else:
-        for r in rows:
-            click.echo(f"{r['partition'] or '-':<10}  {r['status']:<8} {r['error_code'] or '-':<8} "
-                       f"{r['execution_id']}")
+        click.echo(_replay_table([replay]))
+        click.echo("")
+        click.echo(table(["partition", "status", "error", "execution_id"],
+                         [[r["partition"], r["status"], r["error_code"], r["execution_id"]]
+                          for r in rows]))
         click.echo(f"replay {replay_id}: {replay.status.value}")
     if replay.status.value in ("FAILED", "STOPPED"):
         sys.exit(EXIT_FAILED)

@@ -6,6 +6,7 @@ dagster.
 """
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -121,6 +122,41 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
                      for line in [headers, *cells])
 
 
+# Exit statuses every command keeps (README): 0 done, 1 an unknown id (or a failed run),
+# 2 bad input or a refused request (nothing written), 3 a system that did not answer.
+EXIT_UNKNOWN_ID, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 1, 2, 3
+
+
+def exit_code_of(exc: Exception) -> int:
+    """The exit status for a coded error: ``EXIT_UNKNOWN_ID`` for an id that names nothing
+    (``NotFoundException``, BAT-002, BAT-010, BAT-011), ``EXIT_UNAVAILABLE`` for EXT and SYS
+    codes (a system did not answer), ``EXIT_BAD_INPUT`` for anything else (a refused request)."""
+    from opsrel_core.domain import error_codes
+    from opsrel_core.errors import NotFoundException
+
+    code = getattr(exc, "code", "")
+    if isinstance(exc, NotFoundException) or code in (
+        error_codes.BAT_EXECUTION_NOT_FOUND, error_codes.BAT_REPLAY_NOT_FOUND,
+        error_codes.BAT_RECORD_NOT_FOUND,
+    ):
+        return EXIT_UNKNOWN_ID
+    if code[:3] in ("EXT", "SYS"):
+        return EXIT_UNAVAILABLE
+    return EXIT_BAD_INPUT
+
+
+def fail(exc: Exception, prefix: str = "") -> NoReturn:
+    """Print ``[CODE] message`` (after ``prefix``) on stderr and exit by ``exit_code_of``.
+
+    Args:
+        exc: an ``OpsException`` (its code and operator message are printed).
+        prefix: e.g. ``"replay refused "``; empty by default.
+    """
+    message = getattr(exc, "operator_message", str(exc))
+    click.echo(f"{prefix}[{getattr(exc, 'code', '?')}] {message}", err=True)
+    sys.exit(exit_code_of(exc))
+
+
 def _dump(value: object) -> str:
     import dataclasses
     import json
@@ -156,9 +192,10 @@ def reports_show(partition: str | None, replay_id: int | None, as_json: bool) ->
         report = (
             service.build_daily_report(partition) if partition else service.build_replay_report(replay_id)
         )
-    except (OpsException, ValueError) as exc:
-        click.echo(f"no report: {exc}", err=True)
-        sys.exit(1)
+    except ValueError as exc:  # not a day: bad input (exit 2), as for every command
+        raise click.BadParameter(str(exc), param_hint="--partition") from None
+    except OpsException as exc:
+        fail(exc, "no report: ")
     click.echo(_dump(report) if as_json else render_markdown(report))
 
 
@@ -173,24 +210,27 @@ def lineage() -> None:
 @click.option("--version", "version_number", type=int, default=None, help="Default: the active one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
 def lineage_backtrace(asset_key: str, partition: str, version_number: int | None, as_json: bool) -> None:
-    """Trace a result version back to its input snapshots and sources."""
+    """Trace a result version back to its input snapshots and sources.
+
+    Exit 1 when the asset partition has no active version or the version was never recorded.
+    """
+    from opsrel_core.domain import error_codes
+    from opsrel_core.errors import NotFoundException, OpsException
     from opsrel_core.services.lineage import LineageService
     from opsrel_core.services.result_versions import ResultVersionService
 
     engine = _engine()
-    if version_number is None:
-        active = ResultVersionService(engine).get_active_version(asset_key, partition)
-        if active is None:
-            click.echo(f"{asset_key} {partition} has no active version", err=True)
-            sys.exit(1)
-        version_number = active.version_number
-    service = LineageService(engine)
-    node_type = next(
-        (t for t in ("RESULT", "AGGREGATION", "TRANSFORM")
-         if service.backtrace_version(asset_key, partition, version_number, t).roots),
-        "RESULT",
-    )
-    found = service.backtrace_version(asset_key, partition, version_number, node_type)
+    try:
+        if version_number is None:
+            active = ResultVersionService(engine).get_active_version(asset_key, partition)
+            if active is None:
+                raise NotFoundException(error_codes.BAT_NO_ACTIVE_VERSION,
+                                        f"{asset_key} {partition} has no active version")
+            version_number = active.version_number
+        found = LineageService(engine).backtrace_recorded_version(asset_key, partition, version_number)
+    except OpsException as exc:
+        fail(exc)
+    node_type = found.roots[0].node_type
     if as_json:
         click.echo(_dump(found))
         return
@@ -251,8 +291,7 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     try:
         execution = BatchExecutionService(engine).get_execution(execution_id)
     except OpsException as exc:
-        click.echo(f"[{exc.code}] {exc.operator_message}", err=True)
-        sys.exit(1)
+        fail(exc)
     shown = {
         "execution": execution,
         "history": BatchExecutionService(engine).get_history(execution_id),
@@ -301,9 +340,11 @@ def tokens_create(operator_id: str, role: str, reason: str | None, as_json: bool
     try:
         plaintext, view = ApiTokenService(_engine()).create(
             operator_id, role, by=getpass.getuser() if reason else None, reason=reason)
-    except (OpsException, ValueError) as exc:
+    except OpsException as exc:
+        fail(exc, "token refused: ")
+    except ValueError as exc:
         click.echo(f"token refused: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
     if as_json:
         click.echo(_dump({"token": plaintext, **_asdict(view)}))
         return
@@ -331,13 +372,26 @@ def tokens_revoke(token_id: int, reason: str | None, as_json: bool) -> None:
     try:
         view = ApiTokenService(_engine()).revoke(
             token_id, by=getpass.getuser() if reason else None, reason=reason)
-    except LookupError:
-        click.echo(f"no token {token_id}", err=True)
-        sys.exit(1)
-    except OpsException as exc:
-        click.echo(f"refused [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(2)
+    except OpsException as exc:  # BAT-011 unknown token: exit 1; a refusal: exit 2
+        fail(exc)
     click.echo(_dump(view) if as_json else f"token {token_id} revoked")
+
+
+@tokens.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the tokens as JSON.")
+def tokens_list(as_json: bool) -> None:
+    """List the API tokens, oldest first: id, operator, role, created, revoked (never a token
+    or its hash: only the hash is stored, and it is not shown)."""
+    from opsrel_core.services.api_tokens import ApiTokenService
+
+    found = ApiTokenService(_engine()).list_tokens()
+    if as_json:
+        click.echo(_dump([{k: v for k, v in _asdict(t).items() if k != "audit_id"} for t in found]))
+        return
+    click.echo(table(
+        ["token_id", "operator", "role", "created (UTC)", "revoked (UTC)"],
+        [[t.token_id, t.operator_id, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M:%S}",
+          None if t.revoked_at is None else f"{t.revoked_at:%Y-%m-%d %H:%M:%S}"] for t in found]))
 
 
 @cli.group()

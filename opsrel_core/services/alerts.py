@@ -53,7 +53,7 @@ import sqlalchemy as sa
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.status import ExecutionStatus
-from opsrel_core.errors import BatchExecutionException
+from opsrel_core.errors import BatchExecutionException, NotFoundException
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec, EmailSender, SlackSender
 from opsrel_core.notifiers import templates
 from opsrel_core.persistence.retry import retry_transient, retry_transient_methods
@@ -277,7 +277,7 @@ class OpsAlertService:
         Raises:
             BatchExecutionException: BAT-008 when the operator is missing or blank; nothing
                 changes.
-            LookupError: no alert has this id.
+            NotFoundException: BAT-011 (a ``LookupError``) when no alert has this id.
         """
         reason = reason if reason and reason.strip() else DEFAULT_ACK_REASON
         operator_id, reason = require_attribution(operator_id, reason)
@@ -293,7 +293,7 @@ class OpsAlertService:
             ).rowcount
             row = uow.session.get(Alert, alert_id, populate_existing=True)
             if row is None:
-                raise LookupError(f"no alert with id {alert_id}")
+                raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no alert with id {alert_id}")
             if claimed != 1:
                 return AlertView.of(row)
             with audit_change(
@@ -311,12 +311,12 @@ class OpsAlertService:
         """Return one alert.
 
         Raises:
-            LookupError: no alert has this id.
+            NotFoundException: BAT-011 (a ``LookupError``) when no alert has this id.
         """
         with UnitOfWork(self._engine) as uow:
             row = uow.session.get(Alert, alert_id)
             if row is None:
-                raise LookupError(f"no alert with id {alert_id}")
+                raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no alert with id {alert_id}")
             return AlertView.of(row)
 
     def list_alerts(
@@ -349,11 +349,11 @@ class OpsAlertService:
         """Return the alert's deliveries (by channel) with their attempts, oldest first.
 
         Raises:
-            LookupError: no alert has this id.
+            NotFoundException: BAT-011 (a ``LookupError``) when no alert has this id.
         """
         with UnitOfWork(self._engine) as uow:
             if uow.session.get(Alert, alert_id) is None:
-                raise LookupError(f"no alert with id {alert_id}")
+                raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no alert with id {alert_id}")
             deliveries = uow.session.scalars(
                 sa.select(AlertDelivery).where(AlertDelivery.alert_id == alert_id)
                 .order_by(AlertDelivery.channel)

@@ -18,6 +18,8 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from opsrel_core.domain import error_codes
+from opsrel_core.errors import NotFoundException
 from opsrel_core.persistence.tables import ApiToken, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.audit_log import AuditActionType, audit_change, require_attribution
@@ -131,7 +133,7 @@ class ApiTokenService:
         """Revoke a token; revoking a revoked token changes nothing and writes no record.
 
         Raises:
-            LookupError: no token has this id.
+            NotFoundException: BAT-011 (a ``LookupError``) when no token has this id.
             BatchExecutionException: BAT-008 when ``by`` is given without a reason.
         """
         if by is not None or reason is not None:
@@ -141,7 +143,7 @@ class ApiTokenService:
                 sa.select(ApiToken).where(ApiToken.token_id == token_id).with_for_update()
             ).one_or_none()
             if row is None:
-                raise LookupError(f"no API token with id {token_id}")
+                raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no API token with id {token_id}")
             if row.revoked_at is not None:
                 return ApiTokenView.of(row)
             audit_id = None

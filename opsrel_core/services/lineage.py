@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from opsrel_core.domain import error_codes
-from opsrel_core.errors import BatchExecutionException, LogicException
+from opsrel_core.errors import BatchExecutionException, LogicException, NotFoundException
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import (
     LINEAGE_NODE_TYPES,
@@ -213,6 +213,36 @@ class LineageService:
         """The backtrace of one result version, e.g. ``("delay_simulation", "2013-02-08", 3)``."""
         node = NodeRef.versioned(node_type, asset_key, partition_key, version_number)
         return self.backtrace(node)
+
+    def backtrace_recorded_version(
+        self, asset_key: str, partition_key: str, version_number: int,
+        node_types: Sequence[str] = ("RESULT", "AGGREGATION", "TRANSFORM"),
+    ) -> Lineage:
+        """The backtrace of a result version that must have been recorded (CLI and admin API).
+
+        Args:
+            asset_key, partition_key, version_number: the result version, e.g.
+                ``("delay_simulation", "2013-02-08", 2)``.
+            node_types: the layers to look in, in order; the first one holding the version wins
+                (its type is ``roots[0].node_type``).
+
+        Returns:
+            The lineage, with the version's node as its one root.
+
+        Raises:
+            NotFoundException: BAT-010 when no node of these types records this version (an
+                unknown asset, partition or version number), instead of an empty backtrace.
+        """
+        for node_type in node_types:
+            found = self.backtrace_version(asset_key, partition_key, version_number, node_type)
+            if found.roots:
+                return found
+        raise NotFoundException(
+            error_codes.BAT_REPLAY_NOT_FOUND,
+            f"no result version {asset_key} {partition_key} v{version_number} is recorded "
+            f"(looked in {', '.join(node_types)}); `opsrel versions list` shows the versions",
+            {"asset_key": asset_key, "partition_key": partition_key, "version": version_number},
+        )
 
     def snapshots_of(self, node: NodeRef) -> tuple[NodeRef, ...]:
         """The snapshots a node was made from (directly or through intermediate assets)."""

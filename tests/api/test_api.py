@@ -20,6 +20,14 @@ def _execution(engine, execution_id, *, partition="2013-01-01", at=None, **kw):
         ExecutionSpec(execution_id=execution_id, job_id=JOB, partition_key=partition, **kw), at=at)
 
 
+def _record_lineage(engine, execution_id, asset, partition, version):
+    from opsrel_core.services.lineage import LineageService, NodeRef
+
+    LineageService(engine).record_execution_lineage(execution_id, [(
+        NodeRef.source("raw_flights", partition, "file:///landing.csv"),
+        NodeRef.versioned("RESULT", asset, partition, version))])
+
+
 def _audit_rows(engine):
     with engine.connect() as conn:
         return conn.execute(sa.select(AuditLog).order_by(AuditLog.audit_id)).mappings().all()
@@ -49,6 +57,7 @@ READS = [
 
 def test_roles_per_endpoint(api, engine):
     _execution(engine, "e-1", at=T0)
+    _record_lineage(engine, "e-1", "a", "2013-01-01", 1)
     _execution(engine, "e-2", at=T0)
     alert = OpsAlertService(engine, AlertSettings.from_env({})).send_alert(
         "execution_failed", severity="ERROR", title="t", message="m")
@@ -63,7 +72,8 @@ def test_roles_per_endpoint(api, engine):
         ("POST", "/admin/batch/executions/e-2/stop", "operator", {"reason": "stop it"}, 202),
         ("POST", "/admin/batch/replay", "operator",
          {"type": "single", "job_id": JOB, "partitions": ["2013-01-03"], "reason": "fix"}, 202),
-        ("POST", f"/admin/alerts/{alert.alert_id}/acknowledge", "operator", {}, 200),
+        ("POST", f"/admin/alerts/{alert.alert_id}/acknowledge", "operator", {"reason": "seen"},
+         200),
         ("POST", "/admin/tokens", "admin",
          {"operator_id": "dora", "role": "viewer", "reason": "new"}, 201),
     ]
@@ -151,7 +161,10 @@ def test_detail_404_and_409_problems(api, engine):
     _assert_problem(api.call("GET", "/admin/replays/999"), 404, "BAT-010")
     _assert_problem(api.call("GET", "/admin/reports/daily/2013-01-01"), 404)
     _assert_problem(api.call("GET", "/admin/reports/replay/1"), 404)
-    _assert_problem(api.call("POST", "/admin/alerts/999/acknowledge", token="operator"), 404)
+    _assert_problem(api.call("POST", "/admin/alerts/999/acknowledge", token="operator",
+                             body={"reason": "seen"}), 404, "BAT-011")
+    _assert_problem(api.call("DELETE", "/admin/tokens/999?reason=gone", token="admin"), 404,
+                    "BAT-011")
     svc = BatchExecutionService(engine)
     svc.start_execution("e-1")
     svc.complete_execution("e-1")
@@ -283,3 +296,27 @@ def test_replay_preview_of_the_last_day_of_the_partition_set_is_allowed(api):
         "partition_end": "2013-12-31", "reason": "check"})
     assert reply.status == 200, reply.body
     assert reply.body["partitions"] == ["2013-12-30", "2013-12-31"]
+
+
+def test_alert_acknowledge_requires_a_reason_and_writes_nothing_without_one(api, engine):
+    alert = OpsAlertService(engine, AlertSettings.from_env({})).send_alert(
+        "execution_failed", severity="ERROR", title="t", message="m")
+    path = f"/admin/alerts/{alert.alert_id}/acknowledge"
+    for body in (None, {}, {"reason": None}, {"reason": "   "}):
+        _assert_problem(api.call("POST", path, token="operator", body=body), 422)
+    assert _audit_rows(engine) == []
+    assert api.call("GET", "/admin/alerts?status=OPEN").body["items"][0]["alert_id"] \
+        == alert.alert_id
+
+
+def test_lineage_of_a_version_never_recorded_is_a_404_problem(api, engine):
+    _execution(engine, "e-1", at=T0)
+    _record_lineage(engine, "e-1", "delay_simulation", "2013-02-08", 1)
+    found = api.call("GET", "/admin/lineage/backtrace?asset=delay_simulation"
+                            "&partition=2013-02-08&version=1")
+    assert found.status == 200 and found.body["roots"][0]["version_ref"] == "v1"
+    assert [n["node"]["node_type"] for n in found.body["nodes"]] == ["SOURCE"]
+    missing = api.call("GET", "/admin/lineage/backtrace?asset=delay_simulation"
+                              "&partition=2013-02-08&version=2")
+    _assert_problem(missing, 404, "BAT-010")
+    assert "v2" in missing.body["detail"]

@@ -65,9 +65,11 @@ def test_failing_partition_alerts_once_and_is_acknowledged(runner, opsrel_env, r
     assert (alert.error_code, alert.occurrence_count, alert.status) == ("INP-001", 2, "OPEN")
     assert [d.status for d in service.delivery_history(alert.alert_id)] == ["SENT", "SENT"]
 
-    ack = cli_runner.invoke(cli, ["alerts", "ack", str(alert.alert_id), "--operator", "hana"])
+    ack = cli_runner.invoke(cli, ["alerts", "ack", str(alert.alert_id), "--operator", "hana",
+                                  "--reason", "looking into it"])
     assert ack.exit_code == 0 and "ACKNOWLEDGED by hana" in ack.output
-    again = cli_runner.invoke(cli, ["alerts", "ack", str(alert.alert_id), "--operator", "hana"])
+    again = cli_runner.invoke(cli, ["alerts", "ack", str(alert.alert_id), "--operator", "hana",
+                                    "--reason", "looking into it"])
     assert again.exit_code == 0
     records = AuditLogService(runner.engine).list_audit_logs(operator_id="hana")
     assert [r.target_type for r in records] == ["alert"]

@@ -174,7 +174,7 @@ def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch
 
     # the other commands: unknown ids are exit 1, JSON on request
     assert runner.invoke(cli, ["executions", "show", "no-such-run"]).exit_code == 1
-    assert runner.invoke(cli, ["alerts", "ack", "999"]).exit_code == 1
+    assert runner.invoke(cli, ["alerts", "ack", "999", "--reason", "seen"]).exit_code == 1
     assert json.loads(runner.invoke(cli, ["alerts", "list", "--json"]).stdout) == []
     assert runner.invoke(cli, ["alerts", "list"]).stdout.split() == [
         "alert_id", "status", "severity", "count", "error", "title"]

@@ -26,6 +26,7 @@ TYPE_BASE = "https://opsrel.dev/problems/"
 STATUS_BY_CODE: dict[str, int] = {
     error_codes.BAT_EXECUTION_NOT_FOUND: 404,
     error_codes.BAT_REPLAY_NOT_FOUND: 404,
+    error_codes.BAT_RECORD_NOT_FOUND: 404,
     error_codes.BAT_ATTRIBUTION_REQUIRED: 422,
     error_codes.BAT_REPLAY_INVALID: 422,
     error_codes.BAT_INVALID_TRANSITION: 409,

@@ -82,12 +82,12 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", tags=["alerts"], response_model=Acknowledged)
 def acknowledge_alert(
-    alert_id: DbId, body: AcknowledgeRequest | None = None,
+    alert_id: DbId, body: AcknowledgeRequest,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Acknowledge an alert (audited; a repeat changes nothing)."""
+    """Acknowledge an alert (audited with the body's reason; a repeat changes nothing)."""
     alert = services.alerts.acknowledge_alert(
-        alert_id, operator_id=who.operator_id, reason=body.reason if body else None)
+        alert_id, operator_id=who.operator_id, reason=body.reason)
     audit_id = services.queries.audit_id_of("alert", str(alert_id), ACK_ACTION)
     return {"alert": to_json(alert), "audit_id": audit_id}
 
@@ -156,10 +156,12 @@ def lineage_backtrace(
     node_type: NodeType = "RESULT", _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Every ancestor of a result version, down to its snapshots and sources."""
+    """Every ancestor of a result version, down to its snapshots and sources; a version never
+    recorded is a 404 problem (BAT-010), not an empty backtrace."""
     if node_type not in ("TRANSFORM", "AGGREGATION", "RESULT"):
         raise ValueError("node_type of a versioned node is TRANSFORM, AGGREGATION or RESULT")
-    return to_json(services.lineage.backtrace_version(asset, partition, version, node_type))
+    return to_json(services.lineage.backtrace_recorded_version(
+        asset, partition, version, (node_type,)))
 
 
 @router.get("/reports/daily/{partition}", tags=["data quality"], response_model=DqReportView)

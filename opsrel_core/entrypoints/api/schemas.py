@@ -57,9 +57,9 @@ class ReplayRequest(BaseModel):
 
 
 class AcknowledgeRequest(BaseModel):
-    """Acknowledgement of an alert; the reason is optional."""
+    """Acknowledgement of an alert; the reason is required, as for every mutating call."""
 
-    reason: str | None = Field(None, max_length=2000, pattern=rf"^{_TEXT}*$")
+    reason: str = Reason
 
 
 class TokenCreateRequest(BaseModel):
