@@ -241,10 +241,19 @@ class RunProjection:
         Returns:
             None when the run does not exist or materializes none of the catalog's assets.
         """
-        records = self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1)
-        if not records:
-            return None
-        record = records[0]
+        read = self._read_run(run_id)
+        return read.observation if read is not None else None
+
+    def _read_run(self, run_id: str, record: dg.RunRecord | None = None) -> "_RunRead | None":
+        # The observation with what it was read from (the run and its event records), so the
+        # provenance step does not read them again (benchmark B3: a Dagster storage call costs
+        # a new PostgreSQL connection). ``record``: the run's record when the caller already
+        # holds it (``sync`` reads a batch's records in one call).
+        if record is None:
+            records = self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1)
+            if not records:
+                return None
+            record = records[0]
         run = record.dagster_run
         steps = self._steps_of(run)
         if run.asset_selection:
@@ -295,7 +304,7 @@ class RunProjection:
         status = _STATUS_MAP.get(run.status, ObservedStatus.READY)
         # In a range run no single partition failed that we can name from the run alone.
         failure = _failure_of(events, partition_key) if status == ObservedStatus.FAILED else None
-        return RunObservation(
+        observation = RunObservation(
             spec=spec,
             status=status,
             created_at=_utc(record.create_timestamp),
@@ -308,21 +317,30 @@ class RunProjection:
             stop_requested_at=stop_requested_at,
             audit_reason=_manual_run_reason(run_tags),
         )
+        return _RunRead(observation, run, events)
 
-    def project_run(self, run_id: str) -> ExecutionView | None:
+    def project_run(self, run_id: str, record: dg.RunRecord | None = None) -> ExecutionView | None:
         """Bring one run's execution up to date in the ops schema.
+
+        Args:
+            run_id: the Dagster run.
+            record: the run's ``RunRecord`` when already read (``sync`` reads a batch's records
+                in one storage call); read here when None.
 
         Returns:
             The execution as stored, or None when the run is not one of the catalog's jobs.
         """
-        observation = self.observe(run_id)
-        if observation is None:
+        read = self._read_run(run_id, record)
+        if read is None:
             return None
-        view = self.projector.apply(observation)
+        view = self.projector.apply(read.observation)
         spec = self.lineage_by_job.get(view.job_id)
         if spec is not None and view.status.is_terminal:
             try:
-                record_provenance(self.instance, self.engine, view, spec)
+                # The run and its events as observed: the run was already terminal when its
+                # record was read, so the events read after it are complete.
+                record_provenance(self.instance, self.engine, view, spec,
+                                  run=read.run, event_records=read.events)
             except Exception:  # noqa: BLE001 - retried on the next sync; the end is recorded
                 log.exception("could not record the provenance of %s", run_id)
         return view
@@ -348,8 +366,13 @@ class RunProjection:
         while max_batches is None or batches < max_batches:
             after = self._cursor()
             run_ids, new_cursor, has_more = self._changed_runs(after, batch_size)
+            # One storage call for the batch's run records, not one per run (benchmark B3).
+            records = {
+                r.dagster_run.run_id: r
+                for r in self.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
+            } if run_ids else {}
             for run_id in run_ids:
-                if self.project_run(run_id) is not None:
+                if run_id in records and self.project_run(run_id, records[run_id]) is not None:
                     projected.add(run_id)
                 else:
                     ignored.add(run_id)
@@ -495,6 +518,13 @@ class RunProjection:
             keys = plan.step_keys_to_execute or [step.key for step in plan.steps]
             self._plan_steps[snapshot_id] = list(keys)
         return self._plan_steps[snapshot_id]
+
+
+@dataclasses.dataclass(frozen=True)
+class _RunRead:
+    observation: RunObservation
+    run: dg.DagsterRun
+    events: list[dg.EventLogRecord]
 
 
 @dataclasses.dataclass

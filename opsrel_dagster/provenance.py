@@ -12,6 +12,7 @@ evaluations, the assets' code versions) and records, idempotently:
 """
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -48,14 +49,21 @@ def _value(entry: object) -> object:
     return getattr(entry, "value", entry)
 
 
-def _run_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, object]:
-    records = instance.get_records_for_run(
-        run_id,
-        of_type={
-            dg.DagsterEventType.ASSET_MATERIALIZATION,
-            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-        },
-    ).records
+_FACT_EVENT_TYPES = {
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+}
+
+
+def _run_facts(
+    instance: dg.DagsterInstance, run_id: str,
+    event_records: "Sequence[dg.EventLogRecord] | None" = None,
+) -> dict[str, object]:
+    if event_records is None:
+        records = instance.get_records_for_run(run_id, of_type=_FACT_EVENT_TYPES).records
+    else:
+        records = [r for r in event_records if r.event_log_entry.dagster_event is not None
+                   and r.event_log_entry.dagster_event.event_type in _FACT_EVENT_TYPES]
     snapshot_ids: set[str] = set()
     snapshots: dict[str, str] = {}  # partition -> snapshot id
     source_uris: dict[str, str] = {}
@@ -138,11 +146,24 @@ def lineage_edges(
 
 
 def record_provenance(
-    instance: dg.DagsterInstance, engine: sa.Engine, execution: ExecutionView, spec: LineageSpec
+    instance: dg.DagsterInstance, engine: sa.Engine, execution: ExecutionView, spec: LineageSpec,
+    *, run: dg.DagsterRun | None = None,
+    event_records: "Sequence[dg.EventLogRecord] | None" = None,
 ) -> bool:
     """Record the context, lineage and daily DQ report of an execution that has ended.
 
     Idempotent: does nothing when the execution's context is already recorded.
+
+    Args:
+        instance, engine: Dagster's instance and the ops database's engine.
+        execution: the execution as recorded (terminal, else nothing is done).
+        spec: each asset's lineage layer.
+        run: the execution's Dagster run when the caller already read it (the projection);
+            read from the instance when None.
+        event_records: the run's event records when the caller read them after the run ended
+            (at least its ASSET_MATERIALIZATION and ASSET_CHECK_EVALUATION records; others are
+            ignored); read from the instance when None. Each one passed saves a Dagster storage
+            call (benchmark B3).
 
     Returns:
         True when something was recorded now.
@@ -150,8 +171,9 @@ def record_provenance(
     contexts = ExecutionContextService(engine)
     if not execution.status.is_terminal or contexts.find_context(execution.execution_id):
         return False
-    facts = _run_facts(instance, execution.execution_id)
-    run = instance.get_run_by_id(execution.execution_id)
+    facts = _run_facts(instance, execution.execution_id, event_records)
+    if run is None:
+        run = instance.get_run_by_id(execution.execution_id)
     versions = ResultVersionService(engine).versions_of_execution(execution.execution_id)
     edges = lineage_edges(spec, versions, facts["snapshot_ids"], facts["source_uris"],
                           facts["snapshots"])
