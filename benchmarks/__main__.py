@@ -21,9 +21,9 @@ import sys
 import time
 import warnings
 
-FULL = {"repeats": 7, "b1_repeats": 7, "b2_days": 365, "b3_runs": 10_000, "b4_executions": 1_000_000,
+FULL = {"repeats": 7, "b1_repeats": 7, "b2_days": 365, "b2_range_days": 30, "b3_runs": 10_000, "b4_executions": 1_000_000,
         "b4_samples": 200, "b5_days": None, "b6_days": 365, "b6_samples": 500, "b7_ops": 250}
-QUICK = {"repeats": 3, "b1_repeats": 1, "b2_days": 3, "b3_runs": 40, "b4_executions": 20_000, "b4_samples": 30,
+QUICK = {"repeats": 3, "b1_repeats": 1, "b2_days": 3, "b2_range_days": 30, "b3_runs": 40, "b4_executions": 20_000, "b4_samples": 30,
          "b5_days": 31, "b6_days": 20, "b6_samples": 100, "b7_ops": 25}
 FIGURES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="repeats of the B5/B7 measurements")
     p.add_argument("--b1-repeats", type=int, help="runs per side and instance kind in B1")
     p.add_argument("--b2-days", type=int, help="partitions replayed in B2 (full: 365)")
+    p.add_argument("--b2-range-days", type=int,
+                   help="days per single-run range in B2, also the unit of alternation (default 30)")
     p.add_argument("--b3-runs", type=int, help="finished runs the projection catches up on (full: 10000)")
     p.add_argument("--b4-executions", type=int, help="executions listed in B4 (full: 1000000)")
     p.add_argument("--b6-days", type=int, help="partitions of lineage history in B6 (full: 365)")
@@ -69,7 +71,7 @@ def run(selected: list[str], sizes: dict, log) -> dict:  # type: ignore[no-untyp
 
     jobs = {
         "B1": lambda: pipeline.b1(sizes["b1_repeats"]),
-        "B2": lambda: pipeline.b2(sizes["b2_days"]),
+        "B2": lambda: pipeline.b2(sizes["b2_days"], chunk=sizes["b2_range_days"]),
         "B3": lambda: projection.b3(sizes["b3_runs"]),
         "B4": lambda: api.b4(sizes["b4_executions"], sizes["b4_samples"]),
         "B5": lambda: validation.b5(sizes["repeats"], sizes["b5_days"]),
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 even when targets are missed)."""
     args = _parser().parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
-    for name in ("repeats", "b1_repeats", "b2_days", "b3_runs", "b4_executions", "b6_days", "b7_ops"):
+    for name in ("repeats", "b1_repeats", "b2_days", "b2_range_days", "b3_runs", "b4_executions", "b6_days", "b7_ops"):
         if getattr(args, name) is not None:
             sizes[name] = getattr(args, name)
     selected = [f.strip().upper() for f in args.only.split(",") if f.strip()]

@@ -17,7 +17,7 @@ import functools
 import math
 import operator
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -334,7 +334,9 @@ def _frame_of(obj: Any) -> pd.DataFrame:
 
 
 def _record(context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, rule: PanderaRule,
-            asset_key: str, partition_key: str, outcome: RuleOutcome) -> RuleVersionView:
+            asset_key: str, outcomes: dict[str, RuleOutcome]) -> RuleVersionView:
+    # ``outcomes``: {partition_key: outcome}, one day, or each day of a range run (B2). The rule
+    # version is registered and the execution looked up once per check step, not per day.
     version = register_pandera_rule(ops_db.engine, rule, asset_key)
     executions = BatchExecutionService(ops_db.engine)
     if executions.find_execution(context.run.run_id) is None:
@@ -347,8 +349,9 @@ def _record(context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, rule: P
             context.log.warning(f"run {context.run.run_id} is no execution of the catalog: "
                                 f"{rule.rule_id} not recorded")
             return version
-    record_rule_outcome(ops_db.engine, context.run.run_id, version, asset_key, partition_key,
-                        outcome)
+    for partition_key, outcome in outcomes.items():
+        record_rule_outcome(ops_db.engine, context.run.run_id, version, asset_key, partition_key,
+                            outcome)
     return version
 
 
@@ -402,6 +405,40 @@ def _check_result(
     )
 
 
+_STATUS_ORDER = ("PASS", "WARN", "FAIL", "ERROR")
+
+
+def _range_check_result(
+    rule: PanderaRule, version: RuleVersionView, outcomes: dict[str, RuleOutcome]
+) -> dg.AssetCheckResult:
+    # A range run's one result per check (Dagster records one evaluation per check and run): it
+    # passes when every day passed; the worst day's status sets severity and error code, and
+    # ``opsrel/partitions`` shows each day's figures (the ops schema has a result row per day).
+    worst = max(outcomes.values(), key=lambda o: _STATUS_ORDER.index(o.status))
+    failing = [o.failing_rows for o in outcomes.values() if o.failing_rows is not None]
+    summary = RuleOutcome(
+        status=worst.status,
+        total_rows=sum(o.total_rows for o in outcomes.values()),
+        failing_rows=sum(failing) if failing else None,
+        measured_value=None, bound=None,
+        samples=[{"partition_key": key, **item} for key, o in outcomes.items()
+                 for item in o.samples][: MAX_SAMPLES * 4],
+    )
+    result = _check_result(rule, version, summary)
+    days = {
+        key: {"status": o.status, "total_rows": o.total_rows, "failing_rows": o.failing_rows,
+              **({"measured_value": o.measured_value, "bound": o.bound} if o.bound else {})}
+        for key, o in outcomes.items()
+    }
+    metadata = {
+        **result.metadata,
+        "opsrel/partitions": dg.MetadataValue.json(days),
+        "opsrel/failed_partitions": dg.MetadataValue.json(
+            [key for key, o in outcomes.items() if not o.passed]),
+    }
+    return result.with_metadata(metadata)
+
+
 def _one_check(asset: Any, rule: PanderaRule, partitions_def: Any,
                frame_of: Callable[[Any], pd.DataFrame]) -> dg.AssetChecksDefinition:
     with warnings.catch_warnings():
@@ -425,27 +462,36 @@ def _decorate(asset: Any, rule: PanderaRule, partitions_def: Any,
         context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, data
     ) -> dg.AssetCheckResult:
         asset_key = context.check_specs[0].asset_key.to_user_string()
-        partition_key = context.partition_key if context.has_partition_key else "__all__"
+        if context.has_partition_key:
+            frames = {context.partition_key: data}
+        elif context.has_partition_key_range:  # a range run: {partition_key: value} (B2)
+            frames = dict(data) if isinstance(data, Mapping) else {context.partition_keys[0]: data}
+        else:
+            frames = {"__all__": data}
         try:
             rule.definition  # noqa: B018 - a rule that cannot be stored fails coded (LOG-001)
         except OpsException as exc:
-            raise as_failure(exc, asset_key=asset_key, partition_key=partition_key) from exc
-        try:
-            outcome = evaluate_rule(rule, frame_of(data))
-        except Exception as exc:  # noqa: BLE001 - recorded as ERROR and raised coded
-            outcome = RuleOutcome("ERROR", -1, None, None, None,
-                                  [{"error": f"{type(exc).__name__}: {exc}"[:500]}])
-            _record(context, ops_db, rule, asset_key, partition_key, outcome)
-            raise as_failure(
-                DataQualityException(
-                    error_codes.DQ_CHECK_ERRORED,
-                    f"rule {rule.rule_id} on {asset_key} {partition_key} could not be evaluated: "
-                    f"{type(exc).__name__}: {exc}",
-                ),
-                asset_key=asset_key, partition_key=partition_key,
-            ) from exc
-        version = _record(context, ops_db, rule, asset_key, partition_key, outcome)
-        return _check_result(rule, version, outcome)
+            raise as_failure(exc, asset_key=asset_key, partition_key=next(iter(frames))) from exc
+        outcomes: dict[str, RuleOutcome] = {}
+        for partition_key, value in frames.items():
+            try:
+                outcomes[partition_key] = evaluate_rule(rule, frame_of(value))
+            except Exception as exc:  # noqa: BLE001 - recorded as ERROR and raised coded
+                outcomes[partition_key] = RuleOutcome(
+                    "ERROR", -1, None, None, None, [{"error": f"{type(exc).__name__}: {exc}"[:500]}])
+                _record(context, ops_db, rule, asset_key, outcomes)
+                raise as_failure(
+                    DataQualityException(
+                        error_codes.DQ_CHECK_ERRORED,
+                        f"rule {rule.rule_id} on {asset_key} {partition_key} could not be "
+                        f"evaluated: {type(exc).__name__}: {exc}",
+                    ),
+                    asset_key=asset_key, partition_key=partition_key,
+                ) from exc
+        version = _record(context, ops_db, rule, asset_key, outcomes)
+        if context.has_partition_key or not context.has_partition_key_range:
+            return _check_result(rule, version, next(iter(outcomes.values())))
+        return _range_check_result(rule, version, outcomes)
 
     return _check
 

@@ -49,6 +49,9 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--wait", is_flag=True, help="Submit mode: follow the replay to its end."),
         click.option("--timeout", type=float, default=None, help="Seconds --wait waits at most (exit 4)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("--range-days", type=click.IntRange(1, 366), default=None,
+                     help="Embedded mode: run up to this many consecutive days as one Dagster run "
+                          "(single-run ranges; default one run per day)."),
     ]):
         command = option(command)
     return command
@@ -146,26 +149,32 @@ def _replay_table(found: list[Any]) -> str:
 
 
 def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
-            request_key: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:
+            request_key: str | None, wait: bool, timeout: float | None, as_json: bool,
+            range_days: int | None = None) -> None:
     from opsrel_dagster.webserver import DAGSTER_URL_ENV
 
     operator_id = operator or getpass.getuser()
     url = os.environ.get(DAGSTER_URL_ENV)
     if url:
+        if range_days is not None:
+            raise click.UsageError("--range-days applies to embedded replays only (the daemon's "
+                                   "replay sensor launches one run per day); unset "
+                                   f"{DAGSTER_URL_ENV} or drop --range-days")
         _submit(url, kind, keys, operator_id, reason, request_key, wait, timeout, as_json)
     else:
-        _run_embedded(kind, keys, operator_id, reason, request_key, as_json)
+        _run_embedded(kind, keys, operator_id, reason, request_key, as_json, range_days)
 
 
 def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
-                  request_key: str | None, as_json: bool) -> None:
+                  request_key: str | None, as_json: bool, range_days: int | None = None) -> None:
     from opsrel_core.errors import OpsException
     from opsrel_dagster.headless import HeadlessRunner
 
     runner = HeadlessRunner.from_env()
     try:
         replay, summaries = runner.run_replay(
-            keys, kind=kind, operator_id=operator_id, reason=reason, request_key=request_key)
+            keys, kind=kind, operator_id=operator_id, reason=reason, request_key=request_key,
+            range_size=range_days)
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(EXIT_REFUSED)

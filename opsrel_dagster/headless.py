@@ -114,6 +114,26 @@ def ensure_same_request(
         )
 
 
+def _ranges(partition_keys: list[str], size: int) -> list[list[str]]:
+    """Split days, in order, into runs of up to ``size`` consecutive days (a gap between two
+    days starts a new run: a range run covers every day between its ends)."""
+    runs: list[list[str]] = []
+    for key in partition_keys:
+        last = runs[-1] if runs else None
+        if (last is not None and len(last) < size
+                and dt.date.fromisoformat(key) - dt.date.fromisoformat(last[-1]) == dt.timedelta(days=1)):
+            last.append(key)
+        else:
+            runs.append([key])
+    return runs
+
+
+def _common_tags(per_day: list[dict[str, str]]) -> dict[str, str]:
+    """The tags every day of a run agrees on (a range run has one value per tag)."""
+    first, *rest = per_day
+    return {k: v for k, v in first.items() if all(other.get(k) == v for other in rest)}
+
+
 class HeadlessRunner:
     """Materializes the flights pipeline per partition and records each run.
 
@@ -171,10 +191,12 @@ class HeadlessRunner:
         run_tags: dict[str, str] | None = None,
         per_partition_tags: Callable[[str], dict[str, str]] | None = None,
         may_launch: Callable[[], bool] | None = None,
+        range_size: int | None = None,
     ) -> list[PartitionSummary]:
-        """Run the pipeline once per partition, in order, and project each run.
+        """Run the pipeline once per partition (or per range of days), in order, and project
+        each run.
 
-        A failed partition does not stop the others; ``may_launch`` returning False does: the
+        A failed run does not stop the others; ``may_launch`` returning False does: the
         remaining partitions are never launched.
 
         Args:
@@ -183,54 +205,76 @@ class HeadlessRunner:
             run_tags: tags for every run; by default the CLI trigger and an automatic
                 attribution (the OS user, "headless run"), so re-running a partition that
                 has a result is allowed and recorded with who and why.
-            per_partition_tags: extra tags per partition (e.g. the parent execution).
-            may_launch: asked before each partition's run (e.g. "is the replay being
-                stopped?"); None launches every partition.
+            per_partition_tags: extra tags per partition (e.g. the parent execution); a range
+                run carries only the tags on which all its days agree.
+            may_launch: asked before each run (e.g. "is the replay being stopped?"); None
+                launches every run.
+            range_size: None (default): one run per partition. N > 1: consecutive days in
+                ranges of up to N days, each one Dagster run (every flights asset has the
+                single-run backfill policy; the run carries Dagster's range tags
+                ``dagster/asset_partition_range_start/end`` as a single-run backfill's run does),
+                one result version per day. A range run fails or succeeds as a whole.
 
         Returns:
-            One summary per launched partition, in input order.
-        """
-        from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
-        from opsrel_dagster.defs.flights import defs as flights_defs
+            One summary per launched partition, in input order (the days of a range run share
+            its run id, status and error; ``seconds`` is the run's time shared evenly by them).
 
-        summaries = []
+        Raises:
+            ValueError: ``range_size`` below 1.
+        """
+        if range_size is not None and range_size < 1:
+            raise ValueError(f"range_size must be at least 1, got {range_size}")
+        summaries: list[PartitionSummary] = []
         total = len(partition_keys)
-        for index, key in enumerate(partition_keys):
+        for days in _ranges(partition_keys, range_size or 1):
             if on_progress:
-                on_progress(index, total, key)
+                on_progress(len(summaries), total, days[0])
             if may_launch is not None and not may_launch():
                 break
-            began = dt.datetime.now(dt.timezone.utc)
-            result = dg.materialize(
-                [*FLIGHT_ASSETS, *FLIGHT_CHECKS],
-                partition_key=key,
-                instance=self.instance,
-                resources=dict(flights_defs.resources),
-                tags={
-                    **self.default_tags(),
-                    **(run_tags or {}),
-                    **(per_partition_tags(key) if per_partition_tags else {}),
-                },
-                run_config=QUIET_RUN_CONFIG,
-                raise_on_error=False,
-            )
-            seconds = (dt.datetime.now(dt.timezone.utc) - began).total_seconds()
-            try:
-                summaries.append(self._summary(key, result.run_id, seconds))
-            except OpsException as exc:
-                # The run itself is done and in Dagster's storage; recording it failed (for
-                # example the ops database stayed down past the retries). The next `opsrel sync`
-                # or sensor tick records it; the other partitions still run.
-                summaries.append(
-                    PartitionSummary(
-                        partition_key=key, run_id=result.run_id, status="UNRECORDED",
-                        error_code=exc.code, error_message=exc.operator_message, rows={},
-                        snapshot_id=None, result_flights=None, seconds=round(seconds, 3),
-                    )
-                )
+            tags = {**self.default_tags(), **(run_tags or {})}
+            if per_partition_tags:
+                tags.update(_common_tags([per_partition_tags(day) for day in days]))
+            summaries.extend(self._run(days, tags))
         if on_progress:
             on_progress(total, total, None)
         return summaries
+
+    def _run(self, days: list[str], tags: dict[str, str]) -> list[PartitionSummary]:
+        """One Dagster run over ``days`` (one partition, or a range of consecutive days), then
+        its projection; one summary per day."""
+        from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
+        from opsrel_dagster.defs.flights import defs as flights_defs
+
+        if len(days) > 1:
+            tags = {**tags, "dagster/asset_partition_range_start": days[0],
+                    "dagster/asset_partition_range_end": days[-1]}
+        began = dt.datetime.now(dt.timezone.utc)
+        result = dg.materialize(
+            [*FLIGHT_ASSETS, *FLIGHT_CHECKS],
+            partition_key=days[0] if len(days) == 1 else None,
+            instance=self.instance,
+            resources=dict(flights_defs.resources),
+            tags=tags,
+            run_config=QUIET_RUN_CONFIG,
+            raise_on_error=False,
+        )
+        seconds = (dt.datetime.now(dt.timezone.utc) - began).total_seconds()
+        try:
+            if len(days) == 1:
+                return [self._summary(days[0], result.run_id, seconds)]
+            return self._range_summaries(days, result.run_id, seconds)
+        except OpsException as exc:
+            # The run itself is done and in Dagster's storage; recording it failed (for
+            # example the ops database stayed down past the retries). The next `opsrel sync`
+            # or sensor tick records it; the other partitions still run.
+            return [
+                PartitionSummary(
+                    partition_key=day, run_id=result.run_id, status="UNRECORDED",
+                    error_code=exc.code, error_message=exc.operator_message, rows={},
+                    snapshot_id=None, result_flights=None, seconds=round(seconds / len(days), 3),
+                )
+                for day in days
+            ]
 
     def run_replay(
         self,
@@ -241,6 +285,7 @@ class HeadlessRunner:
         reason: str,
         request_key: str | None = None,
         on_progress: Callable[[int, int, str | None], None] | None = None,
+        range_size: int | None = None,
     ) -> tuple["ReplayView", list[PartitionSummary]]:
         """Replay partitions: record the replay (with its audit record), run each partition tagged
         with the replay id, operator, reason and the execution it replaces, then derive the
@@ -251,6 +296,9 @@ class HeadlessRunner:
             kind: ``"single"``, ``"range"`` or ``"full"``.
             operator_id, reason: required, non-blank (BAT-008 otherwise, nothing written).
             request_key: idempotency key; a request already recorded is not run again.
+            range_size: None: one run per partition; N > 1: ranges of up to N consecutive days,
+                each one Dagster run (``run_partitions``; a range run is tagged with the
+                execution it replaces only when all its days replace the same one).
 
         Returns:
             The replay as stored after its runs, and one summary per partition run.
@@ -297,6 +345,7 @@ class HeadlessRunner:
             ),
             # A stop requested meanwhile (API, another shell) launches no further child (RB-11).
             may_launch=lambda: replays.get_replay(replay.replay_id).status is ReplayStatus.RUNNING,
+            range_size=range_size,
         )
         final = replays.refresh_status(replay.replay_id, partition_keys)
         if final.status in ("SUCCESS", "FAILED", "STOPPED"):
@@ -330,17 +379,23 @@ class HeadlessRunner:
             self.projection.cursors.set(CURSOR_NAME, None)
         return self.projection.sync()
 
+    def _materializations(self, run_id: str) -> list[tuple[str, dg.AssetMaterialization]]:
+        """The run's materializations as (asset key, materialization), in event order."""
+        records = self.instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        found = []
+        for record in records:
+            materialization = record.event_log_entry.dagster_event.event_specific_data.materialization
+            found.append((materialization.asset_key.to_user_string(), materialization))
+        return found
+
     def _summary(self, key: str, run_id: str, seconds: float) -> PartitionSummary:
         execution = self.projection.project_run(run_id)
         rows: dict[str, int] = {}
         snapshot_id = None
         result_flights = None
-        records = self.instance.get_records_for_run(
-            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records
-        for record in records:
-            materialization = record.event_log_entry.dagster_event.event_specific_data.materialization
-            asset = materialization.asset_key.to_user_string()
+        for asset, materialization in self._materializations(run_id):
             count = materialization.metadata.get("dagster/row_count")
             if count is not None:
                 rows[asset] = int(getattr(count, "value", count))
@@ -359,6 +414,40 @@ class HeadlessRunner:
             result_flights=result_flights,
             seconds=round(seconds, 3),
         )
+
+    def _range_summaries(self, days: list[str], run_id: str, seconds: float) -> list[PartitionSummary]:
+        """Each day's summary of a range run: the execution's status, the rows of each day's
+        versions, its snapshot and its flight total (from the steps' per-day metadata)."""
+        from opsrel_core.services.result_versions import ResultVersionService
+        from opsrel_dagster.defs.flights.common import BY_PARTITION_KEY
+
+        execution = self.projection.project_run(run_id)
+        rows: dict[str, dict[str, int]] = {day: {} for day in days}
+        for version in ResultVersionService(self.engine).versions_of_execution(run_id):
+            rows.setdefault(version.partition_key, {})[version.asset_key] = version.row_count
+        snapshots: dict[str, str] = {}
+        flights: dict[str, int] = {}
+        for asset, materialization in self._materializations(run_id):
+            metadata = materialization.metadata
+            if asset == SNAPSHOT_ASSET and "opsrel/snapshot_ids" in metadata:
+                snapshots.update(dict(getattr(metadata["opsrel/snapshot_ids"], "value", {})))
+            if asset == PERFORMANCE_ASSET and BY_PARTITION_KEY in metadata:
+                for day, figures in dict(getattr(metadata[BY_PARTITION_KEY], "value", {})).items():
+                    flights[day] = int(figures["flights_total"])
+        return [
+            PartitionSummary(
+                partition_key=day,
+                run_id=run_id,
+                status=execution.status.value if execution else "UNKNOWN",
+                error_code=execution.error_code if execution else None,
+                error_message=execution.error_message if execution else None,
+                rows=rows[day],
+                snapshot_id=snapshots.get(day),
+                result_flights=flights.get(day),
+                seconds=round(seconds / len(days), 3),
+            )
+            for day in days
+        ]
 
     @staticmethod
     def render_table(summaries: list[PartitionSummary]) -> str:

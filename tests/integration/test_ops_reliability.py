@@ -758,3 +758,110 @@ def test_rb12_a_range_replay_in_one_run_versions_every_partition(runner, opsrel_
     # a range run replacing results needs attribution, for every day of the range (BAT-007)
     bare = _range_run(runner, days[4:], {})
     assert BatchExecutionService(engine).get_execution(bare.run_id).error_code == "BAT-007"
+
+
+def test_b2_a_range_replay_runs_the_whole_pipeline_in_one_run(runner):  # noqa: F811
+    """Every flights asset and check computes a range in one run (single-run backfill policy):
+    one execution, one version per asset and day, one check result per rule and day, each day
+    with exactly the values of the same day run alone; context, lineage and DQ report per day."""
+    from opsrel_core.services.execution_context import ExecutionContextService
+    from opsrel_core.services.lineage import LineageService, NodeRef
+    from opsrel_core.services.validation import ValidationService
+    from opsrel_dagster.io_managers import read_version
+
+    engine = runner.engine
+    days = [f"2013-01-{d:02d}" for d in range(1, 6)]
+    [alone] = runner.run_partitions(days[:1])
+    final, summaries = runner.run_replay(days, kind="range", operator_id="ray",
+                                         reason="the week in one run", range_size=7)
+    assert final.status.value == "SUCCESS"
+    [run_id] = {s.run_id for s in summaries}
+    assert [(s.partition_key, s.status) for s in summaries] == [(d, "SUCCESS") for d in days]
+    assert (summaries[0].result_flights, summaries[0].rows["clean_flights"]) == (842, 842)
+    assert summaries[0].snapshot_id == alone.snapshot_id
+    execution = BatchExecutionService(engine).get_execution(run_id)
+    assert (execution.partition_key, execution.partition_range_start,
+            execution.partition_range_end, execution.replay_id) == (
+        None, days[0], days[-1], final.replay_id)
+
+    versions = ResultVersionService(engine)
+    made = versions.versions_of_execution(run_id)
+    assets = [a.key.to_user_string() for a in FLIGHT_ASSETS]
+    assert sorted((v.asset_key, v.partition_key, v.is_active) for v in made) == sorted(
+        (a, d, True) for a in assets for d in days)
+    for asset in assets:  # the range's first day holds what the day's own run made
+        [mine] = [v for v in made if (v.asset_key, v.partition_key) == (asset, days[0])]
+        [theirs] = [v for v in versions.get_version_history(asset, days[0])
+                    if v.execution_id == alone.run_id]
+        ours, before = read_version(mine), read_version(theirs)
+        frame = "flights" if asset == "raw_flights" else "frame"
+        assert getattr(ours, frame).equals(getattr(before, frame)), asset
+
+    # one check result per rule and day in ops; the first day's equal its own run's
+    validation = ValidationService(engine)
+    results = validation.results_for_execution(run_id)
+    assert sorted((r.rule_id, r.partition_key) for r in results) == sorted(
+        (rule, d) for rule in {r.rule_id for r in results} for d in days)
+    assert len({r.rule_id for r in results}) == 8
+
+    def figures(rows):
+        return {r.rule_id: (r.status, r.total_rows, r.failing_rows, r.measured_value)
+                for r in rows if r.partition_key == days[0]}
+
+    assert figures(results) == figures(validation.results_for_execution(alone.run_id))
+    assert figures(results)["dest_known"] == ("WARN", 842, 26, None)
+
+    # in Dagster: one evaluation per check, with each day's figures
+    records = runner.instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    evaluations = {r.event_log_entry.dagster_event.event_specific_data.check_name:
+                   r.event_log_entry.dagster_event.event_specific_data for r in records}
+    assert len(evaluations) == 8
+    dest = evaluations["dest_known"]
+    assert not dest.passed and dest.severity == dg.AssetCheckSeverity.WARN
+    per_day = dest.metadata["opsrel/partitions"].value
+    assert sorted(per_day) == days
+    assert per_day[days[0]] == {"status": "WARN", "total_rows": 842, "failing_rows": 26}
+    assert dest.metadata["failing_rows"].value == sum(d["failing_rows"] for d in per_day.values())
+    assert evaluations["flight_key_unique"].passed
+
+    # context, lineage and the DQ report of every day
+    context = ExecutionContextService(engine).get_context(run_id)
+    assert context.parameters["partition_range"] == [days[0], days[-1]]
+    assert len(context.snapshot_ids) == len(days) and len(context.rule_versions) == 8
+    lineage, reports = LineageService(engine), DqReportService(engine)
+    for day in days:
+        [result] = [v for v in made if (v.asset_key, v.partition_key) == ("ontime_performance", day)]
+        [source] = lineage.backtrace_version("ontime_performance", day,
+                                             result.version_number).of_type("SOURCE")
+        assert (source.asset_key, source.partition_key) == ("raw_flights", day)
+        report = reports.get_daily_report(day)
+        assert {(i.partition_key, i.execution_id) for i in report.items} == {(day, run_id)}
+
+
+def test_b2_a_fail_rule_on_one_day_blocks_the_range_run(runner, opsrel_env):  # noqa: F811
+    """A range run whose third day breaks a FAIL rule: every day is validated and recorded, the
+    check names the day, the run ends FAILED with DQ-001 and no result of the range is made."""
+    from opsrel_core.services.validation import ValidationService
+
+    days = [f"2013-02-{d:02d}" for d in range(1, 5)]
+    flights = package_flights_for_day(dt.date.fromisoformat(days[2]))
+    # one flight twice: flight_key_unique (FAIL) fails on that day with 2 rows
+    flights.iloc[list(range(len(flights))) + [10]].to_csv(_landing(opsrel_env, days[2]), index=False)
+    summaries = runner.run_partitions(days, range_size=4)
+    [run_id] = {s.run_id for s in summaries}
+    assert [(s.status, s.error_code) for s in summaries] == [("FAILED", "DQ-001")] * 4
+    results = ValidationService(runner.engine).results_for_execution(run_id)
+    assert sorted((r.partition_key, r.status, r.failing_rows) for r in results
+                  if r.rule_id == "flight_key_unique") == [
+        (days[0], "PASS", 0), (days[1], "PASS", 0), (days[2], "FAIL", 2), (days[3], "PASS", 0)]
+    [record] = [r for r in runner.instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+        if r.event_log_entry.dagster_event.event_specific_data.check_name == "flight_key_unique"]
+    evaluation = record.event_log_entry.dagster_event.event_specific_data
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["opsrel/failed_partitions"].value == [days[2]]
+    assert evaluation.metadata["error_code"].value == "DQ-001"
+    made = ResultVersionService(runner.engine).versions_of_execution(run_id)
+    assert {v.asset_key for v in made} == {"raw_flights", "flights_snapshot", "clean_flights"}
+    assert not any(v.is_active for v in made)

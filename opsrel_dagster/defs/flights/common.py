@@ -1,7 +1,7 @@
 """Conventions shared by the flights assets: partitions, group, job id and output metadata."""
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import dagster as dg
@@ -64,6 +64,53 @@ def stamped_output(stamped: Stamped, **metadata: object) -> dg.Output:
     )
 
 
+BY_PARTITION_KEY = "opsrel/by_partition"
+"""Materialization metadata of a range run: ``{partition_key: {name: value}}``, each day's own
+figures (what a single-partition run shows as plain metadata entries)."""
+
+
+def stamped_outputs(
+    context: dg.AssetExecutionContext,
+    stamped: dict[str, Stamped],
+    per_day: Callable[[str, Stamped], dict[str, object]] | None = None,
+    **metadata: object,
+) -> dg.Output:
+    """A step's output over its partitions: ``stamped_output`` of the one value in a
+    single-partition run; in a range run (single-run backfill policy) the mapping
+    ``{partition_key: Stamped}`` with the range's totals and each day's figures.
+
+    Args:
+        stamped: ``{partition_key: Stamped}`` for every partition of the run.
+        per_day: each day's extra metadata (e.g. the flight total), from its key and value.
+        **metadata: extra metadata that holds for every day (e.g. parameters).
+
+    Returns:
+        A single-partition run: exactly what ``stamped_output`` returns. A range run: an Output
+        of the mapping whose metadata holds ``dagster/row_count`` (all days' rows),
+        ``opsrel/snapshot_ids`` (``{day: snapshot_id}``), ``opsrel/by_partition`` (``{day:
+        {row_count, source_rows, **per_day}}``), the first day's column schema and ``metadata``.
+    """
+    extra = {key: per_day(key, value) if per_day else {} for key, value in stamped.items()}
+    if context.has_partition_key:
+        [(key, value)] = stamped.items()
+        return stamped_output(value, **metadata, **extra[key])
+    days = {
+        key: {"row_count": len(value.frame), "source_rows": value.source_rows, **extra[key]}
+        for key, value in stamped.items()
+    }
+    return dg.Output(
+        stamped,
+        metadata={
+            ROW_COUNT_KEY: sum(day["row_count"] for day in days.values()),
+            "opsrel/snapshot_ids": dg.MetadataValue.json(
+                {key: value.snapshot_id for key, value in stamped.items()}),
+            BY_PARTITION_KEY: dg.MetadataValue.json(days),
+            "dagster/column_schema": column_schema(next(iter(stamped.values())).frame),
+            **metadata,
+        },
+    )
+
+
 def fail_coded(
     exc: OpsException, context: dg.AssetExecutionContext, partition_key: str | None = None
 ) -> dg.Failure:
@@ -84,7 +131,9 @@ def by_partition(context: dg.AssetExecutionContext, upstream: T | Mapping[str, T
     (a range run's input is already that mapping, see ``VersionedIOManager``)."""
     if context.has_partition_key:
         return {context.partition_key: upstream}  # type: ignore[dict-item]
-    return dict(upstream)  # type: ignore[arg-type]
+    if not isinstance(upstream, Mapping):  # a range of one day: its input is loaded as the value
+        return {context.partition_keys[0]: upstream}
+    return dict(upstream)
 
 
 def per_partition_output(context: dg.AssetExecutionContext, values: dict[str, T]) -> T | dict[str, T]:

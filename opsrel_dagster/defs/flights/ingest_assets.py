@@ -26,8 +26,8 @@ from opsrel_dagster.resources import OpsDatabase
 # The single-run backfill policy is a deliberate choice (DAGSTER-NOTES: beta, checked against
 # the pinned Dagster); its warning at every import says nothing an operator can act on.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
-# A job over the whole pipeline mixes policies on purpose: it then runs one partition per run
-# (Dagster takes the smallest), as before; only SOURCE and SNAPSHOT alone run a range at once.
+# Every flights asset has the single-run policy (B2), so the whole job runs a range in one run; a
+# selection mixing them with per-partition assets of other jobs still runs one partition per run.
 warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies",
                         category=UserWarning)
 

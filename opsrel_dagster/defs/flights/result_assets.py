@@ -1,4 +1,13 @@
-"""TRANSFORM, AGGREGATION and RESULT assets: thin adapters over the pandas functions."""
+"""TRANSFORM, AGGREGATION and RESULT assets: thin adapters over the pandas functions.
+
+Each asset computes one day or a range of days in one step (single-run backfill policy, like
+``raw_flights`` and ``flights_snapshot``): its input is ``{partition_key: Stamped}`` in a range
+run (``by_partition``) and each day is computed on its own, so a range gives exactly the values
+of the same days run one by one; the output is the mapping, one result version per day
+(``VersionedIOManager``).
+"""
+
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -8,9 +17,10 @@ from opsrel_core.errors import OpsException
 from opsrel_dagster.defs.flights import explanation, performance, simulation, transform
 from opsrel_dagster.defs.flights.common import (
     FLIGHTS_GROUP,
+    by_partition,
     fail_coded,
     flights_partitions,
-    stamped_output,
+    stamped_outputs,
 )
 from opsrel_dagster.defs.flights.schema import WEATHER_SOURCE_URI
 from opsrel_dagster.defs.flights.snapshot_store import Stamped
@@ -22,6 +32,11 @@ def _derive(parent: Stamped, frame: pd.DataFrame) -> Stamped:
     return Stamped(snapshot_id=parent.snapshot_id, source_rows=parent.source_rows, frame=frame)
 
 
+# Every asset below the snapshot may run a range of days as one run (B2: a replay of the year in
+# single runs); a single-partition run is a range of one and behaves as before.
+_RANGE = dg.BackfillPolicy.single_run()
+
+
 @dg.asset(
     description=(
         "TRANSFORM: typed flights (ints, floats, datetimes) with dep_date, sched_dep_at, "
@@ -29,13 +44,17 @@ def _derive(parent: Stamped, frame: pd.DataFrame) -> Stamped:
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
+    backfill_policy=_RANGE,
     code_version="1",
     kinds={"pandas"},
 )
-def clean_flights(flights_snapshot: Stamped) -> dg.Output:
-    """Type the snapshot's flights and derive cancelled / on_time."""
-    clean = transform.clean_flights(flights_snapshot.frame)
-    return stamped_output(_derive(flights_snapshot, clean))
+def clean_flights(context: dg.AssetExecutionContext, flights_snapshot: Any) -> dg.Output:
+    """Type each day's snapshot flights and derive cancelled / on_time (``flights_snapshot``: a
+    ``Stamped``; in a range run ``{partition_key: Stamped}``)."""
+    return stamped_outputs(context, {
+        key: _derive(day, transform.clean_flights(day.frame))
+        for key, day in by_partition(context, flights_snapshot).items()
+    })
 
 
 @dg.asset(
@@ -45,13 +64,16 @@ def clean_flights(flights_snapshot: Stamped) -> dg.Output:
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
+    backfill_policy=_RANGE,
     code_version="1",
     kinds={"pandas"},
 )
-def carrier_daily_stats(clean_flights: Stamped) -> dg.Output:
-    """Aggregate the day's clean flights per carrier and origin."""
-    stats = performance.carrier_daily_stats(clean_flights.frame)
-    return stamped_output(_derive(clean_flights, stats))
+def carrier_daily_stats(context: dg.AssetExecutionContext, clean_flights: Any) -> dg.Output:
+    """Aggregate each day's clean flights per carrier and origin."""
+    return stamped_outputs(context, {
+        key: _derive(day, performance.carrier_daily_stats(day.frame))
+        for key, day in by_partition(context, clean_flights).items()
+    })
 
 
 @dg.asset(
@@ -61,22 +83,22 @@ def carrier_daily_stats(clean_flights: Stamped) -> dg.Output:
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
+    backfill_policy=_RANGE,
     code_version="1",
     kinds={"pandas"},
 )
-def ontime_performance(
-    context: dg.AssetExecutionContext, carrier_daily_stats: Stamped
-) -> dg.Output:
-    """Roll the carrier/origin statistics up per carrier, checking the flight total."""
-    try:
-        perf = performance.ontime_performance(
-            carrier_daily_stats.frame, carrier_daily_stats.source_rows
-        )
-    except OpsException as exc:
-        raise fail_coded(exc, context) from exc
-    return stamped_output(
-        _derive(carrier_daily_stats, perf), flights_total=int(perf["flights"].sum())
-    )
+def ontime_performance(context: dg.AssetExecutionContext, carrier_daily_stats: Any) -> dg.Output:
+    """Roll each day's carrier/origin statistics up per carrier, checking the flight total (the
+    first day that does not add up fails the step with LOG-003 and its day)."""
+    results = {}
+    for key, day in by_partition(context, carrier_daily_stats).items():
+        try:
+            perf = performance.ontime_performance(day.frame, day.source_rows)
+        except OpsException as exc:
+            raise fail_coded(exc, context, key) from exc
+        results[key] = _derive(day, perf)
+    return stamped_outputs(context, results, per_day=lambda _key, day: {
+        "flights_total": int(day.frame["flights"].sum())})
 
 
 @dg.asset(
@@ -87,16 +109,22 @@ def ontime_performance(
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
+    backfill_policy=_RANGE,
     code_version="1",
     kinds={"pandas"},
 )
-def delay_explanation(clean_flights: Stamped, flights_source: FlightsSource) -> dg.Output:
-    """Join the day's departures to the origin's hourly weather and compare delays."""
-    result = explanation.delay_explanation(clean_flights.frame, flights_source.weather())
-    return stamped_output(
-        _derive(clean_flights, result),
+def delay_explanation(
+    context: dg.AssetExecutionContext, clean_flights: Any, flights_source: FlightsSource
+) -> dg.Output:
+    """Join each day's departures to the origin's hourly weather and compare delays."""
+    weather = flights_source.weather()
+    return stamped_outputs(
+        context,
+        {key: _derive(day, explanation.delay_explanation(day.frame, weather))
+         for key, day in by_partition(context, clean_flights).items()},
+        per_day=lambda _key, day: {
+            "unknown_weather_flights": int(day.frame["unknown_weather_flights"].sum())},
         weather_source_uri=WEATHER_SOURCE_URI,
-        unknown_weather_flights=int(result["unknown_weather_flights"].sum()),
     )
 
 
@@ -117,14 +145,18 @@ class DelaySimulationConfig(dg.Config):
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
+    backfill_policy=_RANGE,
     code_version="1",
     kinds={"pandas", "numpy"},
 )
 def delay_simulation(
-    context: dg.AssetExecutionContext, config: DelaySimulationConfig, clean_flights: Stamped
+    context: dg.AssetExecutionContext, config: DelaySimulationConfig, clean_flights: Any
 ) -> dg.Output:
-    """Bootstrap the day's departure delays per carrier with a derived seed."""
-    result = simulation.delay_simulation(
-        clean_flights.frame, context.partition_key, n_draws=config.n_draws, salt=config.salt
+    """Bootstrap each day's departure delays per carrier with a seed derived from its day."""
+    return stamped_outputs(
+        context,
+        {key: _derive(day, simulation.delay_simulation(
+            day.frame, key, n_draws=config.n_draws, salt=config.salt))
+         for key, day in by_partition(context, clean_flights).items()},
+        n_draws=config.n_draws, salt=config.salt,
     )
-    return stamped_output(_derive(clean_flights, result), n_draws=config.n_draws, salt=config.salt)
