@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsrel_dagster.instance_config import dagster_postgres_yaml
+
 PG_ADMIN_URL = os.environ.get(
     "OPSREL_BENCH_PG_URL",
     os.environ.get("OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
@@ -143,27 +145,6 @@ def pg_database(prefix: str = "opsrel_bench") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def dagster_postgres_yaml(url: str) -> str:
-    """A dagster.yaml storing Dagster's runs, events and schedules in PostgreSQL (schema dagster),
-    as the README's PostgreSQL setup does."""
-    parsed = sa.engine.make_url(url)
-    return f"""\
-telemetry:
-  enabled: false
-storage:
-  postgres:
-    postgres_db:
-      username: {parsed.username}
-      password: "{parsed.password or ''}"
-      hostname: {parsed.host}
-      port: {parsed.port or 5432}
-      db_name: {parsed.database}
-      scheme: postgresql+psycopg2
-      params:
-        options: "-csearch_path=dagster"
-"""
 
 
 @dataclasses.dataclass

@@ -6,26 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from opsrel_dagster.headless import HeadlessRunner
-
-
-def dagster_postgres_yaml(url: str) -> str:
-    """A dagster.yaml storing Dagster's runs, events and schedules in PostgreSQL (schema dagster)."""
-    parsed = sa.engine.make_url(url)
-    return f"""\
-telemetry:
-  enabled: false
-storage:
-  postgres:
-    postgres_db:
-      username: {parsed.username}
-      password: "{parsed.password or ''}"
-      hostname: {parsed.host}
-      port: {parsed.port or 5432}
-      db_name: {parsed.database}
-      scheme: postgresql+psycopg2
-      params:
-        options: "-csearch_path=dagster"
-"""
+from opsrel_dagster.instance_config import dagster_postgres_yaml
 
 
 @pytest.fixture
