@@ -16,6 +16,7 @@ from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection import RunProjection
 from opsrel_dagster.sensors import make_projection_sensor
+from tests.support.flights import flights_job
 
 ASSET_STEPS = len(FLIGHT_ASSETS)
 ALL_STEPS = len(FLIGHT_ASSETS) + len(FLIGHT_CHECKS)  # what `opsrel run` executes
@@ -99,11 +100,7 @@ def test_failing_step_with_a_foreign_exception_maps_to_sys(runner):
 
 
 def test_canceled_run_ends_stopped_not_failed(runner):
-    job = dg.Definitions(
-        assets=FLIGHT_ASSETS,
-        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
-        resources=dict(flights_defs.resources),
-    ).resolve_job_def("flights_job")
+    job = flights_job()
     run = runner.instance.create_run_for_job(
         job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": "2013-01-06"}
     )
@@ -167,19 +164,11 @@ def test_bad_landing_file_fails_with_inp_code_and_loses_nothing(runner, opsrel_e
     assert latest.run_id == good.run_id
 
 
-def _flights_job():
-    return dg.Definitions(
-        assets=FLIGHT_ASSETS,
-        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
-        resources=dict(flights_defs.resources),
-    ).resolve_job_def("flights_job")
-
-
 def test_rb05_failure_after_cancel_request_ends_stopped_even_unseen(runner):
     # The projection never sees CANCELING: the run goes STARTED -> CANCELING -> FAILURE
     # between two projections, as when a stop interrupts a step that then raises.
     run = runner.instance.create_run_for_job(
-        _flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
+        flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
         tags={"dagster/partition": "2013-01-09"},
     )
     runner.instance.report_run_canceling(run)
@@ -192,7 +181,7 @@ def test_rb05_failure_after_cancel_request_ends_stopped_even_unseen(runner):
 
 def test_run_deleted_from_dagster_fails_its_open_execution_with_sys_003(runner):
     run = runner.instance.create_run_for_job(
-        _flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
+        flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
         tags={"dagster/partition": "2013-01-12"},
     )
     projection = RunProjection(runner.instance, runner.engine)

@@ -20,6 +20,7 @@ from opsrel_dagster.defs.flights import flights_partitions
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from opsrel_dagster.io_managers import read_version
 from opsrel_dagster.landing_sensor import make_landing_sensor
+from tests.support.flights import flights_job
 
 RESULTS = ("ontime_performance", "delay_explanation", "delay_simulation")
 
@@ -158,7 +159,6 @@ def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, ops
 
 
 def test_requested_replays_are_launched_once_by_the_sensor(runner):
-    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
     from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 
     days = ["2013-05-10", "2013-05-11", "2013-05-12"]
@@ -197,11 +197,7 @@ def test_requested_replays_are_launched_once_by_the_sensor(runner):
     assert replays.get_replay(requested.replay_id).status == "REQUESTED"
     assert [r.run_key for r in tick().run_requests] == [r.run_key for r in result.run_requests]
     # Dagster holds runs for the first two days only: the third is asked for again.
-    job = dg.Definitions(
-        assets=FLIGHT_ASSETS,
-        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
-        resources=dict(flights_defs.resources),
-    ).resolve_job_def("flights_job")
+    job = flights_job()
     for day in days[:2]:
         runner.instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={
             "dagster/partition": day, "opsrel/replay_id": str(requested.replay_id),
@@ -218,18 +214,13 @@ def test_requested_replays_are_launched_once_by_the_sensor(runner):
 
 
 def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
-    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
     from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 
     replays = ReplayService(runner.engine)
     replay = replays.replay_single(job_id="flights_daily", partition_key="2013-05-20",
                                    operator_id="lee", reason="will be stopped")
     replays.mark_launched(replay.replay_id)
-    job = dg.Definitions(
-        assets=FLIGHT_ASSETS,
-        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
-        resources=dict(flights_defs.resources),
-    ).resolve_job_def("flights_job")
+    job = flights_job()
     run = runner.instance.create_run_for_job(
         job, status=dg.DagsterRunStatus.NOT_STARTED,
         tags={"dagster/partition": "2013-05-20", "opsrel/replay_id": str(replay.replay_id)},
@@ -249,15 +240,10 @@ def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
 
 def test_an_operator_stop_cancels_the_run_and_is_audited(runner):
     from opsrel_core.services.execution_commands import ExecutionCommands
-    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
     from opsrel_dagster.projection import RunProjection
     from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 
-    job = dg.Definitions(
-        assets=FLIGHT_ASSETS,
-        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
-        resources=dict(flights_defs.resources),
-    ).resolve_job_def("flights_job")
+    job = flights_job()
     run = runner.instance.create_run_for_job(
         job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": "2013-05-21"},
     )

@@ -28,6 +28,7 @@ from opsrel_dagster.projection import RunProjection
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 from tests.dagster.test_alert_flow import receivers  # noqa: F401 - fixture (SMTP + Slack)
+from tests.support.flights import flights_job
 
 JOB = "flights_daily"
 
@@ -180,18 +181,10 @@ def test_events_applied_twice_cursor_reset_and_repeated_replay_change_nothing(
 # -- field reports ------------------------------------------------------------------------------
 
 
-def _flights_job() -> dg.JobDefinition:
-    return dg.Definitions(
-        assets=FLIGHT_ASSETS,
-        jobs=[dg.define_asset_job("flights_job", selection=FLIGHT_ASSETS)],
-        resources=dict(flights_defs.resources),
-    ).resolve_job_def("flights_job")
-
-
 def _pending_run(runner, day: str, **tags: str) -> dg.DagsterRun:  # noqa: F811
     """A run of the flights job created in Dagster (not started) and recorded in the ops schema."""
     run = runner.instance.create_run_for_job(
-        _flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
+        flights_job(), status=dg.DagsterRunStatus.NOT_STARTED,
         tags={"dagster/partition": day, **tags},
     )
     runner.projection.project_run(run.run_id)
@@ -523,7 +516,7 @@ def test_rb11_stopping_a_replay_derives_the_parent_from_its_children(runner):  #
     requests = _launch_tick(runner).run_requests
     assert [r.partition_key for r in requests] == days
     # the daemon submitted them: days 2 and 3 are in flight, days 4..10 not started yet
-    job = _flights_job()
+    job = flights_job()
     submitted = {
         r.partition_key: instance.create_run_for_job(
             job, status=dg.DagsterRunStatus.NOT_STARTED,
