@@ -1,7 +1,5 @@
-"""Run tags opsrel reads and writes; all under the ``opsrel/`` prefix."""
+"""Run tags opsrel reads and writes; all under the ``opsrel/`` prefix (defined in the core)."""
 
-TRIGGER = "opsrel/trigger"
-OPERATOR = "opsrel/operator"
-REASON = "opsrel/reason"
-REPLAY_ID = "opsrel/replay_id"
-PARENT_EXECUTION_ID = "opsrel/parent_execution_id"
+from opsrel_core.domain.run_tags import OPERATOR, PARENT_EXECUTION_ID, REASON, REPLAY_ID, TRIGGER
+
+__all__ = ["OPERATOR", "PARENT_EXECUTION_ID", "REASON", "REPLAY_ID", "TRIGGER"]

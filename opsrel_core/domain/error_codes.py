@@ -30,6 +30,7 @@ BAT_ATTRIBUTION_REQUIRED = "BAT-008"
 BAT_REPLAY_INVALID = "BAT-009"
 BAT_REPLAY_NOT_FOUND = "BAT-010"
 BAT_RECORD_NOT_FOUND = "BAT-011"  # an alert or API token id (migration 0009)
+BAT_PARTITION_BUSY = "BAT-012"  # a run or replay of the partition is in flight (migration 0010)
 
 # DQ: data quality
 DQ_FAIL_RULE = "DQ-001"
@@ -45,6 +46,7 @@ LOG_INCONSISTENT_TOTALS = "LOG-003"
 SYS_UNEXPECTED = "SYS-001"
 SYS_DATABASE_UNAVAILABLE = "SYS-002"
 SYS_WORKER_LOST = "SYS-003"
+SYS_RUN_SET_ASIDE = "SYS-004"  # a run whose projection keeps failing (migration 0010)
 
 CATEGORIES: tuple[str, ...] = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
 

@@ -63,3 +63,5 @@ class TriggerType(str, enum.Enum):
     SCHEDULE = "SCHEDULE"
     CLI = "CLI"
     REPLAY = "REPLAY"
+    REEXECUTE = "REEXECUTE"  # a Dagster re-execution of an earlier run (the UI's Re-execute)
+    RETRY = "RETRY"  # an automatic run retry (``dagster/max_retries``)

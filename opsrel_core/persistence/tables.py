@@ -49,7 +49,9 @@ class UtcDateTime(sa.types.TypeDecorator):
 
 
 EXECUTION_STATUSES = ("READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED")
-TRIGGER_TYPES = ("MANUAL", "BACKFILL", "SENSOR", "SCHEDULE", "CLI", "REPLAY")
+TRIGGER_TYPES = (
+    "MANUAL", "BACKFILL", "SENSOR", "SCHEDULE", "CLI", "REPLAY", "REEXECUTE", "RETRY",  # 0010
+)
 ERROR_CATEGORIES = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 AUDIT_ACTION_TYPES = ("BATCH_ACTION", "DATA_CORRECTION", "CONFIG_CHANGE")
@@ -143,6 +145,9 @@ class Replay(Base):
     operator_id: Mapped[str] = mapped_column(sa.String(100))
     requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # The exact keys the replay runs, in order (its plan, migration 0010); NULL on older rows,
+    # which cover partition_start..partition_end.
+    partition_keys: Mapped[list[str] | None] = mapped_column(Json, nullable=True)
 
 
 class BatchExecution(Base):
@@ -265,6 +270,8 @@ class ResultVersion(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     deactivated_by_execution_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # Why the activation gate left this version inactive (migration 0010); NULL otherwise.
+    inactive_reason: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Alert(Base):
@@ -364,6 +371,27 @@ class ProjectionCursor(Base):
     cursor: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     oldest_pending_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class ProjectionFailure(Base):
+    """A run whose projection raised, set aside so that it never holds back the others
+    (migration 0010). Retried from ``next_attempt_at`` with backoff; the row goes when the run
+    is recorded. ``alerted``: the one SYS-004 alert after repeated attempts was raised.
+    """
+
+    __tablename__ = "projection_failure"
+    __table_args__ = (
+        sa.CheckConstraint("attempts >= 1", name="attempts_positive"),
+        sa.Index(None, "next_attempt_at"),
+    )
+    run_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    error_code: Mapped[str] = mapped_column(sa.ForeignKey("error_code.code"))
+    error_message: Mapped[str] = mapped_column(sa.Text)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    alerted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
 
 # --- C-2: data quality, lineage, reproducibility ---------------------------------------------
