@@ -6,6 +6,7 @@ from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.landing_sensor import make_landing_sensor
+from opsrel_dagster.launch_facts import blocking_checks_of
 from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
 
@@ -19,6 +20,7 @@ defs = dg.Definitions.merge(
             make_projection_sensor(
                 partitions_by_job={FLIGHTS_JOB_ID: flights_partitions},
                 lineage_by_job={FLIGHTS_JOB_ID: FLIGHTS_LINEAGE},
+                blocking_checks=blocking_checks_of(flights_defs),
             ),
             make_run_failure_sensor(),
             make_landing_sensor(

@@ -148,10 +148,13 @@ class HeadlessRunner:
         self.instance = instance
         self.engine = engine
         from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
+        from opsrel_dagster.defs.flights import defs as flights_defs
+        from opsrel_dagster.launch_facts import blocking_checks_of
 
         self.projection = RunProjection(
             instance, engine, {FLIGHTS_JOB_ID: flights_partitions},
             lineage_by_job={FLIGHTS_JOB_ID: FLIGHTS_LINEAGE},
+            blocking_checks=blocking_checks_of(flights_defs),
         )
 
     @classmethod

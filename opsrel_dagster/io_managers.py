@@ -29,6 +29,7 @@ from opsrel_core.errors import BatchExecutionException, LogicException
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService, ResultVersionView
 from opsrel_dagster.failures import as_failure
+from opsrel_dagster.replay_policy import refuse_unattributed_replacement
 from opsrel_dagster.resources import OpsDatabase
 
 VERSION_NUMBER_KEY = "opsrel/version_number"
@@ -110,6 +111,11 @@ class VersionedIOManager(dg.ConfigurableIOManager):
             dg.Failure: LOG-001 when a range run's output is not a mapping with exactly the
                 run's partition keys (nothing is written).
         """
+        if context.has_asset_partitions:
+            # Nothing is written over an active result by a run nobody decided (BAT-007).
+            refuse_unattributed_replacement(
+                context.step_context.dagster_run, context.step_context.instance, self.ops_db,
+                [context.asset_key.to_user_string()], list(context.asset_partition_keys))
         if context.has_asset_partitions and not context.has_partition_key:
             keys = list(context.asset_partition_keys)
             if not isinstance(obj, Mapping) or sorted(obj) != sorted(keys):
@@ -192,8 +198,11 @@ class VersionedIOManager(dg.ConfigurableIOManager):
         partitions (a range run), a mapping ``{partition_key: value}``.
 
         Raises:
-            dg.Failure: BAT-006 when the upstream partition has no version to read.
+            dg.Failure: BAT-006 when the upstream partition has no version to read; BAT-007
+                before anything is read when the run selects an asset partition with an active
+                result and nobody decided the run (``replay_policy``).
         """
+        self._refuse_before_compute(context)
         if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
             # This run's versions of the asset in one query, not one per day (B2).
             asset_key = context.asset_key.to_user_string()
@@ -205,6 +214,21 @@ class VersionedIOManager(dg.ConfigurableIOManager):
                     for key in context.asset_partition_keys}
         partition_key = context.asset_partition_key if context.has_asset_partitions else "__all__"
         return self._load(context, partition_key)
+
+    def _refuse_before_compute(self, context: dg.InputContext) -> None:
+        # A step's inputs load before it computes: fail fast there when the run would write
+        # over an active result of the assets it selects (the step's own output is checked
+        # again before it is stored). Partitions: the run's one, else the input's (the same
+        # days under the identity mapping of a range run).
+        step = context.step_context
+        run = step.dagster_run
+        if not run.asset_selection or not context.has_asset_partitions:
+            return
+        single = run.tags.get("dagster/partition")
+        partitions = [single] if single else list(context.asset_partition_keys)
+        refuse_unattributed_replacement(
+            run, step.instance, self.ops_db,
+            sorted(key.to_user_string() for key in run.asset_selection), partitions)
 
     def _load(self, context: dg.InputContext, partition_key: str,
               version: ResultVersionView | None = None) -> Any:

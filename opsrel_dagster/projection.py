@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
-from opsrel_core.domain.status import TriggerType
 from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
@@ -37,6 +36,7 @@ from opsrel_core.services.execution_projection import (
 )
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.failures import ERROR_CODE_KEY
+from opsrel_dagster.launch_facts import attribution_of_run, check_evidence, will_retry
 from opsrel_dagster.provenance import LineageSpec, record_provenance
 
 log = logging.getLogger(__name__)
@@ -82,33 +82,6 @@ def _utc(ts: float | dt.datetime | None) -> dt.datetime | None:
     if isinstance(ts, dt.datetime):
         return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
-
-
-def trigger_type_of(run_tags: dict[str, str]) -> TriggerType:
-    """Derive how a run was launched from its tags (replay, backfill, sensor, schedule, CLI)."""
-    if opsrel_tags.REPLAY_ID in run_tags:
-        return TriggerType.REPLAY
-    if "dagster/backfill" in run_tags:
-        return TriggerType.BACKFILL
-    if "dagster/sensor_name" in run_tags:
-        return TriggerType.SENSOR
-    if "dagster/schedule_name" in run_tags:
-        return TriggerType.SCHEDULE
-    if run_tags.get(opsrel_tags.TRIGGER) == TriggerType.CLI.value:
-        return TriggerType.CLI
-    return TriggerType.MANUAL
-
-
-def _manual_run_reason(run_tags: dict[str, str]) -> str | None:
-    # A run launched by a person who said who and why (UI launch tags, `opsrel run`): its
-    # execution gets an audit record. Replays have their own; sensor and schedule runs are
-    # automatic.
-    operator = (run_tags.get(opsrel_tags.OPERATOR) or "").strip()
-    reason = (run_tags.get(opsrel_tags.REASON) or "").strip()
-    automatic = any(t in run_tags for t in ("dagster/sensor_name", "dagster/schedule_name"))
-    if operator and reason and opsrel_tags.REPLAY_ID not in run_tags and not automatic:
-        return reason
-    return None
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -204,6 +177,9 @@ class RunProjection:
         engine: engine of the ops database.
         partitions_by_job: each batch job's partitions, to derive the status of open replays
             from their executions (jobs missing here keep their replays' status as is).
+        blocking_checks: the blocking checks the code location declares per asset key
+            (``opsrel_dagster.launch_facts.blocking_checks_of``); the activation gate keeps a
+            version inactive when one of its asset's did not run. None declares none.
     """
 
     def __init__(
@@ -214,8 +190,12 @@ class RunProjection:
         alert_settings: AlertSettings | None = None,
         lineage_by_job: "dict[str, LineageSpec] | None" = None,
         worker_timeouts: WorkerTimeouts | None = None,
+        blocking_checks: dict[str, frozenset[str]] | None = None,
     ):
         self.instance = instance
+        # The blocking checks the code location declares per asset (``blocking_checks_of``):
+        # the activation gate keeps a version inactive when one of its asset's did not run.
+        self.blocking_checks = dict(blocking_checks or {})
         self.engine = engine
         self.partitions_by_job = partitions_by_job or {}
         self.lineage_by_job = lineage_by_job or {}
@@ -267,20 +247,24 @@ class RunProjection:
         partition_key = run_tags.get("dagster/partition")
         start = run_tags.get("dagster/asset_partition_range_start")
         end = run_tags.get("dagster/asset_partition_range_end")
-        parent = run_tags.get(opsrel_tags.PARENT_EXECUTION_ID) or run_tags.get("dagster/parent_run_id")
+        # Who and why: the core's one rule over the run's launch facts.
+        who = attribution_of_run(run, self.instance)
+        # The execution a run is linked to: its Dagster parent (a re-execution or retry is its
+        # own execution, linked to the run it re-executes), else the execution a replay names.
+        parent = who.parent_run_id or run_tags.get(opsrel_tags.PARENT_EXECUTION_ID)
         if parent and self.projector.executions.find_execution(parent) is None:
             parent = None  # a parent outside the ops schema cannot be linked
         spec = ExecutionSpec(
             execution_id=run.run_id,
             job_id=job.job_id,
-            trigger_type=trigger_type_of(run_tags),
+            trigger_type=who.trigger,
             partition_key=partition_key,
             partition_range=(start, end) if start and end else None,
             backfill_id=run_tags.get("dagster/backfill"),
             run_tags=run_tags,
             parent_execution_id=parent,
             replay_id=self._known_replay(run_tags.get(opsrel_tags.REPLAY_ID)),
-            operator_id=run_tags.get(opsrel_tags.OPERATOR),
+            operator_id=who.operator_id,
             steps_total=len(steps),
         )
         events = self.instance.get_records_for_run(run_id, of_type=_RUN_EVENT_TYPES).records
@@ -315,7 +299,9 @@ class RunProjection:
             rows_written=rows_written,
             failure=failure,
             stop_requested_at=stop_requested_at,
-            audit_reason=_manual_run_reason(run_tags),
+            attribution=who,
+            evidence=check_evidence(events, self.blocking_checks),
+            will_retry=will_retry(run),
         )
         return _RunRead(observation, run, events)
 

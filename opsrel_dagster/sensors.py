@@ -23,6 +23,7 @@ def make_projection_sensor(
     batches_per_tick: int = PROJECTION_BATCHES_PER_TICK,
     partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
     lineage_by_job: dict | None = None,
+    blocking_checks: dict[str, frozenset[str]] | None = None,
 ) -> dg.SensorDefinition:
     """Build the sensor that applies the run projection each tick.
 
@@ -30,6 +31,8 @@ def make_projection_sensor(
         name: sensor name.
         partitions_by_job: each batch job's partitions, to derive open replays' status.
         lineage_by_job: each batch job's lineage layers (context, lineage and DQ reports).
+        blocking_checks: the blocking checks declared per asset key (``blocking_checks_of``
+            over the code location's definitions): the activation gate requires them.
         minimum_interval_seconds: seconds between ticks.
         batches_per_tick: bounded work per tick; a backlog continues on the next tick.
 
@@ -45,7 +48,8 @@ def make_projection_sensor(
     )
     def _projection_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         report = RunProjection(
-            context.instance, ops_db.engine, partitions_by_job, lineage_by_job=lineage_by_job
+            context.instance, ops_db.engine, partitions_by_job, lineage_by_job=lineage_by_job,
+            blocking_checks=blocking_checks,
         ).sync(
             max_batches=batches_per_tick
         )

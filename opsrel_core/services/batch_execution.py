@@ -221,7 +221,9 @@ class BatchExecutionService:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def register_execution(
-        self, spec: ExecutionSpec, *, at: dt.datetime | None = None, audit_reason: str | None = None
+        self, spec: ExecutionSpec, *, at: dt.datetime | None = None,
+        audit_reason: str | None = None, audit_action: str = "MANUAL_RUN",
+        audit_operator_id: str | None = None,
     ) -> ExecutionView:
         """Record a new execution in READY; an already-recorded id is returned unchanged.
 
@@ -231,9 +233,12 @@ class BatchExecutionService:
         Args:
             spec: the execution's identity and launch context.
             at: when it was created (UTC); now when omitted.
-            audit_reason: for a manual run: its reason; the audit record (BATCH_ACTION
-                ``MANUAL_RUN`` by ``spec.operator_id``) is written in the same transaction as the
-                execution row, so both land or neither (C1-T04).
+            audit_reason: for a run that gets an audit record (a manual run, a re-execution, a
+                retry: ``opsrel_core.domain.attribution``): its reason; the record (BATCH_ACTION
+                ``audit_action`` by ``audit_operator_id``, default ``spec.operator_id``) is
+                written in the same transaction as the execution row, so both land or neither.
+            audit_action: ``MANUAL_RUN``, ``REEXECUTE_RUN`` or ``RETRY_RUN``.
+            audit_operator_id: who the record names (the orchestrator for a retry).
 
         Returns:
             The stored execution (the earlier one when the id was already recorded).
@@ -267,10 +272,10 @@ class BatchExecutionService:
                 if audit_reason is not None:
                     with audit_change(
                         uow.session,
-                        operator_id=spec.operator_id,
+                        operator_id=audit_operator_id or spec.operator_id,
                         reason=audit_reason,
                         action_type="BATCH_ACTION",
-                        action="MANUAL_RUN",
+                        action=audit_action,
                         target=row,
                         at=at,
                     ):

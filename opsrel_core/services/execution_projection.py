@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.attribution import Attribution
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import ErrorCode, ProjectionCursor, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec, ExecutionView
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.result_versions import CheckEvidence, ResultVersionService
 
 if TYPE_CHECKING:
     from opsrel_core.services.alerts import OpsAlertService
@@ -67,8 +68,11 @@ class RunObservation:
         failure: set when ``status`` is FAILED.
         stop_requested_at: when a stop was requested (Dagster CANCELING), even if the run then
             ended otherwise.
-        audit_reason: the reason of a manual, attributed run (not a replay, not automatic): its
-            audit record is written with the execution row.
+        attribution: who and why the run is (``opsrel_core.domain.attribution``); its audit
+            record, when one is due, is written with the execution row.
+        evidence: the checks the activation gate weighs when the execution ended SUCCESS.
+        will_retry: the orchestrator will retry a failed run: its failure raises no alert (the
+            retry's own outcome decides).
     """
 
     spec: ExecutionSpec
@@ -81,7 +85,9 @@ class RunObservation:
     rows_written: int = 0
     failure: ObservedFailure | None = None
     stop_requested_at: dt.datetime | None = None
-    audit_reason: str | None = None
+    attribution: Attribution | None = None
+    evidence: CheckEvidence | None = None
+    will_retry: bool = False
 
 
 class ExecutionProjector:
@@ -119,11 +125,18 @@ class ExecutionProjector:
         """
         svc = self.executions
         execution_id = obs.spec.execution_id
-        current = svc.register_execution(obs.spec, at=obs.created_at, audit_reason=obs.audit_reason)
+        who = obs.attribution
+        current = svc.register_execution(
+            obs.spec, at=obs.created_at,
+            audit_reason=who.audit_reason if who else None,
+            audit_action=(who.audit_action if who else None) or "MANUAL_RUN",
+            audit_operator_id=who.audit_operator_id if who else None,
+        )
         if current.status.is_terminal:
             if current.status == ExecutionStatus.SUCCESS:
-                self.versions.activate_execution_versions(execution_id)  # idempotent catch-up
-            self._alert(current)  # idempotent catch-up after a crash between the two writes
+                # Idempotent catch-up through the one activation gate.
+                self.versions.activate_execution_versions(execution_id, obs.evidence)
+            self._alert(current, obs)  # idempotent catch-up after a crash between the two writes
             if _terminal_of(obs.status) not in (None, current.status):
                 log.warning(
                     "execution %s is %s in the ops schema; ignoring observed %s",
@@ -145,9 +158,10 @@ class ExecutionProjector:
         if view.status.is_terminal and not current.status.is_terminal:
             self._warn_policy(view)
         if view.status == ExecutionStatus.SUCCESS:
-            # A successful run's results take the place of the active ones (C1-T06).
-            self.versions.activate_execution_versions(execution_id)
-        self._alert(view)
+            # A successful run's results take the place of the active ones (C1-T06), each
+            # version as the activation gate admits it.
+            self.versions.activate_execution_versions(execution_id, obs.evidence)
+        self._alert(view, obs)
         return view
 
     def _warn_policy(self, view: ExecutionView) -> None:
@@ -164,8 +178,12 @@ class ExecutionProjector:
         except Exception:  # noqa: BLE001 - a warning alert never undoes the recorded end
             log.exception("could not evaluate the warning policy for %s", view.execution_id)
 
-    def _alert(self, view: ExecutionView) -> None:
+    def _alert(self, view: ExecutionView, obs: RunObservation) -> None:
         if self.alerts is None or view.status != ExecutionStatus.FAILED:
+            return
+        if obs.will_retry:
+            # The orchestrator retries this run: its retry is the outcome that counts, and an
+            # alert now would stay open after a successful retry.
             return
         try:
             self.alerts.raise_for_failed_execution(view)

@@ -10,11 +10,12 @@ activations retry on its conflict. A newer version is never displaced by an olde
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from opsrel_core.domain import error_codes
+from opsrel_core.domain import activation, error_codes
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
@@ -23,6 +24,24 @@ from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.persistence.retry import retry_transient_methods
 
 _RETRIES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckEvidence:
+    """The checks the activation gate weighs: declared blocking checks per asset key, and each
+    (asset key, check name)'s evaluation in the execution (``activation.CheckOutcome``)."""
+
+    blocking_checks: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    checks: Mapping[tuple[str, str], activation.CheckOutcome] = dataclasses.field(
+        default_factory=dict)
+
+
+def _attribution_text(execution: BatchExecution) -> str:
+    # How a refusal names the execution: its trigger and, when someone decided it, who.
+    trigger = execution.trigger_type.lower()
+    if execution.parent_execution_id and execution.trigger_type in ("REEXECUTE", "RETRY"):
+        return f"{trigger} of {execution.parent_execution_id}"
+    return trigger
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +60,7 @@ class ResultVersionView:
     created_at: dt.datetime
     deactivated_at: dt.datetime | None
     deactivated_by_execution_id: str | None
+    inactive_reason: str | None = None
 
     @classmethod
     def of(cls, row: ResultVersion) -> "ResultVersionView":
@@ -118,48 +138,30 @@ class ResultVersionService:
             f"could not number a version of {asset_key}/{partition_key} after {_RETRIES} attempts",
         )
 
-    def activate_version(self, version_id: int) -> ResultVersionView:
-        """Make a version the active one of its partition, replacing the active one atomically.
+    def activate_execution_versions(
+        self, execution_id: str, evidence: "CheckEvidence | None" = None
+    ) -> list[ResultVersionView]:
+        """Pass every version an execution produced through the activation gate
+        (``opsrel_core.domain.activation``) and activate those it admits, in one transaction.
 
-        An older version never displaces a newer active one: then nothing changes.
+        Called by the projection whenever it sees the execution ended; idempotent. The gate reads
+        the execution's status, stop request and attribution from its row (an execution with an
+        ``operator_id`` was decided by someone and may replace an active result) and the checks
+        from ``evidence``. A refused version stays inactive with its ``inactive_reason``; the
+        earlier active version stays in place.
 
-        Returns:
-            The version as stored after the call (``is_active`` tells whether it won).
-        """
-        for _attempt in range(_RETRIES):
-            with UnitOfWork(self._engine) as uow:
-                row = uow.session.get(ResultVersion, version_id)
-                if row is None:
-                    raise LogicException(
-                        error_codes.LOG_INVARIANT_BROKEN, f"no result version {version_id}"
-                    )
-                try:
-                    self._activate(uow.session, row)
-                    uow.commit()
-                except sa.exc.IntegrityError:
-                    continue  # a concurrent activation won the race: look again
-                return ResultVersionView.of(row)
-        raise LogicException(
-            error_codes.LOG_INVARIANT_BROKEN,
-            f"could not activate result version {version_id} after {_RETRIES} attempts",
-        )
-
-    def activate_execution_versions(self, execution_id: str) -> list[ResultVersionView]:
-        """Activate every version an execution produced, in one transaction, if it succeeded.
-
-        Called by the projection when an execution ends SUCCESS; idempotent. Versions of an
-        execution that failed or was stopped stay inactive, for inspection.
+        Args:
+            execution_id: the execution.
+            evidence: the blocking checks declared per asset and the checks' evaluations in this
+                execution; None requires no check (a caller that knows of none).
 
         Returns:
             The execution's versions as stored after the call.
         """
+        evidence = evidence or CheckEvidence()
         for _attempt in range(_RETRIES):
             with UnitOfWork(self._engine) as uow:
-                status = uow.session.scalar(
-                    sa.select(BatchExecution.status).where(
-                        BatchExecution.execution_id == execution_id
-                    )
-                )
+                execution = uow.session.get(BatchExecution, execution_id)
                 rows = list(
                     uow.session.scalars(
                         sa.select(ResultVersion)
@@ -167,11 +169,37 @@ class ResultVersionService:
                         .order_by(ResultVersion.asset_key, ResultVersion.partition_key)
                     )
                 )
-                if status != ExecutionStatus.SUCCESS.value:
+                if execution is None or execution.status != ExecutionStatus.SUCCESS.value:
                     return [ResultVersionView.of(r) for r in rows]
+                outcome = activation.ExecutionOutcome(
+                    execution_id=execution_id,
+                    status=ExecutionStatus(execution.status),
+                    stop_requested=execution.stop_requested_at is not None,
+                    may_replace=execution.operator_id is not None,
+                    attribution=_attribution_text(execution),
+                    blocking_checks=evidence.blocking_checks,
+                    checks=evidence.checks,
+                )
                 try:
-                    for row in rows:
-                        self._activate(uow.session, row)
+                    pending = [r for r in rows if not r.is_active]
+                    current = {
+                        (r.asset_key, r.partition_key):
+                        self._active(uow.session, r.asset_key, r.partition_key, lock=True)
+                        for r in pending
+                    }
+                    decisions = activation.decide_execution(outcome, [
+                        activation.Candidate(
+                            r.asset_key, r.partition_key,
+                            replaces_active=(active := current[(r.asset_key, r.partition_key)])
+                            is not None and active.execution_id != execution_id)
+                        for r in pending
+                    ])
+                    for row, decision in zip(pending, decisions):
+                        if decision.activate:
+                            self._activate(uow.session, row,
+                                           current[(row.asset_key, row.partition_key)])
+                        elif row.inactive_reason != decision.reason:
+                            row.inactive_reason = decision.reason
                     uow.commit()
                 except sa.exc.IntegrityError:
                     continue  # a concurrent activation won the race: look again
@@ -227,6 +255,28 @@ class ResultVersionService:
         """The active version of an asset partition, or None when none is active."""
         with UnitOfWork(self._engine) as uow:
             row = self._active(uow.session, asset_key, partition_key)
+            return None if row is None else ResultVersionView.of(row)
+
+    def first_active_version(
+        self, asset_keys: "Sequence[str]", partition_keys: "Sequence[str]"
+    ) -> ResultVersionView | None:
+        """One active version among the given assets and partitions (one query), or None.
+
+        Args:
+            asset_keys: asset keys, e.g. ``["ontime_performance"]``.
+            partition_keys: partition keys, e.g. ``["2013-01-01"]``.
+        """
+        with UnitOfWork(self._engine) as uow:
+            row = uow.session.scalar(
+                sa.select(ResultVersion)
+                .where(
+                    ResultVersion.asset_key.in_(list(asset_keys)),
+                    ResultVersion.partition_key.in_(list(partition_keys)),
+                    ResultVersion.is_active.is_(True),
+                )
+                .order_by(ResultVersion.asset_key, ResultVersion.partition_key)
+                .limit(1)
+            )
             return None if row is None else ResultVersionView.of(row)
 
     def get_version_history(self, asset_key: str, partition_key: str) -> list[ResultVersionView]:
@@ -295,10 +345,11 @@ class ResultVersionService:
             stmt = stmt.with_for_update()
         return session.scalar(stmt)
 
-    def _activate(self, session: Session, row: ResultVersion) -> None:
+    def _activate(self, session: Session, row: ResultVersion,
+                  current: ResultVersion | None) -> None:
+        # ``current``: the partition's active version, read (locked) by the caller.
         if row.is_active:
             return
-        current = self._active(session, row.asset_key, row.partition_key, lock=True)
         if current is not None:
             if current.version_number > row.version_number:
                 return  # a newer result is already in place
@@ -307,6 +358,7 @@ class ResultVersionService:
             current.deactivated_by_execution_id = row.execution_id
             session.flush()  # the old one leaves before the new one enters (partial unique index)
         row.is_active = True
+        row.inactive_reason = None
         row.deactivated_at = None
         row.deactivated_by_execution_id = None
         session.flush()

@@ -82,7 +82,7 @@ def _run(
     executions.register_execution(ExecutionSpec(
         execution_id=execution_id, job_id=JOB, partition_key=partition,
         partition_range=partition_range, replay_id=replay_id, parent_execution_id=parent,
-        trigger_type=TriggerType.REPLAY if replay_id else TriggerType.MANUAL,
+        trigger_type=TriggerType.REPLAY if replay_id else TriggerType.MANUAL, operator_id="op",
     ))
     executions.start_execution(execution_id)
     if partition is not None:

@@ -18,7 +18,7 @@ ASSET, DAY = "ontime_performance", "2013-01-01"
 def _run(engine, execution_id: str, outcome: str = "SUCCESS", content: str | None = None):
     """An execution that produced a version of ASSET/DAY, then ended with ``outcome``."""
     executions = BatchExecutionService(engine)
-    executions.register_execution(ExecutionSpec(execution_id, "flights_daily", partition_key=DAY))
+    executions.register_execution(ExecutionSpec(execution_id, "flights_daily", partition_key=DAY, operator_id="op"))
     executions.start_execution(execution_id)
     version = ResultVersionService(engine).create_version(
         asset_key=ASSET, partition_key=DAY, execution_id=execution_id,
@@ -70,7 +70,8 @@ def test_an_older_version_never_displaces_a_newer_active_one(engine):
     executions = BatchExecutionService(engine)
     service = ResultVersionService(engine)
     for run in ("slow", "fast"):
-        executions.register_execution(ExecutionSpec(run, "flights_daily", partition_key=DAY))
+        executions.register_execution(ExecutionSpec(run, "flights_daily", partition_key=DAY,
+                                                    operator_id="op"))
         executions.start_execution(run)
         service.create_version(asset_key=ASSET, partition_key=DAY, execution_id=run,
                                content_hash=f"sha256:{run}", row_count=1, storage_uri=None)
@@ -133,7 +134,8 @@ def test_concurrent_activations_leave_exactly_one_active(database_url):
     executions = BatchExecutionService(setup)
     runs = [f"run-{n}" for n in range(8)]
     for run in runs:
-        executions.register_execution(ExecutionSpec(run, "flights_daily", partition_key=DAY))
+        executions.register_execution(ExecutionSpec(run, "flights_daily", partition_key=DAY,
+                                                    operator_id="op"))
         executions.start_execution(run)
     barrier = threading.Barrier(len(runs))
     errors = []

@@ -34,7 +34,8 @@ def main(url: str, writer: int, count: int, go: str) -> int:
         partition = SHARED_PARTITIONS[i % len(SHARED_PARTITIONS)]
         try:
             executions.register_execution(
-                ExecutionSpec(eid, "flights_daily", partition_key=partition, steps_total=4)
+                ExecutionSpec(eid, "flights_daily", partition_key=partition, steps_total=4,
+                              operator_id=f"writer-{writer}")
             )
             executions.start_execution(eid)
             executions.update_progress(eid, steps_done=1, rows_written=10)
