@@ -1,7 +1,8 @@
 """Translate a Dagster run into the plain facts the core's rules decide on.
 
 ``launch_facts`` reads how a run was launched (its tags, its Dagster parent, retry, sensor,
-schedule, backfill) for ``opsrel_core.domain.attribution.attribute``; ``check_evidence`` reads a
+schedule, backfill) for the core's rule ``opsrel_core.domain.attribution.attribute`` (callers
+write ``attribute(launch_facts(run, instance))``); ``check_evidence`` reads a
 run's asset check evaluations for the activation gate; ``blocking_checks_of`` lists the blocking
 checks a code location declares per asset. No rule lives here: only translation.
 """
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from opsrel_core.domain.activation import CheckOutcome
-from opsrel_core.domain.attribution import Attribution, LaunchFacts, attribute
+from opsrel_core.domain.attribution import LaunchFacts
 from opsrel_core.services.result_versions import CheckEvidence
 
 PARENT_RUN_TAG = "dagster/parent_run_id"
@@ -60,11 +61,6 @@ def launch_facts(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None)
         schedule_name=tags.get(SCHEDULE_TAG),
         backfill_id=tags.get(BACKFILL_TAG),
     )
-
-
-def attribution_of_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> Attribution:
-    """Who and why a run is: the core's rule (``attribute``) over the run's ``launch_facts``."""
-    return attribute(launch_facts(run, instance))
 
 
 def will_retry(run: dg.DagsterRun) -> bool:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.attribution import attribute
 from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
@@ -36,7 +37,7 @@ from opsrel_core.services.execution_projection import (
 )
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.failures import ERROR_CODE_KEY
-from opsrel_dagster.launch_facts import attribution_of_run, check_evidence, will_retry
+from opsrel_dagster.launch_facts import check_evidence, launch_facts, will_retry
 from opsrel_dagster.provenance import LineageSpec, record_provenance
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class RunProjection:
         start = run_tags.get("dagster/asset_partition_range_start")
         end = run_tags.get("dagster/asset_partition_range_end")
         # Who and why: the core's one rule over the run's launch facts.
-        who = attribution_of_run(run, self.instance)
+        who = attribute(launch_facts(run, self.instance))
         # The execution a run is linked to: its Dagster parent (a re-execution or retry is its
         # own execution, linked to the run it re-executes), else the execution a replay names.
         parent = who.parent_run_id or run_tags.get(opsrel_tags.PARENT_EXECUTION_ID)

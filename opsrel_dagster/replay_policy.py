@@ -16,12 +16,12 @@ from collections.abc import Sequence
 import dagster as dg
 
 from opsrel_core.domain import error_codes
-from opsrel_core.domain.attribution import Attribution
+from opsrel_core.domain.attribution import Attribution, attribute
 from opsrel_core.domain.status import TriggerType
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_dagster.failures import as_failure
-from opsrel_dagster.launch_facts import attribution_of_run
+from opsrel_dagster.launch_facts import launch_facts
 from opsrel_dagster.resources import OpsDatabase
 
 _CACHE_SIZE = 256
@@ -31,12 +31,12 @@ _attributions: "collections.OrderedDict[str, Attribution]" = collections.Ordered
 _clear: "collections.OrderedDict[tuple, bool]" = collections.OrderedDict()
 
 
-def run_attribution(run: dg.DagsterRun, instance: dg.DagsterInstance) -> Attribution:
+def cached_attribution(run: dg.DagsterRun, instance: dg.DagsterInstance) -> Attribution:
     """The run's attribution, computed once per run id in this process (a run's tags and
     parent do not change while it runs)."""
     found = _attributions.get(run.run_id)
     if found is None:
-        found = attribution_of_run(run, instance)
+        found = attribute(launch_facts(run, instance))
         _attributions[run.run_id] = found
         while len(_attributions) > _CACHE_SIZE:
             _attributions.popitem(last=False)
@@ -60,7 +60,7 @@ def refuse_unattributed_replacement(
     """
     if not asset_keys or not partition_keys:
         return
-    who = run_attribution(run, instance)
+    who = cached_attribution(run, instance)
     if who.may_replace:
         return
     asked = (run.run_id, tuple(asset_keys), tuple(partition_keys))

@@ -117,3 +117,28 @@ def test_issue12_assets_without_their_checks_never_become_active(runner, opsrel_
     execution = runner.projection.project_run(checked.run_id)
     assert (execution.status.value, execution.error_code) == ("FAILED", "DQ-001")
     assert {a: _active(runner, a, day) for a in earlier} == earlier
+
+
+def test_issue12_python_reexecution_is_linked_to_its_parent(runner):
+    from tests.support.flights import flights_job
+
+    day = "2013-04-12"
+    [first] = runner.run_partitions([day])
+    in_process = {**QUIET, "execution": {"config": {"in_process": {}}}}
+    # Nobody decided this run of a day with a result: it fails BAT-007 before it computes.
+    with dg.execute_job(dg.reconstructable(flights_job), runner.instance,
+                        run_config=in_process, tags={"dagster/partition": day},
+                        raise_on_error=False) as parent:
+        assert not parent.success
+        parent_id = parent.run_id
+    # Re-executed from Python: Dagster sets the run's parent, not always its parent tag.
+    options = dg.ReexecutionOptions(parent_run_id=parent_id, step_selection=["*"])
+    with dg.execute_job(dg.reconstructable(flights_job), runner.instance,
+                        run_config=in_process, reexecution_options=options,
+                        raise_on_error=False) as again:
+        again_id = again.run_id
+    runner.projection.project_run(parent_id)
+    execution = runner.projection.project_run(again_id)
+    assert (execution.trigger_type, execution.parent_execution_id) == ("REEXECUTE", parent_id)
+    assert (execution.status.value, execution.error_code) == ("FAILED", "BAT-007")
+    assert _active(runner, "ontime_performance", day).execution_id == first.run_id

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -277,13 +278,19 @@ TestExecutionStateMachine = ExecutionMachine.TestCase
 
 
 class LifecycleAndVersionsMachine(RuleBasedStateMachine):
-    """Random interleavings of what runs report, as the projection applies them, with result
-    versions written while runs run, replays of a partition, lost workers (the SYS-003
-    reconciler), and duplicate and late deliveries of earlier observations.
+    """Random interleavings of launches from every path (an operator's run, a run nobody decided,
+    a sensor's, a replay, a re-execution with and without tags of its own, an automatic retry),
+    what their runs report as the projection applies it, result versions written with and
+    without their blocking checks, operators' stops, lost workers (the SYS-003 reconciler), and
+    duplicate and late deliveries of earlier observations.
 
-    The model: an execution's status follows ``can_transition`` (terminal is final, a failure
-    after a stop request is a stop); the active version of a partition is the newest version
-    made by a SUCCESS execution. The ops-schema invariants are checked after every step.
+    The model: an execution's status follows ``can_transition`` (terminal is final; a failure
+    or a success after a stop request is a stop). A version becomes active when its execution
+    first ends SUCCESS, no stop was requested, its blocking check ran, it is newer than the
+    active one, and, when it would replace another execution's active version, someone decided
+    the execution. Checked after every step: the ops-schema invariants; at most one active
+    version per asset partition; every active version passed its blocking check and is
+    attributed or replaced nothing; no STOPPED execution has an active version.
     """
 
     # Two partitions, the first drawn far more often: concurrent executions of one partition
@@ -291,9 +298,12 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
     PARTITIONS = ("2013-01-01", "2013-01-02")
     partitions = st.sampled_from(PARTITIONS[:1] * 3 + PARTITIONS[1:])
     ASSET = "ontime_performance"
+    CHECK = "row_count_positive"
+    KINDS = ("operator", "nobody", "sensor", "replay")
 
     def __init__(self) -> None:
         super().__init__()
+        from opsrel_core.services.execution_commands import ExecutionCommands
         from opsrel_core.services.execution_projection import ExecutionProjector
         from opsrel_core.services.result_versions import ResultVersionService
 
@@ -303,18 +313,47 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
         self.engine = make_engine(f"sqlite:///{path}")
         self.projector = ExecutionProjector(self.engine)
         self.versions = ResultVersionService(self.engine)
+        self.commands = ExecutionCommands(self.engine)
         self.models: dict[str, Model] = {}
         self.partition_of: dict[str, str] = {}
         self.parent_of: dict[str, str | None] = {}
+        self.facts_of: dict[str, object] = {}
+        self.decided: dict[str, bool] = {}
+        self.checked: dict[str, bool] = {}
         self.error_of: dict[str, str] = {}
-        self.version_numbers: dict[str, list[tuple[int, str]]] = {p: [] for p in self.PARTITIONS}
+        self.version_of: dict[str, int] = {}  # execution -> its version number
+        self.active: dict[str, str | None] = {p: None for p in self.PARTITIONS}  # model
         self.observations: list[tuple[str, str]] = []
 
     def teardown(self) -> None:
         self.engine.dispose()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _evidence(self, eid: str):
+        from opsrel_core.domain.activation import CheckOutcome
+        from opsrel_core.services.result_versions import CheckEvidence
+
+        checks = {(self.ASSET, self.CHECK): CheckOutcome(True)} if self.checked.get(eid) else {}
+        return CheckEvidence({self.ASSET: frozenset({self.CHECK})}, checks)
+
+    def _activate_in_model(self, eid: str) -> None:
+        # The first SUCCESS of an execution: does its version take the partition's place?
+        model = self.models[eid]
+        partition = self.partition_of[eid]
+        if eid not in self.version_of or model.stop_requested or not self.checked.get(eid):
+            return
+        current = self.active[partition]
+        if current is not None:
+            if self.version_of[current] > self.version_of[eid]:
+                return  # a newer result is already in place
+            if not self.decided[eid]:
+                return  # nobody decided it: it may not replace the active result
+        self.active[partition] = eid
+
     def _observe(self, eid: str, status: str) -> None:
+        from opsrel_core.domain.attribution import attribute
         from opsrel_core.services.execution_projection import (
             ObservedFailure,
             ObservedStatus,
@@ -323,17 +362,20 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
         from opsrel_core.persistence.tables import utcnow
 
         now = utcnow()
-        parent = self.parent_of[eid]
+        who = attribute(self.facts_of[eid])
         obs = RunObservation(
             spec=ExecutionSpec(
                 eid, "flights_daily", partition_key=self.partition_of[eid],
-                parent_execution_id=parent, steps_total=STEPS_TOTAL,
+                parent_execution_id=self.parent_of[eid], steps_total=STEPS_TOTAL,
+                trigger_type=who.trigger, operator_id=who.operator_id,
             ),
             status=ObservedStatus(status),
             started_at=now if status in ("RUNNING", "CANCELING", "SUCCESS") else None,
             ended_at=now if status in ("SUCCESS", "FAILED", "STOPPED") else None,
             failure=ObservedFailure("INP-001", "bad input") if status == "FAILED" else None,
             stop_requested_at=now if status == "CANCELING" else None,
+            attribution=who,
+            evidence=self._evidence(eid),
         )
         view = self.projector.apply(obs)
         model = self.models[eid]
@@ -341,44 +383,95 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
             model.move(S.RUNNING)
         if status == "CANCELING" and not model.status.is_terminal:
             model.stop_requested = True
+        stopped = (S.STOPPED, "BAT-004")
         ending = {
-            "SUCCESS": (S.SUCCESS, None),
-            "FAILED": (S.STOPPED, "BAT-004") if model.stop_requested else (S.FAILED, "INP-001"),
-            "STOPPED": (S.STOPPED, "BAT-004"),
+            "SUCCESS": stopped if model.stop_requested else (S.SUCCESS, None),
+            "FAILED": stopped if model.stop_requested else (S.FAILED, "INP-001"),
+            "STOPPED": stopped,
         }.get(status)
         if ending is not None and not model.status.is_terminal:
-            # a late or conflicting end after the first one changes nothing (RB-06)
+            # a late or conflicting end after the first one changes nothing
             model.move(ending[0])
             self.error_of[eid] = ending[1]
             if ending[0] is S.STOPPED:
                 model.stop_requested = True
+            if ending[0] is S.SUCCESS:
+                self._activate_in_model(eid)
         assert view.status is model.status, (eid, status, view.status, model.status)
         self.observations.append((eid, status))
 
-    def _new_execution(self, partition: str, parent: str | None) -> None:
+    def _new_execution(self, partition: str, parent: str | None, facts) -> None:
+        from opsrel_core.domain.attribution import attribute
+
         eid = f"e{len(self.models)}"
         self.models[eid] = Model()
         self.partition_of[eid] = partition
-        self.parent_of[eid] = parent
+        who = attribute(facts)
+        # The execution links to its Dagster parent, else to the execution a replay names.
+        self.parent_of[eid] = who.parent_run_id or parent
+        self.facts_of[eid] = facts
+        self.decided[eid] = who.decided
         self._observe(eid, "READY")
+
+    @staticmethod
+    def _facts(kind: str, replay_of: str | None = None):
+        from opsrel_core.domain.attribution import LaunchFacts
+
+        operator = {"opsrel/operator": "dana", "opsrel/reason": "fix"}
+        return {
+            "operator": LaunchFacts(tags=operator),
+            "nobody": LaunchFacts(tags={}),
+            "sensor": LaunchFacts(tags={}, sensor_name="opsrel_landing_sensor"),
+            "replay": LaunchFacts(tags={**operator, "opsrel/replay_id": "1"}),
+        }[kind]
 
     # -- rules -------------------------------------------------------------------------------
 
-    @initialize(partition=partitions)
-    def first_launch(self, partition):
-        self._new_execution(partition, None)
+    @initialize(partition=partitions, kind=st.sampled_from(KINDS))
+    def first_launch(self, partition, kind):
+        self._new_execution(partition, None, self._facts(kind))
 
     @precondition(lambda self: len(self.models) < 8)
-    @rule(partition=partitions)
-    def launch(self, partition):
-        self._new_execution(partition, None)
+    @rule(partition=partitions, kind=st.sampled_from(KINDS))
+    def launch(self, partition, kind):
+        """A fresh launch from any path: an operator, nobody (Python, the UI without tags), a
+        sensor, a replay."""
+        self._new_execution(partition, None, self._facts(kind))
 
     @precondition(lambda self: len(self.models) < 8)
-    @rule(data=st.data())
-    def replay(self, data):
+    @rule(data=st.data(), kind=st.sampled_from(["operator", "replay"]))
+    def replay(self, data, kind):
         """A replay of a partition: a new execution whose parent is an earlier one there."""
         parent = data.draw(st.sampled_from(sorted(self.models)), label="replayed execution")
-        self._new_execution(self.partition_of[parent], parent)
+        self._new_execution(self.partition_of[parent], parent, self._facts(kind))
+
+    @precondition(lambda self: len(self.models) < 8)
+    @rule(data=st.data(), own_tags=st.booleans())
+    def reexecute(self, data, own_tags):
+        """The UI's Re-execute: the parent's tags copied, with or without tags of its own."""
+        from opsrel_core.domain.attribution import LaunchFacts
+
+        parent = data.draw(st.sampled_from(sorted(self.models)), label="re-executed run")
+        parent_tags = dict(self.facts_of[parent].tags)
+        tags = {**parent_tags, **({"opsrel/operator": "erin", "opsrel/reason": "again"}
+                                  if own_tags else {})}
+        facts = LaunchFacts(tags=tags, parent_run_id=parent, parent_tags=parent_tags,
+                            sensor_name=self.facts_of[parent].sensor_name)
+        self._new_execution(self.partition_of[parent], None, facts)
+
+    @precondition(lambda self: len(self.models) < 8
+                  and any(m.status is S.FAILED for m in self.models.values()))
+    @rule(data=st.data())
+    def retry(self, data):
+        """An automatic retry of a failed run: its parent's tags, a retry number."""
+        import dataclasses
+
+        failed = sorted(e for e, m in self.models.items() if m.status is S.FAILED)
+        parent = data.draw(st.sampled_from(failed), label="retried run")
+        base = self.facts_of[parent]
+        facts = dataclasses.replace(base, parent_run_id=parent, parent_tags=dict(base.tags),
+                                    retry_number=1)
+        self._new_execution(self.partition_of[parent], None, facts)
 
     @rule(data=st.data(), status=st.sampled_from(["SUCCESS", "SUCCESS", "CANCELING", "FAILED", "STOPPED"]))
     def observe(self, data, status):
@@ -386,6 +479,15 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
         open_ids = sorted(e for e, m in self.models.items() if not m.status.is_terminal)
         eid = data.draw(st.sampled_from(open_ids or sorted(self.models)), label="execution")
         self._observe(eid, status)
+
+    @precondition(lambda self: any(not m.status.is_terminal for m in self.models.values()))
+    @rule(data=st.data())
+    def operator_stops(self, data):
+        """An operator stops an open execution (the admin API); Dagster may never deliver it."""
+        open_ids = sorted(e for e, m in self.models.items() if not m.status.is_terminal)
+        eid = data.draw(st.sampled_from(open_ids), label="stopped execution")
+        self.commands.request_stop(eid, operator_id="lee", reason="wrong input")
+        self.models[eid].stop_requested = True
 
     @rule(data=st.data(), steps=st.integers(0, STEPS_TOTAL))
     def progress(self, data, steps):
@@ -395,9 +497,10 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
             self.models[eid].steps_done = max(self.models[eid].steps_done, steps)
 
     @precondition(lambda self: any(not m.status.is_terminal for m in self.models.values()))
-    @rule(data=st.data())
-    def materialize(self, data):
-        """A step of an open run stores its result (inactive until the run succeeds)."""
+    @rule(data=st.data(), with_checks=st.booleans())
+    def materialize(self, data, with_checks=True):
+        """A step of an open run stores its result (inactive until the run succeeds), with or
+        without its blocking check in the same run."""
         open_ids = sorted(e for e, m in self.models.items() if not m.status.is_terminal)
         eid = data.draw(st.sampled_from(open_ids), label="open execution")
         self._observe(eid, "RUNNING")
@@ -406,15 +509,15 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
             asset_key=self.ASSET, partition_key=partition, execution_id=eid,
             content_hash=f"sha256:{eid}", row_count=1, storage_uri=None,
         )
-        if all(e != eid for _n, e in self.version_numbers[partition]):
-            self.version_numbers[partition].append((view.version_number, eid))
+        self.version_of[eid] = view.version_number
+        self.checked[eid] = with_checks
         assert not view.is_active
 
     @precondition(lambda self: any(not m.status.is_terminal for m in self.models.values()))
-    @rule(data=st.data())
-    def materialize_and_succeed(self, data):
+    @rule(data=st.data(), with_checks=st.booleans())
+    def materialize_and_succeed(self, data, with_checks):
         """A run's last step stores its result and the run succeeds."""
-        self.materialize(data)
+        self.materialize(data, with_checks)
         open_ids = sorted(e for e, m in self.models.items() if m.status is S.RUNNING)
         if open_ids:
             self._observe(open_ids[-1], "SUCCESS")
@@ -465,25 +568,36 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
     def executions_match_the_model(self):
         for eid, model in self.models.items():
             view = self.projector.executions.get_execution(eid)
-            history = [h["to_status"] for h in self.projector.executions.get_history(eid)]
-            assert history == [s.value for s in model.reached]
+            history = [h["to_status"] for h in self.projector.executions.get_history(eid)
+                       if not h["event_key"].startswith("ignored:")]
+            assert [s for s in history if s] == [s.value for s in model.reached]
             assert view.error_code == self.error_of.get(eid), (eid, view.error_code)
             assert view.steps_done == model.steps_done
             assert view.parent_execution_id == self.parent_of[eid]
 
     @invariant()
-    def the_active_version_is_the_newest_successful_one(self):
+    def active_versions_keep_the_promises(self):
+        from opsrel_core.persistence.tables import ResultVersion
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(
+                ResultVersion.partition_key, ResultVersion.execution_id, ResultVersion.is_active,
+                ResultVersion.deactivated_by_execution_id)).all()
         for partition in self.PARTITIONS:
-            successful = [
-                (n, e) for n, e in self.version_numbers[partition]
-                if self.models[e].status is S.SUCCESS
-            ]
-            active = self.versions.get_active_version(self.ASSET, partition)
-            if not successful:
-                assert active is None
-            else:
-                assert active is not None
-                assert (active.version_number, active.execution_id) == max(successful)
+            active = [e for p, e, is_active, _by in rows if p == partition and is_active]
+            assert len(active) <= 1, (partition, active)
+            assert active == ([self.active[partition]] if self.active[partition] else []), (
+                partition, active, self.active[partition])
+            for eid in active:
+                assert self.checked[eid], f"{eid} is active without its blocking check"
+                assert self.models[eid].status is S.SUCCESS
+                assert not self.models[eid].stop_requested
+                replaced = [e for p, e, _a, by in rows if p == partition and by == eid]
+                assert self.decided[eid] or not replaced, (
+                    f"{eid} replaced {replaced} though nobody decided it")
+        for eid, model in self.models.items():
+            if model.status is S.STOPPED:
+                assert all(not is_active for _p, e, is_active, _by in rows if e == eid), eid
 
 
 LifecycleAndVersionsMachine.TestCase.settings = settings(
