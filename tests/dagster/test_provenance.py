@@ -13,6 +13,7 @@ from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_RULES, clean_flights
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection import RunProjection
+from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 
 
 def test_context_and_backtrace_agree_on_the_snapshot(runner):
@@ -140,7 +141,7 @@ def test_cli_reports_lineage_and_executions(runner):
 
 
 def test_issue12_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_and_the_api(
-    runner, opsrel_env
+    runner, opsrel_env, api
 ):
     """A day whose active version passed every FAIL rule, then a replay that fails one (a
     landing file with a duplicated flight): the day is still PASS, the attempt shown beside."""
@@ -148,7 +149,9 @@ def test_issue12_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_a
     from pathlib import Path
 
     import pandas as pd
+    from click.testing import CliRunner
 
+    from opsrel_dagster.cli import cli
     from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 
     day = "2013-02-22"
@@ -186,3 +189,18 @@ def test_issue12_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_a
     markdown = observation.metadata["opsrel/dq_report"].value
     assert f"Active version: **WARN** (execution {healthy.run_id})" in markdown
     assert f"Latest attempt: **FAIL** (execution {failed.run_id}, replay {replay.replay_id}" in markdown
+
+    # the operator's two views: the CLI and the admin API
+    shown = CliRunner().invoke(cli, ["reports", "show", "--partition", day])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[1] == f"Active version: **WARN** (execution {healthy.run_id})"
+    assert lines[2].startswith(f"Latest attempt: **FAIL** (execution {failed.run_id}, "
+                               f"replay {replay.replay_id}, FAILED, not active): ")
+    reply = api.call("GET", f"/admin/reports/daily/{day}")
+    assert reply.status == 200, reply.body
+    assert (reply.body["fail_count"], reply.body["basis"], reply.body["outcome"]) == (
+        0, "ACTIVE", "WARN")
+    beside = reply.body["latest_attempt"]
+    assert (beside["execution_id"], beside["status"], beside["replay_id"], beside["outcome"],
+            beside["fail_count"]) == (failed.run_id, "FAILED", replay.replay_id, "FAIL", 1)
