@@ -35,17 +35,16 @@ from opsrel_core.domain import partition_state as ps
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import (
     REPORT_TYPES,
-    BatchExecution,
     DqReport,
     DqReportItem,
     Replay,
-    ResultVersion,
     ValidationResult,
     ValidationRuleVersion,
     utcnow,
 )
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.execution_context import lock_subject
+from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.validation import ValidationResultView, ValidationService
 
@@ -320,7 +319,7 @@ class DqReportService:
         """The results a day's report is made of: each asset's current attempt's, by rule."""
         results = self._validation.results_for_partition(partition_key)
         with UnitOfWork(self._engine) as uow:
-            states = _partition_states(uow.session, [partition_key]).get(partition_key, {})
+            states = read_partition_states(uow.session, [partition_key]).get(partition_key, {})
         return _latest(
             r for r in results
             if (state := states.get(r.asset_key)) is not None and state.current is not None
@@ -498,50 +497,6 @@ def _find(
     return session.scalars(stmt.order_by(DqReport.report_id).limit(1)).one_or_none()
 
 
-def _partition_states(
-    session: Session, partition_keys: list[str]
-) -> dict[str, dict[str, ps.PartitionState]]:
-    """``{partition: {asset: state}}`` of every asset with validation results in the partitions.
-
-    Two queries: each execution's attempt (its newest result id) per asset partition, and the
-    active versions of those partitions with their executions.
-    """
-    if not partition_keys:
-        return {}
-    vr, be, rv = ValidationResult, BatchExecution, ResultVersion
-    attempts: dict[tuple[str, str], dict[str, ps.Attempt]] = {}
-    rows = session.execute(
-        sa.select(vr.partition_key, vr.asset_key, vr.execution_id, sa.func.max(vr.result_id),
-                  be.status, be.replay_id, be.trigger_type)
-        .join(be, be.execution_id == vr.execution_id)
-        .where(vr.partition_key.in_(partition_keys))
-        .group_by(vr.partition_key, vr.asset_key, vr.execution_id, be.status, be.replay_id,
-                  be.trigger_type)
-    )
-    for day, asset, execution_id, newest, status, replay_id, trigger in rows:
-        attempts.setdefault((day, asset), {})[execution_id] = ps.Attempt(
-            execution_id, status, int(newest), replay_id=replay_id, trigger_type=trigger)
-    active = session.execute(
-        sa.select(rv.partition_key, rv.asset_key, rv.execution_id, be.status, be.replay_id,
-                  be.trigger_type)
-        .join(be, be.execution_id == rv.execution_id)
-        .where(rv.partition_key.in_(partition_keys), rv.is_active.is_(True))
-    )
-    for day, asset, execution_id, status, replay_id, trigger in active:
-        found = attempts.get((day, asset))
-        if found is None:
-            continue  # an asset without rules has no place in a report
-        seen = found.get(execution_id)
-        # An active version whose execution recorded no result here is still what the asset
-        # partition is: its rules have no result, rather than the latest attempt's.
-        found[execution_id] = dataclasses.replace(seen, is_active=True) if seen else ps.Attempt(
-            execution_id, status, 0, is_active=True, replay_id=replay_id, trigger_type=trigger)
-    states: dict[str, dict[str, ps.PartitionState]] = {}
-    for (day, asset), found in attempts.items():
-        states.setdefault(day, {})[asset] = ps.partition_state(found.values())
-    return states
-
-
 def _item_query() -> sa.Select:
     return (
         sa.select(
@@ -626,7 +581,7 @@ def _views(session: Session, rows: list[DqReport]) -> list[DqReportView]:
                 bound=bound,
             ))
     days = [r.report_date.isoformat() for r in rows if r.report_type == "DAILY"]
-    states = _partition_states(session, days)
+    states = read_partition_states(session, days)
     beside: dict[str, ps.Attempt] = {}
     for row in rows:
         if row.report_type != "DAILY":
