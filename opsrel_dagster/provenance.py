@@ -7,8 +7,9 @@ evaluations, the assets' code versions) and records, idempotently:
 - the execution context (snapshot ids, rule versions, parameters, code and library versions);
 - the lineage edges SOURCE -> SNAPSHOT -> TRANSFORM -> AGGREGATION -> RESULT between the nodes of
   the versions the run made (``LineageSpec`` says each asset's layer and inputs);
-- the partition's daily data-quality report (rebuilt from the latest results), shown in the
-  Dagster UI as markdown metadata of an observation on each checked asset partition.
+- the partition's daily data-quality report (rebuilt from the active version's results, with a
+  newer attempt that stayed inactive beside it), shown in the Dagster UI as markdown metadata of
+  an observation on each checked asset partition.
 """
 
 import dataclasses
@@ -207,20 +208,26 @@ def record_provenance(
 
 def show_report(instance: dg.DagsterInstance, report, partition_key: str) -> None:  # type: ignore[no-untyped-def]
     """Show a data-quality report in the Dagster UI: an observation of each checked asset's
-    partition carrying the report as markdown metadata (``opsrel/dq_report``)."""
+    partition carrying the report as markdown metadata (``opsrel/dq_report``), the counts of
+    what the partition is (``opsrel/dq_pass``, ...: its active version's) and, when a newer
+    attempt stayed inactive, that attempt (``opsrel/dq_latest_attempt``)."""
+    attempt = report.latest_attempt
     for asset_key in sorted(report.summary):
         counts = report.summary[asset_key]
+        metadata = {
+            "opsrel/dq_report": dg.MetadataValue.md(render_markdown(report)),
+            "opsrel/dq_basis": report.basis,
+            "opsrel/dq_pass": counts.get("PASS", 0),
+            "opsrel/dq_warn": counts.get("WARN", 0),
+            "opsrel/dq_fail": counts.get("FAIL", 0),
+        }
+        if attempt is not None:
+            metadata["opsrel/dq_latest_attempt"] = (
+                f"{attempt.outcome} (execution {attempt.execution_id}, {attempt.status}"
+                + (f", replay {attempt.replay_id}" if attempt.replay_id is not None else "")
+                + ", not active)")
         instance.report_runless_asset_event(
-            dg.AssetObservation(
-                asset_key=asset_key,
-                partition=partition_key,
-                metadata={
-                    "opsrel/dq_report": dg.MetadataValue.md(render_markdown(report)),
-                    "opsrel/dq_pass": counts.get("PASS", 0),
-                    "opsrel/dq_warn": counts.get("WARN", 0),
-                    "opsrel/dq_fail": counts.get("FAIL", 0),
-                },
-            )
+            dg.AssetObservation(asset_key=asset_key, partition=partition_key, metadata=metadata)
         )
 
 

@@ -250,16 +250,18 @@ def executions() -> None:
 @executions.command("list")
 @click.option("--job", "job_id", default=None, help="Only this job.")
 @click.option("--status", type=click.Choice(["READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED"]), default=None)
-@click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
-@click.option("--limit", default=20, show_default=True, help="At most this many, newest first.")
+@click.option("--partition", default=None,
+              help="Only runs that covered this partition (YYYY-MM-DD): its own and range runs over it.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def executions_list(job_id: str | None, status: str | None, partition: str | None, limit: int, as_json: bool) -> None:
-    """List executions, newest first."""
-    from opsrel_core.services.batch_execution import BatchExecutionService
+    """List executions, newest first (the admin API's list, with the same filters)."""
+    from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
 
-    found = BatchExecutionService(_engine()).list_executions(
-        job_id=job_id, status=status, partition_key=partition, limit=limit
-    )
+    filters = ExecutionFilter(job_id=job_id, status=status, partition_from=partition,
+                              partition_to=partition)
+    found, _next = ExecutionQueries(_engine()).list_executions(filters, limit)
     if as_json:
         click.echo(_dump(found))
         return

@@ -145,33 +145,6 @@ class BatchExecutionService:
                 for r in rows
             ]
 
-    def list_executions(
-        self,
-        *,
-        job_id: str | None = None,
-        status: str | None = None,
-        partition_key: str | None = None,
-        limit: int = 20,
-    ) -> list[ExecutionView]:
-        """Executions, newest first, optionally filtered by job, status and partition.
-
-        Raises:
-            ValueError: ``limit`` outside 1..1000.
-        """
-        if not 1 <= limit <= 1000:
-            raise ValueError(f"limit must be 1..1000, got {limit}")
-        stmt = sa.select(BatchExecution).order_by(
-            BatchExecution.created_at.desc(), BatchExecution.execution_id.desc()
-        )
-        if job_id is not None:
-            stmt = stmt.where(BatchExecution.job_id == job_id)
-        if status is not None:
-            stmt = stmt.where(BatchExecution.status == status)
-        if partition_key is not None:
-            stmt = stmt.where(BatchExecution.partition_key == partition_key)
-        with UnitOfWork(self._engine) as uow:
-            return [ExecutionView.of(r) for r in uow.session.scalars(stmt.limit(limit))]
-
     def list_stop_requested_ids(self, limit: int = 200) -> list[str]:
         """Ids of READY or RUNNING executions with a stop request, oldest request first."""
         with UnitOfWork(self._engine) as uow:

@@ -4,9 +4,14 @@ A report is a summary (PASS, WARN, FAIL and ERROR counts by asset) and one item 
 and partition, stored in ``dq_report`` / ``dq_report_item`` and built from the validation results
 (``ValidationService`` views):
 
-- the daily report of a partition takes the LATEST result (highest ``result_id``) of each (rule,
-  asset) in that partition, so a replay's result replaces the earlier run's and the report shows
-  the current state: a FAIL later passed by a replay shows PASS (field report RB-10);
+- the daily report of a partition is what the partition is (``domain.partition_state``): each
+  asset's results come from the execution that made its ACTIVE result version, so a replay that
+  passed and was activated replaces the earlier FAIL, while a later attempt whose versions
+  stayed inactive (a replay that failed a FAIL rule, a stopped run) does not. That attempt, when
+  it is the newest, is shown beside the report (``latest_attempt``), never instead of it. An
+  asset without an active version is reported from its latest attempt, and the items and the
+  report's ``basis`` say so. Reading a daily report rebuilds it first when what is active (or
+  the results recorded) changed since it was built;
 - the replay report takes the results of the replay's executions (the latest per rule, asset and
   partition, when a partition ran more than once within the replay);
 - ``compare`` puts a replay's items beside the results of the executions it replaced (each
@@ -26,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsrel_core.domain import partition_state as ps
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import (
     REPORT_TYPES,
@@ -38,11 +44,16 @@ from opsrel_core.persistence.tables import (
 )
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.execution_context import lock_subject
+from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.validation import ValidationResultView, ValidationService
 
 STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 MAX_LIST_LIMIT = 1000
+# A report's outcome is its worst item: a FAIL outranks an ERROR (a rule that could not run).
+_SEVERITY_RANK = {"FAIL": 0, "ERROR": 1, "WARN": 2, "PASS": 3}
+BASIS_MIXED = "MIXED"  # some assets from their active version, others from their latest attempt
+BASIS_REPLAY = "REPLAY"  # a replay report: its executions' results, active or not
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +64,8 @@ class DqReportItemView:
         result_id, execution_id, version_hash: the validation result it comes from.
         failing_rows: rows that broke the rule (row-level rules), else None.
         measured_value, bound: the figure and its bound (table-level rules), else None.
+        active_version: the result comes from the execution that made the asset partition's
+            active version (read when the view is built); False in a replay report.
     """
 
     rule_id: str
@@ -65,6 +78,32 @@ class DqReportItemView:
     version_hash: str | None
     measured_value: float | None
     bound: str | None
+    active_version: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DqAttemptView:
+    """The newest execution that checked a day, shown beside a daily report that is not its.
+
+    Attributes:
+        execution_id, status, trigger_type, replay_id: the execution (its status as recorded:
+            ``FAILED``, ``STOPPED``, or ``SUCCESS`` with versions left inactive).
+        outcome: its worst rule status (``FAIL``, ``ERROR``, ``WARN`` or ``PASS``).
+        summary, pass_count, warn_count, fail_count, error_count: as in ``DqReportView``.
+        items: its results in that day, by asset and rule.
+    """
+
+    execution_id: str
+    status: str
+    trigger_type: str
+    replay_id: int | None
+    outcome: str
+    summary: dict[str, dict[str, int]]
+    pass_count: int
+    warn_count: int
+    fail_count: int
+    error_count: int
+    items: tuple[DqReportItemView, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +116,13 @@ class DqReportView:
         pass_count, warn_count, fail_count, error_count: totals over the items.
         items: by asset, partition and rule.
         created_at: when the report was last built (UTC).
+        outcome: the worst item status (``FAIL``, ``ERROR``, ``WARN``, ``PASS``), ``NONE``
+            without items.
+        basis: where a daily report's items come from: ``ACTIVE`` (every asset's active
+            version), ``LATEST_ATTEMPT`` (no asset has an active version), ``MIXED``, or
+            ``NONE`` (no results); ``REPLAY`` for a replay report.
+        latest_attempt: a daily report's newest attempt when the report does not come from it
+            (a later replay or run whose versions stayed inactive), else None.
     """
 
     report_id: int
@@ -90,6 +136,9 @@ class DqReportView:
     error_count: int
     items: tuple[DqReportItemView, ...]
     created_at: dt.datetime
+    outcome: str = ps.NONE
+    basis: str = ps.NONE
+    latest_attempt: DqAttemptView | None = None
 
 
 @retry_transient_methods
@@ -108,20 +157,23 @@ class DqReportService:
     # -- builds ------------------------------------------------------------------------------
 
     def build_daily_report(self, partition_key: str) -> DqReportView:
-        """Build (or rebuild in place) the report of a day from each rule's latest result.
+        """Build (or rebuild in place) the report of a day from what the day is.
+
+        Each asset's results come from the execution of its active version, or from its latest
+        attempt when no version is active (``domain.partition_state``).
 
         Args:
             partition_key: the day, ``YYYY-MM-DD``.
 
         Returns:
-            The stored report; a day without results gets an empty one.
+            The stored report (with ``latest_attempt`` when a newer attempt is not its source);
+            a day without results gets an empty one.
 
         Raises:
             ValueError: the partition key is not an ISO date.
         """
         day = _day(partition_key)
-        results = _latest(self._validation.results_for_partition(partition_key))
-        return self._store("DAILY", day, None, results)
+        return self._store("DAILY", day, None, self._current_results(day.isoformat()))
 
     def build_replay_report(self, replay_id: int) -> DqReportView:
         """Build (or rebuild in place) the report of a replay from its executions' results.
@@ -138,11 +190,28 @@ class DqReportService:
     # -- reads -------------------------------------------------------------------------------
 
     def get_daily_report(self, partition_key: str) -> DqReportView | None:
-        """The stored report of a day, or None when it was not built."""
+        """The report of a day, or None when it was never built.
+
+        A stored report whose items are no longer what the day is (a version was activated or
+        deactivated, or results were recorded, since it was built) is rebuilt first.
+
+        Raises:
+            ValueError: the partition key is not an ISO date.
+        """
         day = _day(partition_key)
         with UnitOfWork(self._engine) as uow:
             row = _find(uow.session, "DAILY", day, None)
-            return None if row is None else _views(uow.session, [row])[0]
+            if row is None:
+                return None
+            stored = set(uow.session.scalars(
+                sa.select(DqReportItem.result_id).where(DqReportItem.report_id == row.report_id)))
+        current = self._current_results(day.isoformat())
+        if stored != {r.result_id for r in current}:
+            return self._store("DAILY", day, None, current)
+        with UnitOfWork(self._engine) as uow:
+            row = _find(uow.session, "DAILY", day, None)
+            assert row is not None  # reports are rebuilt in place, never deleted
+            return _views(uow.session, [row])[0]
 
     def get_replay_report(self, replay_id: int) -> DqReportView | None:
         """The stored report of a replay, or None when it was not built."""
@@ -246,6 +315,17 @@ class DqReportService:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _current_results(self, partition_key: str) -> list[ValidationResultView]:
+        """The results a day's report is made of: each asset's current attempt's, by rule."""
+        results = self._validation.results_for_partition(partition_key)
+        with UnitOfWork(self._engine) as uow:
+            states = read_partition_states(uow.session, [partition_key]).get(partition_key, {})
+        return _latest(
+            r for r in results
+            if (state := states.get(r.asset_key)) is not None and state.current is not None
+            and r.execution_id == state.current.execution_id
+        )
+
     def _store(
         self, report_type: str, day: dt.date | None, replay_id: int | None,
         results: list[ValidationResultView],
@@ -278,42 +358,87 @@ class DqReportService:
 
 
 def render_markdown(report: DqReportView, max_items: int = 50) -> str:
-    """A compact markdown rendering of a report, for Dagster UI metadata.
+    """A compact markdown rendering of a report, for Dagster UI metadata and the CLI.
 
     Args:
         report: the report.
         max_items: item rows shown (non-PASS first); the rest are counted in a last line.
 
     Returns:
-        A title line with the totals, a table of counts by asset and a table of items.
+        A title line with the totals; for a daily report, where its results come from (the
+        active version, or the latest attempt when none is active) and the latest attempt
+        beside it when that is another execution; a table of counts by asset and a table of
+        items; the latest attempt's non-PASS items last.
     """
     subject = (f"daily {report.report_date.isoformat()}" if report.report_type == "DAILY"
                else f"replay {report.replay_id}")
     lines = [
         f"**Data quality, {subject}**: {report.pass_count} PASS, {report.warn_count} WARN, "
         f"{report.fail_count} FAIL, {report.error_count} ERROR",
-        "",
     ]
+    lines += _source_lines(report)
+    lines.append("")
     if not report.items:
-        return "\n".join([*lines, "_No validation results._"])
+        return "\n".join([*lines, "_No validation results._", *_attempt_lines(report, max_items)])
     lines += ["| asset | PASS | WARN | FAIL | ERROR |", "|---|---:|---:|---:|---:|"]
     for asset, counts in report.summary.items():
         lines.append(f"| {_cell(asset)} | " + " | ".join(str(counts[s]) for s in STATUSES) + " |")
-    rank = {"FAIL": 0, "ERROR": 1, "WARN": 2, "PASS": 3}
-    items = sorted(report.items, key=lambda i: (rank[i.status], i.asset_key, i.partition_key,
-                                                i.rule_id))
-    lines += ["", "| rule | asset | partition | status | failing rows | measured / bound |",
-              "|---|---|---|---|---:|---|"]
-    for item in items[:max_items]:
+    lines += _item_table(report.items, max_items)
+    return "\n".join([*lines, *_attempt_lines(report, max_items)])
+
+
+def _executions(items: Iterable[DqReportItemView], active: bool) -> str:
+    return ", ".join(sorted({i.execution_id or "?" for i in items if i.active_version == active}))
+
+
+def _source_lines(report: DqReportView) -> list[str]:
+    """Where a daily report's results come from, and its latest attempt when that differs."""
+    lines = []
+    if report.basis == ps.ACTIVE:
+        lines.append(f"Active version: **{report.outcome}** "
+                     f"(execution {_executions(report.items, True)})")
+    elif report.basis == ps.LATEST_ATTEMPT:
+        lines.append(f"_No active version: reported from the latest attempt "
+                     f"(execution {_executions(report.items, False)})._")
+    elif report.basis == BASIS_MIXED:
+        lines.append(f"Active version: **{report.outcome}** (execution "
+                     f"{_executions(report.items, True)}); assets without an active version "
+                     f"from their latest attempt (execution {_executions(report.items, False)})")
+    attempt = report.latest_attempt
+    if attempt is not None:
+        replay = f", replay {attempt.replay_id}" if attempt.replay_id is not None else ""
+        lines.append(
+            f"Latest attempt: **{attempt.outcome}** (execution {attempt.execution_id}{replay}, "
+            f"{attempt.status}, not active): {attempt.pass_count} PASS, {attempt.warn_count} "
+            f"WARN, {attempt.fail_count} FAIL, {attempt.error_count} ERROR"
+        )
+    return lines
+
+
+def _attempt_lines(report: DqReportView, max_items: int) -> list[str]:
+    attempt = report.latest_attempt
+    failed = [] if attempt is None else [i for i in attempt.items if i.status != "PASS"]
+    if not failed:
+        return []
+    return ["", f"Latest attempt ({attempt.execution_id}), not PASS:",  # type: ignore[union-attr]
+            *_item_table(tuple(failed), max_items)]
+
+
+def _item_table(items: tuple[DqReportItemView, ...], max_items: int) -> list[str]:
+    ordered = sorted(items, key=lambda i: (_SEVERITY_RANK[i.status], i.asset_key, i.partition_key,
+                                           i.rule_id))
+    lines = ["", "| rule | asset | partition | status | failing rows | measured / bound |",
+             "|---|---|---|---|---:|---|"]
+    for item in ordered[:max_items]:
         measured = ("" if item.measured_value is None
                     else f"{item.measured_value:g} / {item.bound or ''}")
         failing = "" if item.failing_rows is None else str(item.failing_rows)
         lines.append(f"| {_cell(item.rule_id)} | {_cell(item.asset_key)} | "
                      f"{_cell(item.partition_key)} | {item.status} | {failing} | "
                      f"{_cell(measured)} |")
-    if len(items) > max_items:
-        lines.append(f"\n_{len(items) - max_items} more items not shown._")
-    return "\n".join(lines)
+    if len(ordered) > max_items:
+        lines.append(f"\n_{len(ordered) - max_items} more items not shown._")
+    return lines
 
 
 def _cell(text: str) -> str:
@@ -372,22 +497,82 @@ def _find(
     return session.scalars(stmt.order_by(DqReport.report_id).limit(1)).one_or_none()
 
 
+def _item_query() -> sa.Select:
+    return (
+        sa.select(
+            DqReportItem, ValidationResult.execution_id, ValidationRuleVersion.version_hash,
+            ValidationResult.measured_value, ValidationResult.bound,
+        )
+        .outerjoin(ValidationResult, ValidationResult.result_id == DqReportItem.result_id)
+        .outerjoin(ValidationRuleVersion,
+                   ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id)
+    )
+
+
+def _attempt_views(
+    session: Session, wanted: dict[str, ps.Attempt]
+) -> dict[str, DqAttemptView]:
+    """``{partition: attempt view}`` of the given attempts, their results read in one query."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(ValidationResult, ValidationRuleVersion.rule_id,
+                  ValidationRuleVersion.version_hash)
+        .join(ValidationRuleVersion,
+              ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id)
+        .where(ValidationResult.partition_key.in_(list(wanted)),
+               ValidationResult.execution_id.in_({a.execution_id for a in wanted.values()}))
+    )
+    by_day: dict[str, list[DqReportItemView]] = {day: [] for day in wanted}
+    for result, rule_id, version_hash in rows:
+        if wanted[result.partition_key].execution_id != result.execution_id:
+            continue
+        by_day[result.partition_key].append(DqReportItemView(
+            rule_id=rule_id, asset_key=result.asset_key, partition_key=result.partition_key,
+            status=result.status, failing_rows=result.failing_rows, result_id=result.result_id,
+            execution_id=result.execution_id, version_hash=version_hash,
+            measured_value=result.measured_value, bound=result.bound,
+        ))
+    views = {}
+    for day, attempt in wanted.items():
+        # One result per rule: the newest, should a rule have two versions in one execution.
+        newest: dict[tuple[str, str], DqReportItemView] = {}
+        for item in sorted(by_day[day], key=lambda i: i.result_id or 0):
+            newest[(item.asset_key, item.rule_id)] = item
+        items = tuple(newest[k] for k in sorted(newest))
+        counts = {s: sum(1 for i in items if i.status == s) for s in STATUSES}
+        views[day] = DqAttemptView(
+            execution_id=attempt.execution_id, status=attempt.status,
+            trigger_type=attempt.trigger_type or "", replay_id=attempt.replay_id,
+            outcome=_outcome(items), summary=_summary_of((i.asset_key, i.status) for i in items),
+            pass_count=counts["PASS"], warn_count=counts["WARN"], fail_count=counts["FAIL"],
+            error_count=counts["ERROR"], items=items,
+        )
+    return views
+
+
+def _outcome(items: Iterable[DqReportItemView]) -> str:
+    statuses = [i.status for i in items]
+    return min(statuses, key=_SEVERITY_RANK.__getitem__) if statuses else ps.NONE
+
+
+def _basis(items: tuple[DqReportItemView, ...]) -> str:
+    if not items:
+        return ps.NONE
+    active = {i.active_version for i in items}
+    if active == {True}:
+        return ps.ACTIVE
+    return ps.LATEST_ATTEMPT if active == {False} else BASIS_MIXED
+
+
 def _views(session: Session, rows: list[DqReport]) -> list[DqReportView]:
-    """Views of report rows, their items read in one query (with their results' details)."""
+    """Views of report rows: their items read in one query (with their results' details), and
+    for daily reports what is active now and the newest attempt, read for all days at once."""
     ids = [r.report_id for r in rows]
     items: dict[int, list[DqReportItemView]] = {i: [] for i in ids}
     if ids:
-        query = (
-            sa.select(
-                DqReportItem, ValidationResult.execution_id, ValidationRuleVersion.version_hash,
-                ValidationResult.measured_value, ValidationResult.bound,
-            )
-            .outerjoin(ValidationResult, ValidationResult.result_id == DqReportItem.result_id)
-            .outerjoin(ValidationRuleVersion,
-                       ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id)
-            .where(DqReportItem.report_id.in_(ids))
-            .order_by(DqReportItem.asset_key, DqReportItem.partition_key, DqReportItem.rule_id)
-        )
+        query = _item_query().where(DqReportItem.report_id.in_(ids)).order_by(
+            DqReportItem.asset_key, DqReportItem.partition_key, DqReportItem.rule_id)
         for item, execution_id, version_hash, measured, bound in session.execute(query):
             items[item.report_id].append(DqReportItemView(
                 rule_id=item.rule_id, asset_key=item.asset_key, partition_key=item.partition_key,
@@ -395,10 +580,30 @@ def _views(session: Session, rows: list[DqReport]) -> list[DqReportView]:
                 execution_id=execution_id, version_hash=version_hash, measured_value=measured,
                 bound=bound,
             ))
+    days = [r.report_date.isoformat() for r in rows if r.report_type == "DAILY"]
+    states = read_partition_states(session, days)
+    beside: dict[str, ps.Attempt] = {}
+    for row in rows:
+        if row.report_type != "DAILY":
+            continue
+        day = row.report_date.isoformat()
+        day_states = states.get(day, {})
+        for n, item in enumerate(items[row.report_id]):
+            state = day_states.get(item.asset_key)
+            if (state is not None and state.basis == ps.ACTIVE and state.current is not None
+                    and state.current.execution_id == item.execution_id):
+                items[row.report_id][n] = dataclasses.replace(item, active_version=True)
+        latest = max((s.latest for s in day_states.values() if s.latest is not None),
+                     key=lambda a: (a.order, a.execution_id), default=None)
+        sources = {i.execution_id for i in items[row.report_id]}
+        if latest is not None and latest.execution_id not in sources:
+            beside[day] = latest
+    attempts = _attempt_views(session, beside)
     views = []
     for row in rows:
         own = tuple(items[row.report_id])
         created = row.created_at
+        daily = row.report_type == "DAILY"
         views.append(DqReportView(
             report_id=row.report_id, report_type=row.report_type, report_date=row.report_date,
             replay_id=row.replay_id,
@@ -406,5 +611,8 @@ def _views(session: Session, rows: list[DqReport]) -> list[DqReportView]:
             pass_count=row.pass_count, warn_count=row.warn_count, fail_count=row.fail_count,
             error_count=sum(1 for i in own if i.status == "ERROR"), items=own,
             created_at=created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc),
+            outcome=_outcome(own),
+            basis=_basis(own) if daily else BASIS_REPLAY,
+            latest_attempt=attempts.get(row.report_date.isoformat()) if daily else None,
         ))
     return views

@@ -320,3 +320,47 @@ def test_lineage_of_a_version_never_recorded_is_a_404_problem(api, engine):
                               "&partition=2013-02-08&version=2")
     _assert_problem(missing, 404, "BAT-010")
     assert "v2" in missing.body["detail"]
+
+
+def test_issue12_listing_cli_lists_the_range_runs_over_a_day_as_the_api_does(
+    api, engine, database_url, tmp_path, monkeypatch
+):
+    import json
+
+    from click.testing import CliRunner
+
+    from opsrel_core.entrypoints.cli import cli
+
+    day = "2013-01-05"
+    _execution(engine, "single", partition=day, at=T0)
+    _execution(engine, "range-over", partition=None, partition_range=("2013-01-01", "2013-01-07"),
+               at=T0 + dt.timedelta(minutes=1))
+    _execution(engine, "range-after", partition=None,
+               partition_range=("2013-01-06", "2013-01-08"), at=T0 + dt.timedelta(minutes=2))
+    _execution(engine, "other-day", partition="2013-01-09", at=T0 + dt.timedelta(minutes=3))
+    svc = BatchExecutionService(engine)
+    svc.start_execution("range-over")
+    svc.fail_execution("range-over", error_code="INP-001", error_message="empty")
+    monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
+    monkeypatch.setenv("OPSREL_HOME", str(tmp_path / "home"))
+
+    def listed(*args: str) -> list[str]:
+        result = CliRunner().invoke(cli, ["executions", "list", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return [e["execution_id"] for e in json.loads(result.stdout)]
+
+    def api_ids(query: dict[str, str]) -> list[str]:
+        reply = api.call("GET", "/admin/batch/executions?" + urllib.parse.urlencode(query))
+        assert reply.status == 200, reply.body
+        return [e["execution_id"] for e in reply.body["items"]]
+
+    assert listed("--partition", day) == ["range-over", "single"]
+    assert listed("--partition", day) == api_ids({"partition_from": day, "partition_to": day})
+    assert listed("--partition", day, "--status", "FAILED") == ["range-over"] == api_ids(
+        {"partition_from": day, "partition_to": day, "status": "FAILED"})
+    assert listed("--partition", "2013-01-08") == ["range-after"]
+    assert listed("--limit", "2") == ["other-day", "range-after"]
+    table = CliRunner().invoke(cli, ["executions", "list", "--partition", day]).stdout
+    assert "2013-01-01..2013-01-07" in table.splitlines()[1]
+    refused = CliRunner().invoke(cli, ["executions", "list", "--limit", "0"])
+    assert refused.exit_code == 2

@@ -13,6 +13,7 @@ from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_RULES, clean_flights
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection import RunProjection
+from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 
 
 def test_context_and_backtrace_agree_on_the_snapshot(runner):
@@ -137,3 +138,69 @@ def test_cli_reports_lineage_and_executions(runner):
     assert summary.snapshot_id in trace.stdout
     shown = cli_runner.invoke(cli, ["executions", "show", summary.run_id])
     assert shown.exit_code == 0 and "SUCCESS" in shown.stdout and summary.snapshot_id in shown.stdout
+
+
+def test_issue12_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_and_the_api(
+    runner, opsrel_env, api
+):
+    """A day whose active version passed every FAIL rule, then a replay that fails one (a
+    landing file with a duplicated flight): the day is still PASS, the attempt shown beside."""
+    import datetime as dt
+    from pathlib import Path
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from opsrel_dagster.cli import cli
+    from opsrel_dagster.defs.flights.package_data import package_flights_for_day
+
+    day = "2013-02-22"
+    [healthy] = runner.run_partitions([day])
+    assert healthy.status == "SUCCESS"
+    flights = package_flights_for_day(dt.date(2013, 2, 22))
+    pd.concat([flights, flights.iloc[[10]]], ignore_index=True).to_csv(
+        Path(opsrel_env["OPSREL_LANDING_DIR"], f"flights_{day}.csv"), index=False)
+    replay, [failed] = runner.run_replay([day], kind="single", operator_id="jo",
+                                         reason="late file")
+    assert (failed.status, failed.error_code) == ("FAILED", "DQ-001")
+    versions = ResultVersionService(runner.engine)
+    assert versions.get_active_version("clean_flights", day).execution_id == healthy.run_id
+
+    report = DqReportService(runner.engine).get_daily_report(day)
+    assert {i.execution_id for i in report.items} == {healthy.run_id}
+    assert (report.fail_count, report.outcome, report.basis) == (0, "WARN", "ACTIVE")
+    attempt = report.latest_attempt
+    assert (attempt.execution_id, attempt.status, attempt.replay_id, attempt.outcome) == (
+        failed.run_id, "FAILED", replay.replay_id, "FAIL")
+    assert [(i.rule_id, i.failing_rows) for i in attempt.items if i.status == "FAIL"] == [
+        ("flight_key_unique", 2)]
+
+    # the observation in the Dagster UI says the same, the newest one for the day
+    [observation, *_] = [
+        record.asset_observation
+        for record in runner.instance.fetch_observations(
+            dg.AssetKey("clean_flights"), limit=10, ascending=False).records
+        if record.partition_key == day
+    ]
+    assert observation.metadata["opsrel/dq_fail"].value == 0
+    assert observation.metadata["opsrel/dq_basis"].value == "ACTIVE"
+    assert observation.metadata["opsrel/dq_latest_attempt"].value == (
+        f"FAIL (execution {failed.run_id}, FAILED, replay {replay.replay_id}, not active)")
+    markdown = observation.metadata["opsrel/dq_report"].value
+    assert f"Active version: **WARN** (execution {healthy.run_id})" in markdown
+    assert f"Latest attempt: **FAIL** (execution {failed.run_id}, replay {replay.replay_id}" in markdown
+
+    # the operator's two views: the CLI and the admin API
+    shown = CliRunner().invoke(cli, ["reports", "show", "--partition", day])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[1] == f"Active version: **WARN** (execution {healthy.run_id})"
+    assert lines[2].startswith(f"Latest attempt: **FAIL** (execution {failed.run_id}, "
+                               f"replay {replay.replay_id}, FAILED, not active): ")
+    reply = api.call("GET", f"/admin/reports/daily/{day}")
+    assert reply.status == 200, reply.body
+    assert (reply.body["fail_count"], reply.body["basis"], reply.body["outcome"]) == (
+        0, "ACTIVE", "WARN")
+    beside = reply.body["latest_attempt"]
+    assert (beside["execution_id"], beside["status"], beside["replay_id"], beside["outcome"],
+            beside["fail_count"]) == (failed.run_id, "FAILED", replay.replay_id, "FAIL", 1)

@@ -13,6 +13,7 @@ from opsrel_core.persistence.tables import DqReport, DqReportItem
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.dq_reports import DqReportService, render_markdown
 from opsrel_core.services.replays import ReplayService
+from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
 
 JOB = "flights_daily"
@@ -279,3 +280,108 @@ def test_markdown_shows_the_counts(world, reports):
     assert not any(line.startswith("| flight_key_unique |") for line in lines)
     assert lines[-1] == "_3 more items not shown._"
     assert render_markdown(reports.build_daily_report(DAY3)).endswith("_No validation results._")
+
+
+# -- the report is what the day is: its active version, the latest attempt beside it ------------
+
+
+def _attempt(world: World, versions: ResultVersionService, execution_id: str, day: str,
+             statuses: dict[str, str], *, replay_id: int | None = None,
+             parent: str | None = None, ends: str = "SUCCESS") -> str:
+    """An execution that made versions of both checked assets and recorded these results."""
+    world.run(execution_id, day, replay_id=replay_id, parent=parent)
+    world.executions.start_execution(execution_id)
+    for asset in (FLIGHTS, ONTIME):
+        versions.create_version(asset_key=asset, partition_key=day, execution_id=execution_id,
+                                content_hash=f"sha256:{execution_id}:{asset}", row_count=842,
+                                storage_uri=None)
+    for rule_id, status in statuses.items():
+        world.result(execution_id, day, rule_id, status, 0 if status == "PASS" else 3)
+    if ends == "SUCCESS":
+        world.executions.complete_execution(execution_id)
+    else:
+        world.executions.fail_execution(execution_id, "DQ-001", failed_asset_key=FLIGHTS,
+                                        failed_partition_key=day)
+    versions.activate_execution_versions(execution_id)  # what the projection does at the end
+    return execution_id
+
+
+ALL_PASS = {"flight_key_unique": "PASS", "dest_known": "PASS", "tailnum_known": "PASS",
+            "row_count_min": "PASS"}
+
+
+def test_issue12_report_a_failed_replay_leaves_the_day_pass_with_the_attempt_beside(
+    world, reports, engine
+):
+    versions = ResultVersionService(engine)
+    healthy = _attempt(world, versions, "run-1", DAY1, ALL_PASS)
+    assert reports.build_daily_report(DAY1).pass_count == 4
+
+    replay_id = world.replay(DAY1)
+    failed = _attempt(world, versions, "r-1", DAY1, {**ALL_PASS, "flight_key_unique": "FAIL"},
+                      replay_id=replay_id, parent=healthy, ends="FAILED")
+    assert versions.get_active_version(FLIGHTS, DAY1).execution_id == healthy
+
+    report = reports.build_daily_report(DAY1)
+    assert (report.pass_count, report.warn_count, report.fail_count) == (4, 0, 0)
+    assert (report.outcome, report.basis) == ("PASS", "ACTIVE")
+    assert report.summary == {FLIGHTS: {**ZERO, "PASS": 3}, ONTIME: {**ZERO, "PASS": 1}}
+    assert {(i.rule_id, i.execution_id, i.active_version) for i in report.items} == {
+        (rule_id, healthy, True) for rule_id in ALL_PASS
+    }
+    attempt = report.latest_attempt
+    assert attempt is not None
+    assert (attempt.execution_id, attempt.status, attempt.replay_id, attempt.trigger_type) == (
+        failed, "FAILED", replay_id, "REPLAY")
+    assert (attempt.outcome, attempt.pass_count, attempt.fail_count) == ("FAIL", 3, 1)
+    assert attempt.summary == {FLIGHTS: {**ZERO, "PASS": 2, "FAIL": 1}, ONTIME: {**ZERO, "PASS": 1}}
+    assert [(i.rule_id, i.status, i.failing_rows) for i in attempt.items
+            if i.status != "PASS"] == [("flight_key_unique", "FAIL", 3)]
+    assert reports.get_daily_report(DAY1) == report
+    assert reports.list_reports(report_type="DAILY")[0] == report
+
+    markdown = render_markdown(report).splitlines()
+    assert markdown[0] == "**Data quality, daily 2013-02-01**: 4 PASS, 0 WARN, 0 FAIL, 0 ERROR"
+    assert markdown[1] == "Active version: **PASS** (execution run-1)"
+    assert markdown[2] == (f"Latest attempt: **FAIL** (execution r-1, replay {replay_id}, FAILED, "
+                           "not active): 3 PASS, 0 WARN, 1 FAIL, 0 ERROR")
+    assert markdown[-1] == f"| flight_key_unique | {FLIGHTS} | {DAY1} | FAIL | 3 |  |"
+
+    # a replay that passes and is activated is what the day is: nothing is shown beside it
+    fixed = _attempt(world, versions, "r-2", DAY1, ALL_PASS, replay_id=replay_id, parent=healthy)
+    again = reports.build_daily_report(DAY1)
+    assert (again.outcome, again.basis, again.latest_attempt) == ("PASS", "ACTIVE", None)
+    assert {i.execution_id for i in again.items} == {fixed}
+
+
+def test_issue12_report_without_an_active_version_reads_the_latest_attempt_and_says_so(
+    world, reports, engine
+):
+    versions = ResultVersionService(engine)
+    failed = _attempt(world, versions, "run-1", DAY1, {**ALL_PASS, "flight_key_unique": "FAIL"},
+                      ends="FAILED")
+    report = reports.build_daily_report(DAY1)
+    assert (report.outcome, report.basis, report.latest_attempt) == ("FAIL", "LATEST_ATTEMPT", None)
+    assert {(i.execution_id, i.active_version) for i in report.items} == {(failed, False)}
+    assert render_markdown(report).splitlines()[1] == (
+        "_No active version: reported from the latest attempt (execution run-1)._")
+
+
+def test_issue12_report_is_rebuilt_when_what_is_active_changes(world, reports, engine):
+    versions = ResultVersionService(engine)
+    healthy = _attempt(world, versions, "run-1", DAY1, ALL_PASS)
+    _attempt(world, versions, "r-1", DAY1, {**ALL_PASS, "flight_key_unique": "FAIL"},
+             replay_id=world.replay(DAY1), parent=healthy, ends="FAILED")
+    built = reports.build_daily_report(DAY1)
+    assert (built.outcome, built.basis) == ("PASS", "ACTIVE")
+
+    # a data correction takes the healthy version of clean_flights out of service: that asset
+    # has no active version any more, so it reads its latest attempt; ontime stays active
+    flights = versions.get_active_version(FLIGHTS, DAY1)
+    versions.deactivate_version(flights.version_id, operator_id="op", reason="bad carrier map")
+    read = reports.get_daily_report(DAY1)
+    assert read.report_id == built.report_id and read.created_at > built.created_at
+    assert (read.outcome, read.basis, read.latest_attempt) == ("FAIL", "MIXED", None)
+    assert {(i.asset_key, i.execution_id, i.active_version) for i in read.items} == {
+        (FLIGHTS, "r-1", False), (ONTIME, healthy, True)}
+    assert reports.get_daily_report(DAY1) == read  # unchanged since: not rebuilt again

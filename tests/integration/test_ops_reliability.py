@@ -19,6 +19,7 @@ from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, RESULT_ASSET_KEYS, flights_partitions
@@ -228,7 +229,7 @@ def test_rb02_cold_start_does_not_realert_history(receivers, runner, opsrel_env,
     assert rest.cursor > first.cursor and rest.oldest_pending_at is None
     [caught_up] = api.call("GET", "/admin/ingestion").body
     assert (caught_up["oldest_pending_at"], caught_up["lag_seconds"]) == (None, 0)
-    executions = BatchExecutionService(runner.engine).list_executions()
+    executions, _ = ExecutionQueries(runner.engine).list_executions(ExecutionFilter())
     assert sorted((e.partition_key, e.status.value, e.error_code) for e in executions) == [
         (day, "FAILED", "INP-001") for day in history]
 

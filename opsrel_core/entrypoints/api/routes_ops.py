@@ -168,7 +168,8 @@ def lineage_backtrace(
 def daily_report(
     partition: str, _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """The data-quality report of a day."""
+    """The data-quality report of a day: its active version's results (``basis``), with the
+    latest attempt beside it (``latest_attempt``) when a newer run's versions stayed inactive."""
     report = services.reports.get_daily_report(partition)
     if report is None:
         raise LookupError(f"no daily report for {partition}")
