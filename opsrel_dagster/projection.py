@@ -397,15 +397,13 @@ class RunProjection:
         while max_batches is None or batches < max_batches:
             after = self._cursor()
             run_ids, new_cursor, has_more = self._changed_runs(after, batch_size)
-            # One storage call for the batch's run records, not one per run (benchmark B3).
-            records = {
-                r.dagster_run.run_id: r
-                for r in self.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
-            } if run_ids else {}
+            records = self._batch_records(run_ids)
             for run_id in run_ids:
                 if run_id in attempted:
                     continue  # already tried in this sync (a due set-aside run)
-                if run_id in records:
+                if records is None:
+                    project(run_id)  # read one by one: only an unreadable run is set aside
+                elif run_id in records:
                     project(run_id, records[run_id])
                 else:
                     ignored.add(run_id)
@@ -443,6 +441,21 @@ class RunProjection:
         report.oldest_set_aside_error_code = summary.oldest_error_code
         report.oldest_set_aside_at = summary.oldest_failed_at
         return report
+
+    def _batch_records(self, run_ids: list[str]) -> "dict[str, dg.RunRecord] | None":
+        # One storage call for the batch's run records, not one per run (benchmark B3). None
+        # when that call raises (one record Dagster cannot read fails the whole call).
+        if not run_ids:
+            return {}
+        try:
+            return {
+                r.dagster_run.run_id: r
+                for r in self.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
+            }
+        except Exception:  # noqa: BLE001 - read one by one instead; the unreadable one is set aside
+            log.warning("the run records of a batch of %d runs could not be read together",
+                        len(run_ids), exc_info=True)
+            return None
 
     def project_or_set_aside(self, run_id: str) -> "ExecutionView | None":
         """``project_run``, except that a run whose projection raises is set aside (its error

@@ -14,6 +14,7 @@ aside, the oldest, its error code.
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -81,6 +82,7 @@ class ProjectionFailureService:
         alerts: raises the SYS-004 alert; None: no alert (the flag stays unset, so the alert is
             raised by the first failure after alerts are configured).
         policy: backoff and alert threshold.
+        clock: current UTC time, used when a method is given no ``now``; injectable for tests.
     """
 
     def __init__(
@@ -88,10 +90,12 @@ class ProjectionFailureService:
         engine: sa.Engine,
         alerts: OpsAlertService | None = None,
         policy: SetAsidePolicy = SetAsidePolicy(),
+        clock: Callable[[], dt.datetime] = utcnow,
     ):
         self._engine = engine
         self._alerts = alerts
         self.policy = policy
+        self.clock = clock
 
     def set_aside(
         self, run_id: str, error_code: str, message: str, now: dt.datetime | None = None
@@ -115,7 +119,7 @@ class ProjectionFailureService:
         """
         if not run_id or not run_id.strip() or len(run_id) > 64:
             raise ValueError(f"run_id must be 1..64 characters, got {run_id!r}")
-        now = now or utcnow()
+        now = now or self.clock()
         for _ in range(2):
             with UnitOfWork(self._engine) as uow:
                 session = uow.session
@@ -151,7 +155,7 @@ class ProjectionFailureService:
     def due(self, now: dt.datetime | None = None, limit: int = DEFAULT_DUE_LIMIT) -> list[str]:
         """Run ids whose next attempt is due at ``now``, the longest waiting first (at most
         ``limit``)."""
-        now = now or utcnow()
+        now = now or self.clock()
         with UnitOfWork(self._engine) as uow:
             return list(uow.session.scalars(
                 sa.select(ProjectionFailure.run_id)
@@ -182,7 +186,7 @@ class ProjectionFailureService:
 
     def summary(self, now: dt.datetime | None = None) -> SetAsideSummary:
         """How many runs are set aside and which first failed longest ago, as of ``now``."""
-        now = now or utcnow()
+        now = now or self.clock()
         with UnitOfWork(self._engine) as uow:
             count = uow.session.scalar(sa.select(sa.func.count()).select_from(ProjectionFailure))
             if not count:
