@@ -193,12 +193,20 @@ def sync_command(reset: bool, as_json: bool) -> None:
     runner = HeadlessRunner.from_env()
     report = runner.sync(reset=reset)
     if as_json:
-        click.echo(json.dumps(report.__dict__))
+        click.echo(json.dumps(report.to_json()))
     else:
         click.echo(
             f"projected {report.runs_projected} runs ({report.runs_ignored} not ours), "
             f"refreshed {report.open_refreshed} open executions; cursor {report.cursor}"
         )
+        if report.set_aside:
+            oldest = report.oldest_set_aside_at.isoformat() if report.oldest_set_aside_at else "-"
+            click.echo(
+                f"set aside: {report.set_aside} run(s) could not be recorded (retried with "
+                f"backoff); oldest {report.oldest_set_aside_run_id} "
+                f"[{report.oldest_set_aside_error_code}] since {oldest}. "
+                "See GET /admin/ingestion; fix the cause and run `opsrel sync` again."
+            )
 
 
 def main() -> None:

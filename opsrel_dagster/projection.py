@@ -21,11 +21,13 @@ import sqlalchemy as sa
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.attribution import attribute
+from opsrel_core.errors import OpsException
 from opsrel_core.services.batch_execution import ExecutionSpec, ExecutionView
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_core.services.dq_alert_policy import WarnPolicy
 from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.projection_failures import DEFAULT_DUE_LIMIT, ProjectionFailureService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.worker_reconciler import Liveness, WorkerLossReconciler, WorkerTimeouts
 from opsrel_core.services.execution_projection import (
@@ -214,6 +216,8 @@ class RunProjection:
         self._alerts = alerts
         self.catalog = BatchJobCatalog(engine)
         self.cursors = ProjectionCursorStore(engine)
+        self.failures = ProjectionFailureService(engine, alerts)
+        self.due_per_sync = DEFAULT_DUE_LIMIT
         self._plan_steps: dict[str, list[str]] = {}
 
     def observe(self, run_id: str) -> RunObservation | None:
@@ -335,6 +339,11 @@ class RunProjection:
     def sync(self, batch_size: int = 200, max_batches: int | None = None) -> "SyncReport":
         """Project every run whose status changed since the stored cursor, then open executions.
 
+        A run whose projection raises never stops the others: it is set aside
+        (``ProjectionFailureService``: its error code, retried with backoff, one SYS-004 alert
+        after repeated attempts) and the cursor moves on. Each sync first retries the set-aside
+        runs that are due; a set-aside run recorded at last is cleared.
+
         Args:
             batch_size: status-change records read per event type and batch.
             max_batches: stop after this many batches (None: until caught up). The cursor is
@@ -343,24 +352,46 @@ class RunProjection:
                 API reports, RB-02), else it is cleared.
 
         Returns:
-            A ``SyncReport`` with counts and the new cursor.
+            A ``SyncReport`` with counts, the set-aside figures and the new cursor.
+
+        Raises:
+            SystemException: SYS-002 when the ops database itself stays unavailable (nothing
+                can be recorded, set-aside rows included).
         """
         report = SyncReport()
         projected: set[str] = set()
         ignored: set[str] = set()
+        set_aside = self.failures.run_ids()
+        attempted: set[str] = set()
+
+        def project(run_id: str, record: dg.RunRecord | None = None) -> None:
+            attempted.add(run_id)
+            outcome = self._project_or_set_aside(run_id, record, set_aside)
+            if outcome is _SET_ASIDE:
+                report.set_aside_now += 1
+            elif outcome is None:
+                ignored.add(run_id)
+            else:
+                projected.add(run_id)
+
+        for run_id in self.failures.due(limit=self.due_per_sync):
+            report.set_aside_retried += 1
+            project(run_id)
+            if run_id not in set_aside:
+                report.set_aside_cleared += 1
         batches = 0
         has_more = False
         while max_batches is None or batches < max_batches:
             after = self._cursor()
             run_ids, new_cursor, has_more = self._changed_runs(after, batch_size)
-            # One storage call for the batch's run records, not one per run (benchmark B3).
-            records = {
-                r.dagster_run.run_id: r
-                for r in self.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
-            } if run_ids else {}
+            records = self._batch_records(run_ids)
             for run_id in run_ids:
-                if run_id in records and self.project_run(run_id, records[run_id]) is not None:
-                    projected.add(run_id)
+                if run_id in attempted:
+                    continue  # already tried in this sync (a due set-aside run)
+                if records is None:
+                    project(run_id)  # read one by one: only an unreadable run is set aside
+                elif run_id in records:
+                    project(run_id, records[run_id])
                 else:
                     ignored.add(run_id)
             report.runs_projected, report.runs_ignored = len(projected), len(ignored - projected)
@@ -374,7 +405,12 @@ class RunProjection:
         report.oldest_pending_at = self._oldest_pending(report.cursor) if has_more else None
         self.cursors.record_backlog(CURSOR_NAME, report.oldest_pending_at)
         for execution_id in self.projector.executions.list_open_execution_ids():
-            if self.project_run(execution_id) is None and not self._run_exists(execution_id):
+            if execution_id in set_aside:
+                continue  # retried when due, not on every sync
+            view = self._project_or_set_aside(execution_id, None, set_aside)
+            if view is _SET_ASIDE:
+                report.set_aside_now += 1
+            elif view is None and not self._run_exists(execution_id):
                 # The run is gone from Dagster's storage: it will never report an end.
                 self.projector.executions.fail_execution(
                     execution_id,
@@ -383,9 +419,62 @@ class RunProjection:
                     "(deleted or lost); its execution can never end by itself",
                 )
             report.open_refreshed += 1
+        report.runs_projected, report.runs_ignored = len(projected), len(ignored - projected)
         report.workers_lost = self.reconcile_lost_workers()
         report.replays_refreshed = self.refresh_replays()
+        summary = self.failures.summary()
+        report.set_aside = summary.count
+        report.oldest_set_aside_run_id = summary.oldest_run_id
+        report.oldest_set_aside_error_code = summary.oldest_error_code
+        report.oldest_set_aside_at = summary.oldest_failed_at
         return report
+
+    def _batch_records(self, run_ids: list[str]) -> "dict[str, dg.RunRecord] | None":
+        # One storage call for the batch's run records, not one per run (benchmark B3). None
+        # when that call raises (one record Dagster cannot read fails the whole call).
+        if not run_ids:
+            return {}
+        try:
+            return {
+                r.dagster_run.run_id: r
+                for r in self.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
+            }
+        except Exception:  # noqa: BLE001 - read one by one instead; the unreadable one is set aside
+            log.warning("the run records of a batch of %d runs could not be read together",
+                        len(run_ids), exc_info=True)
+            return None
+
+    def project_or_set_aside(self, run_id: str) -> "ExecutionView | None":
+        """``project_run``, except that a run whose projection raises is set aside (its error
+        recorded, retried by a later ``sync``) instead of raising; a set-aside run recorded
+        now is cleared.
+
+        Returns:
+            The execution as stored, or None when the run is not one of the catalog's jobs or
+            was set aside.
+        """
+        outcome = self._project_or_set_aside(run_id, None, self.failures.run_ids())
+        return None if outcome is _SET_ASIDE else outcome
+
+    def _project_or_set_aside(
+        self, run_id: str, record: dg.RunRecord | None, set_aside: set[str]
+    ) -> "ExecutionView | None | object":
+        # ``set_aside``: the run ids currently set aside, kept up to date here, so that only
+        # those pay for a delete when they are recorded.
+        try:
+            view = self.project_run(run_id, record)
+        except Exception as exc:  # noqa: BLE001 - set aside with its code; the others go on
+            code = exc.code if isinstance(exc, OpsException) else error_codes.SYS_UNEXPECTED
+            text = exc.operator_message if isinstance(exc, OpsException) else str(exc)
+            log.warning("run %s could not be recorded and is set aside: %s", run_id, exc,
+                        exc_info=True)
+            self.failures.set_aside(run_id, code, f"{type(exc).__name__}: {text}")
+            set_aside.add(run_id)
+            return _SET_ASIDE
+        if run_id in set_aside:
+            self.failures.cleared(run_id)
+            set_aside.discard(run_id)
+        return view
 
     def reconcile_lost_workers(self) -> int:
         """Fail open executions whose run showed no sign of life within the timeout (RB-03).
@@ -412,11 +501,17 @@ class RunProjection:
         return len(ended)
 
     def _liveness(self, run_id: str) -> Liveness | None:
-        records = self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1)
+        try:
+            records = self.instance.get_run_records(dg.RunsFilter(run_ids=[run_id]), limit=1)
+            newest = self.instance.get_records_for_run(run_id, limit=1, ascending=False).records
+        except Exception:  # noqa: BLE001 - one unreadable run must not stop the reconciler
+            # Its projection raises too, so it is set aside (and alerts); its worker cannot be
+            # judged until it can be read.
+            log.warning("the liveness of run %s could not be read", run_id, exc_info=True)
+            return Liveness(finished=True)
         if not records:
             return None
         run = records[0].dagster_run
-        newest = self.instance.get_records_for_run(run_id, limit=1, ascending=False).records
         return Liveness(
             last_seen_at=_utc(newest[0].event_log_entry.timestamp) if newest else None,
             queued=run.status == dg.DagsterRunStatus.QUEUED,
@@ -514,9 +609,22 @@ class _RunRead:
     events: list[dg.EventLogRecord]
 
 
+_SET_ASIDE = object()  # a projection outcome: the run raised and was set aside
+
+
 @dataclasses.dataclass
 class SyncReport:
-    """What one ``sync`` did: runs projected and ignored (not ours), open executions refreshed."""
+    """What one ``sync`` did: runs projected and ignored (not ours), open executions refreshed,
+    and the runs set aside (their projection raised; retried with backoff).
+
+    Attributes:
+        set_aside: runs set aside after this sync (0: every run seen is recorded).
+        set_aside_now: failed attempts in this sync (new or retried runs that raised again).
+        set_aside_retried: due set-aside runs tried again first; set_aside_cleared: of those,
+            recorded at last.
+        oldest_set_aside_run_id, oldest_set_aside_error_code, oldest_set_aside_at: the run
+            set aside longest ago (by first failure, UTC), its code; None when none is.
+    """
 
     runs_projected: int = 0
     runs_ignored: int = 0
@@ -525,3 +633,17 @@ class SyncReport:
     replays_refreshed: int = 0
     cursor: int = 0
     oldest_pending_at: dt.datetime | None = None  # set when a backlog remains (max_batches)
+    set_aside: int = 0
+    set_aside_now: int = 0
+    set_aside_retried: int = 0
+    set_aside_cleared: int = 0
+    oldest_set_aside_run_id: str | None = None
+    oldest_set_aside_error_code: str | None = None
+    oldest_set_aside_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The report as JSON-ready values (times as ISO 8601 strings)."""
+        return {
+            key: value.isoformat() if isinstance(value, dt.datetime) else value
+            for key, value in dataclasses.asdict(self).items()
+        }

@@ -47,15 +47,23 @@ def make_projection_sensor(
         description="Projects Dagster runs into the ops schema (executions, progress, errors).",
     )
     def _projection_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
+        # A run whose projection raises is set aside by ``sync`` (retried with backoff, SYS-004
+        # after repeated attempts): the tick succeeds and the cursor moves on for the others.
         report = RunProjection(
             context.instance, ops_db.engine, partitions_by_job, lineage_by_job=lineage_by_job,
             blocking_checks=blocking_checks,
         ).sync(
             max_batches=batches_per_tick
         )
+        set_aside = ""
+        if report.set_aside:
+            set_aside = (
+                f"; {report.set_aside} run(s) set aside, oldest {report.oldest_set_aside_run_id}"
+                f" ({report.oldest_set_aside_error_code})"
+            )
         return dg.SkipReason(
             f"projected {report.runs_projected} runs, refreshed {report.open_refreshed} open "
-            f"executions; cursor {report.cursor}"
+            f"executions; cursor {report.cursor}{set_aside}"
         )
 
     return _projection_sensor
@@ -74,6 +82,10 @@ def make_run_failure_sensor(name: str = "opsrel_run_failure_sensor") -> dg.Senso
         description="Records a failed run's execution, with its error code, in the ops schema.",
     )
     def _run_failure_sensor(context: dg.RunFailureSensorContext, ops_db: OpsDatabase):
-        RunProjection(context.instance, ops_db.engine).project_run(context.dagster_run.run_id)
+        # Set aside rather than raise: a raising run-status sensor would retry this run on
+        # every tick and never reach the next failed run.
+        RunProjection(context.instance, ops_db.engine).project_or_set_aside(
+            context.dagster_run.run_id
+        )
 
     return _run_failure_sensor

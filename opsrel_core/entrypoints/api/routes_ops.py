@@ -118,8 +118,11 @@ def ingestion_status(
     _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> list[Any]:
     """How far the projection has read Dagster's events (field report RB-02): its cursor, when
-    it last looked, and the lag: the age of the oldest event not yet applied, in seconds (0 when
-    caught up). A growing ``seconds_since_check`` means the projection sensor is not running."""
+    it last looked, and the lag: how long the oldest unrecorded run has waited, in seconds (0
+    only when caught up and nothing is set aside). ``set_aside`` counts runs whose projection
+    raised (retried with backoff, SYS-004 after repeated attempts), with the oldest's run id,
+    error code and first failure. A growing ``seconds_since_check`` means the projection sensor
+    is not running."""
     return to_json(ProjectionCursorStore(services.engine).ingestion_status())
 
 
