@@ -95,16 +95,14 @@ def stop_execution(
     return to_json(result)
 
 
-@router.post("/replay", status_code=status.HTTP_202_ACCEPTED, response_model=ReplayAccepted,
-             responses={409: {"description": "The Idempotency-Key was used for another request "
-                                             "(BAT-009), or a partition has a run in flight "
-                                             "(BAT-012); nothing was recorded"}})
+@router.post("/replay", status_code=status.HTTP_202_ACCEPTED, response_model=ReplayAccepted)
 def replay(
     body: ReplayRequest, idempotency_key: str | None = IdempotencyKey,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """Request a replay of exactly the partitions its preview shows. ``Idempotency-Key`` (yours
-    alone) makes a retried call return the same replay; reusing it for another request is a 409."""
+    alone) makes a retried call return the same replay. 409: the key was used for another
+    request (BAT-009), or a partition has a run in flight (BAT-012); nothing was recorded."""
     view = services.replays.request(_ask(body, who), request_key=idempotency_key)
     return _replay_accepted(services, view)
 
