@@ -257,6 +257,7 @@ def _follow(replays: Any, replay_id: int, wait: bool, timeout: float | None, as_
                  **({"mode": mode} if mode else {}),
                  "replay_type": replay.replay_type.value, "job_id": replay.job_id,
                  "partition_start": replay.partition_start, "partition_end": replay.partition_end,
+                 "partition_keys": None if replay.partition_keys is None else list(replay.partition_keys),
                  "operator_id": replay.operator_id, "reason": replay.reason,
                  "requested_at": replay.requested_at.isoformat(),
                  "ended_at": replay.ended_at and replay.ended_at.isoformat(), "executions": rows}

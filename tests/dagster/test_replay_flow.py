@@ -274,7 +274,7 @@ def test_an_operator_stop_cancels_the_run_and_is_audited(runner):
     assert (record.audit_id, record.operator_id, record.action) == (stop.audit_id, "max", "STOP_EXECUTION")
 
 
-# -- issue 12: one plan for every launcher, request identity, one writer per partition -----------
+# -- one plan for every launcher, request identity, one writer per partition --------------------
 
 
 def _landing_tick(runner):

@@ -523,7 +523,7 @@ def test_list_replays_newest_first_with_filters_and_cursor(replays, executions, 
         replays.list_replays(limit=0)
 
 
-# -- the replay plan and one writer per partition (issue 12) -------------------------------------
+# -- the replay plan and one writer per partition ------------------------------------------------
 
 TWO_DAYS = ["2013-03-01", "2013-03-31"]
 
