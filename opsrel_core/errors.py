@@ -64,6 +64,12 @@ class NotFoundException(BatchExecutionException, LookupError):
     API token). Also a ``LookupError``, so callers that catch that keep working."""
 
 
+class ConflictException(BatchExecutionException):
+    """A request that conflicts with what is recorded or in flight: a request key reused for
+    another request (BAT-009), a partition with a run in flight (BAT-012). The admin API answers
+    409 for it, whatever its code."""
+
+
 class DataQualityException(OpsException):
     """A data-quality rule failed (DQ)."""
 

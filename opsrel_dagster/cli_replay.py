@@ -196,11 +196,11 @@ def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
 
 def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
             request_key: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:
+    from opsrel_core.domain.replay_plan import ReplayAsk
     from opsrel_core.entrypoints.cli import _engine
     from opsrel_core.errors import OpsException
     from opsrel_core.services.replays import ReplayService
-    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
-    from opsrel_dagster.headless import ensure_same_request
+    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
     from opsrel_dagster.webserver import DagsterWebserver, WebserverUnavailable
 
     try:
@@ -212,16 +212,10 @@ def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
         click.echo("warning: the Dagster instance reports no healthy sensor daemon; the replay "
                    "is launched once `dagster-daemon run` (or `dagster dev`) runs", err=True)
     replays = ReplayService(_engine())
-    common = {"job_id": FLIGHTS_JOB_ID, "operator_id": operator_id, "reason": reason,
-              "request_key": request_key}
     try:
-        if kind == "single":
-            replay = replays.replay_single(partition_key=keys[0], **common)
-        elif kind == "range":
-            replay = replays.replay_range(start=keys[0], end=keys[-1], partition_keys=keys, **common)
-        else:
-            replay = replays.replay_full(partition_keys=keys, **common)
-        ensure_same_request(replay, keys, reason, request_key)
+        replay = replays.request(
+            ReplayAsk(kind, FLIGHTS_JOB_ID, operator_id, reason, tuple(keys)),
+            request_key=request_key, job_keys=flights_partitions.get_partition_keys())
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(EXIT_REFUSED)
@@ -263,6 +257,7 @@ def _follow(replays: Any, replay_id: int, wait: bool, timeout: float | None, as_
                  **({"mode": mode} if mode else {}),
                  "replay_type": replay.replay_type.value, "job_id": replay.job_id,
                  "partition_start": replay.partition_start, "partition_end": replay.partition_end,
+                 "partition_keys": None if replay.partition_keys is None else list(replay.partition_keys),
                  "operator_id": replay.operator_id, "reason": replay.reason,
                  "requested_at": replay.requested_at.isoformat(),
                  "ended_at": replay.ended_at and replay.ended_at.isoformat(), "executions": rows}

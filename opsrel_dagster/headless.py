@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import sqlalchemy as sa
 
-from opsrel_core.domain import error_codes
-from opsrel_core.errors import BatchExecutionException, OpsException
+from opsrel_core.errors import OpsException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
@@ -93,27 +92,6 @@ def ensure_dagster_home(settings: OpsSettings) -> Path:
     return home
 
 
-def ensure_same_request(
-    replay: "ReplayView", partition_keys: list[str], reason: str, request_key: str | None
-) -> None:
-    """Refuse a request key reused for a different request (the service returns the replay
-    recorded under the key without comparing).
-
-    Raises:
-        BatchExecutionException: BAT-009 when ``request_key`` is set and the stored replay covers
-            other partitions or has another reason.
-    """
-    asked = (partition_keys[0], partition_keys[-1], reason.strip())
-    stored = (replay.partition_start, replay.partition_end, replay.reason.strip())
-    if request_key is not None and asked != stored:
-        raise BatchExecutionException(
-            error_codes.BAT_REPLAY_INVALID,
-            f"request key {request_key!r} was already used by replay {replay.replay_id} "
-            f"for {stored[0]}..{stored[1]} ({stored[2]!r}); use a new key for a different "
-            "request",
-        )
-
-
 def _ranges(partition_keys: list[str], size: int) -> list[list[str]]:
     """Split days, in order, into runs of up to ``size`` consecutive days (a gap between two
     days starts a new run: a range run covers every day between its ends)."""
@@ -126,12 +104,6 @@ def _ranges(partition_keys: list[str], size: int) -> list[list[str]]:
         else:
             runs.append([key])
     return runs
-
-
-def _common_tags(per_day: list[dict[str, str]]) -> dict[str, str]:
-    """The tags every day of a run agrees on (a range run has one value per tag)."""
-    first, *rest = per_day
-    return {k: v for k, v in first.items() if all(other.get(k) == v for other in rest)}
 
 
 class HeadlessRunner:
@@ -192,7 +164,7 @@ class HeadlessRunner:
         on_progress: Callable[[int, int, str | None], None] | None = None,
         *,
         run_tags: dict[str, str] | None = None,
-        per_partition_tags: Callable[[str], dict[str, str]] | None = None,
+        tags_of_run: Callable[[list[str]], dict[str, str]] | None = None,
         may_launch: Callable[[], bool] | None = None,
         range_size: int | None = None,
     ) -> list[PartitionSummary]:
@@ -208,8 +180,8 @@ class HeadlessRunner:
             run_tags: tags for every run; by default the CLI trigger and an automatic
                 attribution (the OS user, "headless run"), so re-running a partition that
                 has a result is allowed and recorded with who and why.
-            per_partition_tags: extra tags per partition (e.g. the parent execution); a range
-                run carries only the tags on which all its days agree.
+            tags_of_run: extra tags of the run over these days (a replay's plan tags,
+                ``replay_plan.run_tags_for``).
             may_launch: asked before each run (e.g. "is the replay being stopped?"); None
                 launches every run.
             range_size: None (default): one run per partition. N > 1: consecutive days in
@@ -235,8 +207,8 @@ class HeadlessRunner:
             if may_launch is not None and not may_launch():
                 break
             tags = {**self.default_tags(), **(run_tags or {})}
-            if per_partition_tags:
-                tags.update(_common_tags([per_partition_tags(day) for day in days]))
+            if tags_of_run:
+                tags.update(tags_of_run(days))
             summaries.extend(self._run(days, tags))
         if on_progress:
             on_progress(total, total, None)
@@ -290,67 +262,49 @@ class HeadlessRunner:
         on_progress: Callable[[int, int, str | None], None] | None = None,
         range_size: int | None = None,
     ) -> tuple["ReplayView", list[PartitionSummary]]:
-        """Replay partitions: record the replay (with its audit record), run each partition tagged
-        with the replay id, operator, reason and the execution it replaces, then derive the
-        replay's status from its executions.
+        """Replay partitions: record the replay (``ReplayService.request``: its plan, audit record,
+        request identity, one writer per partition), run exactly its plan's keys with the plan's
+        tags, then derive the replay's status from its executions.
 
         Args:
             partition_keys: the days to replay, in order.
             kind: ``"single"``, ``"range"`` or ``"full"``.
             operator_id, reason: required, non-blank (BAT-008 otherwise, nothing written).
-            request_key: idempotency key; a request already recorded is not run again.
+            request_key: idempotency key (this operator's); the same request already recorded
+                is not run again.
             range_size: None: one run per partition; N > 1: ranges of up to N consecutive days,
                 each one Dagster run (``run_partitions``; a range run is tagged with the
                 execution it replaces only when all its days replace the same one).
 
         Returns:
             The replay as stored after its runs, and one summary per partition run.
+
+        Raises:
+            OpsException: BAT-008, BAT-009 (also a key reused for another request) or BAT-012
+                (a partition has a run in flight); nothing is written or run.
         """
+        from opsrel_core.domain.replay_plan import ReplayAsk, run_tags_for
         from opsrel_core.services.replays import ReplayService, ReplayStatus
-        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
+        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
 
         replays = ReplayService(self.engine)
-        common = {"job_id": FLIGHTS_JOB_ID, "operator_id": operator_id, "reason": reason,
-                  "request_key": request_key}
-        if kind == "single":
-            [key] = partition_keys
-            replay = replays.replay_single(partition_key=key, **common)
-        elif kind == "range":
-            replay = replays.replay_range(
-                start=partition_keys[0], end=partition_keys[-1], partition_keys=partition_keys,
-                **common,
-            )
-        else:
-            replay = replays.replay_full(partition_keys=partition_keys, **common)
+        job_keys = flights_partitions.get_partition_keys()
+        ask = ReplayAsk(kind, FLIGHTS_JOB_ID, operator_id, reason, tuple(partition_keys))
+        replay = replays.request(ask, request_key=request_key, job_keys=job_keys)
         if replay.status != "REQUESTED":
-            ensure_same_request(replay, partition_keys, reason, request_key)
-            return replays.refresh_status(replay.replay_id, partition_keys), []
-        # What each run replays: the execution of the active result, else the partition's last
-        # execution (a failure being redone).
-        executions = self.projection.projector.executions
-        parents = {
-            key: replays.parent_execution_id(FLIGHTS_JOB_ID, key)
-            or executions.latest_execution_id(FLIGHTS_JOB_ID, key)
-            for key in partition_keys
-        }
+            return replays.refresh_status(replay.replay_id, replay.keys(job_keys)), []
+        plan = replays.launch_plan(replay, job_keys)
         replays.mark_launched(replay.replay_id)
         summaries = self.run_partitions(
-            partition_keys,
+            list(plan.partitions),
             on_progress,
-            run_tags={
-                opsrel_tags.TRIGGER: "CLI",
-                opsrel_tags.OPERATOR: operator_id,
-                opsrel_tags.REASON: reason,
-                opsrel_tags.REPLAY_ID: str(replay.replay_id),
-            },
-            per_partition_tags=lambda key: (
-                {opsrel_tags.PARENT_EXECUTION_ID: parents[key]} if parents[key] else {}
-            ),
+            run_tags={opsrel_tags.TRIGGER: "CLI"},
+            tags_of_run=lambda days: run_tags_for(plan, replay.replay_id, days),
             # A stop requested meanwhile (API, another shell) launches no further child (RB-11).
             may_launch=lambda: replays.get_replay(replay.replay_id).status is ReplayStatus.RUNNING,
             range_size=range_size,
         )
-        final = replays.refresh_status(replay.replay_id, partition_keys)
+        final = replays.refresh_status(replay.replay_id, list(plan.partitions))
         if final.status in ("SUCCESS", "FAILED", "STOPPED"):
             from opsrel_core.services.dq_reports import DqReportService
 

@@ -5,10 +5,16 @@ sha256 of its bytes, and the run key is ``<partition>:<sha256>``: Dagster launch
 per sensor, so the same file never runs twice, even after the cursor is reset. The cursor keeps the
 last hash requested per partition, so that a changed file's reason names both hashes.
 
-A file for a partition that already has an active result is an automatic replay: a replay record
-(operator ``sensor:<name>``, reason naming the old and new hashes) is written with its audit record,
-and the run carries the replay id and the execution it replaces. The run is attributed either way,
-so the re-run policy (``replay_policy``) lets it through.
+A file for a partition that already has an execution (an active result, or a failed run that the
+new file redoes) is an automatic replay through the core's plan: a replay record (operator
+``sensor:<name>``, request key ``landing:<day>:<sha256>``, reason naming the old and new hashes) is
+written with its audit record, and the run carries the plan's tags (replay id, parent execution).
+The run is attributed either way, so the re-run policy (``replay_policy``) lets it through.
+
+One writer per partition: while the partition has a run or replay in flight the file waits (the
+cursor keeps the old hash; a later tick looks again), and a file that a successful run started
+after its last change has already read (say the operator's replay) is recorded as seen and
+launches nothing.
 """
 
 import datetime as dt
@@ -75,6 +81,8 @@ def make_landing_sensor(
         "a changed file for a partition with a result is recorded as an automatic replay.",
     )
     def _landing_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
+        from opsrel_core.domain.replay_plan import run_tags_for
+        from opsrel_core.errors import ConflictException
         from opsrel_core.services.replays import ReplayService
 
         folder = os.environ.get("OPSREL_LANDING_DIR", "")
@@ -84,32 +92,46 @@ def make_landing_sensor(
         if not landing_dir.is_dir():
             return dg.SkipReason(f"landing folder {landing_dir} does not exist")
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        keys = set(partitions_def.get_partition_keys())
+        job_keys = partitions_def.get_partition_keys()
         replays = ReplayService(ops_db.engine)
         operator = f"sensor:{name}"
         requests = []
-        for partition_key, path in landed_files(landing_dir, keys):
+        for partition_key, path in landed_files(landing_dir, set(job_keys)):
             digest = file_digest(path)
             previous = seen.get(partition_key)
             if previous == digest:
                 continue
-            parent = replays.parent_execution_id(job_id, partition_key)
-            tags = {opsrel_tags.OPERATOR: operator}
-            if parent is None:
-                tags[opsrel_tags.REASON] = f"landing file {path.name} arrived ({digest})"
+            if replays.busy_partitions(job_id, [partition_key]):
+                # One writer per partition: the cursor keeps the old hash, so the file is
+                # looked at again on a later tick, once the run in flight has ended.
+                context.log.info(f"{path.name}: partition {partition_key} has a run in flight; "
+                                 "waiting")
+                continue
+            modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
+            request_key = f"landing:{partition_key}:{digest}"
+            if (replays.succeeded_since(job_id, partition_key, modified)
+                    or replays.find_replay_by_request_key(operator, request_key) is not None):
+                # A run that started after the file last changed already read it (say the
+                # operator's replay), or this very file was replayed before (a reset cursor).
+                seen[partition_key] = digest
+                continue
+            if replays.parent_execution_id(job_id, partition_key) is None:
+                tags = {opsrel_tags.OPERATOR: operator,
+                        opsrel_tags.REASON: f"landing file {path.name} arrived ({digest})"}
             else:
                 before = previous or "a result from earlier input"
-                reason = f"landing file {path.name} changed: {before} -> {digest}"
-                replay = replays.replay_single(
-                    job_id=job_id, partition_key=partition_key, operator_id=operator,
-                    reason=reason, request_key=f"landing:{partition_key}:{digest}",
-                )
+                try:
+                    replay = replays.replay_single(
+                        job_id=job_id, partition_key=partition_key, operator_id=operator,
+                        reason=f"landing file {path.name} changed: {before} -> {digest}",
+                        request_key=request_key, job_keys=job_keys,
+                    )
+                except ConflictException as exc:  # a writer came in since the check: wait
+                    context.log.info(f"{path.name}: {exc.operator_message}")
+                    continue
+                plan = replays.launch_plan(replay, job_keys)
                 replays.mark_launched(replay.replay_id)
-                tags.update({
-                    opsrel_tags.REASON: reason,
-                    opsrel_tags.REPLAY_ID: str(replay.replay_id),
-                    opsrel_tags.PARENT_EXECUTION_ID: parent,
-                })
+                tags = run_tags_for(plan, replay.replay_id, [partition_key])
             requests.append(
                 dg.RunRequest(run_key=f"{partition_key}:{digest}", partition_key=partition_key, tags=tags)
             )

@@ -530,10 +530,7 @@ class RunProjection:
                 partitions = self.partitions_by_job.get(replay.job_id)
                 if partitions is None or replay.partition_start is None:
                     continue
-                expected = [
-                    key for key in partitions.get_partition_keys()
-                    if replay.partition_start <= key <= (replay.partition_end or replay.partition_start)
-                ]
+                expected = replay.keys(partitions.get_partition_keys())  # its plan's keys
                 refreshed = self.replays.refresh_status(replay.replay_id, expected)
                 if refreshed.status in ("SUCCESS", "FAILED", "STOPPED"):
                     DqReportService(self.engine).build_replay_report(replay.replay_id)

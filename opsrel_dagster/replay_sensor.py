@@ -1,8 +1,9 @@
 """Launch requested replays through Dagster, exactly once (C1-T05, C1-T08).
 
 A replay (or a manual start) requested through the admin API is a REQUESTED ``replay`` row,
-written with its audit record. This sensor turns it into one run request per partition with the
-run key ``replay:<id>:<partition>``. The replay stays REQUESTED, and its requests are asked for
+written with its audit record and its plan's keys. This sensor turns it into one run request per
+key of that plan (``ReplayService.launch_plan``: exactly the keys the preview showed, with the
+plan's tags) with the run key ``replay:<id>:<partition>``. The replay stays REQUESTED, and its requests are asked for
 again on every tick, until Dagster holds a run for each of its partitions; only then is it marked
 RUNNING. Dagster launches a run key once per sensor, so a repeat is a no-op, while a daemon that
 died between the evaluation and storing the runs loses nothing: exactly once either way. Each
@@ -13,6 +14,7 @@ the run of any execution an operator asked to stop.
 
 import dagster as dg
 
+from opsrel_core.domain.replay_plan import ReplayPlan, run_tags_for
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster import tags as opsrel_tags
@@ -28,24 +30,14 @@ _UNFINISHED = [
 ]
 
 
-def replay_run_requests(
-    replays: ReplayService, replay, partition_keys: list[str]
-) -> list[dg.RunRequest]:  # type: ignore[no-untyped-def]
-    """One run request per partition of a replay, tagged and keyed for exactly-once launch."""
-    requests = []
-    for key in partition_keys:
-        tags = {
-            opsrel_tags.OPERATOR: replay.operator_id,
-            opsrel_tags.REASON: replay.reason,
-            opsrel_tags.REPLAY_ID: str(replay.replay_id),
-        }
-        parent = replays.parent_execution_id(replay.job_id, key)
-        if parent:
-            tags[opsrel_tags.PARENT_EXECUTION_ID] = parent
-        requests.append(
-            dg.RunRequest(run_key=f"replay:{replay.replay_id}:{key}", partition_key=key, tags=tags)
-        )
-    return requests
+def replay_run_requests(plan: ReplayPlan, replay_id: int, keys: list[str]) -> list[dg.RunRequest]:
+    """One run request per key of a replay's plan, with the plan's tags, keyed for exactly-once
+    launch (``replay:<id>:<partition>``)."""
+    return [
+        dg.RunRequest(run_key=f"replay:{replay_id}:{key}", partition_key=key,
+                      tags=run_tags_for(plan, replay_id, [key]))
+        for key in keys
+    ]
 
 
 def launched_partitions(instance: dg.DagsterInstance, replay_id: int) -> set[str]:
@@ -74,7 +66,8 @@ def make_replay_launch_sensor(
     Args:
         job_id: the batch job whose replays it launches (``"flights_daily"``).
         asset_selection: the assets each replay run materializes.
-        partitions_def: the job's partitions (a replay covers its keys from start to end).
+        partitions_def: the job's partitions (for replays recorded without stored keys, which
+            cover their keys from start to end).
 
     Returns:
         A sensor requiring the ``ops_db`` resource.
@@ -93,13 +86,13 @@ def make_replay_launch_sensor(
         keys = partitions_def.get_partition_keys()
         requests: list[dg.RunRequest] = []
         for replay in reversed(replays.list_replays(job_id=job_id, status="REQUESTED", limit=MAX_REPLAYS_PER_TICK)):
-            wanted = [k for k in keys if replay.partition_start <= k <= replay.partition_end]
+            plan = replays.launch_plan(replay, keys)  # exactly the keys the request planned
             launched = launched_partitions(context.instance, replay.replay_id)
-            missing = [k for k in wanted if k not in launched]
+            missing = [k for k in plan.partitions if k not in launched]
             if missing:
                 # Asked again every tick until Dagster holds the runs: the run keys make a
                 # repeat a no-op, and a daemon that died before storing them loses nothing.
-                requests.extend(replay_run_requests(replays, replay, missing))
+                requests.extend(replay_run_requests(plan, replay.replay_id, missing))
             else:
                 replays.mark_launched(replay.replay_id)
         for replay in replays.list_replays(job_id=job_id, status="STOPPING", limit=MAX_REPLAYS_PER_TICK):

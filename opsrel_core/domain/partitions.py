@@ -36,6 +36,14 @@ class PartitionSet:
         """The keys of ``keys`` that are not in the set, in the order given (no duplicates)."""
         return list(dict.fromkeys(k for k in keys if not self.contains(k)))
 
+    def keys(self) -> list[str] | None:
+        """Every key of the set in order, for a bounded daily set; None when the set cannot be
+        listed here (another kind, or an open bound)."""
+        if self.kind != "daily" or self.first is None or self.last is None:
+            return None
+        first, last = dt.date.fromisoformat(self.first), dt.date.fromisoformat(self.last)
+        return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
     def describe(self) -> str:
         """A short human form, e.g. ``daily 2013-01-01..2013-12-31``."""
         return f"{self.kind} {self.first or '*'}..{self.last or '*'}"

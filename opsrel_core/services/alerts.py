@@ -158,6 +158,20 @@ class DispatchReport:
 # -- the service -----------------------------------------------------------------------------
 
 
+# A bad landing file: say what its re-delivery does, so the day is not run twice (the landing
+# sensor's rerun and an operator's replay of the same file).
+LANDING_FILE_CODES = frozenset({
+    error_codes.INP_EMPTY_FILE, error_codes.INP_MALFORMED_FILE, error_codes.INP_MISSING_COLUMN,
+    error_codes.INP_WRONG_PARTITION,
+})
+LANDING_REDELIVERY_NOTE = (
+    "When the Dagster daemon runs, re-delivering the fixed file to the landing folder is enough: "
+    "the landing sensor reruns the day by itself; do not also replay it (a replay while that run "
+    "is in flight is refused with BAT-012). Without the daemon, replay the day after "
+    "re-delivering the file."
+)
+
+
 @retry_transient_methods
 class OpsAlertService:
     """Raises, deduplicates, acknowledges and lists alerts.
@@ -730,6 +744,8 @@ class AlertDispatcher:
             code = s.get(ErrorCode, alert.error_code)
             if code is not None and code.operator_message not in alert.message:
                 operator_message = code.operator_message
+        if alert.error_code in LANDING_FILE_CODES:
+            operator_message = f"{operator_message} {LANDING_REDELIVERY_NOTE}".strip()
         return templates.AlertContent(
             alert_id=str(alert.alert_id), event_kind=alert.event_kind, severity=alert.severity,
             title=alert.title, message=alert.message, error_code=alert.error_code or "-",

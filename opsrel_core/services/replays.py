@@ -1,8 +1,11 @@
 """ReplayService: replay requests, their status and their history (C1-T05).
 
-The core does not know Dagster. The adapter resolves partition keys, asks for a replay here (one
-``replay`` row and its audit record, one transaction), launches the runs tagged with the replay id
-and each partition's ``parent_execution_id``, then reports ``mark_launched``. Executions land in
+The core does not know Dagster. A request is planned here (``plan``: exactly which keys run, each
+key's parent execution, the run tags; ``domain/replay_plan.py``), recorded with its plan's keys in
+``replay.partition_keys`` and its audit record (one transaction), and the adapter launches
+``launch_plan(replay)`` and nothing else, then reports ``mark_launched``. Request keys are scoped to
+the operator (``domain/request_identity.py``); a partition with a run in flight refuses a new
+replay (``domain/partition_writers.py``). Executions land in
 ``batch_execution`` with ``replay_id`` set, and the replay's status is *derived* from them by
 ``refresh_status`` (field report RB-11): never SUCCESS while a child runs or a partition has no
 execution yet; a stop request holds STOPPING until every launched child ended, then STOPPED.
@@ -10,11 +13,11 @@ Result versions are not touched here: a replayed version replaces the active one
 own execution succeeds (``ResultVersionService``), so a failed or stopped replay leaves the earlier
 result active (SPEC, "Interpretations settled").
 
-Partition keys are compared as strings (``start <= key <= end``), which is partition order for the
-ISO dates of daily partitions. Error codes: BAT-008 for a missing operator or reason (nothing is
-written); BAT-009 for an invalid request (unknown job, empty or reversed range, keys outside it or
-outside the job's partition set, ``domain/partitions.py``)
-and BAT-010 for an unknown replay or version (migration 0004).
+Error codes: BAT-008 for a missing operator or reason (nothing is written); BAT-009 for an
+invalid request (unknown job, empty or reversed range, keys outside it or outside the job's
+partition set, ``domain/partitions.py``) and, as a ``ConflictException``, for a request key reused
+for another request; BAT-012 (``ConflictException``) for a partition with a run in flight;
+BAT-010 for an unknown replay or version (migration 0004).
 """
 
 import dataclasses
@@ -27,8 +30,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from opsrel_core.domain import error_codes
+from opsrel_core.domain import error_codes, partition_writers, request_identity
 from opsrel_core.domain.partitions import PartitionSet
+from opsrel_core.domain.replay_plan import (
+    ReplayAsk, ReplayPlan, build_plan, parent_of, resolve_keys, stored_keys,
+)
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException, LogicException, OpsException
 from opsrel_core.persistence.retry import retry_transient_methods
@@ -84,7 +90,8 @@ ALLOWED_TRANSITIONS: dict[ReplayStatus, frozenset[ReplayStatus]] = {
 
 @dataclasses.dataclass(frozen=True)
 class ReplayView:
-    """A replay row as read back. Times are UTC; partitions are inclusive keys."""
+    """A replay row as read back. Times are UTC; partitions are inclusive keys; ``request_key``
+    is the key as its operator sent it (stored scoped to the operator, ``request_identity``)."""
 
     replay_id: int
     request_key: str
@@ -98,6 +105,9 @@ class ReplayView:
     operator_id: str
     requested_at: dt.datetime
     ended_at: dt.datetime | None
+    # The keys the replay runs (its plan); None on rows recorded before plans were stored, which
+    # cover partition_start..partition_end.
+    partition_keys: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, row: Replay) -> "ReplayView":
@@ -106,27 +116,17 @@ class ReplayView:
         values.update(
             replay_type=ReplayType(row.replay_type), status=ReplayStatus(row.status),
             requested_at=_aware(row.requested_at), ended_at=_aware(row.ended_at),
+            partition_keys=None if row.partition_keys is None else tuple(row.partition_keys),
+            request_key=request_identity.client_key(row.operator_id, row.request_key),
         )
         return cls(**values)
 
+    def keys(self, job_keys: Sequence[str]) -> list[str]:
+        """The keys this replay runs: its plan, else (older rows) ``job_keys`` in start..end."""
+        return stored_keys(self.partition_keys, self.partition_start, self.partition_end, job_keys)
 
-@dataclasses.dataclass(frozen=True)
-class ReplayPreview:
-    """What a replay request would do, worked out without writing anything (field report RB-24).
 
-    Attributes:
-        job_id: the batch job.
-        partition_start, partition_end: the inclusive range the replay would cover.
-        partitions: every partition key it would run, in order.
-        replaces: per partition, the execution whose active result the replay would replace
-            (None: the partition has no active result yet).
-    """
-
-    job_id: str
-    partition_start: str
-    partition_end: str
-    partitions: tuple[str, ...]
-    replaces: dict[str, str | None]
+ReplayPreview = ReplayPlan  # what POST /admin/batch/replay/preview answers: the plan itself
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,104 +209,181 @@ class ReplayService:
 
     def replay_single(
         self, *, job_id: str, partition_key: str, operator_id: str, reason: str,
-        request_key: str | None = None,
+        request_key: str | None = None, job_keys: Sequence[str] | None = None,
     ) -> ReplayView:
-        """Request a replay of one partition (``partition_start == partition_end``).
-
-        Returns, errors and idempotency as for ``replay_full``.
-        """
-        keys = _keys([partition_key])
-        return self._request(ReplayType.SINGLE, job_id, keys, operator_id, reason, request_key)
+        """Request a replay of one partition (``request`` with kind ``single``)."""
+        return self.request(ReplayAsk("single", job_id, operator_id, reason, (partition_key,)),
+                            request_key=request_key, job_keys=job_keys)
 
     def replay_range(
-        self, *, job_id: str, start: str, end: str, partition_keys: list[str], operator_id: str,
-        reason: str, request_key: str | None = None,
+        self, *, job_id: str, start: str, end: str, partition_keys: Sequence[str] | None,
+        operator_id: str, reason: str, request_key: str | None = None,
+        job_keys: Sequence[str] | None = None,
     ) -> ReplayView:
-        """Request a replay of ``start..end`` (inclusive), resolved to ``partition_keys``.
-
-        Raises:
-            BatchExecutionException: ``INVALID_REQUEST_CODE`` when ``start > end`` or a key lies outside
-                ``start..end``; others as for ``replay_full``.
-        """
-        keys = _range_keys(start, end, partition_keys)
-        return self._request(ReplayType.RANGE, job_id, keys, operator_id, reason, request_key,
-                             span=(start, end))
+        """Request a replay of ``start..end``: exactly ``partition_keys`` when given (each within
+        the range), else every key of the job in the range (``request`` with kind ``range``)."""
+        listed = None if partition_keys is None else tuple(partition_keys)
+        return self.request(ReplayAsk("range", job_id, operator_id, reason, listed, start, end),
+                            request_key=request_key, job_keys=job_keys)
 
     def replay_full(
-        self, *, job_id: str, partition_keys: list[str], operator_id: str, reason: str,
-        request_key: str | None = None,
+        self, *, job_id: str, partition_keys: Sequence[str] | None, operator_id: str, reason: str,
+        request_key: str | None = None, job_keys: Sequence[str] | None = None,
     ) -> ReplayView:
-        """Request a replay of the job's whole history, resolved to ``partition_keys``.
+        """Request a replay of exactly ``partition_keys``, or (None) of every key of the job
+        (``request`` with kind ``full``)."""
+        listed = None if partition_keys is None else tuple(partition_keys)
+        return self.request(ReplayAsk("full", job_id, operator_id, reason, listed),
+                            request_key=request_key, job_keys=job_keys)
 
-        Writes the ``replay`` row (REQUESTED, partition_start/end = first/last key in string
-        order) and its audit record (BATCH_ACTION ``REPLAY``, target the replay) in one
-        transaction. ``request_key`` makes the request idempotent: a key already recorded returns
-        that replay unchanged and writes nothing, also when two requests race (the unique key
-        decides); the other arguments are then not compared. None means a fresh uuid4 key.
+    def request(
+        self, ask: ReplayAsk, *, request_key: str | None = None,
+        job_keys: Sequence[str] | None = None,
+    ) -> ReplayView:
+        """Record a replay request: its plan's keys in ``replay.partition_keys`` (REQUESTED) and
+        its audit record (BATCH_ACTION ``REPLAY``, target the replay), in one transaction.
+
+        ``request_key`` is scoped to the operator (``request_identity.scoped_key``): the same key
+        with the same request returns the replay recorded first and writes nothing, also when two
+        requests race (the unique key decides); None means a fresh uuid4 key.
+
+        Args:
+            ask: the request.
+            job_keys: every key of the job in order (the adapter's partitions); None: derived
+                from the job's partition set (``batch_job``).
 
         Returns:
             The replay as stored.
 
         Raises:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank;
-                nothing is written.
-            BatchExecutionException: ``INVALID_REQUEST_CODE`` for an unknown job, no partition keys, a
-                blank key, or a key outside the job's partition set (nothing is written).
+                ``INVALID_REQUEST_CODE`` for an unknown job or an invalid request (``plan``).
+            ConflictException: BAT-009 when the operator's key was used for another request;
+                BAT-012 when a planned partition has a run or replay in flight. Nothing is
+                written in every case.
         """
-        keys = _keys(partition_keys)
-        return self._request(ReplayType.FULL, job_id, keys, operator_id, reason, request_key)
+        _require_attribution(ask.operator_id, ask.reason)
+        if request_key is None:
+            key = str(uuid.uuid4())
+        else:
+            key = request_identity.scoped_key(ask.operator_id, request_key)
+        with UnitOfWork(self._engine) as uow:
+            keys = self._resolve(uow.session, ask, job_keys)
+            asked = _identity_of_ask(ask, keys)
+            existing = _by_key(uow.session, key)
+            if existing is not None:
+                return _same_replay(existing, asked, request_key or key)
+            # Taken first: serializes requests for one job on both backends (a row lock on
+            # PostgreSQL, the write lock on SQLite), so two requests cannot both find the
+            # partitions free.
+            uow.session.execute(sa.update(BatchJob).where(BatchJob.job_id == ask.job_id)
+                                .values(is_active=BatchJob.is_active))
+            existing = _by_key(uow.session, key)
+            if existing is not None:
+                return _same_replay(existing, asked, request_key or key)
+            partition_writers.ensure_not_busy(
+                ask.job_id, keys, _in_flight(uow.session, ask.job_id, keys))
+            row = Replay(
+                request_key=key, replay_type=ask.kind.upper(), job_id=ask.job_id,
+                partition_start=keys[0], partition_end=keys[-1], partition_keys=list(keys),
+                status=ReplayStatus.REQUESTED.value, reason=ask.reason,
+                operator_id=ask.operator_id, requested_at=utcnow(),
+            )
+            try:
+                with audit_change(
+                    uow.session, operator_id=ask.operator_id, reason=ask.reason,
+                    action_type=AuditActionType.BATCH_ACTION, action=REPLAY_ACTION, target=row,
+                ):
+                    uow.session.add(row)
+                uow.commit()
+            except sa.exc.IntegrityError:
+                # A concurrent request with the same key committed first: it is the replay.
+                uow.session.rollback()
+                existing = _by_key(uow.session, key)
+                if existing is None:
+                    raise
+                return _same_replay(existing, asked, request_key or key)
+            return ReplayView.of(row)
 
-    def preview(
-        self, *, job_id: str, partition_keys: list[str], operator_id: str, reason: str,
-        start: str | None = None, end: str | None = None,
-    ) -> ReplayPreview:
-        """Check a replay request as ``replay_range``/``replay_full`` would and say what it would
-        do; reads only: no replay row, no audit record (a preview is not an action, RB-24).
-
-        Args:
-            partition_keys: the partitions resolved for the request.
-            start, end: the requested range (default: the first and last key).
+    def plan(self, ask: ReplayAsk, job_keys: Sequence[str] | None = None) -> ReplayPlan:
+        """The plan of a request, checked as ``request`` checks it; reads only: no replay row,
+        no audit record (a preview is not an action). The preview is this plan.
 
         Raises:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank;
-                ``INVALID_REQUEST_CODE`` for an unknown job, no keys, or keys outside the range
-                or the job's partition set.
+                ``INVALID_REQUEST_CODE`` for an unknown job, no keys, a reversed range, keys
+                outside it or outside the job's partition set.
         """
-        _require_attribution(operator_id, reason)
-        keys = _keys(partition_keys)
-        keys = _range_keys(start or keys[0], end or keys[-1], keys)
+        _require_attribution(ask.operator_id, ask.reason)
         with UnitOfWork(self._engine) as uow:
-            _check_partitions(_job(uow.session, job_id), [start or keys[0], *keys, end or keys[-1]])
-        return ReplayPreview(
-            job_id=job_id, partition_start=start or keys[0], partition_end=end or keys[-1],
-            partitions=tuple(keys),
-            replaces={key: self.parent_execution_id(job_id, key) for key in keys},
-        )
+            keys = self._resolve(uow.session, ask, job_keys)
+            return self._plan(uow.session, ask, keys)
+
+    preview = plan
+
+    def launch_plan(self, replay: ReplayView, job_keys: Sequence[str]) -> ReplayPlan:
+        """The plan a recorded replay launches: its stored keys, each key's parent as of now.
+
+        Args:
+            job_keys: every key of the job in order (used for rows without stored keys).
+        """
+        ask = ReplayAsk(replay.replay_type.value, replay.job_id, replay.operator_id,
+                        replay.reason)
+        with UnitOfWork(self._engine) as uow:
+            return self._plan(uow.session, ask, replay.keys(job_keys))
 
     def parent_execution_id(self, job_id: str, partition_key: str) -> str | None:
-        """The execution whose result a replay of this partition replaces.
-
-        Looks at the active result versions of the job's assets (``batch_job.asset_selection``)
-        for the partition; when they come from several executions the newest version wins.
+        """The execution a replay of this partition redoes (``replay_plan.parent_of``): the
+        execution of its active result (the newest version among the job's assets), else the
+        partition's latest execution (a failed run being redone).
 
         Returns:
-            An execution id, or None when the partition has no active result.
+            An execution id, or None when the partition has no execution yet.
 
         Raises:
             BatchExecutionException: ``INVALID_REQUEST_CODE`` for an unknown job.
         """
         with UnitOfWork(self._engine) as uow:
             job = _job(uow.session, job_id)
-            return uow.session.scalar(
-                sa.select(ResultVersion.execution_id)
-                .where(
-                    ResultVersion.asset_key.in_(list(job.asset_selection)),
-                    ResultVersion.partition_key == partition_key,
-                    ResultVersion.is_active.is_(True),
-                )
-                .order_by(ResultVersion.created_at.desc(), ResultVersion.version_id.desc())
-                .limit(1)
-            )
+            active = _active_executions(uow.session, job, [partition_key])
+            latest = _latest_executions(uow.session, job_id, [partition_key])
+            return parent_of(active.get(partition_key), latest.get(partition_key))
+
+    def busy_partitions(self, job_id: str, partition_keys: Sequence[str]) -> dict[str, list[str]]:
+        """Per busy key of ``partition_keys``, what is in flight for it
+        (``partition_writers.busy_keys``), e.g. ``{"2013-03-01": ["replay 4 (RUNNING)"]}``."""
+        with UnitOfWork(self._engine) as uow:
+            busy = partition_writers.busy_keys(
+                partition_keys, _in_flight(uow.session, job_id, partition_keys))
+        return {key: [w.describe() for w in writers] for key, writers in busy.items()}
+
+    def succeeded_since(self, job_id: str, partition_key: str, since: dt.datetime) -> str | None:
+        """A SUCCESS execution of the partition (its own or a range covering it) that started at
+        or after ``since`` (UTC), or None: such a run already read every input as of ``since``."""
+        with UnitOfWork(self._engine) as uow:
+            for execution in _covering(uow.session, job_id, [partition_key]):
+                started = _aware(execution.started_at)
+                if (execution.status == ExecutionStatus.SUCCESS.value and started is not None
+                        and started >= since):
+                    return execution.execution_id
+        return None
+
+    def _resolve(self, session: Session, ask: ReplayAsk, job_keys: Sequence[str] | None
+                 ) -> tuple[str, ...]:
+        job = _job(session, ask.job_id)
+        partition_set = PartitionSet(job.partitions, job.partition_start, job.partition_end)
+        listed = [k for k in (*(ask.partitions or ()), ask.start, ask.end)
+                  if isinstance(k, str) and k.strip()]
+        _check_partitions(job, listed)
+        keys = resolve_keys(ask.kind, partitions=ask.partitions, start=ask.start, end=ask.end,
+                            job_keys=job_keys if job_keys is not None else partition_set.keys())
+        _check_partitions(job, keys)
+        return keys
+
+    def _plan(self, session: Session, ask: ReplayAsk, keys: Sequence[str]) -> ReplayPlan:
+        job = _job(session, ask.job_id)
+        return build_plan(ask, keys, _active_executions(session, job, keys),
+                          _latest_executions(session, ask.job_id, keys))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -400,10 +477,10 @@ class ReplayService:
             row = uow.session.get(Replay, replay_id)
             return None if row is None else ReplayView.of(row)
 
-    def find_replay_by_request_key(self, request_key: str) -> ReplayView | None:
-        """The replay recorded under ``request_key``, or None."""
+    def find_replay_by_request_key(self, operator_id: str, request_key: str) -> ReplayView | None:
+        """The replay ``operator_id`` recorded under ``request_key``, or None."""
         with UnitOfWork(self._engine) as uow:
-            row = _by_key(uow.session, request_key)
+            row = _by_key(uow.session, request_identity.scoped_key(operator_id, request_key))
             return None if row is None else ReplayView.of(row)
 
     def list_replays(
@@ -469,41 +546,6 @@ class ReplayService:
             return _execution_view(execution), replay
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _request(
-        self, replay_type: ReplayType, job_id: str, keys: list[str], operator_id: str,
-        reason: str, request_key: str | None, span: tuple[str, str] | None = None,
-    ) -> ReplayView:
-        _require_attribution(operator_id, reason)
-        key = str(uuid.uuid4()) if request_key is None else request_key
-        if not isinstance(key, str) or not key.strip() or len(key) > 200:
-            raise _error(INVALID_REQUEST_CODE, f"request_key must be 1..200 characters: {key!r}")
-        with UnitOfWork(self._engine) as uow:
-            existing = _by_key(uow.session, key)
-            if existing is not None:
-                return ReplayView.of(existing)
-            _check_partitions(_job(uow.session, job_id), [*(span or ()), *keys])
-            row = Replay(
-                request_key=key, replay_type=replay_type.value, job_id=job_id,
-                partition_start=keys[0], partition_end=keys[-1],
-                status=ReplayStatus.REQUESTED.value, reason=reason, operator_id=operator_id,
-                requested_at=utcnow(),
-            )
-            try:
-                with audit_change(
-                    uow.session, operator_id=operator_id, reason=reason,
-                    action_type=AuditActionType.BATCH_ACTION, action=REPLAY_ACTION, target=row,
-                ):
-                    uow.session.add(row)
-                uow.commit()
-            except sa.exc.IntegrityError:
-                # A concurrent request with the same key committed first: it is the replay.
-                uow.session.rollback()
-                existing = _by_key(uow.session, key)
-                if existing is None:
-                    raise
-                return ReplayView.of(existing)
-            return ReplayView.of(row)
 
     def _update(
         self, replay_id: int, decide: Callable[[Session, Replay], dict[str, Any]]
@@ -579,13 +621,93 @@ def _keys(partition_keys: Sequence[str]) -> list[str]:
     return sorted(set(partition_keys))
 
 
-def _range_keys(start: str, end: str, partition_keys: Sequence[str]) -> list[str]:
-    """``_keys``, refusing an empty or reversed range or keys outside ``start..end``."""
-    keys = _keys(partition_keys)
-    if start > end or keys[0] < start or keys[-1] > end:
-        raise _error(INVALID_REQUEST_CODE, f"replay range {start}..{end} is empty or does "
-                     f"not contain the partitions {keys[0]}..{keys[-1]}")
-    return keys
+_CHUNK = 500  # keys per IN (...) list: far below SQLite's bound-parameter limit
+
+
+def _chunks(keys: Sequence[str]) -> list[list[str]]:
+    keys = list(keys)
+    return [keys[i:i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+
+
+def _active_executions(session: Session, job: BatchJob, keys: Sequence[str]) -> dict[str, str]:
+    """Per key, the execution of the newest active result version of the job's assets."""
+    found: dict[str, tuple[Any, int, str]] = {}
+    for chunk in _chunks(keys):
+        for execution_id, key, created, version_id in session.execute(
+            sa.select(ResultVersion.execution_id, ResultVersion.partition_key,
+                      ResultVersion.created_at, ResultVersion.version_id)
+            .where(ResultVersion.asset_key.in_(list(job.asset_selection)),
+                   ResultVersion.partition_key.in_(chunk), ResultVersion.is_active.is_(True))
+        ):
+            if key not in found or (created, version_id) > found[key][:2]:
+                found[key] = (created, version_id, execution_id)
+    return {key: value[2] for key, value in found.items()}
+
+
+def _covering(session: Session, job_id: str, keys: Sequence[str]) -> list[BatchExecution]:
+    """The job's executions of any of ``keys`` (their own partition, or a range covering one)."""
+    if not keys:
+        return []
+    rows: list[BatchExecution] = []
+    for chunk in _chunks(keys):
+        rows.extend(session.scalars(sa.select(BatchExecution).where(
+            BatchExecution.job_id == job_id, BatchExecution.partition_key.in_(chunk))))
+    low, high = min(keys), max(keys)
+    rows.extend(session.scalars(sa.select(BatchExecution).where(
+        BatchExecution.job_id == job_id, BatchExecution.partition_key.is_(None),
+        BatchExecution.partition_range_start <= high, BatchExecution.partition_range_end >= low)))
+    return rows
+
+
+def _latest_executions(session: Session, job_id: str, keys: Sequence[str]) -> dict[str, str]:
+    """Per key, the job's most recently created execution of that partition."""
+    latest: dict[str, BatchExecution] = {}
+    for row in _covering(session, job_id, keys):
+        child = ChildRun(row.partition_key, row.partition_range_start, row.partition_range_end,
+                         ExecutionStatus(row.status))
+        for key in ([row.partition_key] if row.partition_key is not None else keys):
+            if child.covers(key) and (key not in latest or (_aware(row.created_at), row.execution_id)
+                                      > (_aware(latest[key].created_at), latest[key].execution_id)):
+                latest[key] = row
+    return {key: row.execution_id for key, row in latest.items()}
+
+
+def _in_flight(session: Session, job_id: str, keys: Sequence[str]
+               ) -> list[partition_writers.InFlight]:
+    """Executions READY/RUNNING and replays REQUESTED/RUNNING/STOPPING of the job that may
+    write one of ``keys``."""
+    found = [
+        partition_writers.InFlight(
+            "execution", row.execution_id, row.status,
+            partitions=None if row.partition_key is None else (row.partition_key,),
+            range_start=row.partition_range_start, range_end=row.partition_range_end)
+        for row in _covering(session, job_id, keys)
+        if row.status in partition_writers.EXECUTION_IN_FLIGHT
+    ]
+    for row in session.scalars(sa.select(Replay).where(
+            Replay.job_id == job_id, Replay.status.in_(partition_writers.REPLAY_IN_FLIGHT))):
+        found.append(partition_writers.InFlight(
+            "replay", str(row.replay_id), row.status,
+            partitions=None if row.partition_keys is None else tuple(row.partition_keys),
+            range_start=row.partition_start, range_end=row.partition_end))
+    return found
+
+
+def _identity_of_ask(ask: ReplayAsk, keys: Sequence[str]) -> request_identity.RequestIdentity:
+    return request_identity.identity(
+        replay_type=ask.kind, job_id=ask.job_id, operator_id=ask.operator_id, reason=ask.reason,
+        partitions=keys, partition_start=keys[0], partition_end=keys[-1])
+
+
+def _same_replay(row: Replay, asked: request_identity.RequestIdentity, request_key: str
+                 ) -> ReplayView:
+    """The replay recorded under the key, when ``asked`` is that request (else BAT-009)."""
+    stored = request_identity.identity(
+        replay_type=row.replay_type, job_id=row.job_id, operator_id=row.operator_id,
+        reason=row.reason, partitions=row.partition_keys, partition_start=row.partition_start,
+        partition_end=row.partition_end)
+    request_identity.ensure_same_request(stored, asked, request_key, row.replay_id)
+    return ReplayView.of(row)
 
 
 def _require_attribution(operator_id: object, reason: object) -> None:

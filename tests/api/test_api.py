@@ -83,10 +83,10 @@ def test_roles_per_endpoint(api, engine):
         if needed == "admin":
             _assert_problem(api.call(method, path, token="operator", body=body), 403)
         assert api.call(method, path, token=needed, body=body).status == ok, path
-    # The admin may do what an operator may.
+    # The admin may do what an operator may (days without a replay in flight).
     assert api.call("POST", "/admin/batch/replay", token="admin", body={
-        "type": "range", "job_id": JOB, "partition_start": "2013-01-01",
-        "partition_end": "2013-01-03", "reason": "fix"}).status == 202
+        "type": "range", "job_id": JOB, "partition_start": "2013-01-04",
+        "partition_end": "2013-01-06", "reason": "fix"}).status == 202
 
 
 def test_revoked_token_is_401_and_delete_requires_admin(api):
@@ -214,9 +214,9 @@ def test_replay_audit_and_idempotency_key(api, engine):
     history = api.call("GET", f"/admin/replays/{first.body['replay_id']}")
     assert history.status == 200 and history.body["replay"]["request_key"] == "req-42"
     start = api.call("POST", f"/admin/batch/executions/{JOB}/start", token="operator",
-                     body={"partition_start": "2013-01-01", "partition_end": "2013-01-03",
+                     body={"partition_start": "2013-01-04", "partition_end": "2013-01-06",
                            "reason": "backfill"})
-    assert start.status == 202 and start.body["replay"]["partition_end"] == "2013-01-03"
+    assert start.status == 202 and start.body["replay"]["partition_end"] == "2013-01-06"
     assert start.body["replay"]["replay_type"] == "RANGE"
 
 
@@ -364,3 +364,57 @@ def test_issue12_listing_cli_lists_the_range_runs_over_a_day_as_the_api_does(
     assert "2013-01-01..2013-01-07" in table.splitlines()[1]
     refused = CliRunner().invoke(cli, ["executions", "list", "--limit", "0"])
     assert refused.exit_code == 2
+
+
+@pytest.mark.parametrize("kind", ["range", "full"])
+def test_issue12_a_body_listing_two_days_previews_and_records_two(api, kind):
+    """The preview is the plan the replay records: two days, not every day between."""
+    body = {"type": kind, "job_id": JOB, "partitions": ["2013-03-01", "2013-03-31"],
+            "reason": "two days only"}
+    preview = api.call("POST", "/admin/batch/replay/preview", token="operator", body=body)
+    assert preview.status == 200, preview.body
+    assert preview.body["partitions"] == ["2013-03-01", "2013-03-31"]
+    assert preview.body["parents"] == {"2013-03-01": None, "2013-03-31": None}
+    reply = api.call("POST", "/admin/batch/replay", token="operator", body=body)
+    assert reply.status == 202, reply.body
+    assert reply.body["replay"]["partition_keys"] == preview.body["partitions"]
+    shown = api.call("GET", f"/admin/replays/{reply.body['replay_id']}")
+    assert shown.body["replay"]["partition_keys"] == ["2013-03-01", "2013-03-31"]
+
+
+def test_issue12_request_key_reuse_over_the_api(api, engine):
+    body = {"type": "single", "job_id": JOB, "partitions": ["2013-02-01"], "reason": "fix"}
+    key = {"Idempotency-Key": "ticket-9"}
+    first = api.call("POST", "/admin/batch/replay", token="operator", body=body, headers=key)
+    assert first.status == 202
+    # the same operator, the same key, another request: a conflict, nothing written
+    for other in ({**body, "reason": "another reason"}, {**body, "partitions": ["2013-02-02"]},
+                  {**body, "type": "range"}):
+        refused = api.call("POST", "/admin/batch/replay", token="operator", body=other,
+                           headers=key)
+        _assert_problem(refused, 409, "BAT-009")
+        assert f"replay {first.body['replay_id']}" in refused.body["detail"]
+    # another operator's request under the same key is their own replay, never the first one
+    theirs = api.call("POST", "/admin/batch/replay", token="admin",
+                      body={**body, "partitions": ["2013-02-03"]}, headers=key)
+    assert theirs.status == 202 and theirs.body["replay_id"] != first.body["replay_id"]
+    assert theirs.body["replay"]["operator_id"] == "admin-op"
+    # the first operator's retry still gets the first replay
+    again = api.call("POST", "/admin/batch/replay", token="operator", body=body, headers=key)
+    assert (again.status, again.body["replay_id"]) == (202, first.body["replay_id"])
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Replay)) == 2
+    assert len(_audit_rows(engine)) == 2
+
+
+def test_issue12_a_busy_partition_is_a_409_bat_012_and_writes_nothing(api, engine):
+    _execution(engine, "e-run", partition="2013-04-02")
+    reply = api.call("POST", "/admin/batch/replay", token="operator", body={
+        "type": "range", "job_id": JOB, "partition_start": "2013-04-01",
+        "partition_end": "2013-04-03", "reason": "overlaps a run"})
+    _assert_problem(reply, 409, "BAT-012")
+    assert "2013-04-02" in reply.body["detail"] and "execution e-run (READY)" in reply.body["detail"]
+    start = api.call("POST", f"/admin/batch/executions/{JOB}/start", token="operator",
+                     body={"partition": "2013-04-02", "reason": "again"})
+    _assert_problem(start, 409, "BAT-012")
+    assert _audit_rows(engine) == []

@@ -3,7 +3,8 @@
 submit mode (``OPSREL_DAGSTER_URL``).
 
 A replay requested through the API (retried, with the same Idempotency-Key) becomes exactly one
-run per partition, launched by the daemon's replay sensor; the runs and their opsrel tags are read
+run per partition of its plan, launched by the daemon's replay sensor (a range and a full body that
+list two days run those two days, as their previews said); the runs and their opsrel tags are read
 back through the webserver's GraphQL API, and the audit entry carries the token's operator and
 the reason. ``opsrel replay single --wait`` submits a second replay to the same processes and
 follows it to SUCCESS. On both backends: on the PostgreSQL leg Dagster's own storage is in
@@ -45,12 +46,22 @@ def _runs_of_replay(webserver, replay_id: int) -> list[dict]:
 def test_api_replay_and_cli_submit_run_in_live_dagster_exactly_once(
     runner, opsrel_env, api, tmp_path,
 ):
-    first_day, days = "2013-07-01", ["2013-07-01", "2013-07-02"]
+    first_day, days = "2013-07-01", ["2013-07-01", "2013-07-04"]
     [first] = runner.run_partitions([first_day])
     replays = ReplayService(runner.engine)
-    request = {"type": "range", "job_id": "flights_daily", "partition_start": days[0],
-               "partition_end": days[-1], "reason": "re-run after the carrier fix"}
+    # range and full bodies that list two days run those two (preview = launch), not every
+    # day between them
+    request = {"type": "range", "job_id": "flights_daily", "partitions": days,
+               "reason": "re-run after the carrier fix"}
+    full_days = ["2013-07-06", "2013-07-09"]
+    full = {"type": "full", "job_id": "flights_daily", "partitions": full_days,
+            "reason": "two days of a full replay"}
     headers = {"Idempotency-Key": "ticket-7"}
+    previews = {kind: api.call("POST", "/admin/batch/replay/preview", token="operator", body=body)
+                for kind, body in (("range", request), ("full", full))}
+    assert previews["range"].body["partitions"] == days
+    assert previews["range"].body["parents"] == {first_day: first.run_id, days[1]: None}
+    assert previews["full"].body["partitions"] == full_days
 
     with dagster_webserver(opsrel_env, tmp_path) as webserver, \
             dagster_daemon(opsrel_env, tmp_path) as daemon:
@@ -64,10 +75,17 @@ def test_api_replay_and_cli_submit_run_in_live_dagster_exactly_once(
                            headers=headers)
         assert (retried.status, retried.body["replay_id"], retried.body["audit_id"]) == (
             202, replay_id, reply.body["audit_id"])
+        full_reply = api.call("POST", "/admin/batch/replay", token="operator", body=full)
+        assert full_reply.status == 202, full_reply.body
+        full_id = full_reply.body["replay_id"]
 
-        ended = wait_until(lambda: (r := replays.get_replay(replay_id)).status.is_terminal and r,
-                           WAIT_SECONDS, processes)
-        assert ended.status.value == "SUCCESS"
+        for waited in (replay_id, full_id):
+            ended = wait_until(
+                lambda: (r := replays.get_replay(waited)).status.is_terminal and r,
+                WAIT_SECONDS, processes)
+            assert ended.status.value == "SUCCESS"
+        full_runs = _runs_of_replay(webserver, full_id)
+        assert sorted(r["tags"]["dagster/partition"] for r in full_runs) == full_days
         status = api.call("GET", f"/admin/replays/{replay_id}")
         assert status.body["replay"]["status"] == "SUCCESS"
         by_partition = {e["execution"]["partition_key"]: e["execution"]
@@ -85,11 +103,13 @@ def test_api_replay_and_cli_submit_run_in_live_dagster_exactly_once(
             assert run["tags"]["dagster/sensor_name"] == "opsrel_replay_launch_sensor"
             assert by_partition[run["tags"]["dagster/partition"]]["execution_id"] == run["runId"]
         # the audit entry, in the ops schema and through the API, with the token's operator
-        [audit] = AuditLogService(runner.engine).list_audit_logs(operator_id="operator-op")
+        audits = AuditLogService(runner.engine).list_audit_logs(operator_id="operator-op")
+        assert [a.target_id for a in audits] == [str(full_id), str(replay_id)]  # newest first
+        audit = audits[1]
         assert (audit.audit_id, audit.action, audit.reason, audit.target_id) == (
             reply.body["audit_id"], "REPLAY", "re-run after the carrier fix", str(replay_id))
         listed = api.call("GET", "/admin/audit-logs?operator_id=operator-op")
-        assert [a["audit_id"] for a in listed.body["items"]] == [audit.audit_id]
+        assert [a["audit_id"] for a in listed.body["items"]] == [a.audit_id for a in audits]
 
         # a retry after the end is still the same replay and launches nothing
         late = api.call("POST", "/admin/batch/replay", token="operator", body=request,
@@ -117,4 +137,6 @@ def test_api_replay_and_cli_submit_run_in_live_dagster_exactly_once(
         # exactly once: after all those sensor ticks and three API calls, still one run a day
         assert sorted(r["tags"]["dagster/partition"] for r in _runs_of_replay(
             webserver, replay_id)) == days
-        assert len(replays.list_replays()) == 2
+        assert sorted(r["tags"]["dagster/partition"] for r in _runs_of_replay(
+            webserver, full_id)) == full_days
+        assert len(replays.list_replays()) == 3

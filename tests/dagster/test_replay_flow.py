@@ -11,6 +11,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from opsrel_core.domain.replay_plan import ReplayAsk
+from opsrel_core.errors import ConflictException
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.replays import ReplayService
@@ -113,14 +115,22 @@ def test_two_replays_of_one_partition_at_once_on_postgres(runner, opsrel_env):
         for n in (1, 2)
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
+    # One writer per partition: while one replay of the day is in flight the other is refused
+    # (BAT-012, exit 2, nothing written); both run only if they did not overlap at all.
+    ran = 0
     for proc, (out, err) in zip(procs, outputs):
-        assert proc.returncode == 0, err[-2000:]
-        assert json.loads(out)["status"] == "SUCCESS"
+        if proc.returncode == 0:
+            assert json.loads(out)["status"] == "SUCCESS"
+            ran += 1
+        else:
+            assert proc.returncode == 2 and "BAT-012" in err, err[-2000:]
+    assert ran >= 1
     versions = ResultVersionService(runner.engine)
     for asset in ("raw_flights", "ontime_performance"):
         history = versions.get_version_history(asset, day)
-        assert sorted(v.version_number for v in history) == [1, 2, 3]
-        assert [v.version_number for v in history if v.is_active] == [3]
+        assert sorted(v.version_number for v in history) == list(range(1, ran + 2))
+        assert [v.version_number for v in history if v.is_active] == [ran + 1]
+    assert len(ReplayService(runner.engine).list_replays()) == ran
 
 
 def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, opsrel_env):
@@ -154,8 +164,8 @@ def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, ops
         "sensor:opsrel_landing_sensor", reason, "RUNNING"
     )
     assert replay_request.tags["opsrel/parent_execution_id"]
-    # a reset cursor asks again with the same run key, which Dagster launches only once
-    assert [r.run_key for r in tick(None).run_requests] == [replay_request.run_key]
+    # a reset cursor while that replay is in flight: the file waits, nothing is asked for
+    assert tick(None).run_requests == []
 
 
 def test_requested_replays_are_launched_once_by_the_sensor(runner):
@@ -262,3 +272,113 @@ def test_an_operator_stop_cancels_the_run_and_is_audited(runner):
     assert execution.stop_requested_at is not None
     [record] = AuditLogService(runner.engine).list_audit_logs(target_id=run.run_id)
     assert (record.audit_id, record.operator_id, record.action) == (stop.audit_id, "max", "STOP_EXECUTION")
+
+
+# -- one plan for every launcher, request identity, one writer per partition --------------------
+
+
+def _landing_tick(runner):
+    sensor = make_landing_sensor("flights_daily", dg.AssetSelection.groups("flights"), flights_partitions)
+    resources = {"ops_db": flights_defs.resources["ops_db"]}
+
+    def tick(cursor):
+        return sensor(dg.build_sensor_context(instance=runner.instance, cursor=cursor,
+                                              resources=resources))
+
+    return tick
+
+
+@pytest.mark.parametrize("kind", ["range", "full"])
+def test_issue12_the_launch_sensor_runs_exactly_the_plan_with_its_parents(runner, opsrel_env, kind):
+    """A range or full request listing two days: the sensor launches the two days the preview
+    showed, and the failed day's run names the failed execution as its parent."""
+    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+
+    days = ["2013-06-01", "2013-06-30"]
+    _landing(opsrel_env, days[0]).write_text("year,month,day\n")  # header only: INP-001
+    [failed] = runner.run_partitions(days[:1])
+    assert failed.error_code == "INP-001"
+    replays = ReplayService(runner.engine)
+    ask = ReplayAsk(kind, "flights_daily", "kim", "two days only", tuple(days))
+    preview = replays.plan(ask)
+    replay = replays.request(ask)
+    sensor = make_replay_launch_sensor(
+        "flights_daily", dg.AssetSelection.groups("flights"), flights_partitions)
+    result = sensor(dg.build_sensor_context(
+        instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}))
+    assert [r.partition_key for r in result.run_requests] == list(preview.partitions) == days
+    first, last = (r.tags for r in result.run_requests)
+    assert first["opsrel/parent_execution_id"] == failed.run_id == preview.parents[days[0]]
+    assert "opsrel/parent_execution_id" not in last
+    assert first["opsrel/replay_id"] == str(replay.replay_id)
+
+
+def test_issue12_an_operator_cannot_take_the_landing_sensors_key(runner, opsrel_env):
+    from opsrel_dagster.landing_sensor import file_digest
+
+    day = "2013-06-20"
+    runner.run_partitions([day])  # the day has a result
+    path = _landing(opsrel_env, day)
+    package_flights_for_day(dt.date(2013, 6, 20)).head(200).to_csv(path, index=False)
+    # someone sends the key the sensor will use for this file first, for another day
+    replays = ReplayService(runner.engine)
+    taken = replays.replay_single(
+        job_id="flights_daily", partition_key="2013-06-21", operator_id="mallory",
+        reason="took the sensor's key", request_key=f"landing:{day}:{file_digest(path)}")
+    [request] = _landing_tick(runner)(None).run_requests
+    replay = replays.get_replay(int(request.tags["opsrel/replay_id"]))
+    assert replay.replay_id != taken.replay_id
+    assert (replay.operator_id, replay.partition_keys) == ("sensor:opsrel_landing_sensor", (day,))
+    assert replays.get_replay(taken.replay_id).partition_keys == ("2013-06-21",)
+
+
+def test_issue12_landing_fix_then_operator_replay_runs_the_day_once(runner, opsrel_env):
+    """The source re-delivers a failed day's file and the operator replays it too: one run."""
+    tick = _landing_tick(runner)
+    executions = BatchExecutionService(runner.engine)
+    replays = ReplayService(runner.engine)
+    day = "2013-06-10"
+    path = _landing(opsrel_env, day)
+    path.write_text("year,month,day\n")
+    arrived = tick(None)
+    [failed] = runner.run_partitions([day], run_tags=dict(arrived.run_requests[0].tags))
+    assert failed.error_code == "INP-001"
+    # the file is fixed: the sensor reruns the day as a replay of the failed run
+    package_flights_for_day(dt.date(2013, 6, 10)).to_csv(path, index=False)
+    fixed = tick(arrived.cursor)
+    [rerun] = fixed.run_requests
+    assert rerun.tags["opsrel/parent_execution_id"] == failed.run_id
+    sensor_replay = int(rerun.tags["opsrel/replay_id"])
+    # the operator replays the day as well: refused while the sensor's run is in flight
+    with pytest.raises(ConflictException) as err:
+        runner.run_replay([day], kind="single", operator_id="erin", reason="file re-delivered")
+    assert err.value.code == "BAT-012"
+    assert f"replay {sensor_replay} (RUNNING)" in err.value.operator_message
+    [done] = runner.run_partitions([day], run_tags=dict(rerun.tags))  # as the daemon runs it
+    assert done.status == "SUCCESS"
+    runner.projection.refresh_replays()
+    assert replays.get_replay(sensor_replay).status == "SUCCESS"
+    assert tick(fixed.cursor).run_requests == []
+    assert {e.execution_id for e in executions.list_executions(partition_key=day)} == {
+        failed.run_id, done.run_id}
+
+    # the other order: the operator replays the re-delivered file before the sensor looks
+    day = "2013-06-11"
+    path = _landing(opsrel_env, day)
+    frame = package_flights_for_day(dt.date(2013, 6, 11))
+    frame.to_csv(path, index=False)
+    seen = tick(None)
+    runner.run_partitions([day], run_tags=dict(seen.run_requests[0].tags))
+    frame.head(300).to_csv(path, index=False)  # re-delivered
+    submitted = replays.replay_single(job_id="flights_daily", partition_key=day,
+                                      operator_id="erin", reason="submitted, not yet launched")
+    waiting = tick(seen.cursor)
+    assert waiting.run_requests == [] and json.loads(waiting.cursor) == json.loads(seen.cursor)
+    replays.request_stop(submitted.replay_id, operator_id="erin", reason="will run it here")
+    runner.projection.refresh_replays()
+    replay, [mine] = runner.run_replay([day], kind="single", operator_id="erin",
+                                       reason="file re-delivered")
+    assert (replay.status, mine.status) == ("SUCCESS", "SUCCESS")
+    after = tick(seen.cursor)
+    assert after.run_requests == []  # the operator's run already read this file
+    assert json.loads(after.cursor)[day] != json.loads(seen.cursor)[day]  # recorded as seen

@@ -169,6 +169,18 @@ def test_failing_partition_sends_one_email_and_one_slack_message(engine, smtp, s
     assert len(smtp.handler.messages) == 1 and len(slack.posts) == 1
 
 
+def test_issue12_a_landing_file_alert_says_what_re_delivery_does(engine, smtp, slack, clock):
+    """The alert must not send the operator to replay a day the landing sensor reruns itself."""
+    rig = Rig(engine, _settings(smtp.port, slack.url), clock)
+    rig.alerts.raise_for_failed_execution(_fail_execution(engine, "run-1"))
+    rig.dispatcher.dispatch_once()
+    (_rcpts, msg), = smtp.handler.messages
+    (post,) = slack.posts
+    for text in (msg.get_content(), post["text"]):
+        assert "the landing sensor reruns the day by itself; do not also replay it" in text
+        assert "BAT-012" in text
+
+
 # -- SMTP faults -----------------------------------------------------------------------------
 
 

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.status import ExecutionStatus, TriggerType
-from opsrel_core.errors import BatchExecutionException, LogicException, OpsException
+from opsrel_core.domain.replay_plan import ReplayAsk
+from opsrel_core.errors import BatchExecutionException, ConflictException, LogicException, OpsException
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.persistence.tables import AuditLog, Replay
+from opsrel_core.persistence.tables import AuditLog, BatchJob, Replay
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.replays import (
     INVALID_REQUEST_CODE,
@@ -190,12 +191,73 @@ def test_invalid_request_is_coded_and_writes_nothing(engine, replays, call):
 def test_same_request_key_twice_gives_one_replay_and_one_audit(engine, replays):
     first = replays.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim",
                                   reason="file fixed", request_key="req-1")
-    again = replays.replay_single(job_id=JOB, partition_key="2013-01-02", operator_id="lee",
-                                  reason="other", request_key="req-1")
+    again = replays.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim",
+                                  reason=" file fixed ", request_key="req-1")
     assert again == first and first.request_key == "req-1"
     assert _counts(engine) == (1, 1)
-    assert replays.find_replay_by_request_key("req-1") == first
-    assert replays.find_replay_by_request_key("req-2") is None
+    assert replays.find_replay_by_request_key("kim", "req-1") == first
+    assert replays.find_replay_by_request_key("lee", "req-1") is None
+    assert replays.find_replay_by_request_key("kim", "req-2") is None
+
+
+def test_issue12_request_key_of_another_operator_is_never_their_replay(engine, replays):
+    """Keys are scoped to the operator: lee's "req-1" is not kim's "req-1"."""
+    kim = replays.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim",
+                                reason="file fixed", request_key="req-1")
+    lee = replays.replay_single(job_id=JOB, partition_key="2013-01-02", operator_id="lee",
+                                reason="other", request_key="req-1")
+    assert lee.replay_id != kim.replay_id
+    assert (lee.operator_id, lee.partition_keys, lee.request_key) == ("lee", ("2013-01-02",), "req-1")
+    assert replays.get_replay(kim.replay_id) == kim
+    assert _counts(engine) == (2, 2)
+    # the same request by lee again is lee's replay
+    assert replays.replay_single(job_id=JOB, partition_key="2013-01-02", operator_id="lee",
+                                 reason="other", request_key="req-1") == lee
+    # a sensor's key sent by an operator first does not swallow the sensor's replay
+    sensor_key = "landing:2013-01-05:sha256:abc"
+    taken = replays.replay_single(job_id=JOB, partition_key="2013-01-06", operator_id="kim",
+                                  reason="took the sensor's key", request_key=sensor_key)
+    sensors = replays.replay_single(job_id=JOB, partition_key="2013-01-05",
+                                    operator_id="sensor:opsrel_landing_sensor",
+                                    reason="landing file changed", request_key=sensor_key)
+    assert sensors.replay_id != taken.replay_id
+    assert (sensors.operator_id, sensors.partition_keys) == (
+        "sensor:opsrel_landing_sensor", ("2013-01-05",))
+    # a key so long that operator + key exceed the column is stored hashed, still scoped
+    long_key = "k" * 200
+    mine = replays.replay_single(job_id=JOB, partition_key="2013-01-07", operator_id="kim",
+                                 reason="long", request_key=long_key)
+    with engine.connect() as conn:
+        stored = conn.scalar(sa.select(Replay.request_key).where(
+            Replay.replay_id == mine.replay_id))
+    assert stored.startswith("kim/sha256:") and len(stored) <= 200
+    assert replays.find_replay_by_request_key("kim", long_key) == mine
+
+
+@pytest.mark.parametrize("change", [
+    {"partition_key": "2013-01-02"}, {"reason": "another reason"}, {"job_id": "other_daily"},
+], ids=["partition", "reason", "job"])
+def test_issue12_same_key_same_operator_other_request_is_bat_009(engine, replays, change):
+    first = replays.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim",
+                                  reason="file fixed", request_key="req-1")
+    asked = {"job_id": JOB, "partition_key": "2013-01-01", "operator_id": "kim",
+             "reason": "file fixed", "request_key": "req-1", **change}
+    if asked["job_id"] != JOB:  # a job of the catalog with the same key set is needed
+        with engine.begin() as conn:
+            conn.execute(sa.insert(BatchJob).values(
+                job_id="other_daily", name="w", description="w", asset_selection=[ASSET],
+                partitions="daily", partition_start="2013-01-01", partition_end="2013-12-31"))
+    with pytest.raises(ConflictException) as err:
+        replays.replay_single(**asked)
+    assert err.value.code == error_codes.BAT_REPLAY_INVALID == "BAT-009"
+    assert f"replay {first.replay_id}" in err.value.operator_message
+    assert err.value.details["conflict"] == "request_key"
+    # other kinds over the same key are refused too
+    with pytest.raises(ConflictException):
+        replays.replay_range(job_id=JOB, start="2013-01-01", end="2013-01-01",
+                             partition_keys=None, operator_id="kim", reason="file fixed",
+                             request_key="req-1")
+    assert _counts(engine) == (1, 1)
 
 
 def test_concurrent_duplicate_requests_give_one_replay(database_url):
@@ -210,7 +272,7 @@ def test_concurrent_duplicate_requests_give_one_replay(database_url):
             barrier.wait()
             results[i] = service.replay_range(
                 job_id=JOB, start=DAYS[0], end=DAYS[2], partition_keys=DAYS[:3],
-                operator_id=f"op{i}", reason="race", request_key="same-key",
+                operator_id="op", reason="race", request_key="same-key",
             )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -459,3 +521,72 @@ def test_list_replays_newest_first_with_filters_and_cursor(replays, executions, 
     assert [r.replay_id for r in page] == [made[2].replay_id, made[1].replay_id]
     with pytest.raises(ValueError):
         replays.list_replays(limit=0)
+
+
+# -- the replay plan and one writer per partition ------------------------------------------------
+
+TWO_DAYS = ["2013-03-01", "2013-03-31"]
+
+
+@pytest.mark.parametrize("kind", ["range", "full"])
+def test_issue12_a_body_listing_two_days_plans_and_records_exactly_those(engine, replays, kind):
+    """Preview = launch: a range or full request that lists two days runs two, not 31 or 365."""
+    ask = ReplayAsk(kind, JOB, "kim", "two days only", tuple(TWO_DAYS))
+    plan = replays.plan(ask)
+    assert plan.partitions == tuple(TWO_DAYS)
+    assert (plan.partition_start, plan.partition_end) == tuple(TWO_DAYS)
+    assert _counts(engine) == (0, 0)  # a preview writes nothing
+    replay = replays.request(ask, request_key="two-days")
+    assert replay.partition_keys == tuple(TWO_DAYS)
+    job_keys = [f"2013-03-{d:02d}" for d in range(1, 32)]
+    assert replay.keys(job_keys) == TWO_DAYS
+    assert replays.launch_plan(replay, job_keys).partitions == plan.partitions
+    # the range given by its ends runs every key between
+    ends = replays.plan(ReplayAsk("range", JOB, "kim", "all", None, *TWO_DAYS))
+    assert len(ends.partitions) == 31
+    assert len(replays.plan(ReplayAsk("full", JOB, "kim", "all")).partitions) == 365
+
+
+def test_issue12_each_key_has_its_parent_active_else_the_failed_run(replays, executions, versions):
+    done, failed, fresh = "2013-01-01", "2013-01-02", "2013-01-03"
+    _run(executions, versions, "ok", done, "SUCCESS")
+    _run(executions, versions, "bad", failed, "FAILED")
+    _run(executions, versions, "ok-range", None, "SUCCESS", partition_range=("2013-01-04", "2013-01-05"))
+    plan = replays.plan(ReplayAsk("range", JOB, "kim", "redo", None, done, "2013-01-05"))
+    assert plan.parents == {done: "ok", failed: "bad", fresh: None, "2013-01-04": "ok-range",
+                            "2013-01-05": "ok-range"}
+    assert plan.replaces == {done: "ok", failed: None, fresh: None, "2013-01-04": "ok-range",
+                             "2013-01-05": "ok-range"}
+    assert replays.parent_execution_id(JOB, failed) == "bad"
+
+
+def test_issue12_a_partition_with_a_run_in_flight_refuses_a_second_writer(engine, replays,
+                                                                          executions, versions):
+    day = "2013-01-02"
+    _run(executions, versions, "running", day, None)  # RUNNING
+    for call in (
+        lambda: replays.replay_single(job_id=JOB, partition_key=day, operator_id="kim", reason="x"),
+        lambda: replays.replay_range(job_id=JOB, start="2013-01-01", end="2013-01-03",
+                                     partition_keys=None, operator_id="kim", reason="x"),
+    ):
+        with pytest.raises(ConflictException) as err:
+            call()
+        assert err.value.code == error_codes.BAT_PARTITION_BUSY == "BAT-012"
+        assert "execution running (RUNNING)" in err.value.operator_message
+        assert day in err.value.operator_message
+    assert _counts(engine) == (0, 0)
+    assert replays.busy_partitions(JOB, [day, "2013-01-05"]) == {day: ["execution running (RUNNING)"]}
+    # another day is free; then its REQUESTED replay makes that day busy in turn
+    other = replays.replay_single(job_id=JOB, partition_key="2013-01-05", operator_id="kim",
+                                  reason="other day")
+    with pytest.raises(ConflictException) as err:
+        replays.replay_full(job_id=JOB, partition_keys=["2013-01-05", "2013-01-09"],
+                            operator_id="lee", reason="overlaps")
+    assert f"replay {other.replay_id} (REQUESTED)" in err.value.operator_message
+    # a range run in flight covers every day between its ends
+    _run(executions, versions, "range", None, None, partition_range=("2013-01-07", "2013-01-08"))
+    assert list(replays.busy_partitions(JOB, ["2013-01-06", "2013-01-08"])) == ["2013-01-08"]
+    # once the run ended, the day takes a new writer
+    _finish(executions, versions, "running", "SUCCESS")
+    assert replays.replay_single(job_id=JOB, partition_key=day, operator_id="kim", reason="x")
+    assert _counts(engine) == (2, 2)

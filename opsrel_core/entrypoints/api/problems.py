@@ -1,7 +1,7 @@
 """One error format for the admin API: RFC 9457 problem details carrying our error code.
 
-``STATUS_BY_CODE`` is the one table mapping catalog codes to HTTP statuses; any other coded error
-is a 500 with a generic detail (its operator message stays in the server log). Nothing returns a
+``STATUS_BY_CODE`` is the one table mapping catalog codes (and the ``ConflictException`` class, which
+wins over its code) to HTTP statuses; any other coded error is a 500 with a generic detail (its operator message stays in the server log). Nothing returns a
 stack trace.
 """
 
@@ -15,21 +15,24 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsrel_core.domain import error_codes
-from opsrel_core.errors import OpsException
+from opsrel_core.errors import ConflictException, OpsException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://opsrel.dev/problems/"
 
-# The one table: catalog code -> HTTP status. Unlisted codes are 500.
-STATUS_BY_CODE: dict[str, int] = {
+# The one table: catalog code -> HTTP status; a ConflictException (a request key reused for another
+# request, a partition with a run in flight) is a 409 whatever its code. Unlisted codes are 500.
+STATUS_BY_CODE: dict[str | type[OpsException], int] = {
+    ConflictException: 409,
     error_codes.BAT_EXECUTION_NOT_FOUND: 404,
     error_codes.BAT_REPLAY_NOT_FOUND: 404,
     error_codes.BAT_RECORD_NOT_FOUND: 404,
     error_codes.BAT_ATTRIBUTION_REQUIRED: 422,
     error_codes.BAT_REPLAY_INVALID: 422,
     error_codes.BAT_INVALID_TRANSITION: 409,
+    error_codes.BAT_PARTITION_BUSY: 409,
 }
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
           405: "Method not allowed", 409: "Conflict", 422: "Unprocessable content",
@@ -65,7 +68,8 @@ def problem(status: int, detail: str, code: str | None = None,
 
 def ops_problem(exc: OpsException) -> JSONResponse:
     """Map a coded error through ``STATUS_BY_CODE``."""
-    status = STATUS_BY_CODE.get(exc.code, 500)
+    by_class = [STATUS_BY_CODE[c] for c in type(exc).__mro__ if c in STATUS_BY_CODE]
+    status = by_class[0] if by_class else STATUS_BY_CODE.get(exc.code, 500)
     if status == 500:
         log.error("admin API: unmapped error %s", exc, exc_info=exc)
         return problem(500, "The request failed; see the server log.", exc.code)

@@ -13,11 +13,12 @@ from opsrel_core.entrypoints.api.responses import (
     ExecutionDetail, ExecutionPage, ReplayAccepted,
 )
 from opsrel_core.entrypoints.api.schemas import (
-    ReplayRequest, StartRequest, StopRequestBody, daily_keys, to_json,
+    ReplayRequest, StartRequest, StopRequestBody, to_json,
 )
+from opsrel_core.domain.replay_plan import ReplayAsk, ReplayPlan
 from opsrel_core.persistence.tables import EXECUTION_STATUSES
 from opsrel_core.services.execution_commands import StopRequest
-from opsrel_core.services.replays import REPLAY_ACTION, ReplayPreview, ReplayView
+from opsrel_core.services.replays import REPLAY_ACTION, ReplayView
 
 router = APIRouter(prefix="/admin/batch", tags=["batch"])
 ExecutionStatusName = Literal[EXECUTION_STATUSES]  # type: ignore[valid-type]
@@ -77,8 +78,8 @@ def start_job(
         assert body.partition_start is not None and body.partition_end is not None
         replay = services.replays.replay_range(
             job_id=job_id, start=body.partition_start, end=body.partition_end,
-            partition_keys=daily_keys(body.partition_start, body.partition_end),
-            operator_id=who.operator_id, reason=body.reason, request_key=idempotency_key)
+            partition_keys=None, operator_id=who.operator_id, reason=body.reason,
+            request_key=idempotency_key)
     return _replay_accepted(services, replay)
 
 
@@ -99,49 +100,29 @@ def replay(
     body: ReplayRequest, idempotency_key: str | None = IdempotencyKey,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Request a replay; ``Idempotency-Key`` makes a retried call return the same replay."""
-    common = {"job_id": body.job_id, "operator_id": who.operator_id, "reason": body.reason,
-              "request_key": idempotency_key}
-    start, end, keys = _partitions(body)
-    if body.type == "single":
-        view = services.replays.replay_single(partition_key=keys[0], **common)
-    elif body.type == "range":
-        view = services.replays.replay_range(start=start, end=end, partition_keys=keys, **common)
-    else:
-        view = services.replays.replay_full(partition_keys=keys, **common)
+    """Request a replay of exactly the partitions its preview shows. ``Idempotency-Key`` (yours
+    alone) makes a retried call return the same replay. 409: the key was used for another
+    request (BAT-009), or a partition has a run in flight (BAT-012); nothing was recorded."""
+    view = services.replays.request(_ask(body, who), request_key=idempotency_key)
     return _replay_accepted(services, view)
 
 
-@router.post("/replay/preview", response_model=ReplayPreview)
+@router.post("/replay/preview", response_model=ReplayPlan)
 def preview_replay(
     body: ReplayRequest, who: Principal = Depends(auth.operator),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """What ``POST /admin/batch/replay`` would do with this body (its partitions and the
-    executions whose active results it would replace), with the same checks; writes nothing,
-    not even an audit record: a preview is not an action (field report RB-24)."""
-    start, end, keys = _partitions(body)
-    return to_json(services.replays.preview(
-        job_id=body.job_id, partition_keys=keys, operator_id=who.operator_id,
-        reason=body.reason, start=start, end=end))
+    """The plan ``POST /admin/batch/replay`` would run with this body (its partitions, each
+    one's parent execution and the active result it would replace), with the same checks;
+    writes nothing, not even an audit record: a preview is not an action."""
+    return to_json(services.replays.plan(_ask(body, who)))
 
 
-def _partitions(body: ReplayRequest) -> tuple[str, str, list[str]]:
-    """The (start, end, keys) a replay body asks for; ValueError (422) when incomplete."""
-    keys = body.partitions
-    if body.type == "single":
-        if not keys or len(keys) != 1:
-            raise ValueError("a single replay names exactly one partition in 'partitions'")
-        return keys[0], keys[0], keys
-    if body.type == "range":
-        start = body.partition_start or (min(keys) if keys else None)
-        end = body.partition_end or (max(keys) if keys else None)
-        if start is None or end is None:
-            raise ValueError("a range replay needs partition_start and partition_end, or partitions")
-        return start, end, keys or daily_keys(start, end)
-    if not keys:
-        raise ValueError("a full replay lists the job's partitions in 'partitions'")
-    return min(keys), max(keys), keys
+def _ask(body: ReplayRequest, who: Principal) -> ReplayAsk:
+    """The replay request a body asks for (the core resolves and checks its keys)."""
+    listed = None if body.partitions is None else tuple(body.partitions)
+    return ReplayAsk(body.type, body.job_id, who.operator_id, body.reason, listed,
+                     body.partition_start, body.partition_end)
 
 
 def _replay_accepted(services: Services, replay: ReplayView) -> dict[str, Any]:

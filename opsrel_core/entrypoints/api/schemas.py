@@ -1,7 +1,6 @@
 """Request bodies of the admin API (response models: ``responses.py``)."""
 
 import dataclasses
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -45,8 +44,10 @@ class StopRequestBody(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    """A replay: single (one partition), range (start..end, daily keys resolved when
-    ``partitions`` is omitted) or full (the job's partitions, given in ``partitions``)."""
+    """A replay: single (one partition), range or full. A body that lists ``partitions`` runs
+    exactly those (within ``partition_start..partition_end`` when given); a range without them
+    runs every partition from start to end; a full replay without them runs every partition of
+    the job."""
 
     type: Literal["single", "range", "full"]
     job_id: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT)
@@ -77,19 +78,3 @@ def to_json(value: Any) -> Any:
     elif isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     return json_safe(value)
-
-
-def daily_keys(start: str, end: str) -> list[str]:
-    """The daily partition keys ``start..end`` (inclusive, ISO dates).
-
-    Raises:
-        ValueError: not ISO dates, reversed, or longer than ten years.
-    """
-    try:
-        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-    except ValueError:
-        raise ValueError(f"partition range {start}..{end}: daily keys are ISO dates") from None
-    days = (last - first).days
-    if days < 0 or days > 3660:
-        raise ValueError(f"partition range {start}..{end} is reversed or too long")
-    return [(first + dt.timedelta(days=i)).isoformat() for i in range(days + 1)]
