@@ -1,4 +1,4 @@
-"""``opsrel replay single|range|full|status|list``: replays from the command line, in two modes.
+"""``opsrel replay single|range|full|status|stop|list``: replays from the command line, in two modes.
 
 - Embedded (default, no ``OPSREL_DAGSTER_URL``): the replay runs in this process through the
   persistent Dagster instance and the command waits for it, as ``opsrel run`` does.
@@ -9,7 +9,8 @@
   ``replay:<id>:<partition>``, so a request launches once even when the command is retried with
   the same ``--request-key`` or dies after recording. ``--wait`` follows it to the end.
 
-``opsrel replay list`` lists replays (``--status``, ``--limit``).
+``opsrel replay list`` lists replays (``--status``, ``--limit``); ``opsrel replay stop ID --reason``
+stops one as a whole (audited, as the admin API's ``POST /admin/replays/{id}/stop``).
 
 Exit codes (for cron): 0 the replay ended SUCCESS (or was submitted, without ``--wait``);
 1 it ended FAILED or STOPPED (or ``replay status`` of an unknown id, BAT-010); 2 bad input or a refused request (nothing written); 3 the webserver
@@ -120,6 +121,32 @@ def replay_status(replay_id: int, wait: bool, timeout: float | None, as_json: bo
     except OpsException as exc:
         fail(exc)
     _follow(replays, replay_id, wait, timeout, as_json)
+
+
+@replay_group.command("stop")
+@click.argument("replay_id", type=int)
+@click.option("--reason", required=True, help="Why: recorded with the stop's audit record.")
+@click.option("--operator", default=None, help="Who (default: the OS user).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def replay_stop(replay_id: int, reason: str, operator: str | None, as_json: bool) -> None:
+    """Stop a replay as a whole (audited): no further run is launched, its runs in flight are
+    canceled (by the daemon's replay launch sensor) and end STOPPED; none of their results
+    become active. Exit 0 recorded, 1 unknown id (BAT-010), 2 refused (BAT-008 no reason,
+    BAT-001 the replay already ended)."""
+    from opsrel_core.entrypoints.cli import _dump, _engine
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.execution_commands import ExecutionCommands
+
+    try:
+        stopped = ExecutionCommands(_engine()).stop_replay(
+            replay_id, operator_id=operator or getpass.getuser(), reason=reason)
+    except OpsException as exc:
+        fail(exc, "stop refused: ")
+    if as_json:
+        click.echo(_dump(stopped))
+        return
+    again = " (already requested)" if stopped.already_requested else ""
+    click.echo(f"{stopped.message}{again}; audit {stopped.audit_id}")
 
 
 @replay_group.command("list")

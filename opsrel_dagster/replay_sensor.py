@@ -19,6 +19,7 @@ from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.resources import OpsDatabase
+from opsrel_dagster.stop_delivery import deliver_stops
 
 MAX_REPLAYS_PER_TICK = 20
 PARTITION_TAG = "dagster/partition"
@@ -95,19 +96,7 @@ def make_replay_launch_sensor(
                 requests.extend(replay_run_requests(plan, replay.replay_id, missing))
             else:
                 replays.mark_launched(replay.replay_id)
-        for replay in replays.list_replays(job_id=job_id, status="STOPPING", limit=MAX_REPLAYS_PER_TICK):
-            runs = context.instance.get_runs(
-                dg.RunsFilter(
-                    tags={opsrel_tags.REPLAY_ID: str(replay.replay_id)}, statuses=_UNFINISHED
-                )
-            )
-            for run in runs:
-                context.instance.run_coordinator.cancel_run(run.run_id)
-        # An operator's stop of one execution (admin API): cancel its run in Dagster.
-        for execution_id in BatchExecutionService(ops_db.engine).list_stop_requested_ids():
-            run = context.instance.get_run_by_id(execution_id)
-            if run is not None and run.status in _UNFINISHED:
-                context.instance.run_coordinator.cancel_run(execution_id)
+        deliver_stops(context.instance, ops_db.engine, job_id)  # stopping replays, stopped runs
         return dg.SensorResult(run_requests=requests)
 
     return _replay_sensor

@@ -286,6 +286,7 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     """Show an execution with its history, context and the versions it made."""
     from opsrel_core.errors import OpsException
     from opsrel_core.services.batch_execution import BatchExecutionService
+    from opsrel_core.services.execution_commands import ExecutionCommands
     from opsrel_core.services.execution_context import ExecutionContextService
     from opsrel_core.services.result_versions import ResultVersionService
 
@@ -299,6 +300,7 @@ def executions_show(execution_id: str, as_json: bool) -> None:
         "history": BatchExecutionService(engine).get_history(execution_id),
         "context": ExecutionContextService(engine).find_context(execution_id),
         "versions": ResultVersionService(engine).versions_of_execution(execution_id),
+        "stop": ExecutionCommands(engine).stop_status(execution_id),
     }
     if as_json:
         click.echo(_dump(shown))
@@ -311,8 +313,17 @@ def executions_show(execution_id: str, as_json: bool) -> None:
                f"started {e.started_at}  ended {e.ended_at}")
     if e.error_code:
         click.echo(f"  error {e.error_code}: {e.error_message}")
+    stop = shown["stop"]
+    if stop is not None:
+        click.echo(f"  stop requested {stop.requested_at}: final (ends {stop.final_status.value}, "
+                   "none of its results become active)")
+        click.echo(f"  stop delivery {stop.delivery.value}: {stop.delivery_detail}")
     for h in shown["history"]:
-        click.echo(f"  {h['occurred_at']}  {h['from_status'] or '-'} -> {h['to_status']}")
+        if h["event_key"].startswith("status:"):
+            click.echo(f"  {h['occurred_at']}  {h['from_status'] or '-'} -> {h['to_status']}")
+        else:  # an annotation: an end ignored after a stop, the stop's delivery
+            said = (h["detail"] or {}).get("reason") or (h["detail"] or {}).get("message") or ""
+            click.echo(f"  {h['occurred_at']}  {h['event_key']}  {said}".rstrip())
     context = shown["context"]
     if context is not None:
         click.echo(f"  snapshots {', '.join(context.snapshot_ids)}")
@@ -320,6 +331,34 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     for v in shown["versions"]:
         click.echo(f"  version {v.asset_key} {v.partition_key} v{v.version_number}"
                    f"{' (active)' if v.is_active else ''} {v.content_hash[:19]}")
+
+
+@executions.command("stop")
+@click.argument("execution_id")
+@click.option("--reason", required=True, help="Why: recorded with the stop's audit record.")
+@click.option("--operator", default=None, help="Who (default: the OS user).")
+@click.option("--json", "as_json", is_flag=True, help="Print the stop as JSON.")
+def executions_stop(execution_id: str, reason: str, operator: str | None, as_json: bool) -> None:
+    """Stop a live execution (audited). The stop is final: the execution ends STOPPED whatever
+    Dagster reports afterwards, and none of its results become active. The daemon's replay
+    launch sensor cancels the run in Dagster; `executions show` says what Dagster did. Exit 1
+    unknown id (BAT-002), 2 refused (BAT-008 no reason, BAT-001 already ended)."""
+    import getpass
+
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.execution_commands import ExecutionCommands
+
+    try:
+        stop = ExecutionCommands(_engine()).request_stop(
+            execution_id, operator_id=operator or getpass.getuser(), reason=reason)
+    except OpsException as exc:
+        fail(exc, "stop refused: ")
+    if as_json:
+        click.echo(_dump(stop))
+        return
+    again = " (already requested)" if stop.already_requested else ""
+    click.echo(f"execution {execution_id}: stop recorded{again}, audit {stop.audit_id}")
+    click.echo(f"  {stop.stop.message}")
 
 
 @cli.group()

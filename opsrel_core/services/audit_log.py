@@ -152,6 +152,7 @@ def audit_change(
     target_id: str | None = None,
     execution_id: str | None = None,
     at: dt.datetime | None = None,
+    derived: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
 ) -> Iterator[PendingAudit]:
     """Audit the change the ``with`` body applies to ``target``, in the caller's transaction.
 
@@ -176,6 +177,9 @@ def audit_change(
         execution_id: the execution concerned; defaults to the target's id when the target is a
             ``BatchExecution``.
         at: when (UTC; naive is read as UTC); now when omitted.
+        derived: adds fields computed from a captured state to it (before and after, when the
+            row exists), for what the columns alone do not say: ``{"stop_requested": true}``
+            while ``status`` still reads RUNNING. None records the columns only.
 
     Yields:
         A ``PendingAudit`` whose ``audit_id`` is set after the block.
@@ -192,10 +196,10 @@ def audit_change(
         raise ValueError(f"action must be 1..50 characters, got {action!r}")
     if isinstance(target, Mapping) and not target_id:
         raise ValueError("target_id is required when the target is a mapping")
-    before = capture_state(session, target)
+    before = _with_derived(capture_state(session, target), derived)
     handle = PendingAudit()
     yield handle
-    after = capture_state(session, target)
+    after = _with_derived(capture_state(session, target), derived)
     # The action's own pending ORM changes are written first (their errors surface here, before
     # the record), as a flush of an added record did.
     session.flush()
@@ -449,6 +453,14 @@ def _required(name: str, value: object, max_len: int | None = None) -> str:
             {"field": name},
         )
     return value
+
+
+def _with_derived(
+    state: dict[str, Any] | None, derived: Callable[[dict[str, Any] | None], dict[str, Any]] | None
+) -> dict[str, Any] | None:
+    if state is None or derived is None:
+        return state
+    return {**state, **json_safe(derived(state))}
 
 
 def _target_type(target: object) -> str:

@@ -5,6 +5,11 @@ change is a compare-and-set on the current status inside one transaction, and is
 the append-only ``execution_event`` history. Applying the same event twice changes nothing and is
 not an error; a move the transition table forbids (for example FAILED after SUCCESS) raises
 ``BatchExecutionException`` with code BAT-001 and leaves the row as it was.
+
+A stop is final (``opsrel_core.domain.stop``): once a stop is recorded, a SUCCESS or a failure
+reported afterwards ends the execution STOPPED, and the overruled end is kept in the history as
+``ignored:<status>``. Events whose key does not start with ``status:`` annotate the history
+(ignored ends, the stop's delivery); they never move the status.
 """
 
 import dataclasses
@@ -15,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain import stop as stop_rule
 from opsrel_core.domain.status import ExecutionStatus, TriggerType, can_transition
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import BatchExecution, ErrorCode, ExecutionEvent, utcnow
@@ -91,6 +97,16 @@ class ExecutionView:
         values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
         values["status"] = ExecutionStatus(row.status)
         return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Move:
+    """A decided status change: the status, the columns to set, and the detail of an end that a
+    stop overruled (recorded as ``ignored:<status>``), if any."""
+
+    status: ExecutionStatus
+    values: dict[str, Any]
+    ignored: dict[str, Any] | None = None
 
 
 @retry_transient_methods
@@ -325,14 +341,30 @@ class BatchExecutionService:
             return ExecutionView.of(row)
 
     def complete_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
-        """Move RUNNING -> SUCCESS and set ``ended_at``.
+        """Record that the run succeeded: RUNNING -> SUCCESS and set ``ended_at``.
+
+        When a stop was recorded first (an operator's request or the orchestrator's CANCELING),
+        the execution ends STOPPED (BAT-004) instead, and the SUCCESS is kept in its history as
+        ``ignored:SUCCESS``: a stop is final, so none of its results become active. Decided in
+        the same transaction as the write. The same SUCCESS reported again changes nothing.
 
         Raises:
-            BatchExecutionException: BAT-002 unknown id; BAT-001 from READY or from another
-                terminal status (a repeated SUCCESS is a no-op).
+            BatchExecutionException: BAT-002 unknown id; BAT-001 from READY without a stop, or
+                from FAILED (a repeated SUCCESS is a no-op).
         """
         at = at or utcnow()
-        return self._transition(execution_id, ExecutionStatus.SUCCESS, at, {"ended_at": at})
+
+        def decide(row: BatchExecution) -> "_Move":
+            end = stop_rule.end_after(ExecutionStatus.SUCCESS, row.stop_requested_at)
+            if end.ignored is None:
+                return _Move(end.status, {"ended_at": at})
+            return _Move(
+                end.status,
+                {"ended_at": at, "error_code": error_codes.BAT_RUN_CANCELED},
+                ignored=stop_rule.ignored_event_detail(end.ignored, row.stop_requested_at),
+            )
+
+        return self._transition(execution_id, decide, at)
 
     def fail_execution(
         self,
@@ -349,7 +381,7 @@ class BatchExecutionService:
 
         When a stop was requested before the failure, the execution ends STOPPED instead: a
         failure caused by the stop is not a failure (field report RB-05); the error is kept in
-        ``error_message`` for the operator.
+        ``error_message`` for the operator and the failure in the history as ``ignored:FAILED``.
 
         Args:
             error_code: a code of the ``error_code`` catalog, e.g. ``"INP-001"``.
@@ -372,22 +404,23 @@ class BatchExecutionService:
                     f"cannot fail execution {execution_id} with unknown error code {error_code!r}",
                 )
 
-        def decide(row: BatchExecution) -> tuple[ExecutionStatus, dict[str, Any]]:
+        def decide(row: BatchExecution) -> "_Move":
             # Decided in the same transaction as the write: a stop request that lands first
             # turns the failure into a stop.
             if if_unchanged_since is not None and row.updated_at != if_unchanged_since:
-                return ExecutionStatus(row.status), {}  # it moved since the caller read it
-            stop_requested = row.stop_requested_at is not None
-            return (
-                ExecutionStatus.STOPPED if stop_requested else ExecutionStatus.FAILED,
-                {
-                    "ended_at": at,
-                    "error_code": error_codes.BAT_RUN_CANCELED if stop_requested else error_code,
-                    "error_message": error_message,
-                    "failed_asset_key": failed_asset_key,
-                    "failed_partition_key": failed_partition_key,
-                },
-            )
+                return _Move(ExecutionStatus(row.status), {})  # it moved since the caller read it
+            end = stop_rule.end_after(ExecutionStatus.FAILED, row.stop_requested_at)
+            values = {
+                "ended_at": at,
+                "error_code": error_code if end.ignored is None else error_codes.BAT_RUN_CANCELED,
+                "error_message": error_message,
+                "failed_asset_key": failed_asset_key,
+                "failed_partition_key": failed_partition_key,
+            }
+            if end.ignored is None:
+                return _Move(end.status, values)
+            return _Move(end.status, values, ignored=stop_rule.ignored_event_detail(
+                end.ignored, row.stop_requested_at, error_code=error_code))
 
         guard = None if if_unchanged_since is None else [BatchExecution.updated_at == if_unchanged_since]
         return self._transition(
@@ -436,7 +469,7 @@ class BatchExecutionService:
     def _transition(
         self,
         execution_id: str,
-        target: "ExecutionStatus | Callable[[BatchExecution], tuple[ExecutionStatus, dict[str, Any]]]",
+        target: "ExecutionStatus | Callable[[BatchExecution], _Move]",
         at: dt.datetime,
         values: dict[str, Any] | None = None,
         detail: dict[str, Any] | None = None,
@@ -444,20 +477,31 @@ class BatchExecutionService:
     ) -> ExecutionView:
         """Compare-and-set the status; retried when another writer moved the row in between.
 
-        ``target`` is a status (with ``values`` to set) or a function deciding both from the
-        current row, evaluated in the same transaction as the write. ``guard``: extra
+        ``target`` is a status (with ``values`` to set) or a function deciding the move from
+        the current row, evaluated in the same transaction as the write. ``guard``: extra
         conditions the row must still meet at the write (else it is re-read and decided again).
+        A move with ``ignored`` also records the overruled end (``ignored:<status>``), once.
         """
         for _attempt in range(_CAS_ATTEMPTS):
             with UnitOfWork(self._engine) as uow:
                 row = self._row(uow, execution_id)
                 if callable(target):
-                    wanted, wanted_values = target(row)
+                    move = target(row)
                 else:
-                    wanted, wanted_values = target, dict(values or {})
+                    move = _Move(target, dict(values or {}))
+                wanted, wanted_values = move.status, move.values
                 current = ExecutionStatus(row.status)
                 if current == wanted:
-                    return ExecutionView.of(row)  # the same event again: a no-op
+                    # The same event again: a no-op, except that an end reported after the
+                    # stop that already ended the execution is still kept as ignored (once).
+                    if move.ignored is not None and self._add_ignored(
+                        uow, execution_id, current, at, move.ignored
+                    ):
+                        try:
+                            uow.commit()
+                        except sa.exc.IntegrityError:
+                            uow.session.rollback()  # a concurrent writer recorded it first
+                    return self._view(uow, execution_id)
                 if not can_transition(current, wanted):
                     raise BatchExecutionException(
                         error_codes.BAT_INVALID_TRANSITION,
@@ -483,13 +527,16 @@ class BatchExecutionService:
                 uow.session.add(
                     ExecutionEvent(
                         execution_id=execution_id,
-                        event_key=f"status:{wanted.value}",
+                        event_key=f"{stop_rule.STATUS_EVENT_PREFIX}{wanted.value}",
                         from_status=current.value,
                         to_status=wanted.value,
                         occurred_at=at,
                         detail=detail,
                     )
                 )
+                if move.ignored is not None:
+                    uow.session.flush()  # the status event first: the history keeps its order
+                    self._add_ignored(uow, execution_id, wanted, at, move.ignored)
                 uow.commit()
                 return self._view(uow, execution_id)
         raise BatchExecutionException(
@@ -497,6 +544,31 @@ class BatchExecutionService:
             f"execution {execution_id} kept changing under concurrent writers; giving up after "
             f"{_CAS_ATTEMPTS} attempts",
         )
+
+    @staticmethod
+    def _add_ignored(
+        uow: UnitOfWork, execution_id: str, status: ExecutionStatus, at: dt.datetime,
+        detail: dict[str, Any],
+    ) -> bool:
+        """Add the ``ignored:<status>`` event unless the history holds it; True when added.
+
+        The event changes no status: from and to are the execution's (final) status.
+        """
+        key = stop_rule.ignored_event_key(ExecutionStatus(detail["observed_status"]))
+        exists = uow.session.scalar(
+            sa.select(ExecutionEvent.event_id).where(
+                ExecutionEvent.execution_id == execution_id, ExecutionEvent.event_key == key
+            )
+        )
+        if exists is not None:
+            return False
+        uow.session.add(
+            ExecutionEvent(
+                execution_id=execution_id, event_key=key, from_status=status.value,
+                to_status=status.value, occurred_at=at, detail=detail,
+            )
+        )
+        return True
 
     @staticmethod
     def _row(uow: UnitOfWork, execution_id: str, for_update: bool = False) -> BatchExecution:

@@ -418,3 +418,83 @@ def test_issue12_a_busy_partition_is_a_409_bat_012_and_writes_nothing(api, engin
                      body={"partition": "2013-04-02", "reason": "again"})
     _assert_problem(start, 409, "BAT-012")
     assert _audit_rows(engine) == []
+
+
+def test_issue12_stop_response_says_final_and_the_audit_shows_the_request(api, engine):
+    """The stop's 202 says the stop is final and where its delivery stands; the execution's
+    detail shows it; the audit record's before and after differ by the stop request."""
+    _execution(engine, "e-1", at=T0)
+    BatchExecutionService(engine).start_execution("e-1")
+    reply = api.call("POST", "/admin/batch/executions/e-1/stop", token="operator",
+                     body={"reason": "runaway"})
+    assert reply.status == 202, reply.body
+    stop = reply.body["stop"]
+    assert (stop["status"], stop["final_status"], stop["results_become_active"]) == (
+        "RUNNING", "STOPPED", False)
+    assert stop["delivery"] == "PENDING" and stop["delivered_at"] is None
+    assert "ends STOPPED" in stop["message"] and "none of its results" in stop["message"]
+    detail = api.call("GET", "/admin/batch/executions/e-1").body
+    assert detail["stop"] == stop
+    [row] = _audit_rows(engine)
+    before, after = row["before_state"], row["after_state"]
+    assert (before["status"], after["status"]) == ("RUNNING", "RUNNING")
+    assert (before["stop_requested"], after["stop_requested"]) == (False, True)
+    assert (before["final_status"], after["final_status"]) == (None, "STOPPED")
+    assert before["stop_requested_at"] is None
+    assert after["stop_requested_at"] == detail["stop_requested_at"].replace("Z", "+00:00")
+    assert before != after
+
+    # what Dagster did, once the sensor delivered the stop, shows in the detail
+    from opsrel_core.domain.stop import StopDelivery
+    from opsrel_core.services.execution_commands import ExecutionCommands
+
+    assert ExecutionCommands(engine).record_stop_delivery("e-1", StopDelivery.NOT_TERMINATED)
+    assert not ExecutionCommands(engine).record_stop_delivery("e-1", StopDelivery.TERMINATED)
+    detail = api.call("GET", "/admin/batch/executions/e-1").body
+    assert detail["stop"]["delivery"] == "NOT_TERMINATED"
+    assert "could not terminate the worker" in detail["stop"]["delivery_detail"]
+    assert [h["event_key"] for h in detail["history"]] == [
+        "status:READY", "status:RUNNING", "stop_delivery:NOT_TERMINATED"]
+    again = api.call("POST", "/admin/batch/executions/e-1/stop", token="operator",
+                     body={"reason": "runaway"})
+    assert (again.body["already_requested"], again.body["stop"]["delivery"]) == (
+        True, "NOT_TERMINATED")
+    assert api.call("GET", "/admin/batch/executions/e-1").body["status"] == "RUNNING"
+
+
+def test_issue12_stop_a_replay_as_a_whole(api, engine):
+    """POST /admin/replays/{id}/stop: operator role, reason required, audited once; a repeat
+    returns the same audit record; unknown is 404 BAT-010; a replay that ended is 409."""
+    replay = api.call("POST", "/admin/batch/replay", token="operator", body={
+        "type": "single", "job_id": JOB, "partitions": ["2013-01-05"], "reason": "fix"}).body
+    rid = replay["replay_id"]
+    _assert_problem(api.call("POST", f"/admin/replays/{rid}/stop", token="viewer",
+                             body={"reason": "wrong day"}), 403)
+    _assert_problem(api.call("POST", f"/admin/replays/{rid}/stop", token="operator",
+                             body={"reason": " "}), 422)
+    _assert_problem(api.call("POST", f"/admin/replays/{rid}/stop", token="operator", body={}), 422)
+    assert len(_audit_rows(engine)) == 1  # the replay's own record: the refusals wrote nothing
+    first = api.call("POST", f"/admin/replays/{rid}/stop", token="operator",
+                     body={"reason": "wrong day"})
+    assert first.status == 202, first.body
+    assert (first.body["replay_id"], first.body["status"], first.body["already_requested"]) == (
+        rid, "STOPPING", False)
+    assert "end STOPPED" in first.body["message"]
+    again = api.call("POST", f"/admin/replays/{rid}/stop", token="admin",
+                     body={"reason": "again"})
+    assert again.status == 202
+    assert (again.body["audit_id"], again.body["already_requested"]) == (
+        first.body["audit_id"], True)
+    stops = [r for r in _audit_rows(engine) if r["action"] == "STOP_REPLAY"]
+    assert [(r["audit_id"], r["operator_id"], r["reason"], r["target_id"]) for r in stops] == [
+        (first.body["audit_id"], "operator-op", "wrong day", str(rid))]
+    assert api.call("GET", f"/admin/replays/{rid}").body["replay"]["status"] == "STOPPING"
+    _assert_problem(api.call("POST", "/admin/replays/999/stop", token="operator",
+                             body={"reason": "x"}), 404, "BAT-010")
+    ended = api.call("POST", "/admin/batch/replay", token="operator", body={
+        "type": "single", "job_id": JOB, "partitions": ["2013-01-06"], "reason": "fix"}).body
+    with engine.begin() as conn:
+        conn.execute(sa.update(Replay).where(Replay.replay_id == ended["replay_id"])
+                     .values(status="SUCCESS"))
+    _assert_problem(api.call("POST", f"/admin/replays/{ended['replay_id']}/stop",
+                             token="operator", body={"reason": "late"}), 409, "BAT-001")

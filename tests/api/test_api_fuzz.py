@@ -62,7 +62,8 @@ OPERATIONS = [
     "POST /admin/batch/replay", "POST /admin/batch/replay/preview", "GET /admin/audit-logs",
     "GET /admin/alerts", "POST /admin/alerts/{alert_id}/acknowledge", "POST /admin/tokens",
     "DELETE /admin/tokens/{token_id}", "GET /admin/ingestion", "GET /admin/error-codes",
-    "GET /admin/replays/{replay_id}", "GET /admin/executions/{execution_id}/context",
+    "GET /admin/replays/{replay_id}", "POST /admin/replays/{replay_id}/stop",
+    "GET /admin/executions/{execution_id}/context",
     "GET /admin/lineage/backtrace", "GET /admin/reports/daily/{partition}",
     "GET /admin/reports/replay/{replay_id}", "GET /admin/versions",
 ]

@@ -40,6 +40,7 @@ OVERSIZED = "x" * 5000
 BODIES = {
     ("post", "/admin/batch/executions/{job_id}/start"): {"partition": "2013-01-02", "reason": "r"},
     ("post", "/admin/batch/executions/{execution_id}/stop"): {"reason": "stop it"},
+    ("post", "/admin/replays/{replay_id}/stop"): {"reason": "stop it"},
     ("post", "/admin/batch/replay"): {
         "type": "single", "job_id": JOB, "partitions": ["2013-01-03"], "reason": "fix"},
     ("post", "/admin/alerts/{alert_id}/acknowledge"): {"reason": "seen"},

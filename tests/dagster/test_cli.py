@@ -189,3 +189,54 @@ def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch
     assert runner.invoke(cli, ["tokens", "revoke", "99"]).exit_code == 1
     actions = [r["action"] for r in json.loads(runner.invoke(cli, ["audit", "list", "--json"]).stdout)]
     assert actions[:2] == ["REVOKE_API_TOKEN", "CREATE_API_TOKEN"]
+
+
+def test_issue12_stop_a_replay_and_an_execution_from_the_cli(cli_env):
+    """``opsrel replay stop ID --reason`` stops a replay as a whole (audited once; a repeat
+    returns the same record); ``opsrel executions stop`` says the stop is final; exit codes 1
+    for an unknown id, 2 for a refusal."""
+    import sqlalchemy as sa
+
+    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.persistence.tables import Replay
+    from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
+    from opsrel_core.services.replays import ReplayService
+
+    engine = _engine()
+    replays = ReplayService(engine)
+    replay = replays.replay_single(job_id="flights_daily", partition_key="2013-01-04",
+                                   operator_id="alice", reason="rule v2")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["replay", "stop", str(replay.replay_id)]).exit_code == 2  # no --reason
+    first = runner.invoke(cli, ["replay", "stop", str(replay.replay_id), "--reason", "wrong day",
+                                "--operator", "bob", "--json"])
+    assert first.exit_code == 0, first.output
+    stopped = json.loads(first.output)
+    assert (stopped["status"], stopped["already_requested"]) == ("STOPPING", False)
+    again = runner.invoke(cli, ["replay", "stop", str(replay.replay_id), "--reason", "again"])
+    assert again.exit_code == 0
+    assert "STOPPING" in again.output and "(already requested)" in again.output
+    assert f"audit {stopped['audit_id']}" in again.output
+    assert replays.get_replay(replay.replay_id).status.value == "STOPPING"
+    audit = json.loads(runner.invoke(cli, ["audit", "list", "--operator", "bob", "--json"]).output)
+    assert [(a["action"], a["reason"]) for a in audit] == [("STOP_REPLAY", "wrong day")]
+    missing = runner.invoke(cli, ["replay", "stop", "999", "--reason", "x"])
+    assert missing.exit_code == 1 and "BAT-010" in missing.output
+    ended = replays.replay_single(job_id="flights_daily", partition_key="2013-01-05",
+                                  operator_id="alice", reason="rule v2")
+    with engine.begin() as conn:
+        conn.execute(sa.update(Replay).where(Replay.replay_id == ended.replay_id)
+                     .values(status="SUCCESS"))
+    late = runner.invoke(cli, ["replay", "stop", str(ended.replay_id), "--reason", "late"])
+    assert late.exit_code == 2 and "BAT-001" in late.output
+
+    executions = BatchExecutionService(engine)
+    executions.register_execution(ExecutionSpec("run-9", "flights_daily", partition_key="2013-01-06"))
+    executions.start_execution("run-9")
+    stop = runner.invoke(cli, ["executions", "stop", "run-9", "--reason", "hung"])
+    assert stop.exit_code == 0, stop.output
+    assert "ends STOPPED" in stop.output and "not yet delivered to Dagster" in stop.output
+    shown = runner.invoke(cli, ["executions", "show", "run-9"])
+    assert "stop delivery PENDING" in shown.output
+    assert runner.invoke(cli, ["executions", "stop", "nope", "--reason", "x"]).exit_code == 1
+    engine.dispose()

@@ -65,6 +65,11 @@ def _statuses(history: list[dict]) -> list[str]:
     return [h["to_status"] for h in history]
 
 
+def _status_events(history: list[dict]) -> list[dict]:
+    """The events that moved the status (the others annotate: ignored ends, deliveries)."""
+    return [h for h in history if h["event_key"].startswith("status:")]
+
+
 def _assert_history_well_formed(history: list[dict]) -> None:
     assert history, "an execution always has its READY event"
     assert history[0]["from_status"] is None
@@ -214,10 +219,10 @@ INVALID = [
     (S.FAILED, S.RUNNING),
     (S.FAILED, S.STOPPED),
     (S.STOPPED, S.RUNNING),
-    (S.STOPPED, S.SUCCESS),
 ]
-# STOPPED -> FAILED is not in this list: after a stop, a failure resolves to STOPPED (RB-05);
-# see test_failure_after_stop_resolves_to_stopped.
+# STOPPED -> FAILED and STOPPED -> SUCCESS are not in this list: a stop is final, so a failure
+# or a success reported after it resolves to STOPPED (RB-05); see the test_rb05_ and
+# test_issue12_stop_ tests.
 
 
 @pytest.mark.parametrize(("start", "target"), INVALID, ids=lambda s: s.value)
@@ -399,15 +404,18 @@ def test_rb05_stop_requested_then_failure_ends_stopped(service, engine):
     assert view.stop_requested_at == T2
     assert view.ended_at == T3
     history = service.get_history("run-1")
-    assert _statuses(history) == ["READY", "RUNNING", "STOPPED"]
-    assert history[-1]["detail"] == {"error_code": "SYS-001"}
+    assert _statuses(_status_events(history)) == ["READY", "RUNNING", "STOPPED"]
+    assert history[2]["detail"] == {"error_code": "SYS-001"}
+    # the failure is kept in the history as an end the stop overruled
+    assert (history[3]["event_key"], history[3]["detail"]["error_code"]) == (
+        "ignored:FAILED", "SYS-001")
 
     # The worker's failure delivered again, and the cancel event itself, change nothing.
     before = _raw_row(engine, "run-1")
     service.fail_execution("run-1", error_codes.SYS_UNEXPECTED, error_message="again", at=T4)
     service.stop_execution("run-1", at=T4)
     assert _raw_row(engine, "run-1") == before
-    assert len(service.get_history("run-1")) == 3
+    assert len(service.get_history("run-1")) == 4
 
 
 def test_rb05_stop_requested_while_failure_is_being_recorded(service, engine, monkeypatch):
@@ -453,6 +461,73 @@ def test_request_stop_on_finished_execution_changes_nothing(service, engine):
     view = service.request_stop("run-1", at=T4)
     assert view.status is S.SUCCESS and view.stop_requested_at is None
     assert _raw_row(engine, "run-1") == before
+
+
+# --- a stop is final: a SUCCESS after a stop request ends STOPPED ------------------------------
+
+
+def test_issue12_stop_success_after_a_stop_request_ends_stopped(service, engine):
+    """The worker that could not be reached finishes after the operator's stop: the execution
+    ends STOPPED (BAT-004), the SUCCESS is kept as ignored, and the same SUCCESS observed again
+    changes nothing."""
+    _to(service, S.RUNNING)
+    service.request_stop("run-1", at=T2)
+    view = service.complete_execution("run-1", at=T3)
+    assert (view.status, view.error_code, view.ended_at, view.stop_requested_at) == (
+        S.STOPPED, "BAT-004", T3, T2)
+    history = service.get_history("run-1")
+    assert [(h["event_key"], h["from_status"], h["to_status"]) for h in history] == [
+        ("status:READY", None, "READY"),
+        ("status:RUNNING", "READY", "RUNNING"),
+        ("status:STOPPED", "RUNNING", "STOPPED"),
+        ("ignored:SUCCESS", "STOPPED", "STOPPED"),
+    ]
+    ignored = history[-1]
+    assert ignored["occurred_at"] == T3
+    assert ignored["detail"]["observed_status"] == "SUCCESS"
+    assert ignored["detail"]["stop_requested_at"] == T2.isoformat()
+    assert "ends STOPPED" in ignored["detail"]["reason"]
+    _assert_history_well_formed(_status_events(history))
+
+    before, n_events = _raw_row(engine, "run-1"), _event_count(engine, "run-1")
+    again = service.complete_execution("run-1", at=T4)  # the same SUCCESS observed twice
+    assert again == view
+    assert (_raw_row(engine, "run-1"), _event_count(engine, "run-1")) == (before, n_events)
+
+
+def test_issue12_stop_success_after_the_stop_ended_it_is_ignored_once(service, engine):
+    """Dagster's CANCELED ended it STOPPED first; a late SUCCESS (formerly BAT-001) leaves it
+    STOPPED, recorded once as ignored; without a stop request SUCCESS is unchanged."""
+    _to(service, S.STOPPED)
+    before = _raw_row(engine, "run-1")
+    view = service.complete_execution("run-1", at=T3)
+    assert view.status is S.STOPPED and _raw_row(engine, "run-1") == before
+    assert [h["event_key"] for h in service.get_history("run-1")][-2:] == [
+        "status:STOPPED", "ignored:SUCCESS"]
+    n_events = _event_count(engine, "run-1")
+    service.complete_execution("run-1", at=T4)
+    assert _event_count(engine, "run-1") == n_events
+
+    done = _to(service, S.SUCCESS, "run-2")
+    assert (done.status, done.error_code, done.stop_requested_at) == (S.SUCCESS, None, None)
+    assert [h["event_key"] for h in service.get_history("run-2")] == [
+        "status:READY", "status:RUNNING", "status:SUCCESS"]
+
+
+def test_issue12_stop_request_landing_while_success_is_recorded_wins(service, engine, monkeypatch):
+    """A stop request that commits between complete_execution's read and its write: the
+    compare-and-set sees it, decides again, and the execution ends STOPPED."""
+    _to(service, S.RUNNING)
+    other = BatchExecutionService(engine)
+    original = service._transition
+
+    def transition_after_a_concurrent_stop_request(*args, **kwargs):
+        other.request_stop("run-1", at=T2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_transition", transition_after_a_concurrent_stop_request)
+    view = service.complete_execution("run-1", at=T3)
+    assert (view.status, view.error_code) == (S.STOPPED, "BAT-004")
 
 
 # --- RB-06: a stale failure after SUCCESS is rejected ------------------------------------------
@@ -620,4 +695,9 @@ def test_failure_after_stop_resolves_to_stopped(service, engine):
     assert after.status is S.STOPPED
     assert after.error_code == "BAT-004"
     assert _raw_row(engine, "run-1") == row_before
-    assert service.get_history("run-1") == history_before
+    # the status history is unchanged; the late failure is kept as an ignored end, once
+    history = service.get_history("run-1")
+    assert _status_events(history) == history_before
+    assert [h["event_key"] for h in history[len(history_before):]] == ["ignored:FAILED"]
+    service.fail_execution("run-1", "SYS-001", error_message="late failure")
+    assert service.get_history("run-1") == history

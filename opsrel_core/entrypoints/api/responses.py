@@ -17,6 +17,7 @@ from opsrel_core.services.alerts import AlertView
 from opsrel_core.services.api_tokens import ApiTokenView
 from opsrel_core.services.audit_log import AuditLogView
 from opsrel_core.services.batch_execution import ExecutionView
+from opsrel_core.services.execution_commands import StopStatus
 from opsrel_core.services.execution_context import ExecutionContextView
 from opsrel_core.services.replays import ReplayStatus, ReplayView
 from opsrel_core.services.result_versions import ResultVersionView
@@ -60,6 +61,10 @@ ExecutionDetail = extended(
     "An execution with its status history, recorded context and result versions.",
     history=(list[ExecutionEvent], ...), context=(ExecutionContextView | None, ...),
     versions=(list[ResultVersionView], ...),
+    stop=(StopStatus | None, Field(None, description=(
+        "Where a stop of the execution stands (null when none was requested): final (it ends "
+        "STOPPED, none of its results become active), and what Dagster did with it "
+        "(NOT_TERMINATED: Dagster could not terminate the worker)."))),
 )
 
 

@@ -53,13 +53,15 @@ def get_execution(
     execution_id: str, _: Principal = Depends(auth.viewer),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """One execution with its status history, context and result versions."""
+    """One execution with its status history (status changes, ends ignored after a stop, the
+    stop's delivery to Dagster), context, result versions and, when stopped, its stop."""
     execution = services.executions.get_execution(execution_id)
     return {
         **to_json(execution),
         "history": to_json(services.executions.get_history(execution_id)),
         "context": to_json(services.contexts.find_context(execution_id)),
         "versions": to_json(services.versions.versions_of_execution(execution_id)),
+        "stop": to_json(services.commands.stop_status(execution_id)),
     }
 
 
@@ -89,7 +91,10 @@ def stop_execution(
     execution_id: str, body: StopRequestBody, who: Principal = Depends(auth.operator),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Request a stop of a live execution; the adapter cancels its Dagster run."""
+    """Request a stop of a live execution. The stop is final: the execution ends STOPPED
+    whatever Dagster reports afterwards and none of its results become active. The replay
+    launch sensor then cancels its Dagster run; ``stop.delivery`` says what Dagster did so far
+    (PENDING until then; NOT_TERMINATED when Dagster could not terminate the worker)."""
     result = services.commands.request_stop(
         execution_id, operator_id=who.operator_id, reason=body.reason)
     return to_json(result)

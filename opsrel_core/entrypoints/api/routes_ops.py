@@ -13,7 +13,7 @@ from opsrel_core.entrypoints.api.auth import Principal
 from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.entrypoints.api.queries import decode_cursor, encode_cursor
 from opsrel_core.entrypoints.api.schemas import (
-    AcknowledgeRequest, TokenCreateRequest, to_json,
+    AcknowledgeRequest, StopRequestBody, TokenCreateRequest, to_json,
 )
 from opsrel_core.entrypoints.api.responses import (
     Acknowledged, AlertPage, AuditPage, TokenCreated,
@@ -22,6 +22,7 @@ from opsrel_core.persistence.tables import ALERT_STATUSES, LINEAGE_NODE_TYPES
 from opsrel_core.services.api_tokens import ApiTokenView
 from opsrel_core.services.dq_reports import DqReportView
 from opsrel_core.services.error_codes import ErrorCodeView
+from opsrel_core.services.execution_commands import ReplayStopRequest
 from opsrel_core.services.execution_context import ExecutionContextView
 from opsrel_core.services.execution_projection import IngestionStatus, ProjectionCursorStore
 from opsrel_core.services.lineage import Lineage
@@ -141,6 +142,20 @@ def get_replay(
 ) -> dict[str, Any]:
     """A replay with its executions and the result versions they made."""
     return to_json(services.replays.replay_history(replay_id))
+
+
+@router.post("/replays/{replay_id}/stop", tags=["batch"], status_code=status.HTTP_202_ACCEPTED,
+             response_model=ReplayStopRequest)
+def stop_replay(
+    replay_id: DbId, body: StopRequestBody, who: Principal = Depends(auth.operator),
+    services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """Stop a replay as a whole (audited with the body's reason): no further run is launched,
+    its runs in flight are canceled and end STOPPED. STOPPING until every run ended, then
+    STOPPED; a repeat returns the first stop's audit record; a replay that ended otherwise is a
+    409 problem (BAT-001)."""
+    return to_json(services.commands.stop_replay(
+        replay_id, operator_id=who.operator_id, reason=body.reason))
 
 
 @router.get("/executions/{execution_id}/context", tags=["reproducibility"],

@@ -38,7 +38,7 @@ class StartRequest(BaseModel):
 
 
 class StopRequestBody(BaseModel):
-    """Stop of an execution."""
+    """Stop of an execution or of a replay."""
 
     reason: str = Reason
 
