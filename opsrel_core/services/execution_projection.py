@@ -138,6 +138,14 @@ class ExecutionProjector:
                 # Idempotent catch-up through the one activation gate.
                 self.versions.activate_execution_versions(execution_id, obs.evidence)
             self._alert(current, obs)  # idempotent catch-up after a crash between the two writes
+            if (current.status == ExecutionStatus.STOPPED
+                    and _terminal_of(obs.status) == ExecutionStatus.SUCCESS):
+                # A stop is final: the worker's late SUCCESS goes into the history as ignored
+                # (once; ``complete_execution`` decides), the execution stays STOPPED.
+                try:
+                    return svc.complete_execution(execution_id, at=obs.ended_at)
+                except BatchExecutionException as exc:
+                    log.warning("projection conflict for %s: %s", execution_id, exc)
             if _terminal_of(obs.status) not in (None, current.status):
                 log.warning(
                     "execution %s is %s in the ops schema; ignoring observed %s",
