@@ -15,7 +15,6 @@ the run of any execution an operator asked to stop.
 import dagster as dg
 
 from opsrel_core.domain.replay_plan import ReplayPlan, run_tags_for
-from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.resources import OpsDatabase
@@ -23,12 +22,6 @@ from opsrel_dagster.stop_delivery import deliver_stops
 
 MAX_REPLAYS_PER_TICK = 20
 PARTITION_TAG = "dagster/partition"
-_UNFINISHED = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def replay_run_requests(plan: ReplayPlan, replay_id: int, keys: list[str]) -> list[dg.RunRequest]:
