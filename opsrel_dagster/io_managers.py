@@ -217,18 +217,17 @@ class VersionedIOManager(dg.ConfigurableIOManager):
 
     def _refuse_before_compute(self, context: dg.InputContext) -> None:
         # A step's inputs load before it computes: fail fast there when the run would write
-        # over an active result of the assets it selects (the step's own output is checked
-        # again before it is stored). Partitions: the run's one, else the input's (the same
-        # days under the identity mapping of a range run).
+        # over an active result of the assets this step produces (its output is checked again
+        # before it is stored). Partitions: the run's one, else the input's (the same days
+        # under the identity mapping of a range run). A check step produces no asset.
         step = context.step_context
-        run = step.dagster_run
-        if not run.asset_selection or not context.has_asset_partitions:
+        if not context.has_asset_partitions or step.is_asset_check_step:
             return
+        produced = sorted(key.to_user_string() for key in step.get_output_asset_keys())
+        run = step.dagster_run
         single = run.tags.get("dagster/partition")
         partitions = [single] if single else list(context.asset_partition_keys)
-        refuse_unattributed_replacement(
-            run, step.instance, self.ops_db,
-            sorted(key.to_user_string() for key in run.asset_selection), partitions)
+        refuse_unattributed_replacement(run, step.instance, self.ops_db, produced, partitions)
 
     def _load(self, context: dg.InputContext, partition_key: str,
               version: ResultVersionView | None = None) -> Any:

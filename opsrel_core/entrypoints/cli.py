@@ -330,7 +330,8 @@ def executions_show(execution_id: str, as_json: bool) -> None:
         click.echo(f"  rules {len(context.rule_versions)}  code {context.code_version}")
     for v in shown["versions"]:
         click.echo(f"  version {v.asset_key} {v.partition_key} v{v.version_number}"
-                   f"{' (active)' if v.is_active else ''} {v.content_hash[:19]}")
+                   f"{' (active)' if v.is_active else ''} {v.content_hash[:19]}"
+                   + (f"  inactive: {v.inactive_reason}" if v.inactive_reason else ""))
 
 
 @executions.command("stop")
@@ -480,9 +481,11 @@ def versions_list(asset_key: str, partition: str, as_json: bool) -> None:
         click.echo(_dump(history))
         return
     click.echo(table(
-        ["version", "active", "execution_id", "rows", "content_hash", "created (UTC)"],
+        ["version", "active", "execution_id", "rows", "content_hash", "created (UTC)",
+         "inactive_reason"],
         [[f"v{v.version_number}", "active" if v.is_active else "-", v.execution_id, v.row_count,
-          v.content_hash[:19], f"{v.created_at:%Y-%m-%d %H:%M:%S}"] for v in history]))
+          v.content_hash[:19], f"{v.created_at:%Y-%m-%d %H:%M:%S}", v.inactive_reason or "-"]
+         for v in history]))
 
 
 @cli.group()

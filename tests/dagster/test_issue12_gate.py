@@ -47,7 +47,10 @@ def test_issue12_downstream_only_unattributed_run_is_refused_and_the_result_stay
     assert execution.trigger_type == "MANUAL" and execution.operator_id is None
     assert "already has an active result" in execution.error_message
     assert "opsrel/operator" in execution.error_message
-    # it failed before computing: no version was written, the active one is unchanged
+    # it failed before computing (no step yielded an output): no version was written, the
+    # active one is unchanged
+    assert runner.instance.get_records_for_run(
+        bare.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT).records == []
     assert ResultVersionService(runner.engine).versions_of_execution(bare.run_id) == []
     assert _active(runner, "ontime_performance", day) == before
     assert AuditLogService(runner.engine).list_audit_logs(target_id=bare.run_id) == []
@@ -104,6 +107,15 @@ def test_issue12_assets_without_their_checks_never_become_active(runner, opsrel_
         made["clean_flights"].inactive_reason)
     for asset in ("raw_flights", "ontime_performance", "delay_simulation"):
         assert made[asset].inactive_reason.startswith("held back with clean_flights:"), asset
+    # the operator reads why in the version history
+    from click.testing import CliRunner
+
+    from opsrel_dagster.cli import cli
+
+    shown = CliRunner().invoke(cli, ["versions", "list", "--asset", "clean_flights",
+                                     "--partition", day])
+    assert shown.exit_code == 0, shown.output
+    assert "the blocking check carrier_known of clean_flights did not run" in shown.output
     # the earlier results stay in service, and projecting again changes nothing
     runner.projection.project_run(unchecked.run_id)
     assert {a: _active(runner, a, day) for a in earlier} == earlier
@@ -131,14 +143,16 @@ def test_issue12_python_reexecution_is_linked_to_its_parent(runner):
                         raise_on_error=False) as parent:
         assert not parent.success
         parent_id = parent.run_id
-    # Re-executed from Python: Dagster sets the run's parent, not always its parent tag.
-    options = dg.ReexecutionOptions(parent_run_id=parent_id, step_selection=["*"])
+    # Re-executed from Python: Dagster sets the run's parent, not always its parent tag (and
+    # not the partition tag, which the caller passes again).
+    options = dg.ReexecutionOptions.from_failure(parent_id, runner.instance)
     with dg.execute_job(dg.reconstructable(flights_job), runner.instance,
                         run_config=in_process, reexecution_options=options,
-                        raise_on_error=False) as again:
+                        tags={"dagster/partition": day}, raise_on_error=False) as again:
         again_id = again.run_id
     runner.projection.project_run(parent_id)
     execution = runner.projection.project_run(again_id)
     assert (execution.trigger_type, execution.parent_execution_id) == ("REEXECUTE", parent_id)
-    assert (execution.status.value, execution.error_code) == ("FAILED", "BAT-007")
+    assert (execution.status.value, execution.error_code) == ("FAILED", "BAT-007"), (
+        execution.error_message)
     assert _active(runner, "ontime_performance", day).execution_id == first.run_id

@@ -359,7 +359,11 @@ def test_issue12_landing_fix_then_operator_replay_runs_the_day_once(runner, opsr
     runner.projection.refresh_replays()
     assert replays.get_replay(sensor_replay).status == "SUCCESS"
     assert tick(fixed.cursor).run_requests == []
-    assert {e.execution_id for e in executions.list_executions(partition_key=day)} == {
+    from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
+
+    listed, _next = ExecutionQueries(runner.engine).list_executions(
+        ExecutionFilter(partition_from=day, partition_to=day))
+    assert {e.execution_id for e in listed} == {
         failed.run_id, done.run_id}
 
     # the other order: the operator replays the re-delivered file before the sensor looks

@@ -27,6 +27,7 @@ class World:
     """Executions, rules and results through the real services."""
 
     def __init__(self, engine: sa.Engine):
+        self.engine = engine
         self.executions = BatchExecutionService(engine)
         self.validation = ValidationService(engine)
         self.replays = ReplayService(engine)
@@ -44,7 +45,7 @@ class World:
             parent: str | None = None) -> str:
         self.executions.register_execution(ExecutionSpec(
             execution_id, JOB, partition_key=day, replay_id=replay_id, parent_execution_id=parent,
-            trigger_type=TriggerType.REPLAY if replay_id else TriggerType.MANUAL,
+            trigger_type=TriggerType.REPLAY if replay_id else TriggerType.MANUAL, operator_id="op",
         ))
         return execution_id
 
@@ -60,7 +61,11 @@ class World:
     def replay(self, day: str) -> int:
         # One writer per partition: a replay comes after the day's runs ended. End them as the
         # projection would: FAILED when a FAIL rule failed in the run, else SUCCESS.
-        for e in self.executions.list_executions(job_id=JOB, partition_key=day, limit=100):
+        from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
+
+        found, _next = ExecutionQueries(self.engine).list_executions(
+            ExecutionFilter(job_id=JOB, partition_from=day, partition_to=day), limit=100)
+        for e in found:
             if e.status.value not in ("READY", "RUNNING"):
                 continue
             if e.status.value == "READY":
