@@ -29,6 +29,7 @@ from opsrel_core.errors import DataQualityException, OpsException
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.validation import RuleVersionView, ValidationService, rule_version_hash
 from opsrel_dagster.failures import ERROR_CODE_KEY, as_failure
+from opsrel_dagster.launch_facts import FAILED_PARTITIONS_KEY
 from opsrel_dagster.resources import OpsDatabase
 from opsrel_dagster.rule_codec import (
     function_ref, jsonable, normalize_frame, nullable_dtypes, resolve_ref, schema_from_json,
@@ -433,7 +434,7 @@ def _range_check_result(
     metadata = {
         **result.metadata,
         "opsrel/partitions": dg.MetadataValue.json(days),
-        "opsrel/failed_partitions": dg.MetadataValue.json(
+        FAILED_PARTITIONS_KEY: dg.MetadataValue.json(
             [key for key, o in outcomes.items() if not o.passed]),
     }
     return result.with_metadata(metadata)
