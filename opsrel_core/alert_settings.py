@@ -2,18 +2,29 @@
 
 Secrets (the SMTP password and the Slack webhook URL, whose path is the credential) are held in
 ``Secret``: its ``repr`` and ``str`` are ``'***'``, so they cannot leak through a log line, an
-exception message or a dataclass repr. ``AlertSettings.redact`` scrubs them from any text (for
-example an error message from a library) before it is logged or stored.
+exception message or a dataclass repr. ``AlertSettings.redact`` scrubs them, in every form the
+redaction rule knows (``opsrel_core.domain.redaction``: partial, encoded, echoed, with
+whitespace inside), from any text (for example an error message from a library) before it is
+logged or stored.
+
+The SMTP password never crosses the network in cleartext by default: with a user and no
+``OPSREL_SMTP_SECURITY`` the connection is upgraded with STARTTLS, and a login over an
+unencrypted connection (``none``) is refused unless ``OPSREL_SMTP_ALLOW_INSECURE_AUTH=true``
+(``insecure_login_refusal``).
 """
 
 import dataclasses
 import enum
+import functools
 import os
 import urllib.parse
 from collections.abc import Mapping
 
+from opsrel_core.domain.redaction import Redactor, base64_forms
+
 # Values that are obviously not a real secret (copied from an example file).
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "change-me", "secret", "password"})
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class Secret:
@@ -68,9 +79,14 @@ class AlertSettings:
     Attributes:
         smtp_host: mail server host; None disables email.
         smtp_port: mail server port (default by security: 25, 587 or 465).
-        smtp_security: none, starttls or ssl.
+        smtp_security: none, starttls or ssl; when omitted (None), starttls with a user and none
+            without one.
         smtp_user: login user; no login when None.
         smtp_password: login password (a ``Secret``).
+        smtp_allow_insecure_auth: allow a login over an unencrypted connection (security none);
+            the password then crosses the network in cleartext. False by default.
+        smtp_ca_file: PEM file of the certificate authorities trusted for starttls/ssl, instead
+            of the system's.
         email_from: the sender address.
         email_to: recipient addresses; email is enabled when this and ``smtp_host`` are set.
         slack_webhook_url: Slack incoming-webhook URL (a ``Secret``); None disables Slack.
@@ -89,10 +105,12 @@ class AlertSettings:
     """
 
     smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_port: int | None = None
+    smtp_security: SmtpSecurity | None = None
     smtp_user: str | None = None
     smtp_password: Secret | None = None
+    smtp_allow_insecure_auth: bool = False
+    smtp_ca_file: str | None = None
     email_from: str = "opsrel@localhost"
     email_to: tuple[str, ...] = ()
     slack_webhook_url: Secret | None = None
@@ -108,7 +126,11 @@ class AlertSettings:
     history_horizon_seconds: float = 86400.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "smtp_security", SmtpSecurity(self.smtp_security))
+        security = SmtpSecurity(self.smtp_security) if self.smtp_security is not None else (
+            SmtpSecurity.STARTTLS if self.smtp_user else SmtpSecurity.NONE)
+        object.__setattr__(self, "smtp_security", security)
+        if self.smtp_port is None:
+            object.__setattr__(self, "smtp_port", security.default_port)
         object.__setattr__(self, "email_to", tuple(self.email_to))
         object.__setattr__(self, "dagster_ui_url", self.dagster_ui_url.rstrip("/"))
         if not 1 <= self.smtp_port <= 65535:
@@ -146,7 +168,9 @@ class AlertSettings:
         """Build settings from ``OPSREL_*`` variables; empty values count as unset.
 
         Reads OPSREL_SMTP_HOST, OPSREL_SMTP_PORT, OPSREL_SMTP_SECURITY (none|starttls|ssl,
-        default none), OPSREL_SMTP_USER, OPSREL_SMTP_PASSWORD, OPSREL_ALERT_EMAIL_FROM,
+        default starttls with a user, none without), OPSREL_SMTP_USER, OPSREL_SMTP_PASSWORD,
+        OPSREL_SMTP_ALLOW_INSECURE_AUTH (true|false, default false), OPSREL_SMTP_CA_FILE,
+        OPSREL_ALERT_EMAIL_FROM,
         OPSREL_ALERT_EMAIL_TO (comma-separated), OPSREL_SLACK_WEBHOOK_URL, OPSREL_DAGSTER_UI_URL,
         OPSREL_ALERT_DEDUPE_WINDOW_SECONDS (3600), OPSREL_SMTP_TIMEOUT_SECONDS (10),
         OPSREL_SLACK_TIMEOUT_SECONDS (10), OPSREL_ALERT_MAX_ATTEMPTS (8),
@@ -174,13 +198,19 @@ class AlertSettings:
             except ValueError:
                 raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
-        raw_security = (get("OPSREL_SMTP_SECURITY") or "none").lower()
+        user = get("OPSREL_SMTP_USER")
+        raw_security = (get("OPSREL_SMTP_SECURITY") or ("starttls" if user else "none")).lower()
         try:
             security = SmtpSecurity(raw_security)
         except ValueError:
             raise ValueError(
                 f"OPSREL_SMTP_SECURITY must be none, starttls or ssl, got {raw_security!r}"
             ) from None
+        raw_insecure = (get("OPSREL_SMTP_ALLOW_INSECURE_AUTH") or "false").lower()
+        if raw_insecure not in _BOOLEANS:
+            raise ValueError(
+                f"OPSREL_SMTP_ALLOW_INSECURE_AUTH must be true or false, got {raw_insecure!r}"
+            )
         password = env.get("OPSREL_SMTP_PASSWORD") or None  # a password may hold spaces
         webhook = get("OPSREL_SLACK_WEBHOOK_URL")
         recipients = tuple(
@@ -190,8 +220,10 @@ class AlertSettings:
             smtp_host=get("OPSREL_SMTP_HOST"),
             smtp_port=number("OPSREL_SMTP_PORT", security.default_port, int),
             smtp_security=security,
-            smtp_user=get("OPSREL_SMTP_USER"),
+            smtp_user=user,
             smtp_password=Secret(password) if password else None,
+            smtp_allow_insecure_auth=_BOOLEANS[raw_insecure],
+            smtp_ca_file=get("OPSREL_SMTP_CA_FILE"),
             email_from=get("OPSREL_ALERT_EMAIL_FROM") or "opsrel@localhost",
             email_to=recipients,
             slack_webhook_url=Secret(webhook) if webhook else None,
@@ -224,21 +256,33 @@ class AlertSettings:
         """``<dagster_ui_url>/runs/<execution_id>``, or None without an execution."""
         return f"{self.dagster_ui_url}/runs/{execution_id}" if execution_id else None
 
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every configured secret (and the webhook URL's path) as ``***``."""
-        for secret in self._secret_values():
-            text = text.replace(secret, "***")
-        return text
+    @functools.cached_property
+    def redactor(self) -> Redactor:
+        """The redactor of these settings' secrets: the SMTP password (and the base64 forms a
+        login sends) and the Slack webhook URL (a credential URL)."""
+        password = self.smtp_password.get_secret_value() if self.smtp_password else None
+        webhook = self.slack_webhook_url.get_secret_value() if self.slack_webhook_url else None
+        return Redactor([password, *base64_forms(password, self.smtp_user)], [webhook])
 
-    def _secret_values(self) -> list[str]:
-        values: list[str] = []
-        if self.smtp_password is not None:
-            values.append(self.smtp_password.get_secret_value())
-        if self.slack_webhook_url is not None:
-            url = self.slack_webhook_url.get_secret_value()
-            values.append(url)
-            path = urllib.parse.urlsplit(url).path
-            if len(path) > 1:
-                values.append(path)
-        # Longest first, so that a secret containing another is scrubbed whole.
-        return sorted((v for v in values if v), key=len, reverse=True)
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every form of every configured secret as ``***`` (the webhook
+        URL and its secret path, the SMTP password; see ``opsrel_core.domain.redaction``)."""
+        return self.redactor.redact(text)
+
+
+def insecure_login_refusal(settings: AlertSettings) -> str | None:
+    """Why an SMTP login must not happen with these settings, or None when it may.
+
+    A login over an unencrypted connection (``smtp_security`` none with a user) would send the
+    password in cleartext (``AUTH PLAIN`` is base64, not encryption); it is refused unless
+    ``smtp_allow_insecure_auth`` is set. The reason names the settings to change, never a secret.
+    """
+    if settings.smtp_user and settings.smtp_security is SmtpSecurity.NONE and not (
+        settings.smtp_allow_insecure_auth
+    ):
+        return (
+            "login refused: OPSREL_SMTP_SECURITY=none would send the password of OPSREL_SMTP_USER "
+            "in cleartext; set OPSREL_SMTP_SECURITY=starttls or ssl (or, on a trusted network "
+            "only, OPSREL_SMTP_ALLOW_INSECURE_AUTH=true)"
+        )
+    return None

@@ -10,12 +10,17 @@ import dagster as dg
 import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
 from opsrel_core.notifiers.email import SmtpEmailSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
 from opsrel_core.services.alerts import AlertDispatcher, DispatchReport
 from opsrel_dagster.resources import OpsDatabase
 
 DISPATCH_INTERVAL_SECONDS = 30
+
+
+class DispatchSensorError(RuntimeError):
+    """The dispatch sensor failed; the message is redacted and the original chain is dropped."""
 
 
 def dispatch_alerts(
@@ -36,6 +41,8 @@ def dispatch_alerts(
             variable, never a secret).
     """
     settings = settings or AlertSettings.from_env()
+    # Sensors run in Dagster's processes, not behind the CLI: redact their log records too.
+    install_log_redaction(redactor_from_env() | settings.redactor)
     email = SmtpEmailSender(settings) if settings.email_enabled else None
     slack = SlackWebhookSender(settings) if settings.slack_enabled else None
     return AlertDispatcher(engine, settings, email, slack).dispatch_once(limit=limit)
@@ -54,7 +61,15 @@ def make_alert_dispatch_sensor(
         description="Sends pending alert deliveries (email, Slack) and retries failed ones.",
     )
     def _dispatch_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
-        report = dispatch_alerts(ops_db.engine)
+        try:
+            report = dispatch_alerts(ops_db.engine)
+        except Exception as exc:
+            # Dagster stores a sensor's error with its traceback in the instance (DAGSTER_HOME
+            # or its database): raise only the redacted text, without the chain.
+            redactor = redactor_from_env()
+            if not redactor.traceback_holds_secret(exc):
+                raise
+            raise DispatchSensorError(redactor.describe_exception(exc)) from None
         return dg.SkipReason(
             f"sent {report.sent}, retrying {report.retried}, failed {report.failed}"
         )

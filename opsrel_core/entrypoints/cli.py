@@ -14,10 +14,12 @@ from opsrel_core.persistence import migrate
 from opsrel_core.settings import OpsSettings
 
 
-def _redacted(url: str) -> str:
-    import sqlalchemy as sa
+def _redacted(text: str) -> str:
+    # The one redaction rule, with every secret of the environment (the database URL's password
+    # among them).
+    from opsrel_core.log_redaction import redactor_from_env
 
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    return redactor_from_env().redact(text)
 
 
 @click.group()
@@ -27,6 +29,11 @@ def cli() -> None:
     The ops database is OPSREL_DATABASE_URL (a SQLAlchemy URL); by default a SQLite file
     .opsrel/ops.db under OPSREL_HOME (default ./.opsrel).
     """
+    from opsrel_core.log_redaction import install_log_redaction
+
+    # Every command, `api serve` included: no log line or traceback of this process shows a
+    # configured secret.
+    install_log_redaction()
 
 
 @cli.group()

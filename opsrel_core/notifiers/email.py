@@ -9,16 +9,23 @@ are classified for the dispatcher:
 * permanent (FAILED with the reason): an SMTP 5xx reply (recipient or sender refused,
   authentication failed), STARTTLS not offered, a TLS certificate that does not verify.
 
-A login happens only when a user is configured. Reasons never include the password.
+A login happens only when a user is configured, and never over an unencrypted connection unless
+``OPSREL_SMTP_ALLOW_INSECURE_AUTH=true`` says so (``insecure_login_refusal``: refused before
+connecting, a permanent failure naming the settings; allowed, a warning is logged). Reasons are
+redacted (``AlertSettings.redact``): a server that echoes the password or the base64 login blob
+gives nothing away.
 """
 
+import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from opsrel_core.alert_settings import AlertSettings, SmtpSecurity
+from opsrel_core.alert_settings import AlertSettings, SmtpSecurity, insecure_login_refusal
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec
+
+log = logging.getLogger(__name__)
 
 MAX_SUBJECT_CHARS = 200
 
@@ -28,7 +35,8 @@ class SmtpEmailSender:
 
     Args:
         settings: the alert settings (host, port, security, user, password, from, to, timeout).
-        ssl_context: TLS context for starttls/ssl; the system's default verification when None.
+        ssl_context: TLS context for starttls/ssl; when None, the default verification against
+            ``settings.smtp_ca_file`` or, without one, the system's certificate authorities.
     """
 
     def __init__(self, settings: AlertSettings, ssl_context: ssl.SSLContext | None = None):
@@ -54,14 +62,22 @@ class SmtpEmailSender:
         """Send one email; returns once the server accepted it for at least one recipient.
 
         Raises:
-            DeliveryError: transient or permanent, as classified in the module docstring.
+            DeliveryError: transient or permanent, as classified in the module docstring;
+                permanent, before connecting, when a login would send the password in cleartext.
                 Recipients refused while others were accepted are not an error (a retry would
                 duplicate the mail for the accepted ones).
         """
         s = self._settings
         assert s.smtp_host is not None
+        refusal = insecure_login_refusal(s)
+        if refusal is not None:
+            raise DeliveryError(False, f"SMTP {s.smtp_host}:{s.smtp_port}: {refusal}")
         msg = self.build(message)
-        context = self._ssl_context or ssl.create_default_context()
+        try:
+            context = self._ssl_context or ssl.create_default_context(cafile=s.smtp_ca_file)
+        except OSError as exc:  # an unreadable or malformed CA file: a misconfiguration
+            raise _error(False, f"SMTP {s.smtp_host}:{s.smtp_port}: OPSREL_SMTP_CA_FILE cannot be "
+                                f"used ({type(exc).__name__}: {exc})", s) from None
         try:
             if s.smtp_security is SmtpSecurity.SSL:
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -73,6 +89,12 @@ class SmtpEmailSender:
                 if s.smtp_security is SmtpSecurity.STARTTLS:
                     client.starttls(context=context)
                 if s.smtp_user:
+                    if s.smtp_security is SmtpSecurity.NONE:
+                        log.warning(
+                            "SMTP login to %s:%s over an unencrypted connection "
+                            "(OPSREL_SMTP_ALLOW_INSECURE_AUTH=true): the password crosses the "
+                            "network in cleartext", s.smtp_host, s.smtp_port,
+                        )
                     password = s.smtp_password.get_secret_value() if s.smtp_password else ""
                     client.login(s.smtp_user, password)
                 client.send_message(msg)

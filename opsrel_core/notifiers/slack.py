@@ -9,15 +9,19 @@ configured timeout. Classification for the dispatcher:
   or a timeout after Slack accepted the body may mean it was posted, so a retry can duplicate
   it. The dispatcher bounds this by ``max_attempts`` (documented policy, never an endless loop);
 * any other 4xx (400 invalid payload, 403/404 revoked webhook, 410 archived channel) and 3xx:
-  permanent, with the status and Slack's short error text as the reason.
+  permanent, with the status and Slack's short error text as the reason;
+* a URL that cannot be sent (whitespace or a control character inside, as pasted into the
+  environment): permanent, checked before connecting.
 
-The webhook URL is the credential: it never appears in a reason (it is redacted, and errors are
-built from the status and body only).
+The webhook URL is the credential: it never appears in a reason. Errors are built from the
+status and body only, and every reason is redacted (``AlertSettings.redact``), so a receiver
+that echoes the URL, a part of it or its URL-encoded form gives nothing away.
 """
 
 import datetime as dt
 import email.utils
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -25,6 +29,12 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.notifiers import DeliveryError
 
 MAX_TEXT_CHARS = 39_000  # Slack truncates messages above 40,000 characters
+# What http.client refuses in a URL; its error would quote the URL, so it is checked first.
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f\s]")
+_UNSENDABLE_REASON = (
+    "Slack webhook: OPSREL_SLACK_WEBHOOK_URL holds whitespace or a control character (a tab or "
+    "space pasted with it?); set it again without"
+)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -57,6 +67,8 @@ class SlackWebhookSender:
         """
         s = self._settings
         assert s.slack_webhook_url is not None
+        if _UNSENDABLE.search(s.slack_webhook_url.get_secret_value()):
+            raise DeliveryError(False, _UNSENDABLE_REASON)
         body = json.dumps({"text": text[:MAX_TEXT_CHARS]}).encode("utf-8")
         request = urllib.request.Request(
             s.slack_webhook_url.get_secret_value(),
@@ -78,6 +90,9 @@ class SlackWebhookSender:
             raise _error(True, f"Slack webhook: {type(reason).__name__}: {reason}", s) from None
         except OSError as exc:  # reset mid-response, remote closed without answering
             raise _error(True, f"Slack webhook: {type(exc).__name__}: {exc}", s) from None
+        except ValueError as exc:  # http.client.InvalidURL and kin: the message quotes the URL
+            raise DeliveryError(False, f"Slack webhook: the URL cannot be sent ({type(exc).__name__}); "
+                                       "check OPSREL_SLACK_WEBHOOK_URL") from None
 
 
 def _http_error(exc: urllib.error.HTTPError, settings: AlertSettings) -> DeliveryError:

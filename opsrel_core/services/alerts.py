@@ -29,7 +29,8 @@ outside any transaction and records an ``alert_delivery_attempt`` with the outco
 with ``next_attempt_at = now + min(backoff_base * 2**(attempt-1), backoff_cap)`` (or the capped
 ``Retry-After`` of a 429) for transient failures; FAILED with the reason for permanent ones and
 after ``max_attempts``. Reasons are prefixed with their catalog code (EXT-002 email, EXT-003
-Slack) and never hold a secret.
+Slack) and never hold a secret: they are redacted (``AlertSettings.redact``) where they are
+recorded, and an unexpected sender error whose traceback holds a secret is logged without it.
 
 If the process dies after the channel accepted a message and before the outcome is recorded,
 the delivery is still claimed but unrecorded; when the lease ends the next dispatcher claims it
@@ -52,6 +53,7 @@ import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.redaction import WITHHELD
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException, NotFoundException
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec, EmailSender, SlackSender
@@ -408,6 +410,9 @@ class OpsAlertService:
         with no delivery (never sent, never merged into an open incident).
         """
         spec.validate()
+        # An execution's error message may quote a channel's secret; alerts are stored and sent.
+        spec = dataclasses.replace(spec, title=self._settings.redact(spec.title),
+                                   message=self._settings.redact(spec.message))
         key = spec.key()
         window = dt.timedelta(seconds=self._settings.dedupe_window_seconds)
         # Core statements on the session's connection, not ORM objects: the unit of work's
@@ -686,8 +691,15 @@ class AlertDispatcher:
         except DeliveryError as exc:
             return exc
         except Exception as exc:  # a sender bug: recorded as a transient failure, and logged
-            log.exception("alert delivery %s: unexpected sender error", claim.delivery_id)
-            return DeliveryError(True, f"unexpected {type(exc).__name__}: {exc}")
+            redactor = self._settings.redactor
+            reason = f"unexpected {redactor.describe_exception(exc)}"
+            if redactor.traceback_holds_secret(exc):
+                # The traceback would print the URL or password the exception carries.
+                log.error("alert delivery %s: unexpected sender error: %s [%s]",
+                          claim.delivery_id, reason, WITHHELD)
+            else:
+                log.exception("alert delivery %s: unexpected sender error", claim.delivery_id)
+            return DeliveryError(True, reason)
         return None
 
     def _pace_slack(self) -> None:
@@ -707,6 +719,8 @@ class AlertDispatcher:
         if error is None:
             status, values = "SENT", {"sent_at": now, "last_error": None}
         else:
+            # The one place a delivery's error text is made for storage and the log: redacted
+            # here whatever the sender did (a receiver may echo the URL or the password).
             reason = f"{_CHANNEL_CODES[claim.channel]}: {s_.redact(error.reason)}"[:2000]
             if error.transient and claim.attempt < s_.max_attempts:
                 delay = min(s_.backoff_base_seconds * 2 ** (claim.attempt - 1), s_.backoff_cap_seconds)

@@ -260,7 +260,9 @@ def test_smtp_login_failure_never_records_the_password(engine, smtp_down, clock)
         return AuthResult(success=False, handled=False)
 
     smtp_down.start(authenticator=deny, auth_require_tls=False)
-    settings = _settings(smtp_down.port, smtp_user="bot", smtp_password=Secret(PASSWORD))
+    # The receiver has no TLS: a login over it must be allowed explicitly.
+    settings = _settings(smtp_down.port, smtp_user="bot", smtp_password=Secret(PASSWORD),
+                         smtp_security="none", smtp_allow_insecure_auth=True)
     rig = Rig(engine, settings, clock)
     alert = rig.alert()
     assert rig.dispatcher.dispatch_once().failed == 1

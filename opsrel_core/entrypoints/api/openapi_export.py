@@ -27,6 +27,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, settings: OpsSettings | Non
     """Run the API with uvicorn until interrupted (settings from the environment by default)."""
     import uvicorn
 
+    from opsrel_core.log_redaction import install_log_redaction
+
+    install_log_redaction()  # uvicorn's and the app's log records alike
     uvicorn.run(create_app(settings or OpsSettings.from_env()), host=host, port=port)
 
 
