@@ -182,3 +182,34 @@ def test_settings_redact_their_own_secrets():
                       slack_webhook_url=Secret(URL.replace("hooktoken", "hook\ttoken")))
     text = f"{URL!r} {base64.b64encode(PASSWORD.encode()).decode()} {PASSWORD.upper()}"
     assert s.redact(text) == "'***' *** ***"
+
+
+def test_installed_redaction_covers_every_record_and_uncaught_exceptions(redactor, capsys):
+    import io
+    import sys
+
+    from opsrel_core import log_redaction
+
+    factory, hook, installed = logging.getLogRecordFactory(), sys.excepthook, log_redaction._installed
+    log_redaction._installed = None
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # a handler added later, without any filter
+    log = logging.getLogger("uvicorn.test_redaction")
+    try:
+        log_redaction.install_log_redaction(Redactor())
+        assert log_redaction.install_log_redaction(redactor).redactor is redactor  # replaced
+        log.addHandler(handler)
+        log.propagate = False
+        log.warning('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/x?u={URL}", "1.1", 401)
+        try:
+            raise ValueError(f"bad {URL}")
+        except ValueError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+    finally:
+        logging.setLogRecordFactory(factory)
+        sys.excepthook, log_redaction._installed = hook, installed
+        log.removeHandler(handler)
+        log.propagate = True
+    assert stream.getvalue() == '127.0.0.1:5000 - "GET /x?u=*** HTTP/1.1" 401\n'
+    err = capsys.readouterr().err
+    assert err == f"ValueError: bad *** [{WITHHELD}]\n"
