@@ -368,6 +368,9 @@ class OpsAlertService:
     def delivery_history(self, alert_id: int) -> list[DeliveryView]:
         """Return the alert's deliveries (by channel) with their attempts, oldest first.
 
+        Errors are redacted on read too (``AlertSettings.redact``), so a row written before a
+        secret form was known never shows it.
+
         Raises:
             NotFoundException: BAT-011 (a ``LookupError``) when no alert has this id.
         """
@@ -383,14 +386,18 @@ class OpsAlertService:
                 .where(AlertDeliveryAttempt.delivery_id.in_([d.delivery_id for d in deliveries]))
                 .order_by(AlertDeliveryAttempt.attempt_id)
             ).all()
+            def _masked(text: str | None) -> str | None:
+                return None if text is None else self._settings.redact(text)
+
             return [
                 DeliveryView(
                     delivery_id=d.delivery_id, alert_id=d.alert_id, channel=d.channel,
                     status=d.status, attempts=d.attempts,
-                    next_attempt_at=_aware(d.next_attempt_at), last_error=d.last_error,
+                    next_attempt_at=_aware(d.next_attempt_at), last_error=_masked(d.last_error),
                     sent_at=_aware(d.sent_at), created_at=_aware(d.created_at),
                     attempt_history=tuple(
-                        AttemptView(a.attempt_id, _aware(a.attempted_at), a.succeeded, a.error)
+                        AttemptView(a.attempt_id, _aware(a.attempted_at), a.succeeded,
+                                    _masked(a.error))
                         for a in attempts if a.delivery_id == d.delivery_id
                     ),
                 )

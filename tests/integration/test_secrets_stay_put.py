@@ -426,3 +426,22 @@ def test_the_api_process_logs_no_secret(sqlite_database_url, tmp_path):
     logged = out_path.read_text() + err_path.read_text()
     assert logged.count("/admin/alerts?probe=***") == 3, logged
     assert_no_secret("the API's stdout and stderr", logged)
+
+
+def test_an_error_stored_before_the_rule_knew_it_is_masked_on_read(engine):
+    settings = AlertSettings(**_base(slack_webhook_url=_secret(f"http://127.0.0.1:9/services/{TOKEN}")))
+    alert = OpsAlertService(engine, settings).send_alert(
+        "DQ_FAIL", severity="ERROR", title="rule failed", message="m", error_code="DQ-001")
+    from opsrel_core.persistence.tables import AlertDelivery, AlertDeliveryAttempt
+
+    damaged = TOKEN.replace("hooktoken", "hook\\ttoken")  # as repr() prints a tab
+    old = f"EXT-003: http.client.InvalidURL: '/services/{damaged}'"
+    with engine.begin() as conn:
+        delivery_id = conn.execute(sa.update(AlertDelivery.__table__).values(
+            status="FAILED", last_error=old).returning(AlertDelivery.__table__.c.delivery_id)).scalar_one()
+        conn.execute(sa.insert(AlertDeliveryAttempt.__table__).values(
+            delivery_id=delivery_id, attempted_at=sa.func.current_timestamp(), succeeded=False,
+            error=old))
+    [delivery] = OpsAlertService(engine, settings).delivery_history(alert.alert_id)
+    assert delivery.last_error == "EXT-003: http.client.InvalidURL: '/services/***'"
+    assert [a.error for a in delivery.attempt_history] == [delivery.last_error]
