@@ -445,3 +445,29 @@ def test_an_error_stored_before_the_rule_knew_it_is_masked_on_read(engine):
     [delivery] = OpsAlertService(engine, settings).delivery_history(alert.alert_id)
     assert delivery.last_error == "EXT-003: http.client.InvalidURL: '/services/***'"
     assert [a.error for a in delivery.attempt_history] == [delivery.last_error]
+
+
+def test_a_sensor_failure_carrying_a_secret_is_raised_redacted(sqlite_database_url, monkeypatch):
+    """Dagster stores a sensor's error with its traceback in its instance: what the dispatch
+    sensor raises must hold no secret, its chain included."""
+    import traceback
+
+    import dagster as dg
+
+    from opsrel_dagster import alerting
+    from opsrel_dagster.resources import OpsDatabase
+
+    url = f"http://127.0.0.1:9/services/{TOKEN}"
+    monkeypatch.setenv("OPSREL_SLACK_WEBHOOK_URL", url)
+
+    def broken(self, limit=100):
+        raise ConnectionError(f"proxy refused {urllib.parse.quote(url, safe='')}")
+
+    monkeypatch.setattr(alerting.AlertDispatcher, "dispatch_once", broken)
+    context = dg.build_sensor_context(
+        resources={"ops_db": OpsDatabase(database_url=sqlite_database_url)})
+    with pytest.raises(Exception) as info:
+        alerting.make_alert_dispatch_sensor()(context)
+    formatted = "".join(traceback.format_exception(info.value))
+    assert "ConnectionError: proxy refused ***" in formatted
+    assert_no_secret("the sensor's error", formatted)
