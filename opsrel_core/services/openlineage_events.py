@@ -46,6 +46,7 @@ from opsrel_core.persistence.tables import (
     ResultVersion,
     Snapshot,
     ValidationResult,
+    ValidationRule,
     ValidationRuleVersion,
 )
 
@@ -140,9 +141,10 @@ def build_run_event(
         sa.select(ResultVersion).where(ResultVersion.execution_id == execution_id)
         .order_by(ResultVersion.asset_key, ResultVersion.partition_key)))
     results = [] if start else list(session.execute(
-        sa.select(ValidationResult, ValidationRuleVersion)
+        sa.select(ValidationResult, ValidationRuleVersion, ValidationRule.severity)
         .join(ValidationRuleVersion,
               ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id)
+        .join(ValidationRule, ValidationRule.rule_id == ValidationRuleVersion.rule_id)
         .where(ValidationResult.execution_id == execution_id)
         .order_by(ValidationResult.result_id)).all())
 
@@ -193,10 +195,12 @@ def _inputs(session: Session, ns: str, producer: str, inputs: RunInputs) -> list
 def _outputs(ns: str, producer: str, versions: list[ResultVersion],
              results: list[Any]) -> list[OutputDataset]:
     by_dataset: dict[tuple[str, str], list[Assertion]] = {}
-    for result, rule_version in results:
+    for result, rule_version, severity in results:
         by_dataset.setdefault((result.asset_key, result.partition_key), []).append(Assertion(
             assertion=rule_version.rule_id, success=result.status in _PASSED,
             column=_rule_column(rule_version.definition),
+            # A FAIL rule blocks the result's activation, a WARN rule only reports.
+            severity="error" if severity == "FAIL" else "warn", params=None,
         ))
     datasets = []
     for version in versions:
@@ -244,6 +248,6 @@ def _opsrel_facet(session: Session, row: BatchExecution, versions: list[ResultVe
             "rowCount": v.row_count, "active": bool(v.is_active),
             **({"inactiveReason": v.inactive_reason} if v.inactive_reason else {}),
         } for v in versions],
-        ruleVersions=dict(sorted({rv.rule_id: rv.version_hash for _r, rv in results}.items())),
+        ruleVersions=dict(sorted({rv.rule_id: rv.version_hash for _r, rv, _s in results}.items())),
         producer=producer,
     )

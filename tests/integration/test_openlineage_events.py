@@ -15,7 +15,7 @@ from opsrel_core.alert_settings import Secret
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.notifiers.openlineage_http import OpenLineageHttpSender
 from opsrel_core.openlineage_settings import OpenLineageSettings
-from opsrel_core.persistence.tables import LineageEvent
+from opsrel_core.persistence.tables import LineageEvent, utcnow
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.execution_projection import (
     ExecutionProjector,
@@ -41,7 +41,7 @@ API_KEY = "ol-key-Zq81-very-secret"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = T0
+        self.now = utcnow() + dt.timedelta(seconds=1)  # what is recorded now is due
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -129,7 +129,7 @@ def test_a_failure_and_its_replay_are_sent_valid_with_their_facts(engine, receiv
     assert {h["Authorization"] for _p, h, _b in receiver.requests} == {f"Bearer {API_KEY}"}
 
     fail, complete = receiver.events[1], receiver.events[3]
-    assert fail["job"] == {"namespace": "opsrel-test", "name": "flights_daily"}
+    assert (fail["job"]["namespace"], fail["job"]["name"]) == ("opsrel-test", "flights_daily")
     assert fail["run"]["facets"]["errorMessage"]["message"] == (
         "INP-001: the landing file holds a header only")
     assert fail["run"]["facets"]["opsrel"]["errorCode"] == "INP-001"
@@ -137,7 +137,8 @@ def test_a_failure_and_its_replay_are_sent_valid_with_their_facts(engine, receiv
 
     facets = complete["run"]["facets"]
     assert facets["parent"]["run"]["runId"] == failed_id
-    assert facets["parent"]["job"] == {"namespace": "opsrel-test", "name": "flights_daily"}
+    assert (facets["parent"]["job"]["namespace"], facets["parent"]["job"]["name"]) == (
+        "opsrel-test", "flights_daily")
     assert "errorMessage" not in facets
     opsrel = facets["opsrel"]
     assert (opsrel["executionId"], opsrel["operator"], opsrel["reason"]) == (
@@ -153,8 +154,9 @@ def test_a_failure_and_its_replay_are_sent_valid_with_their_facts(engine, receiv
     assert output["name"] == "clean_flights/2013-02-01"
     assert output["facets"]["version"]["datasetVersion"] == "v1"
     assert output["facets"]["dataQualityAssertions"]["assertions"] == [
-        {"assertion": "flight_key_unique", "success": True, "column": "flight"},
-        {"assertion": "cancelled_share_max", "success": False},
+        {"assertion": "flight_key_unique", "success": True, "column": "flight",
+         "severity": "error"},
+        {"assertion": "cancelled_share_max", "success": False, "severity": "warn"},
     ]
     history = LineageEventService(engine).events(replay_id)
     assert [(e.event_type, e.status, e.attempts) for e in history] == [
@@ -202,10 +204,12 @@ def test_the_receiver_down_for_a_while_loses_no_event_and_keeps_run_order(engine
     receiver.script = [(503, b"Service Unavailable")]
     clock.now += dt.timedelta(seconds=31)
     report = dispatcher.dispatch_once()
-    assert (report.sent, report.retried) == (3, 1)  # one 503; the other run went on
+    # run-a's START got the 503 and its FAIL waits behind it; run-b went on.
+    assert (report.sent, report.retried) == (2, 1)
+    assert [e["eventType"] for e in receiver.events] == ["START", "COMPLETE"]
     clock.now += dt.timedelta(seconds=61)
     report = dispatcher.dispatch_once()
-    assert report.sent == 1 and dispatcher.dispatch_once().claimed == 0
+    assert report.sent == 2 and dispatcher.dispatch_once().claimed == 0
 
     events = LineageEventService(engine).events()
     assert {e.status for e in events} == {"SENT"} and len(events) == 4
