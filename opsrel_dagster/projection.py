@@ -318,8 +318,9 @@ class RunProjection:
             attribution=who,
             evidence=check_evidence(events, self.blocking_checks),
             will_retry=will_retry(run),
+            # The inputs of the run's OpenLineage end event (only read when it is recorded).
             snapshots=_run_facts(self.instance, run_id, events)["snapshots"]
-            if _terminal(status) else {},
+            if self.lineage is not None and _terminal(status) else {},
         )
         return _RunRead(observation, run, events)
 

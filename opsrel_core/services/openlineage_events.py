@@ -21,22 +21,9 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-import attr
 import sqlalchemy as sa
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.generated.base import RunFacet
-from openlineage.client.generated.data_quality_assertions_dataset import (
-    Assertion,
-    DataQualityAssertionsDatasetFacet,
-)
-from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
-from openlineage.client.generated.error_message_run import ErrorMessageRunFacet
-from openlineage.client.generated.parent_run import Job as ParentJob
-from openlineage.client.generated.parent_run import ParentRunFacet
-from openlineage.client.generated.parent_run import Run as ParentRun
-from openlineage.client.serde import Serde
 from sqlalchemy.orm import Session
 
 from opsrel_core.openlineage_settings import OpenLineageSettings
@@ -50,10 +37,15 @@ from opsrel_core.persistence.tables import (
     ValidationRuleVersion,
 )
 
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import InputDataset, OutputDataset
+    from openlineage.client.generated.base import RunFacet
+
+    from opsrel_core.services.openlineage_facets import OpsrelRunFacet
+
 # uuid5 namespace of execution ids that are not UUIDs themselves (fixed: the same id always maps
 # to the same runId).
 RUN_ID_NAMESPACE = uuid.UUID("6f0c5d1e-4b0a-5c51-9a53-6f7073726c00")
-OPSREL_FACET_SCHEMA_URL = "urn:opsrel:openlineage:facets:OpsrelRunFacet:1-0-0"
 EVENT_TYPES = ("START", "COMPLETE", "FAIL", "ABORT")
 _PASSED = ("PASS",)
 
@@ -68,31 +60,6 @@ class RunInputs:
     """
 
     snapshots: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-
-@attr.define
-class OpsrelRunFacet(RunFacet):
-    """What opsrel knows about the run beyond the orchestrator (the ``opsrel`` run facet)."""
-
-    executionId: str  # noqa: N815
-    status: str
-    triggerType: str  # noqa: N815
-    partitionKey: str | None = attr.field(default=None)  # noqa: N815
-    partitionRange: list[str] | None = attr.field(default=None)  # noqa: N815
-    replayId: int | None = attr.field(default=None)  # noqa: N815
-    parentExecutionId: str | None = attr.field(default=None)  # noqa: N815
-    operator: str | None = attr.field(default=None)
-    reason: str | None = attr.field(default=None)
-    errorCode: str | None = attr.field(default=None)  # noqa: N815
-    resultActive: bool | None = attr.field(default=None)  # noqa: N815
-    versions: list[dict[str, Any]] | None = attr.field(factory=list)
-    ruleVersions: dict[str, str] | None = attr.field(factory=dict)  # noqa: N815
-
-    _additional_skip_redact: ClassVar[list[str]] = ["executionId", "status", "triggerType"]
-
-    @staticmethod
-    def _get_schema() -> str:
-        return OPSREL_FACET_SCHEMA_URL
 
 
 def run_uuid(execution_id: str) -> str:
@@ -132,6 +99,14 @@ def build_run_event(
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"event_type must be one of {EVENT_TYPES}, got {event_type!r}")
+    # The client is imported only where events are built: OpenLineage is off by default, and
+    # importing it costs every process about half a second.
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.generated.error_message_run import ErrorMessageRunFacet
+    from openlineage.client.generated.parent_run import Job as ParentJob
+    from openlineage.client.generated.parent_run import ParentRunFacet
+    from openlineage.client.generated.parent_run import Run as ParentRun
+    from openlineage.client.serde import Serde
     row = session.get(BatchExecution, execution_id, populate_existing=True)
     if row is None:
         raise LookupError(f"no execution with id {execution_id!r}")
@@ -148,7 +123,7 @@ def build_run_event(
         .where(ValidationResult.execution_id == execution_id)
         .order_by(ValidationResult.result_id)).all())
 
-    facets: dict[str, RunFacet] = {}
+    facets: "dict[str, RunFacet]" = {}
     if row.parent_execution_id:
         parent = session.get(BatchExecution, row.parent_execution_id)
         facets["parent"] = ParentRunFacet(
@@ -179,7 +154,10 @@ def _event_time(row: BatchExecution, start: bool) -> str:
     return when.astimezone(dt.timezone.utc).isoformat()
 
 
-def _inputs(session: Session, ns: str, producer: str, inputs: RunInputs) -> list[InputDataset]:
+def _inputs(session: Session, ns: str, producer: str, inputs: RunInputs) -> "list[InputDataset]":
+    from openlineage.client.event_v2 import InputDataset
+    from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
+
     datasets = []
     for partition_key, snapshot_id in sorted(inputs.snapshots.items()):
         snapshot = session.get(Snapshot, snapshot_id)
@@ -193,8 +171,15 @@ def _inputs(session: Session, ns: str, producer: str, inputs: RunInputs) -> list
 
 
 def _outputs(ns: str, producer: str, versions: list[ResultVersion],
-             results: list[Any]) -> list[OutputDataset]:
-    by_dataset: dict[tuple[str, str], list[Assertion]] = {}
+             results: list[Any]) -> "list[OutputDataset]":
+    from openlineage.client.event_v2 import OutputDataset
+    from openlineage.client.generated.data_quality_assertions_dataset import (
+        Assertion,
+        DataQualityAssertionsDatasetFacet,
+    )
+    from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
+
+    by_dataset: dict[tuple[str, str], list[Any]] = {}
     for result, rule_version, severity in results:
         by_dataset.setdefault((result.asset_key, result.partition_key), []).append(Assertion(
             assertion=rule_version.rule_id, success=result.status in _PASSED,
@@ -223,7 +208,9 @@ def _rule_column(definition: Mapping[str, Any] | None) -> str | None:
 
 
 def _opsrel_facet(session: Session, row: BatchExecution, versions: list[ResultVersion],
-                  results: list[Any], producer: str) -> OpsrelRunFacet:
+                  results: list[Any], producer: str) -> "OpsrelRunFacet":
+    from opsrel_core.services.openlineage_facets import OpsrelRunFacet
+
     tags = dict(row.run_tags or {})
     reason = tags.get("opsrel/reason")
     if row.replay_id is not None and reason is None:
