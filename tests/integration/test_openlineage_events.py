@@ -72,6 +72,19 @@ def _observation(execution_id: str, status: ObservedStatus, **kw) -> RunObservat
         ended_at=T0 + dt.timedelta(seconds=9), **kw)
 
 
+def test_settings_from_the_environment():
+    settings = OpenLineageSettings.from_env({
+        "OPSREL_OPENLINEAGE_URL": "http://marquez:5000", "OPSREL_OPENLINEAGE_API_KEY": API_KEY,
+        "OPSREL_OPENLINEAGE_NAMESPACE": "prod"})
+    assert settings.url == "http://marquez:5000/api/v1/lineage"  # Marquez's path when none given
+    assert (settings.namespace, settings.enabled) == ("prod", True)
+    assert API_KEY not in repr(settings)
+    kept = OpenLineageSettings.from_env({"OPSREL_OPENLINEAGE_URL": "https://ol.example/x/lineage"})
+    assert kept.url == "https://ol.example/x/lineage"
+    with pytest.raises(ValueError, match="OPSREL_OPENLINEAGE_URL"):
+        OpenLineageSettings.from_env({"OPSREL_OPENLINEAGE_URL": "marquez:5000"})
+
+
 def test_off_when_no_endpoint_is_configured(engine):
     assert not OpenLineageSettings.from_env({}).enabled
     with pytest.raises(ValueError):
@@ -172,12 +185,18 @@ def test_a_stopped_execution_emits_its_abort(engine, receiver):
         spec=ExecutionSpec(execution_id="run-never", job_id="flights_daily"),
         status=ObservedStatus.STOPPED, created_at=T0, ended_at=T0)
     projector.apply(never_started)
+    # A stop is final: the worker's SUCCESS after the stop request ends the execution STOPPED.
+    svc = projector.executions
+    svc.register_execution(ExecutionSpec(execution_id="run-late", job_id="flights_daily"))
+    svc.start_execution("run-late")
+    svc.request_stop("run-late")
+    assert svc.complete_execution("run-late").status == ExecutionStatus.STOPPED
     _dispatcher(engine, settings, Clock()).dispatch_once()
     by_run = {}
     for event in receiver.events:
         validate_event(event)
         by_run.setdefault(event["run"]["facets"]["opsrel"]["executionId"], []).append(event)
-    for execution_id in ("run-stopped", "run-never"):
+    for execution_id in ("run-stopped", "run-never", "run-late"):
         start, abort = by_run[execution_id]
         assert (start["eventType"], abort["eventType"]) == ("START", "ABORT")
         assert abort["run"]["facets"]["errorMessage"]["message"].startswith("BAT-004")
