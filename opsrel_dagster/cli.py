@@ -192,6 +192,7 @@ def sync_command(reset: bool, as_json: bool) -> None:
 
     runner = HeadlessRunner.from_env()
     report = runner.sync(reset=reset)
+    runner.dispatch_lineage()  # the events the sync recorded (nothing when OpenLineage is off)
     if as_json:
         click.echo(json.dumps(report.to_json()))
     else:

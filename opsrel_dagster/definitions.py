@@ -7,6 +7,7 @@ from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.landing_sensor import make_landing_sensor
 from opsrel_dagster.launch_facts import blocking_checks_of
+from opsrel_dagster.openlineage import make_lineage_dispatch_sensor
 from opsrel_dagster.replay_sensor import make_replay_launch_sensor
 from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
 
@@ -27,6 +28,7 @@ defs = dg.Definitions.merge(
                 FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
             ),
             make_alert_dispatch_sensor(),
+            make_lineage_dispatch_sensor(),
             make_replay_launch_sensor(
                 FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
             ),

@@ -329,6 +329,17 @@ class HeadlessRunner:
             dispatch_alerts(self.engine)
         except Exception:  # noqa: BLE001 - the runs are recorded; delivery catches up later
             log.exception("alert dispatch failed; deliveries stay pending")
+        self.dispatch_lineage()
+
+    def dispatch_lineage(self) -> None:
+        """Send pending OpenLineage run events once (nothing when OpenLineage is off); a failure
+        is logged, never raised (the events stay pending for the dispatch sensor)."""
+        from opsrel_dagster.openlineage import dispatch_lineage
+
+        try:
+            dispatch_lineage(self.engine)
+        except Exception:  # noqa: BLE001 - the runs are recorded; delivery catches up later
+            log.exception("OpenLineage dispatch failed; events stay pending")
 
     def sync(self, reset: bool = False) -> SyncReport:
         """Apply the projection once (from the beginning when ``reset``)."""

@@ -19,6 +19,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.openlineage_settings import OpenLineageSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.attribution import attribute
 from opsrel_core.errors import OpsException
@@ -27,6 +28,7 @@ from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_core.services.dq_alert_policy import WarnPolicy
 from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.openlineage_outbox import LineageOutbox
 from opsrel_core.services.projection_failures import DEFAULT_DUE_LIMIT, ProjectionFailureService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.worker_reconciler import Liveness, WorkerLossReconciler, WorkerTimeouts
@@ -40,7 +42,7 @@ from opsrel_core.services.execution_projection import (
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.failures import ERROR_CODE_KEY
 from opsrel_dagster.launch_facts import check_evidence, launch_facts, will_retry
-from opsrel_dagster.provenance import LineageSpec, record_provenance
+from opsrel_dagster.provenance import LineageSpec, _run_facts, record_provenance
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +185,8 @@ class RunProjection:
         blocking_checks: the blocking checks the code location declares per asset key
             (``opsrel_dagster.launch_facts.blocking_checks_of``); the activation gate keeps a
             version inactive when one of its asset's did not run. None declares none.
+        lineage_settings: OpenLineage settings; from the environment when omitted. When an
+            endpoint is configured, each execution's start and end record OpenLineage run events.
     """
 
     def __init__(
@@ -194,6 +198,7 @@ class RunProjection:
         lineage_by_job: "dict[str, LineageSpec] | None" = None,
         worker_timeouts: WorkerTimeouts | None = None,
         blocking_checks: dict[str, frozenset[str]] | None = None,
+        lineage_settings: OpenLineageSettings | None = None,
     ):
         self.instance = instance
         # The blocking checks the code location declares per asset (``blocking_checks_of``):
@@ -210,7 +215,13 @@ class RunProjection:
             policy = WarnPolicy.from_env()
         except ValueError as exc:  # a misconfigured channel must not stop runs being recorded
             log.error("alerts disabled: the alert settings are invalid: %s", exc)
-        self.projector = ExecutionProjector(engine, alerts, policy)
+        self.lineage = None
+        try:
+            ol = lineage_settings if lineage_settings is not None else OpenLineageSettings.from_env()
+            self.lineage = LineageOutbox(ol) if ol.enabled else None
+        except ValueError as exc:  # a misconfigured endpoint must not stop runs being recorded
+            log.error("OpenLineage events disabled: the OpenLineage settings are invalid: %s", exc)
+        self.projector = ExecutionProjector(engine, alerts, policy, self.lineage)
         # Built lazily on the first sync: bad timeout settings fail the sync, not construction.
         self._worker_timeouts = worker_timeouts
         self._alerts = alerts
@@ -307,6 +318,9 @@ class RunProjection:
             attribution=who,
             evidence=check_evidence(events, self.blocking_checks),
             will_retry=will_retry(run),
+            # The inputs of the run's OpenLineage end event (only read when it is recorded).
+            snapshots=_run_facts(self.instance, run_id, events)["snapshots"]
+            if self.lineage is not None and _terminal(status) else {},
         )
         return _RunRead(observation, run, events)
 
@@ -488,7 +502,8 @@ class RunProjection:
             How many executions were failed (or stopped, when a stop had been requested).
         """
         reconciler = WorkerLossReconciler(
-            self.engine, self._worker_timeouts or WorkerTimeouts.from_env(), self._alerts
+            self.engine, self._worker_timeouts or WorkerTimeouts.from_env(), self._alerts,
+            self.lineage,
         )
         ended = reconciler.reconcile(self._liveness)
         for view in ended:
@@ -607,6 +622,10 @@ class _RunRead:
 
 
 _SET_ASIDE = object()  # a projection outcome: the run raised and was set aside
+
+
+def _terminal(status: ObservedStatus) -> bool:
+    return status in (ObservedStatus.SUCCESS, ObservedStatus.FAILED, ObservedStatus.STOPPED)
 
 
 @dataclasses.dataclass

@@ -394,6 +394,48 @@ class ProjectionFailure(Base):
     alerted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
 
+LINEAGE_EVENT_TYPES = ("START", "COMPLETE", "FAIL", "ABORT")
+
+
+class LineageEvent(Base):
+    """One OpenLineage run event of an execution: the outbox row the lineage dispatcher sends
+    (migration 0014). Written in the transaction that records what it reports (the start, the
+    end, the activation); one per execution and event type. ``payload``: the RunEvent as sent.
+    """
+
+    __tablename__ = "lineage_event"
+    __table_args__ = (
+        sa.UniqueConstraint("execution_id", "event_type"),
+        sa.CheckConstraint(in_list("event_type", LINEAGE_EVENT_TYPES), name="event_type"),
+        sa.CheckConstraint(in_list("status", DELIVERY_STATUSES), name="status"),
+        sa.Index(None, "status", "next_attempt_at"),
+    )
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+    event_type: Mapped[str] = mapped_column(sa.String(10))
+    run_id: Mapped[str] = mapped_column(sa.String(36))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LineageEventAttempt(Base):
+    """One attempt to send a lineage event: time, outcome, HTTP status, error."""
+
+    __tablename__ = "lineage_event_attempt"
+    __table_args__ = (sa.Index(None, "event_id"),)
+    attempt_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("lineage_event.event_id"))
+    attempted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(sa.Boolean)
+    http_status: Mapped[int | None] = mapped_column(sa.Integer)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
 # --- C-2: data quality, lineage, reproducibility ---------------------------------------------
 
 

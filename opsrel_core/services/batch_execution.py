@@ -15,7 +15,7 @@ reported afterwards ends the execution STOPPED, and the overruled end is kept in
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -28,6 +28,9 @@ from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.audit_log import audit_change
 from opsrel_core.persistence.retry import retry_transient_methods
 
+if TYPE_CHECKING:
+    from opsrel_core.services.openlineage_events import RunInputs
+    from opsrel_core.services.openlineage_outbox import LineageOutbox
 
 _CAS_ATTEMPTS = 10
 
@@ -115,10 +118,13 @@ class BatchExecutionService:
 
     Args:
         engine: engine of the ops database.
+        lineage: when given (OpenLineage is configured), each start and end records its
+            OpenLineage run event in the same transaction as the status change.
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, lineage: "LineageOutbox | None" = None):
         self._engine = engine
+        self._lineage = lineage
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -340,13 +346,20 @@ class BatchExecutionService:
                 uow.commit()
             return ExecutionView.of(row)
 
-    def complete_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
+    def complete_execution(
+        self, execution_id: str, *, at: dt.datetime | None = None,
+        lineage_inputs: "RunInputs | None" = None,
+    ) -> ExecutionView:
         """Record that the run succeeded: RUNNING -> SUCCESS and set ``ended_at``.
 
         When a stop was recorded first (an operator's request or the orchestrator's CANCELING),
         the execution ends STOPPED (BAT-004) instead, and the SUCCESS is kept in its history as
         ``ignored:SUCCESS``: a stop is final, so none of its results become active. Decided in
         the same transaction as the write. The same SUCCESS reported again changes nothing.
+
+        Args:
+            lineage_inputs: the snapshots the run read, for its OpenLineage ABORT event when a
+                stop ends it.
 
         Raises:
             BatchExecutionException: BAT-002 unknown id; BAT-001 from READY without a stop, or
@@ -364,7 +377,7 @@ class BatchExecutionService:
                 ignored=stop_rule.ignored_event_detail(end.ignored, row.stop_requested_at),
             )
 
-        return self._transition(execution_id, decide, at)
+        return self._transition(execution_id, decide, at, lineage_inputs=lineage_inputs)
 
     def fail_execution(
         self,
@@ -376,6 +389,7 @@ class BatchExecutionService:
         failed_partition_key: str | None = None,
         at: dt.datetime | None = None,
         if_unchanged_since: dt.datetime | None = None,
+        lineage_inputs: "RunInputs | None" = None,
     ) -> ExecutionView:
         """Move READY or RUNNING -> FAILED with a catalog error code.
 
@@ -391,6 +405,7 @@ class BatchExecutionService:
             if_unchanged_since: compare-and-set for a caller that decided from a row it read
                 (the worker-loss reconciler): fail only while the row's ``updated_at`` still
                 equals this value; otherwise nothing changes and the row is returned as it is.
+            lineage_inputs: the snapshots the run read, for its OpenLineage FAIL event.
 
         Raises:
             BatchExecutionException: BAT-002 unknown id; BAT-001 from a terminal status other
@@ -424,13 +439,17 @@ class BatchExecutionService:
 
         guard = None if if_unchanged_since is None else [BatchExecution.updated_at == if_unchanged_since]
         return self._transition(
-            execution_id, decide, at, detail={"error_code": error_code}, guard=guard
+            execution_id, decide, at, detail={"error_code": error_code}, guard=guard,
+            lineage_inputs=lineage_inputs,
         )
 
     def stop_execution(
-        self, execution_id: str, *, at: dt.datetime | None = None, error_message: str | None = None
+        self, execution_id: str, *, at: dt.datetime | None = None, error_message: str | None = None,
+        lineage_inputs: "RunInputs | None" = None,
     ) -> ExecutionView:
         """Move READY or RUNNING -> STOPPED (an operator's stop; Dagster's CANCELED).
+
+        ``lineage_inputs``: the snapshots the run read, for its OpenLineage ABORT event.
 
         Raises:
             BatchExecutionException: BAT-002 unknown id; BAT-001 from SUCCESS or FAILED (a
@@ -445,7 +464,8 @@ class BatchExecutionService:
         }
         if error_message:
             values["error_message"] = error_message
-        return self._transition(execution_id, ExecutionStatus.STOPPED, at, values)
+        return self._transition(execution_id, ExecutionStatus.STOPPED, at, values,
+                                lineage_inputs=lineage_inputs)
 
     def request_stop(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
         """Mark that a stop was requested (Dagster CANCELING); a later failure then ends STOPPED.
@@ -474,6 +494,7 @@ class BatchExecutionService:
         values: dict[str, Any] | None = None,
         detail: dict[str, Any] | None = None,
         guard: list[Any] | None = None,
+        lineage_inputs: "RunInputs | None" = None,
     ) -> ExecutionView:
         """Compare-and-set the status; retried when another writer moved the row in between.
 
@@ -481,6 +502,7 @@ class BatchExecutionService:
         the current row, evaluated in the same transaction as the write. ``guard``: extra
         conditions the row must still meet at the write (else it is re-read and decided again).
         A move with ``ignored`` also records the overruled end (``ignored:<status>``), once.
+        With an OpenLineage outbox, the move's run event is recorded in the same transaction.
         """
         for _attempt in range(_CAS_ATTEMPTS):
             with UnitOfWork(self._engine) as uow:
@@ -537,6 +559,8 @@ class BatchExecutionService:
                 if move.ignored is not None:
                     uow.session.flush()  # the status event first: the history keeps its order
                     self._add_ignored(uow, execution_id, wanted, at, move.ignored)
+                if self._lineage is not None:
+                    self._lineage.on_transition(uow.session, execution_id, wanted, lineage_inputs)
                 uow.commit()
                 return self._view(uow, execution_id)
         raise BatchExecutionException(

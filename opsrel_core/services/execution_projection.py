@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import enum
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -21,12 +22,14 @@ from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import ErrorCode, ProjectionCursor, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec, ExecutionView
+from opsrel_core.services.openlineage_events import RunInputs
 from opsrel_core.services.projection_failures import ProjectionFailureService, SetAsideSummary
 from opsrel_core.services.result_versions import CheckEvidence, ResultVersionService
 
 if TYPE_CHECKING:
     from opsrel_core.services.alerts import OpsAlertService
     from opsrel_core.services.dq_alert_policy import WarnPolicy
+    from opsrel_core.services.openlineage_outbox import LineageOutbox
 from opsrel_core.persistence.retry import retry_transient_methods
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class RunObservation:
         evidence: the checks the activation gate weighs when the execution ended SUCCESS.
         will_retry: the orchestrator will retry a failed run: its failure raises no alert (the
             retry's own outcome decides).
+        snapshots: ``{partition_key: snapshot_id}`` of the input snapshots the run's
+            materializations name (the inputs of its OpenLineage end event).
     """
 
     spec: ExecutionSpec
@@ -89,6 +94,7 @@ class RunObservation:
     attribution: Attribution | None = None
     evidence: CheckEvidence | None = None
     will_retry: bool = False
+    snapshots: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 class ExecutionProjector:
@@ -100,6 +106,8 @@ class ExecutionProjector:
             (idempotent per execution) right after the failure is recorded.
         warn_policy: with ``alerts``, the accumulated-warnings policy evaluated once when an
             execution ends (the transition to its terminal status happens once).
+        lineage: when given (OpenLineage is configured), each start, end and activation records
+            its OpenLineage run event in its own transaction.
     """
 
     def __init__(
@@ -107,10 +115,11 @@ class ExecutionProjector:
         engine: sa.Engine,
         alerts: "OpsAlertService | None" = None,
         warn_policy: "WarnPolicy | None" = None,
+        lineage: "LineageOutbox | None" = None,
     ):
         self._engine = engine
-        self.executions = BatchExecutionService(engine)
-        self.versions = ResultVersionService(engine)
+        self.executions = BatchExecutionService(engine, lineage)
+        self.versions = ResultVersionService(engine, lineage)
         self.alerts = alerts
         self.warn_policy = warn_policy
 
@@ -136,14 +145,16 @@ class ExecutionProjector:
         if current.status.is_terminal:
             if current.status == ExecutionStatus.SUCCESS:
                 # Idempotent catch-up through the one activation gate.
-                self.versions.activate_execution_versions(execution_id, obs.evidence)
+                self.versions.activate_execution_versions(
+                    execution_id, obs.evidence, _inputs(obs))
             self._alert(current, obs)  # idempotent catch-up after a crash between the two writes
             if (current.status == ExecutionStatus.STOPPED
                     and _terminal_of(obs.status) == ExecutionStatus.SUCCESS):
                 # A stop is final: the worker's late SUCCESS goes into the history as ignored
                 # (once; ``complete_execution`` decides), the execution stays STOPPED.
                 try:
-                    return svc.complete_execution(execution_id, at=obs.ended_at)
+                    return svc.complete_execution(
+                        execution_id, at=obs.ended_at, lineage_inputs=_inputs(obs))
                 except BatchExecutionException as exc:
                     log.warning("projection conflict for %s: %s", execution_id, exc)
             if _terminal_of(obs.status) not in (None, current.status):
@@ -169,7 +180,7 @@ class ExecutionProjector:
         if view.status == ExecutionStatus.SUCCESS:
             # A successful run's results take the place of the active ones (C1-T06), each
             # version as the activation gate admits it.
-            self.versions.activate_execution_versions(execution_id, obs.evidence)
+            self.versions.activate_execution_versions(execution_id, obs.evidence, _inputs(obs))
         self._alert(view, obs)
         return view
 
@@ -216,7 +227,8 @@ class ExecutionProjector:
         if status == ObservedStatus.CANCELING:
             view = svc.request_stop(execution_id, at=obs.ended_at or obs.started_at)
         elif status == ObservedStatus.SUCCESS:
-            view = svc.complete_execution(execution_id, at=obs.ended_at)
+            view = svc.complete_execution(
+                execution_id, at=obs.ended_at, lineage_inputs=_inputs(obs))
         elif status == ObservedStatus.FAILED:
             failure = obs.failure or ObservedFailure(
                 error_codes.SYS_UNEXPECTED, "run failed without a reported cause"
@@ -235,15 +247,20 @@ class ExecutionProjector:
                 failed_asset_key=failure.asset_key,
                 failed_partition_key=failure.partition_key,
                 at=obs.ended_at,
+                lineage_inputs=_inputs(obs),
             )
         elif status == ObservedStatus.STOPPED:
-            view = svc.stop_execution(execution_id, at=obs.ended_at)
+            view = svc.stop_execution(execution_id, at=obs.ended_at, lineage_inputs=_inputs(obs))
         return view
 
 
     def _known_code(self, code: str) -> bool:
         with UnitOfWork(self._engine) as uow:
             return uow.session.get(ErrorCode, code) is not None
+
+
+def _inputs(obs: RunObservation) -> RunInputs:
+    return RunInputs(snapshots=dict(obs.snapshots))
 
 
 def _terminal_of(status: ObservedStatus) -> ExecutionStatus | None:

@@ -11,6 +11,7 @@ activations retry on its conflict. A newer version is never displaced by an olde
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,6 +24,9 @@ from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.persistence.retry import retry_transient_methods
 
+if TYPE_CHECKING:
+    from opsrel_core.services.openlineage_events import RunInputs
+    from opsrel_core.services.openlineage_outbox import LineageOutbox
 _RETRIES = 10
 
 
@@ -74,10 +78,13 @@ class ResultVersionService:
 
     Args:
         engine: engine of the ops database.
+        lineage: when given (OpenLineage is configured), the activation of a successful
+            execution also records its OpenLineage COMPLETE event, in the same transaction.
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, lineage: "LineageOutbox | None" = None):
         self._engine = engine
+        self._lineage = lineage
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -139,7 +146,8 @@ class ResultVersionService:
         )
 
     def activate_execution_versions(
-        self, execution_id: str, evidence: "CheckEvidence | None" = None
+        self, execution_id: str, evidence: "CheckEvidence | None" = None,
+        lineage_inputs: "RunInputs | None" = None,
     ) -> list[ResultVersionView]:
         """Pass every version an execution produced through the activation gate
         (``opsrel_core.domain.activation``) and activate those it admits, in one transaction.
@@ -154,6 +162,8 @@ class ResultVersionService:
             execution_id: the execution.
             evidence: the blocking checks declared per asset and the checks' evaluations in this
                 execution; None requires no check (a caller that knows of none).
+            lineage_inputs: the snapshots the run read, for its OpenLineage COMPLETE event
+                (recorded once, with the activation it reports).
 
         Returns:
             The execution's versions as stored after the call.
@@ -200,6 +210,8 @@ class ResultVersionService:
                                            current[(row.asset_key, row.partition_key)])
                         elif row.inactive_reason != decision.reason:
                             row.inactive_reason = decision.reason
+                    if self._lineage is not None:
+                        self._lineage.on_activation(uow.session, execution_id, lineage_inputs)
                     uow.commit()
                 except sa.exc.IntegrityError:
                     continue  # a concurrent activation won the race: look again

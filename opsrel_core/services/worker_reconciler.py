@@ -35,6 +35,7 @@ from opsrel_core.persistence.tables import BatchExecution, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionView
+from opsrel_core.services.openlineage_outbox import LineageOutbox
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class WorkerLossReconciler:
         timeouts: the timeouts; ``WorkerTimeouts.from_env()`` when omitted.
         alerts: when given, each execution failed here raises its SYS-003 alert (idempotent
             per execution, so exactly one).
+        lineage: when given (OpenLineage is configured), each execution ended here records its
+            OpenLineage end event with the failure.
     """
 
     def __init__(
@@ -117,10 +120,11 @@ class WorkerLossReconciler:
         engine: sa.Engine,
         timeouts: WorkerTimeouts | None = None,
         alerts: OpsAlertService | None = None,
+        lineage: "LineageOutbox | None" = None,
     ):
         self._engine = engine
         self.timeouts = timeouts or WorkerTimeouts.from_env()
-        self.executions = BatchExecutionService(engine)
+        self.executions = BatchExecutionService(engine, lineage)
         self.alerts = alerts
 
     def reconcile(
