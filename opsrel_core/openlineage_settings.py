@@ -10,6 +10,7 @@ import urllib.parse
 from collections.abc import Mapping
 
 from opsrel_core.alert_settings import Secret
+from opsrel_core.domain.redaction import Redactor
 
 import opsrel_core
 
@@ -106,7 +107,7 @@ class OpenLineageSettings:
         )
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with the API key as ``***``."""
-        if self.api_key is not None and self.api_key.get_secret_value():
-            text = text.replace(self.api_key.get_secret_value(), "***")
-        return text
+        """Return ``text`` with every form of the API key as ``***`` (whole, in part, encoded or
+        echoed; the one rule of ``opsrel_core.domain.redaction``)."""
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        return Redactor([key], []).redact(text) if key else text
