@@ -13,6 +13,7 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.notifiers.email import SmtpEmailSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
 from opsrel_core.services.alerts import AlertDispatcher, DispatchReport
+from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
 
 DISPATCH_INTERVAL_SECONDS = 30
@@ -53,6 +54,7 @@ def make_alert_dispatch_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Sends pending alert deliveries (email, Slack) and retries failed ones.",
     )
+    @acts_as_sensor(name)
     def _dispatch_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         report = dispatch_alerts(ops_db.engine)
         return dg.SkipReason(
