@@ -292,8 +292,7 @@ def audit_change(
         ValueError: an unknown action type, a blank or too long action, or a mapping without
             ``target_id``.
     """
-    operator_id = _required("operator_id", operator_id, max_len=100)
-    reason = _required("reason", reason)
+    operator_id, reason = require_attribution(operator_id, reason)
     kind = AuditActionType(action_type)
     if not isinstance(action, str) or not action.strip() or len(action) > 50:
         raise ValueError(f"action must be 1..50 characters, got {action!r}")
@@ -544,13 +543,6 @@ class AuditLogService:
             return [AuditLogView.of(row) for row in uow.session.scalars(stmt)]
 
 
-def _required(name: str, value: object, max_len: int | None = None) -> str:
-    # One rule for names and reasons (operator_names); ``max_len`` marks the operator name.
-    if max_len is not None:
-        return operator_names.normalize_operator_name(value, name)
-    return operator_names.require_reason(value, name)
-
-
 def _with_derived(
     state: dict[str, Any] | None, derived: Callable[[dict[str, Any] | None], dict[str, Any]] | None
 ) -> dict[str, Any] | None:
@@ -595,4 +587,5 @@ def require_attribution(operator_id: object, reason: object) -> tuple[str, str]:
             (``operator_names.normalize_operator_name``: longer than 100 characters, surrounding
             spaces, invisible, control or bidi characters, mixed scripts).
     """
-    return _required("operator_id", operator_id, max_len=100), _required("reason", reason)
+    return (operator_names.normalize_operator_name(operator_id, "operator_id"),
+            operator_names.require_reason(reason, "reason"))

@@ -43,7 +43,6 @@ def _invoke(*args: str):
     (["replay", "status", "999"], "[BAT-010] no replay with id 999"),
     (["replay", "status", "999", "--json"], "[BAT-010] no replay with id 999"),
     (["alerts", "ack", "999", "--reason", "seen"], "[BAT-011] no alert with id 999"),
-    (["tokens", "revoke", "999"], "[BAT-011] no API token with id 999"),
     (["tokens", "revoke", "999", "--reason", "rotated"], "[BAT-011] no API token with id 999"),
     (["executions", "show", "nope-123"], "[BAT-002] no execution"),
     (["reproduce", "nope-123"], "[BAT-002]"),
