@@ -92,3 +92,17 @@ def test_principal_names_are_reserved(name):
 @pytest.mark.parametrize("name", ["alice", "sensors-team", "tokenizer", "os2", "kim:ops"])
 def test_other_names_are_not_reserved(name):
     assert refuse_reserved_principal(name) == name
+
+
+@pytest.mark.parametrize(("operator", "reason"), [
+    ("ali\u200bce", "late data"), ("\u0430lice", "late data"), ("alice", "\u200b\u200b")])
+def test_run_tags_with_a_look_alike_name_or_invisible_reason_attribute_nothing(operator, reason):
+    """The same rule for Dagster run tags: such a run is unattributed (no audit record, it may
+    not replace an active result) instead of failing when the projection records it."""
+    from opsrel_core.domain.attribution import LaunchFacts, attribute
+
+    tags = {"opsrel/operator": operator, "opsrel/reason": reason}
+    found = attribute(LaunchFacts(tags=tags))
+    assert (found.decided, found.audit_action) == (False, None)
+    kept = attribute(LaunchFacts(tags={"opsrel/operator": "ｋｉｍ", "opsrel/reason": "late data"}))
+    assert (kept.decided, kept.operator_id, kept.audit_action) == (True, "kim", "MANUAL_RUN")
