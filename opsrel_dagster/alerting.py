@@ -14,6 +14,7 @@ from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
 from opsrel_core.notifiers.email import SmtpEmailSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
 from opsrel_core.services.alerts import AlertDispatcher, DispatchReport
+from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
 
 DISPATCH_INTERVAL_SECONDS = 30
@@ -60,6 +61,7 @@ def make_alert_dispatch_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Sends pending alert deliveries (email, Slack) and retries failed ones.",
     )
+    @acts_as_sensor(name)
     def _dispatch_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         try:
             report = dispatch_alerts(ops_db.engine)

@@ -27,6 +27,7 @@ from pathlib import Path
 import dagster as dg
 
 from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
 
 FILE_PATTERN = re.compile(r"^flights_(\d{4}-\d{2}-\d{2})\.csv$")
@@ -80,6 +81,7 @@ def make_landing_sensor(
         description="Runs a partition when flights_YYYY-MM-DD.csv lands in OPSREL_LANDING_DIR; "
         "a changed file for a partition with a result is recorded as an automatic replay.",
     )
+    @acts_as_sensor(name)
     def _landing_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         from opsrel_core.domain.replay_plan import run_tags_for
         from opsrel_core.errors import ConflictException

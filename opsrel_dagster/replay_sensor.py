@@ -17,6 +17,7 @@ import dagster as dg
 from opsrel_core.domain.replay_plan import ReplayPlan, run_tags_for
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
 from opsrel_dagster.stop_delivery import deliver_stops
 
@@ -75,6 +76,7 @@ def make_replay_launch_sensor(
         description="Launches requested replays and manual starts (one run per partition, "
         "exactly once by run key); cancels the runs of replays being stopped.",
     )
+    @acts_as_sensor(name)
     def _replay_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         replays = ReplayService(ops_db.engine)
         keys = partitions_def.get_partition_keys()

@@ -10,6 +10,7 @@ Both start RUNNING (``DefaultSensorStatus.RUNNING``): nothing has to be switched
 
 import dagster as dg
 
+from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.projection import RunProjection
 from opsrel_dagster.resources import OpsDatabase
 
@@ -46,6 +47,7 @@ def make_projection_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Projects Dagster runs into the ops schema (executions, progress, errors).",
     )
+    @acts_as_sensor(name)
     def _projection_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         # A run whose projection raises is set aside by ``sync`` (retried with backoff, SYS-004
         # after repeated attempts): the tick succeeds and the cursor moves on for the others.
@@ -81,6 +83,7 @@ def make_run_failure_sensor(name: str = "opsrel_run_failure_sensor") -> dg.Senso
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Records a failed run's execution, with its error code, in the ops schema.",
     )
+    @acts_as_sensor(name)
     def _run_failure_sensor(context: dg.RunFailureSensorContext, ops_db: OpsDatabase):
         # Set aside rather than raise: a raising run-status sensor would retry this run on
         # every tick and never reach the next failed run.

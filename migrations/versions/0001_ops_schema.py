@@ -404,8 +404,18 @@ def upgrade() -> None:
     op.create_index(op.f('ix_alert_delivery_attempt_delivery_id'), 'alert_delivery_attempt', ['delivery_id'], unique=False, schema=schema)
 
 
+def audit_rows_lost(connection: sa.Connection, schema: str | None) -> int:
+    """How many audit records the downgrade would drop with the audit_log table (all of them):
+    ``opsrel db downgrade`` refuses it while there is any."""
+    audit_log = sa.table("audit_log", schema=schema)
+    return connection.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
+
+
 def downgrade() -> None:
+    from opsrel_core.persistence.migrate import refuse_audit_loss
+
     schema, prefix = _schema()
+    refuse_audit_loss(revision, op.get_bind(), schema)
     op.drop_index(op.f('ix_alert_delivery_attempt_delivery_id'), table_name='alert_delivery_attempt', schema=schema)
     op.drop_table('alert_delivery_attempt', schema=schema)
     op.drop_index(op.f('ix_dq_report_item_report_id'), table_name='dq_report_item', schema=schema)

@@ -17,14 +17,17 @@ The rules, in order:
 - A **replay** run carries its replay's operator and reason (the replay has its own audit record).
 - A **sensor** or **schedule** run is automatic: ``sensor:<name>`` / ``schedule:<name>`` decided it.
 - Anything else (the Dagster UI, a backfill, Python, ``opsrel run``) is attributed when its tags
-  carry a non-blank operator and reason; such a run gets a ``MANUAL_RUN`` audit record.
+  carry a usable operator name and a reason (``operator_names``: a look-alike or invisible name,
+  or a reason with no visible character, counts as none); such a run gets a ``MANUAL_RUN`` audit
+  record.
 """
 
 import dataclasses
 from collections.abc import Mapping
 
-from opsrel_core.domain import run_tags
+from opsrel_core.domain import operator_names, run_tags
 from opsrel_core.domain.status import TriggerType
+from opsrel_core.errors import BatchExecutionException
 
 RETRY_OPERATOR = "orchestrator:run_retry"
 """The audit operator of an automatic retry: the orchestrator launched it, no person did."""
@@ -97,7 +100,18 @@ class Attribution:
 
 
 def _text(tags: Mapping[str, str] | None, name: str) -> str:
-    return ((tags or {}).get(name) or "").strip()
+    value = ((tags or {}).get(name) or "").strip()
+    # Who and why pass the audit log's rule for names and reasons: a tag holding a look-alike
+    # name (zero-width, bidi or mixed-script characters) or an invisible reason attributes
+    # nothing, so the run is unattributed instead of failing when it is recorded.
+    try:
+        if value and name == run_tags.OPERATOR:
+            return operator_names.normalize_operator_name(value)
+        if value and name == run_tags.REASON:
+            return operator_names.require_reason(value)
+    except BatchExecutionException:
+        return ""
+    return value
 
 
 def _own(tags: Mapping[str, str], parent_tags: Mapping[str, str] | None) -> tuple[str, str]:

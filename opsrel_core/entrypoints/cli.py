@@ -23,7 +23,8 @@ def _redacted(text: str) -> str:
 
 
 @click.group()
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """opsrel: operational reliability for Dagster data platforms.
 
     The ops database is OPSREL_DATABASE_URL (a SQLAlchemy URL); by default a SQLite file
@@ -34,6 +35,14 @@ def cli() -> None:
     # Every command, `api serve` included: no log line or traceback of this process shows a
     # configured secret.
     install_log_redaction()
+
+    from opsrel_core.domain.operator_names import os_principal
+    from opsrel_core.services.audit_log import acting_principal
+
+    # Every audit record a command writes names the OS user that ran it (``os:<user>``) beside
+    # the operator it names; undone when the command ends (tests invoke many in one process).
+    token = acting_principal.set(os_principal())
+    ctx.call_on_close(lambda: acting_principal.reset(token))
 
 
 @cli.group()
@@ -56,12 +65,19 @@ def db_upgrade(revision: str) -> None:
 @db.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
-    """Revert migrations down to REVISION ('base' reverts all)."""
+    """Revert migrations down to REVISION ('base' reverts all).
+
+    Exit 1, nothing changed, when the downgrade would drop or strip audit records (the audit
+    log is never destroyed) or orphan recorded executions."""
     import sqlalchemy as sa
 
     settings = OpsSettings.from_env()
     try:
         migrate.downgrade(settings.database_url, revision)
+    except migrate.DowngradeRefused as exc:
+        # Refused before anything ran: the audit log is never dropped or stripped.
+        click.echo(f"downgrade to {revision} refused, nothing changed: {exc}", err=True)
+        sys.exit(1)
     except sa.exc.IntegrityError as exc:
         # Nothing changed: the downgrade ran in one transaction and was rolled back.
         click.echo(
@@ -375,20 +391,25 @@ def tokens() -> None:
 
 
 @tokens.command("create")
-@click.option("--operator", "operator_id", required=True, help="Who the token acts for.")
+@click.option("--operator", "operator_id", required=True,
+              help="Who the token acts for: a person's name, not token:/os:/sensor:.")
 @click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
-@click.option("--reason", default=None, help="When given, an audit record (by the OS user) is written.")
+@click.option("--reason", required=True, help="Why: recorded in the audit log (by the OS user).")
+@click.option("--expires-in", default=None, help="Lifetime, e.g. 30d, 12h, 90m (default: none).")
+@click.option("--expires-at", default=None, help="Expiry instant, ISO 8601 (naive is UTC).")
 @click.option("--json", "as_json", is_flag=True, help="Print the token and its record as JSON.")
-def tokens_create(operator_id: str, role: str, reason: str | None, as_json: bool) -> None:
-    """Create a token and print it once (it is stored only as a hash). Exit 2 on bad input."""
-    import getpass
-
+def tokens_create(operator_id: str, role: str, reason: str, expires_in: str | None,
+                  expires_at: str | None, as_json: bool) -> None:
+    """Create a token and print it once (it is stored only as a hash); audited. Exit 2 on bad
+    input (BAT-008: no reason, an invisible or look-alike name, a principal's name)."""
+    from opsrel_core.domain.operator_names import os_principal
     from opsrel_core.errors import OpsException
-    from opsrel_core.services.api_tokens import ApiTokenService
+    from opsrel_core.services.api_tokens import ApiTokenService, token_expiry
 
     try:
+        expiry = token_expiry(expires_in, expires_at)
         plaintext, view = ApiTokenService(_engine()).create(
-            operator_id, role, by=getpass.getuser() if reason else None, reason=reason)
+            operator_id, role, by=_os_user(os_principal()), reason=reason, expires_at=expiry)
     except OpsException as exc:
         fail(exc, "token refused: ")
     except ValueError as exc:
@@ -397,8 +418,15 @@ def tokens_create(operator_id: str, role: str, reason: str | None, as_json: bool
     if as_json:
         click.echo(_dump({"token": plaintext, **_asdict(view)}))
         return
-    click.echo(f"token {view.token_id} for {view.operator_id} ({role}); keep it, it is not shown again:")
+    until = "" if view.expires_at is None else f", expires {view.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    click.echo(f"token {view.token_id} for {view.operator_id} ({role}{until}), audit "
+               f"{view.audit_id}; keep it, it is not shown again:")
     click.echo(plaintext)
+
+
+def _os_user(principal: str) -> str:
+    # The operator name the CLI records for itself: the OS user (``os:alice`` -> ``alice``).
+    return principal.split(":", 1)[1]
 
 
 def _asdict(view: object) -> dict:  # type: ignore[type-arg]
@@ -409,38 +437,42 @@ def _asdict(view: object) -> dict:  # type: ignore[type-arg]
 
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
-@click.option("--reason", default=None, help="When given, an audit record (by the OS user) is written.")
+@click.option("--reason", required=True, help="Why: recorded in the audit log (by the OS user).")
 @click.option("--json", "as_json", is_flag=True, help="Print the revoked token's record as JSON.")
-def tokens_revoke(token_id: int, reason: str | None, as_json: bool) -> None:
-    """Revoke a token (idempotent); exit 1 when there is no such token, 2 on bad input."""
-    import getpass
-
+def tokens_revoke(token_id: int, reason: str, as_json: bool) -> None:
+    """Revoke a token (idempotent; audited); exit 1 when there is no such token, 2 on bad input."""
+    from opsrel_core.domain.operator_names import os_principal
     from opsrel_core.errors import OpsException
     from opsrel_core.services.api_tokens import ApiTokenService
 
     try:
         view = ApiTokenService(_engine()).revoke(
-            token_id, by=getpass.getuser() if reason else None, reason=reason)
+            token_id, by=_os_user(os_principal()), reason=reason)
     except OpsException as exc:  # BAT-011 unknown token: exit 1; a refusal: exit 2
         fail(exc)
-    click.echo(_dump(view) if as_json else f"token {token_id} revoked")
+    click.echo(_dump(view) if as_json else f"token {token_id} revoked (audit {view.audit_id})")
 
 
 @tokens.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the tokens as JSON.")
 def tokens_list(as_json: bool) -> None:
-    """List the API tokens, oldest first: id, operator, role, created, revoked (never a token
-    or its hash: only the hash is stored, and it is not shown)."""
+    """List the API tokens, oldest first: id, operator, role, created, revoked, expires, last
+    used (to the minute) (never a token or its hash: only the hash is stored, and it is not
+    shown)."""
     from opsrel_core.services.api_tokens import ApiTokenService
+
+    def when(value):  # type: ignore[no-untyped-def]
+        return None if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
 
     found = ApiTokenService(_engine()).list_tokens()
     if as_json:
         click.echo(_dump([{k: v for k, v in _asdict(t).items() if k != "audit_id"} for t in found]))
         return
     click.echo(table(
-        ["token_id", "operator", "role", "created (UTC)", "revoked (UTC)"],
-        [[t.token_id, t.operator_id, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M:%S}",
-          None if t.revoked_at is None else f"{t.revoked_at:%Y-%m-%d %H:%M:%S}"] for t in found]))
+        ["token_id", "operator", "role", "created (UTC)", "revoked (UTC)", "expires (UTC)",
+         "last used (UTC)"],
+        [[t.token_id, t.operator_id, t.role.value, when(t.created_at), when(t.revoked_at),
+          when(t.expires_at), when(t.last_used_at)] for t in found]))
 
 
 @cli.group()
@@ -506,7 +538,9 @@ def audit() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def audit_list(operator_id: str | None, target_id: str | None, limit: int, as_json: bool) -> None:
-    """List audit records, newest first."""
+    """List audit records, newest first: the operator and the acting principal (token:<id>,
+    os:<user>, sensor:<name>; - on records written before it was recorded). --json shows the
+    before/after states, credentials masked."""
     from opsrel_core.services.audit_log import AuditLogService
 
     records = AuditLogService(_engine()).list_audit_logs(
@@ -516,6 +550,6 @@ def audit_list(operator_id: str | None, target_id: str | None, limit: int, as_js
         click.echo(_dump(records))
         return
     click.echo(table(
-        ["audit_id", "occurred (UTC)", "operator", "action", "target", "reason"],
-        [[r.audit_id, f"{r.occurred_at:%Y-%m-%d %H:%M:%S}", r.operator_id, r.action,
+        ["audit_id", "occurred (UTC)", "operator", "principal", "action", "target", "reason"],
+        [[r.audit_id, f"{r.occurred_at:%Y-%m-%d %H:%M:%S}", r.operator_id, r.principal, r.action,
           f"{r.target_type}:{r.target_id}", r.reason] for r in records]))

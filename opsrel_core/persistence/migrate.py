@@ -40,8 +40,70 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+# A migration whose downgrade would destroy what the audit log holds defines this function:
+# ``audit_rows_lost(connection, schema) -> int``, the number of audit records its downgrade would
+# drop or strip (0: nothing is lost). ``downgrade`` asks every revision it would revert first.
+AUDIT_LOSS_HOOK = "audit_rows_lost"
+
+
+class DowngradeRefused(RuntimeError):
+    """A downgrade refused before anything changed, because it would destroy audit records.
+
+    Attributes:
+        revision: the migration whose downgrade would destroy them.
+        records: how many audit records would be lost.
+    """
+
+    def __init__(self, revision: str, records: int):
+        super().__init__(
+            f"the audit log holds {records} record(s) that reverting migration {revision} would "
+            "destroy; the audit log is append-only and no downgrade removes it. Reverting "
+            f"migration {revision} needs an ops database whose audit log holds no such record."
+        )
+        self.revision = revision
+        self.records = records
+
+
+def refuse_audit_loss(revision: str, connection, schema: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Raise ``DowngradeRefused`` when reverting ``revision`` would destroy audit records.
+
+    Called by ``downgrade`` for every revision it would revert (before anything runs) and by the
+    migrations' own ``downgrade()`` (so ``alembic downgrade`` run by hand is refused too).
+
+    Args:
+        revision: a revision id of ``migrations/versions``.
+        connection: an open connection to the ops database.
+        schema: ``"ops"`` on PostgreSQL, None on SQLite.
+    """
+    script = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision)
+    hook = getattr(script.module, AUDIT_LOSS_HOOK, None) if script is not None else None
+    lost = hook(connection, schema) if hook is not None else 0
+    if lost:
+        raise DowngradeRefused(revision, lost)
+
+
 def downgrade(database_url: str, revision: str) -> None:
-    """Revert migrations down to ``revision`` (``base`` reverts all)."""
+    """Revert migrations down to ``revision`` (``base`` reverts all).
+
+    Raises:
+        DowngradeRefused: a reverted migration would destroy audit records (its
+            ``audit_rows_lost`` counts them); checked before anything runs, nothing changes.
+        sqlalchemy.exc.IntegrityError: recorded rows still refer to data the downgrade would
+            remove; the downgrade ran in one transaction and was rolled back.
+    """
+    current = current_revision(database_url)
+    if current is not None:
+        scripts = ScriptDirectory.from_config(alembic_config(database_url))
+        # From the current revision down to, not including, the target (ids or ``-1``).
+        reverted = [s.revision for s in scripts.iterate_revisions(current, revision)]
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                schema = "ops" if conn.dialect.name == "postgresql" else None
+                for rev in reverted:
+                    refuse_audit_loss(rev, conn, schema)
+        finally:
+            engine.dispose()
     command.downgrade(alembic_config(database_url), revision)
 
 

@@ -239,6 +239,9 @@ class AuditLog(Base):
     before_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
     after_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
     execution_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # Who was authenticated for the action (token:<id>, os:<user>, sensor:<name>), beside the
+    # operator name; NULL on records written before migration 0011.
+    principal: Mapped[str | None] = mapped_column(sa.String(120))
 
 
 class ResultVersion(Base):
@@ -609,3 +612,5 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # NULL: never expires
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # to the minute

@@ -15,13 +15,23 @@ before anything runs, so neither the action nor a record is written. BAT-008 is 
 for an unattributed manual action; its user message says the action was refused, which holds for
 configuration changes and corrections too. (Before 0003 no code fitted: INP-003 "Required column
 missing" is about landing files and alerts automatically; BAT-001 means a state-machine violation.)
+The operator id is recorded in its NFKC form and refused (BAT-008 too) when it is not a usable name
+(invisible, control or bidi characters, surrounding spaces, mixed scripts: ``operator_names``); a
+reason needs a visible character.
+
+Each record also names its acting principal (``acting_principal``, set by the entry point: the
+admin API's token, the CLI's OS user, a sensor), and its states never hold a credential: states
+pass through ``redact_state`` when written and again when read, so records written before that
+rule are shown masked.
 """
 
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import decimal
 import enum
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
@@ -29,7 +39,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from opsrel_core.domain import error_codes
+from opsrel_core.domain import error_codes, operator_names
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import AuditLog, BatchExecution, Base, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
@@ -40,6 +50,27 @@ T = TypeVar("T")
 MISSING_REQUIRED_FIELD_CODE = error_codes.BAT_ATTRIBUTION_REQUIRED
 MAX_LIST_LIMIT = 1000
 CONFIG_TARGET_TYPE = "config"
+MAX_PRINCIPAL_LENGTH = 120
+
+# Who is authenticated for what runs now: ``token:<id>`` (set by the admin API's authentication),
+# ``os:<user>`` (the CLI), ``sensor:<name>`` (a Dagster sensor's evaluation). The entry point sets
+# it and ``audit_change`` records it beside the operator name, so no service passes it along. A
+# context variable, so that concurrent requests and sensor threads each keep their own.
+acting_principal: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "opsrel_acting_principal", default=None)
+
+# What a state may not carry into the audit log: credentials by their field's name, and values that
+# are credentials whatever their field (a plaintext API token, a password inside a URL, a Slack
+# webhook URL, whose path is its secret).
+REDACTED = "[redacted]"
+_SECRET_KEY_PARTS = ("token_hash", "password", "passwd", "secret", "credential", "api_key",
+                     "apikey", "private_key", "authorization", "webhook", "dsn", "cookie")
+_SECRET_KEYS = frozenset({"token", "bearer", "access_token", "refresh_token", "auth_token"})
+# A token is ``opsrel_`` and 43 URL-safe characters; names such as ``opsrel_replay_launch_sensor``
+# are far shorter and stay readable.
+_PLAINTEXT_TOKEN = re.compile(r"\bopsrel_[A-Za-z0-9_-]{40,}")
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^/@\s]+(?=@)")
+_SLACK_WEBHOOK = re.compile(r"https?://hooks\.slack(?:-gov)?\.com/\S*", re.IGNORECASE)
 
 
 class AuditActionType(str, enum.Enum):
@@ -60,7 +91,10 @@ class EntityRef:
 
 @dataclasses.dataclass(frozen=True)
 class AuditLogView:
-    """One audit record as read back. Times are UTC; states are JSON dicts or None."""
+    """One audit record as read back. Times are UTC; states are JSON dicts or None, with
+    credentials masked (``redact_state``). ``principal`` says who was authenticated for the
+    action, beside the operator name: ``token:<id>`` (admin API), ``os:<user>`` (CLI),
+    ``sensor:<name>`` (a Dagster sensor); None on records written before it was recorded."""
 
     audit_id: int
     occurred_at: dt.datetime
@@ -73,13 +107,84 @@ class AuditLogView:
     before_state: dict[str, Any] | None
     after_state: dict[str, Any] | None
     execution_id: str | None
+    principal: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> "AuditLogView":
-        """Build the view from an ORM ``AuditLog`` or a Core row of the ``audit_log`` table."""
+        """Build the view from an ORM ``AuditLog`` or a Core row of the ``audit_log`` table.
+
+        States pass through ``redact_state``: a record written before credentials were kept out
+        of the log is shown with them masked, never as stored.
+        """
         values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
         values["occurred_at"] = _utc(row.occurred_at)
+        values["before_state"] = redact_state(values["before_state"])
+        values["after_state"] = redact_state(values["after_state"])
         return cls(**values)
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a state field of this name holds a credential (``token_hash``, ``password``,
+    ``smtp_password``, ``client_secret``, ``slack_webhook_url``, ``api_key``, ``token``...)."""
+    folded = key.casefold()
+    return (folded in _SECRET_KEYS or folded.endswith("_token")
+            or any(part in folded for part in _SECRET_KEY_PARTS))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with credential-shaped parts masked: plaintext API tokens, the password of a URL
+    (``scheme://user:[redacted]@host``) and Slack webhook URLs."""
+    if "opsrel_" not in text and "://" not in text:
+        return text  # the common case, without a regular expression (states hold many keys)
+    text = _PLAINTEXT_TOKEN.sub(REDACTED, text)
+    text = _SLACK_WEBHOOK.sub(REDACTED, text)
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, text)
+
+
+def redact_state(state: Any) -> Any:
+    """A JSON state with every credential masked, the one rule for what the audit log holds.
+
+    Fields named as credentials (``is_secret_key``) keep their key with the value ``"[redacted]"``
+    (null stays null, so a record still says whether one was set); other strings pass through
+    ``redact_text``; mappings and lists are walked recursively. Applied when a record is written
+    (``audit_change``) and again when one is read (``AuditLogView.of``), so rows written before
+    the rule are masked too.
+
+    Args:
+        state: a captured state (a dict), or any JSON value; None stays None.
+
+    Returns:
+        A masked copy; ``state`` itself is not changed.
+    """
+    if isinstance(state, Mapping):
+        return {k: (None if v is None else REDACTED) if is_secret_key(str(k)) else redact_state(v)
+                for k, v in state.items()}
+    if isinstance(state, list):
+        return [redact_state(v) for v in state]
+    if isinstance(state, str):
+        return redact_text(state)
+    return state
+
+
+@contextlib.contextmanager
+def acting_as(principal: str) -> Iterator[None]:
+    """Run the block with ``principal`` as the acting principal of every audit record written.
+
+    Entry points wrap their work in it: the CLI as ``os:<user>``, each Dagster sensor as
+    ``sensor:<name>``. The admin API sets ``acting_principal`` for the request (``token:<id>``).
+    """
+    token = acting_principal.set(principal)
+    try:
+        yield
+    finally:
+        acting_principal.reset(token)
+
+
+def current_principal() -> str:
+    """The acting principal recorded now: the one an entry point set, else ``os:<user>`` (code
+    that runs outside every entry point, a script using the services, acts as its OS user)."""
+    principal = acting_principal.get()
+    return principal[:MAX_PRINCIPAL_LENGTH] if principal else operator_names.os_principal()
 
 
 @dataclasses.dataclass
@@ -164,8 +269,10 @@ def audit_change(
 
     Args:
         session: the caller's open session; the caller commits once after the block.
-        operator_id: who acts (1..100 characters, not blank).
-        reason: why (not blank).
+        operator_id: who acts (``operator_names.normalize_operator_name``: recorded NFKC,
+            1..100 characters). The acting principal (``acting_principal``, set by the entry
+            point) is recorded beside it.
+        reason: why (at least one visible character).
         action_type: BATCH_ACTION, DATA_CORRECTION or CONFIG_CHANGE.
         action: what was done, e.g. ``"STOP_EXECUTION"`` (1..50 characters).
         target: the ORM object changed (created, updated or deleted by the body), or a mutable
@@ -189,8 +296,7 @@ def audit_change(
         ValueError: an unknown action type, a blank or too long action, or a mapping without
             ``target_id``.
     """
-    operator_id = _required("operator_id", operator_id, max_len=100)
-    reason = _required("reason", reason)
+    operator_id, reason = require_attribution(operator_id, reason)
     kind = AuditActionType(action_type)
     if not isinstance(action, str) or not action.strip() or len(action) > 50:
         raise ValueError(f"action must be 1..50 characters, got {action!r}")
@@ -214,9 +320,11 @@ def audit_change(
         target_type=target_type or _target_type(target),
         target_id=target_id or _target_id(target),
         reason=reason,
-        before_state=before,
-        after_state=after,
+        # Credentials never reach the log: it is append-only, so what lands stays readable.
+        before_state=redact_state(before),
+        after_state=redact_state(after),
         execution_id=execution_id or _execution_id(target),
+        principal=current_principal(),
     )
     table = AuditLog.__table__
     row = session.connection().execute(sa.insert(table).values(values).returning(*table.c)).one()
@@ -439,22 +547,6 @@ class AuditLogService:
             return [AuditLogView.of(row) for row in uow.session.scalars(stmt)]
 
 
-def _required(name: str, value: object, max_len: int | None = None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BatchExecutionException(
-            MISSING_REQUIRED_FIELD_CODE,
-            f"audit: {name} is required and must not be blank (got {value!r}); nothing was written",
-            {"field": name},
-        )
-    if max_len is not None and len(value) > max_len:
-        raise BatchExecutionException(
-            MISSING_REQUIRED_FIELD_CODE,
-            f"audit: {name} is longer than {max_len} characters; nothing was written",
-            {"field": name},
-        )
-    return value
-
-
 def _with_derived(
     state: dict[str, Any] | None, derived: Callable[[dict[str, Any] | None], dict[str, Any]] | None
 ) -> dict[str, Any] | None:
@@ -491,10 +583,13 @@ def require_attribution(operator_id: object, reason: object) -> tuple[str, str]:
     """Check an action's operator id and reason before anything runs.
 
     Returns:
-        (operator_id, reason) as given.
+        (operator_id in its NFKC form, reason as given): record these.
 
     Raises:
-        BatchExecutionException: BAT-008 when either is missing or blank (operator id also when
-            longer than 100 characters).
+        BatchExecutionException: BAT-008 when either is missing or blank, the reason has no
+            visible character, or the operator id is not a usable name
+            (``operator_names.normalize_operator_name``: longer than 100 characters, surrounding
+            spaces, invisible, control or bidi characters, mixed scripts).
     """
-    return _required("operator_id", operator_id, max_len=100), _required("reason", reason)
+    return (operator_names.normalize_operator_name(operator_id, "operator_id"),
+            operator_names.require_reason(reason, "reason"))

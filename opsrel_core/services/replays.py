@@ -40,7 +40,7 @@ from opsrel_core.errors import BatchExecutionException, LogicException, OpsExcep
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import BatchExecution, BatchJob, Replay, ResultVersion, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
-from opsrel_core.services.audit_log import AuditActionType, audit_change
+from opsrel_core.services.audit_log import AuditActionType, audit_change, require_attribution
 from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.result_versions import ResultVersionView
 
@@ -262,7 +262,7 @@ class ReplayService:
                 BAT-012 when a planned partition has a run or replay in flight. Nothing is
                 written in every case.
         """
-        _require_attribution(ask.operator_id, ask.reason)
+        ask = _attributed(ask)
         if request_key is None:
             key = str(uuid.uuid4())
         else:
@@ -314,7 +314,7 @@ class ReplayService:
                 ``INVALID_REQUEST_CODE`` for an unknown job, no keys, a reversed range, keys
                 outside it or outside the job's partition set.
         """
-        _require_attribution(ask.operator_id, ask.reason)
+        ask = _attributed(ask)
         with UnitOfWork(self._engine) as uow:
             keys = self._resolve(uow.session, ask, job_keys)
             return self._plan(uow.session, ask, keys)
@@ -417,7 +417,7 @@ class ReplayService:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank.
             BatchExecutionException: ``NOT_FOUND_CODE`` for an unknown replay.
         """
-        _require_attribution(operator_id, reason)
+        operator_id, reason = require_attribution(operator_id, reason)
         for _attempt in range(_CAS_ATTEMPTS):
             with UnitOfWork(self._engine) as uow:
                 row = _replay(uow.session, replay_id)
@@ -710,15 +710,11 @@ def _same_replay(row: Replay, asked: request_identity.RequestIdentity, request_k
     return ReplayView.of(row)
 
 
-def _require_attribution(operator_id: object, reason: object) -> None:
-    # audit_change checks the same; checked here too so nothing is read or validated first.
-    for name, value in (("operator_id", operator_id), ("reason", reason)):
-        if not isinstance(value, str) or not value.strip():
-            raise BatchExecutionException(
-                error_codes.BAT_ATTRIBUTION_REQUIRED,
-                f"replay: {name} is required and must not be blank (got {value!r}); nothing was "
-                "written", {"field": name},
-            )
+def _attributed(ask: ReplayAsk) -> ReplayAsk:
+    # The audit log's one rule for names and reasons, checked first so nothing is read or
+    # validated before it; the request then carries the name as it is recorded (NFKC).
+    operator_id, reason = require_attribution(ask.operator_id, ask.reason)
+    return dataclasses.replace(ask, operator_id=operator_id, reason=reason)
 
 
 def _error(code: str, message: str, details: dict[str, Any] | None = None) -> OpsException:

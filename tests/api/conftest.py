@@ -1,7 +1,9 @@
 """A real admin API server (uvicorn in a thread, loopback, free port) on a migrated database."""
 
 import dataclasses
+import datetime as dt
 import json
+import secrets
 import threading
 import time
 import urllib.error
@@ -10,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from opsrel_core.entrypoints.api import create_app
-from opsrel_core.services.api_tokens import ApiTokenService
+from opsrel_core.services.api_tokens import TOKEN_PREFIX, ApiToken, hash_token
 from opsrel_core.settings import OpsSettings
 from tests.support.receivers import free_port
 
@@ -51,14 +54,25 @@ class Api:
                      json.loads(raw) if raw else None)
 
 
+def seed_token(engine: sa.Engine, operator_id: str, role: str) -> str:
+    """A token stored as an earlier deployment left it (no audit record, so that a test starts
+    with an empty audit log); returns its plaintext. Tokens a test creates itself go through
+    ``ApiTokenService.create``, which audits them."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(ApiToken.__table__).values(
+            operator_id=operator_id, role=role, token_hash=hash_token(plaintext),
+            created_at=dt.datetime.now(dt.timezone.utc)))
+    return plaintext
+
+
 @pytest.fixture
 def api(database_url, tmp_path) -> Iterator[Api]:
     """The API served over HTTP on the migrated ``database_url``, with a token per role."""
     from opsrel_core.persistence.engine import make_engine
 
     engine = make_engine(database_url)
-    service = ApiTokenService(engine)
-    tokens = {role: service.create(f"{role}-op", role)[0] for role in ("viewer", "operator", "admin")}
+    tokens = {role: seed_token(engine, f"{role}-op", role) for role in ("viewer", "operator", "admin")}
     engine.dispose()
     settings = OpsSettings(database_url=database_url, home=tmp_path)
     port = free_port()

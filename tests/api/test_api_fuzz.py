@@ -81,7 +81,7 @@ def _seed(engine) -> None:
 
 def test_api_never_errors_and_conforms(database_url, tmp_path):
     engine = make_engine(database_url)
-    token = ApiTokenService(engine).create("fuzzer", "admin")[0]
+    token = ApiTokenService(engine).create("fuzzer", "admin", by="setup", reason="fuzz")[0]
     _seed(engine)
     engine.dispose()
     app = create_app(OpsSettings(database_url=database_url, home=tmp_path))

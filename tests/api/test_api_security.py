@@ -81,8 +81,9 @@ def world(api, engine):
     alert = OpsAlertService(engine, AlertSettings.from_env({})).send_alert(
         "execution_failed", severity="ERROR", title="t", message="m")
     # Another operator's token: it must never appear in any answer, nor its hash.
-    other_token, other = ApiTokenService(engine).create("mallory", "operator")
-    revoked_token, revoked = ApiTokenService(engine).create("rita", "admin")
+    setup = {"by": "setup", "reason": "seed tokens"}
+    other_token, other = ApiTokenService(engine).create("mallory", "operator", **setup)
+    revoked_token, revoked = ApiTokenService(engine).create("rita", "admin", **setup)
     ApiTokenService(engine).revoke(revoked.token_id, by="admin-op", reason="left")
     _config_change(engine)
     ids = {"job_id": JOB, "execution_id": "e-2", "alert_id": str(alert.alert_id),
@@ -250,7 +251,8 @@ def test_stored_hostile_text_is_kept_verbatim_never_executed(api, engine, world)
     assert logs.status == 200
     assert [e["reason"] for e in logs.body["items"]] == [reason]
     with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(AuditLog)).scalar_one() == 3
+        # the world's two token creations, its revocation, its config change, and this stop
+        assert conn.execute(sa.select(sa.func.count()).select_from(AuditLog)).scalar_one() == 5
 
 
 # -- the audit log is append-only ----------------------------------------------------------------

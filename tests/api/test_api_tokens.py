@@ -9,7 +9,7 @@ from opsrel_core.services.api_tokens import ApiToken, ApiTokenService, Role, has
 
 def test_token_is_stored_hashed_and_authenticates_until_revoked(engine):
     tokens = ApiTokenService(engine)
-    plaintext, view = tokens.create("alice", "operator")
+    plaintext, view = tokens.create("alice", "operator", by="root", reason="new colleague")
     assert view.role is Role.OPERATOR and view.revoked_at is None
     with engine.connect() as conn:
         stored = conn.scalar(sa.select(ApiToken.token_hash).where(ApiToken.token_id == view.token_id))
@@ -17,7 +17,7 @@ def test_token_is_stored_hashed_and_authenticates_until_revoked(engine):
     assert tokens.authenticate(plaintext) == ("alice", Role.OPERATOR)
     assert tokens.authenticate(plaintext + "x") is None
     assert tokens.authenticate("") is None
-    assert tokens.revoke(view.token_id).revoked_at is not None
+    assert tokens.revoke(view.token_id, by="root", reason="left").revoked_at is not None
     assert tokens.authenticate(plaintext) is None
 
 
@@ -38,6 +38,6 @@ def test_audited_create_and_revoke_write_one_record_each(engine):
 def test_bad_role_and_unknown_token(engine):
     tokens = ApiTokenService(engine)
     with pytest.raises(ValueError):
-        tokens.create("alice", "root")
+        tokens.create("alice", "root", by="root", reason="typo")
     with pytest.raises(LookupError):
-        tokens.revoke(999)
+        tokens.revoke(999, by="root", reason="typo")

@@ -1,5 +1,6 @@
 """The ``opsrel`` CLI end to end: the headless main job and the ``db`` commands."""
 
+import getpass
 import json
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def test_versions_audit_and_tokens_commands(cli_env):
     audit = runner.invoke(cli, ["audit", "list", "--json"])
     records = json.loads(audit.stdout)
     assert [r["action"] for r in records] == ["MANUAL_RUN", "MANUAL_RUN"]
-    created = runner.invoke(cli, ["tokens", "create", "--operator", "ops-bot", "--role", "viewer"])
+    created = runner.invoke(cli, ["tokens", "create", "--operator", "ops-bot", "--role", "viewer",
+                                  "--reason", "dashboard"])
     assert created.exit_code == 0
     token = created.stdout.splitlines()[-1]
     assert token.startswith("opsrel_")
@@ -130,7 +132,7 @@ def test_versions_audit_and_tokens_commands(cli_env):
 
     engine = make_engine(f"sqlite:///{Path(cli_env['OPSREL_HOME']) / 'ops.db'}")
     assert ApiTokenService(engine).authenticate(token)[0] == "ops-bot"
-    assert runner.invoke(cli, ["tokens", "revoke", "1"]).exit_code == 0
+    assert runner.invoke(cli, ["tokens", "revoke", "1", "--reason", "rotated"]).exit_code == 0
     assert ApiTokenService(engine).authenticate(token) is None
     engine.dispose()
 
@@ -170,7 +172,7 @@ def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch
     audit = runner.invoke(cli, ["audit", "list", "--operator", "alice"])
     header, row = audit.stdout.splitlines()
     assert header.split()[:4] == ["audit_id", "occurred", "(UTC)", "operator"]
-    assert row.split()[3:6] == ["alice", "REPLAY", "replay:1"]
+    assert row.split()[3:7] == ["alice", f"os:{getpass.getuser()}", "REPLAY", "replay:1"]
 
     # the other commands: unknown ids are exit 1, JSON on request
     assert runner.invoke(cli, ["executions", "show", "no-such-run"]).exit_code == 1
@@ -186,7 +188,7 @@ def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch
     revoked = json.loads(runner.invoke(cli, ["tokens", "revoke", str(token["token_id"]),
                                              "--reason", "rotated", "--json"]).stdout)
     assert revoked["revoked_at"] is not None and revoked["audit_id"] is not None
-    assert runner.invoke(cli, ["tokens", "revoke", "99"]).exit_code == 1
+    assert runner.invoke(cli, ["tokens", "revoke", "99", "--reason", "rotated"]).exit_code == 1
     actions = [r["action"] for r in json.loads(runner.invoke(cli, ["audit", "list", "--json"]).stdout)]
     assert actions[:2] == ["REVOKE_API_TOKEN", "CREATE_API_TOKEN"]
 

@@ -43,7 +43,6 @@ def _invoke(*args: str):
     (["replay", "status", "999"], "[BAT-010] no replay with id 999"),
     (["replay", "status", "999", "--json"], "[BAT-010] no replay with id 999"),
     (["alerts", "ack", "999", "--reason", "seen"], "[BAT-011] no alert with id 999"),
-    (["tokens", "revoke", "999"], "[BAT-011] no API token with id 999"),
     (["tokens", "revoke", "999", "--reason", "rotated"], "[BAT-011] no API token with id 999"),
     (["executions", "show", "nope-123"], "[BAT-002] no execution"),
     (["reproduce", "nope-123"], "[BAT-002]"),
@@ -104,21 +103,24 @@ def test_alerts_ack_with_a_reason_records_it(ops_engine):
 
 def test_tokens_list_shows_records_never_secrets(ops_engine):
     tokens = ApiTokenService(ops_engine)
-    alice, _ = tokens.create("alice", "operator")
-    bot_token, bot = tokens.create("bot", "viewer")
-    tokens.revoke(bot.token_id)
+    alice, _ = tokens.create("alice", "operator", by="root", reason="new colleague")
+    bot_token, bot = tokens.create("bot", "viewer", by="root", reason="dashboard")
+    tokens.revoke(bot.token_id, by="root", reason="dashboard retired")
     listed = _invoke("tokens", "list")
     assert listed.exit_code == 0, listed.output
     header, first, second = listed.stdout.splitlines()
     assert header.split() == ["token_id", "operator", "role", "created", "(UTC)", "revoked",
-                              "(UTC)"]
-    assert first.split()[:3] == ["1", "alice", "operator"] and first.split()[-1] == "-"
-    assert second.split()[:3] == ["2", "bot", "viewer"] and second.split()[-1] != "-"
+                              "(UTC)", "expires", "(UTC)", "last", "used", "(UTC)"]
+    # revoked, expires, last used: "-" when none (times are "date time", two words)
+    assert first.split()[:3] == ["1", "alice", "operator"] and first.split()[5:] == ["-"] * 3
+    assert second.split()[:3] == ["2", "bot", "viewer"] and second.split()[5] != "-"
+    assert second.split()[7:] == ["-", "-"]
     as_json = _invoke("tokens", "list", "--json")
     rows = json.loads(as_json.stdout)
     assert [(r["token_id"], r["operator_id"], r["role"]) for r in rows] == [
         (1, "alice", "operator"), (2, "bot", "viewer")]
-    assert set(rows[0]) == {"token_id", "operator_id", "role", "created_at", "revoked_at"}
+    assert set(rows[0]) == {"token_id", "operator_id", "role", "created_at", "revoked_at",
+                            "expires_at", "last_used_at"}
     assert rows[0]["revoked_at"] is None and rows[1]["revoked_at"] is not None
     for output in (listed.stdout, as_json.stdout):
         for secret in (alice, bot_token, hash_token(alice), hash_token(bot_token)):

@@ -19,7 +19,7 @@ from opsrel_core.entrypoints.api.responses import (
     Acknowledged, AlertPage, AuditPage, TokenCreated,
 )
 from opsrel_core.persistence.tables import ALERT_STATUSES, LINEAGE_NODE_TYPES
-from opsrel_core.services.api_tokens import ApiTokenView
+from opsrel_core.services.api_tokens import ApiTokenView, token_expiry
 from opsrel_core.services.dq_reports import DqReportView
 from opsrel_core.services.error_codes import ErrorCodeView
 from opsrel_core.services.execution_commands import ReplayStopRequest
@@ -62,7 +62,8 @@ def list_audit_logs(
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Audit records, newest first."""
+    """Audit records, newest first, each with its acting principal (``token:<id>``, ``os:<user>``,
+    ``sensor:<name>``) beside the operator; credentials in before/after states are masked."""
     items = services.audit.list_audit_logs(
         operator_id=operator_id, target_type=target_type, target_id=target_id, since=since,
         until=until, limit=limit, before_audit_id=_id_cursor(cursor))
@@ -99,9 +100,12 @@ def create_token(
     body: TokenCreateRequest, who: Principal = Depends(auth.admin),
     services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Create an API token; the token itself is in this response only."""
+    """Create an API token (audited); the token itself is in this response only. The operator
+    must be a person's name (BAT-008 for an invisible or look-alike name, or a principal such as
+    ``sensor:...``); an expiry not in the future is a 422."""
+    expires_at = token_expiry(body.expires_in, body.expires_at)
     plaintext, view = services.tokens.create(body.operator_id, body.role, by=who.operator_id,
-                                             reason=body.reason)
+                                             reason=body.reason, expires_at=expires_at)
     return {"token": plaintext, **to_json(view)}
 
 

@@ -1,6 +1,7 @@
 """Request bodies of the admin API (response models: ``responses.py``)."""
 
 import dataclasses
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -64,11 +65,17 @@ class AcknowledgeRequest(BaseModel):
 
 
 class TokenCreateRequest(BaseModel):
-    """A new API token."""
+    """A new API token. It never expires unless ``expires_in`` or ``expires_at`` says when (at
+    most one of them)."""
 
     operator_id: str = Field(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT)
     role: Literal["viewer", "operator", "admin"]
     reason: str = Reason
+    expires_in: str | None = Field(
+        None, max_length=20, pattern=r"^\s*\d{1,6}\s*[smhdw]\s*$",
+        description="Lifetime from now: <n><unit>, unit s, m, h, d or w (30d, 12h).")
+    expires_at: dt.datetime | None = Field(
+        None, description="When the token stops authenticating (ISO 8601; naive is UTC).")
 
 
 def to_json(value: Any) -> Any:
