@@ -1,0 +1,46 @@
+"""``GET /metrics``: the ops schema's Prometheus metrics (``opsrel_core.services.metrics``).
+
+Served in the Prometheus text format, outside the OpenAPI document (it is not JSON). By default
+a scrape needs an API token of role viewer or above, sent as a bearer token (Prometheus'
+``authorization`` scrape setting); ``OPSREL_METRICS_AUTH=none`` drops that, for a server bound to
+a private address. Settings are read from the environment at the first scrape.
+"""
+
+import threading
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from opsrel_core.entrypoints.api import auth
+from opsrel_core.entrypoints.api.deps import Services, get_services
+from opsrel_core.services.metrics import MetricsSettings, make_registry
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False)
+_build_lock = threading.Lock()
+
+
+def _registry(app: FastAPI, services: Services) -> tuple[MetricsSettings, CollectorRegistry]:
+    # One registry (and so one reader with its kept counts) per application, built on first use.
+    with _build_lock:
+        built = getattr(app.state, "metrics", None)
+        if built is None:
+            settings = getattr(app.state, "metrics_settings", None) or MetricsSettings.from_env()
+            built = (settings, make_registry(services.engine, settings))
+            app.state.metrics = built
+        return built
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    services: Services = Depends(get_services),
+) -> Response:
+    """The Prometheus text exposition of the ops schema's metrics (401 / 403 without a viewer
+    token unless ``OPSREL_METRICS_AUTH=none``)."""
+    settings, registry = _registry(request.app, services)
+    if settings.require_token:
+        auth.viewer(request, credentials, services)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
