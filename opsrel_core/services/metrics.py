@@ -250,7 +250,9 @@ class OpsMetricsReader:
             replays = _counts(conn, sa.select(Replay.job_id, Replay.status, sa.func.count())
                               .group_by(Replay.job_id, Replay.status))
         projections = tuple(ProjectionCursorStore(self._engine).ingestion_status(now))
-        set_aside = ProjectionFailureService(self._engine).summary(now).count
+        # Each projection's status carries the set-aside count; without one, ask for it.
+        set_aside = (projections[0].set_aside if projections
+                     else ProjectionFailureService(self._engine).summary(now).count)
         job_ids = tuple(j[0] for j in jobs)
         return OpsMetricsSnapshot(
             taken_at=now, read_seconds=time.perf_counter() - began, jobs=job_ids,
@@ -307,23 +309,19 @@ def _latest_attempts(conn: sa.Connection, job_id: str, kind: str) -> dict[str, P
                 .order_by(e2.c.created_at.desc(), e2.c.execution_id.desc()).limit(1)
                 .scalar_subquery())
 
-    found = conn.execute(sa.select(keys.c.k, newest(e2.c.execution_id), newest(e2.c.status))
-                         .select_from(keys).where(keys.c.k.is_not(None))).all()
     ranges = conn.execute(sa.select(
         e.c.partition_range_start, e.c.partition_range_end, e.c.created_at, e.c.execution_id,
         e.c.status).where(e.c.job_id == job_id, e.c.partition_key.is_(None),
                           e.c.partition_range_start.is_not(None))).all()
+    walk = sa.select(keys.c.k, newest(e2.c.status)).select_from(keys).where(keys.c.k.is_not(None))
     if not ranges:
-        # Only the order among a key's attempts matters, and that was decided in the query.
-        return {key: PartitionAttempt(_EPOCH, execution_id, status)
-                for key, execution_id, status in found}
+        # Without range runs only each key's own newest execution counts, and the query found
+        # it: its order against other attempts is not needed.
+        return {key: PartitionAttempt(_EPOCH, "", status) for key, status in conn.execute(walk)}
     latest: dict[str, PartitionAttempt] = {}
-    ids = [row[1] for row in found]
-    for i in range(0, len(ids), 500):
-        for row in conn.execute(sa.select(e.c.partition_key, e.c.created_at, e.c.execution_id,
-                                          e.c.status).where(e.c.execution_id.in_(ids[i:i + 500]))):
-            latest[row.partition_key] = PartitionAttempt(
-                _aware(row.created_at), row.execution_id, row.status)
+    walk = walk.add_columns(newest(e2.c.created_at), newest(e2.c.execution_id))
+    for key, status, created, execution_id in conn.execute(walk):
+        latest[key] = PartitionAttempt(_aware(created), execution_id, status)
     for first, last, created, execution_id, status in ranges:
         attempt = PartitionAttempt(_aware(created), execution_id, status)
         covered = {k for k in latest if first <= k <= (last or first)}

@@ -249,7 +249,11 @@ def test_open_scrapes_and_the_cache(api, engine, monkeypatch):
     _run(engine, "run-2", partition="2013-01-02", ends="SUCCESS", at=t0)
     # Within the cache's hour the same read is served; a new reader sees the new run.
     assert _samples(_scrape(api, token=None)[1])["opsrel_executions_total"][key] == 1.0
-    assert OpsMetricsReader(engine).read().executions_ended[(JOB, "SUCCESS", "")] == 2
+    fresh = OpsMetricsReader(engine).read()
+    assert fresh.executions_ended[(JOB, "SUCCESS", "")] == 2
+    # No range run: each partition's own newest execution decides; neither has a version.
+    assert fresh.partitions_without_active_version == {JOB: 2} == dict(
+        zip([JOB], [_expected_partitions(engine)[0]]))
 
 
 def test_execution_counters_are_kept_between_reads(engine):
