@@ -290,3 +290,23 @@ def test_execution_counters_are_kept_between_reads(engine):
     now[0] += dt.timedelta(hours=1)
     assert read() == full() == {(JOB, "SUCCESS", ""): 1.0, (JOB, "FAILED", "EXT-001"): 1.0,
                                 (JOB, "STOPPED", "BAT-004"): 1.0, (JOB, "FAILED", "INP-001"): 1.0}
+
+
+def test_the_dashboard_and_alerting_rules_use_only_exposed_families():
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    exposed = {name + "_total" if kind == "counter" else name
+               for name, (kind, _, _) in FAMILIES.items()}
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert [v["type"] for v in dashboard["templating"]["list"]][:1] == ["datasource"]
+    rules = yaml.safe_load((docs / "prometheus-alerts.yml").read_text())["groups"][0]["rules"]
+    exprs += [r["expr"] for r in rules]
+    used = {name for e in exprs for name in re.findall(r"\bopsrel_[a-z_]+", e)}
+    assert used and used <= exposed, used - exposed
+    assert len(rules) >= 5 and all(r["annotations"]["summary"] for r in rules)
