@@ -235,6 +235,17 @@ def test_a_scrape_needs_a_viewer_token_unless_configured_open(api, engine, monke
     for role in ("viewer", "operator", "admin"):
         assert _scrape(api, token=role)[0] == 200, role
     assert "/metrics" not in api.call("GET", "/openapi.json", token=None).body["paths"]
+    # Prometheus asks for OpenMetrics first; the same families come back in that format.
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
+
+    request = urllib.request.Request(api.base + "/metrics", headers={
+        "Authorization": f"Bearer {api.tokens['viewer']}",
+        "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        assert resp.headers["content-type"].startswith("application/openmetrics-text")
+        families = {f.name: f for f in om_parse(resp.read().decode())}
+    assert set(families) == set(FAMILIES)
+    assert families["opsrel_executions"].type == "counter"
 
 
 def test_open_scrapes_and_the_cache(api, engine, monkeypatch):

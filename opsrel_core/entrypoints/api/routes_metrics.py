@@ -1,6 +1,7 @@
 """``GET /metrics``: the ops schema's Prometheus metrics (``opsrel_core.services.metrics``).
 
-Served in the Prometheus text format, outside the OpenAPI document (it is not JSON). By default
+Served in the Prometheus text format (OpenMetrics when the scraper's ``Accept`` asks for it,
+as Prometheus does), outside the OpenAPI document (it is not JSON). By default
 a scrape needs an API token of role viewer or above, sent as a bearer token (Prometheus'
 ``authorization`` scrape setting); ``OPSREL_METRICS_AUTH=none`` drops that, for a server bound to
 a private address. Settings are read from the environment at the first scrape.
@@ -10,7 +11,7 @@ import threading
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from opsrel_core.entrypoints.api import auth
@@ -43,4 +44,6 @@ def metrics(
     settings, registry = _registry(request.app, services)
     if settings.require_token:
         auth.viewer(request, credentials, services)
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # The format the scraper asks for: Prometheus prefers OpenMetrics, anything else gets text.
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encoder(registry), headers={"Content-Type": content_type})
