@@ -321,3 +321,9 @@ def test_the_dashboard_and_alerting_rules_use_only_exposed_families():
     used = {name for e in exprs for name in re.findall(r"\bopsrel_[a-z_]+", e)}
     assert used and used <= exposed, used - exposed
     assert len(rules) >= 5 and all(r["annotations"]["summary"] for r in rules)
+
+
+def test_a_bad_metrics_setting_is_named(api, monkeypatch):
+    monkeypatch.setenv("OPSREL_METRICS_AUTH", "sometimes")
+    status, body, _ = _scrape(api)
+    assert status == 500 and "OPSREL_METRICS_AUTH must be viewer or none" in body

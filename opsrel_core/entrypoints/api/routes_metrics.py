@@ -4,12 +4,14 @@ Served in the Prometheus text format (OpenMetrics when the scraper's ``Accept`` 
 as Prometheus does), outside the OpenAPI document (it is not JSON). By default
 a scrape needs an API token of role viewer or above, sent as a bearer token (Prometheus'
 ``authorization`` scrape setting); ``OPSREL_METRICS_AUTH=none`` drops that, for a server bound to
-a private address. Settings are read from the environment at the first scrape.
+a private address. Settings are read from the environment at the first scrape (or taken from
+``app.state.metrics_settings`` when the embedding code set it); a bad value is a 500 problem
+naming it.
 """
 
 import threading
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
@@ -28,7 +30,13 @@ def _registry(app: FastAPI, services: Services) -> tuple[MetricsSettings, Collec
     with _build_lock:
         built = getattr(app.state, "metrics", None)
         if built is None:
-            settings = getattr(app.state, "metrics_settings", None) or MetricsSettings.from_env()
+            settings = getattr(app.state, "metrics_settings", None)
+            if settings is None:
+                try:
+                    settings = MetricsSettings.from_env()
+                except ValueError as exc:
+                    # The server's configuration, not the scrape, is wrong: a 500 with the cause.
+                    raise HTTPException(500, f"metrics are misconfigured: {exc}") from None
             built = (settings, make_registry(services.engine, settings))
             app.state.metrics = built
         return built
