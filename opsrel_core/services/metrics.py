@@ -1,14 +1,15 @@
 """What the ops schema knows, as Prometheus metrics (``GET /metrics`` of the admin API).
 
 ``OpsMetricsReader.read`` takes one ``OpsMetricsSnapshot`` with a handful of aggregate queries;
-``OpsMetricsCollector`` is a prometheus-client collector serving the latest snapshot, taken again
-when it is older than ``cache_seconds``. Every family is described in ``FAMILIES`` below (names
+``OpsMetricsCollector`` is a prometheus-client collector serving the latest snapshot, read again
+in the background every ``cache_seconds`` while it is scraped, so that a scrape does not wait
+for the database. Every family is described in ``FAMILIES`` below (names
 with the ``opsrel_`` prefix, ``_total`` for the counter, seconds as the unit). Labels are bounded:
 job, status, error code, severity, channel, rule, outcome, projection name. Never a partition key,
 run id, execution id or replay id: their number grows without bound.
 
-Cost at 1,000,000 executions (benchmark B10) stays at a few milliseconds because no query reads
-every execution on a scrape:
+A read costs tens of milliseconds at 1,000,000 executions, not seconds, and does not grow with
+the executions (benchmark B10), because no query reads every execution:
 
 - ``opsrel_executions_total`` counts executions that ended (SUCCESS, FAILED, STOPPED). An ended
   execution never changes again (a stop is final, a late outcome is ignored), and its
@@ -26,6 +27,7 @@ every execution on a scrape:
 import collections
 import dataclasses
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -53,6 +55,7 @@ DEFAULT_SETTLE_SECONDS = 300.0
 
 Clock = Callable[[], dt.datetime]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+log = logging.getLogger(__name__)
 
 # name (without ``_total`` for the counter): (type, help, label names)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -101,8 +104,9 @@ class MetricsSettings:
     """How ``GET /metrics`` is served.
 
     Attributes:
-        cache_seconds: a scrape within this many seconds of the last read is served from it
-            (``OPSREL_METRICS_CACHE_SECONDS``, default 5; 0 reads on every scrape).
+        cache_seconds: how old the read a scrape serves may be: while scraped, the metrics are
+            read again every this many seconds in the background (``OPSREL_METRICS_CACHE_SECONDS``,
+            default 5; 0 reads on every scrape, in the scrape).
         require_token: scrapes need an API token of role viewer or above
             (``OPSREL_METRICS_AUTH=viewer``, the default); ``OPSREL_METRICS_AUTH=none`` serves
             them without one, for a server bound to a private address only.
@@ -220,11 +224,8 @@ class OpsMetricsReader:
         began = time.perf_counter()
         now = self._clock()
         with self._lock, self._engine.connect() as conn:
-            jobs = [(row.job_id, row.asset_selection, row.partitions, row.partition_start,
-                     row.partition_end) for row in conn.execute(
-                sa.select(BatchJob.job_id, BatchJob.asset_selection, BatchJob.partitions,
-                          BatchJob.partition_start, BatchJob.partition_end)
-                .order_by(BatchJob.job_id))]
+            jobs = conn.execute(sa.select(BatchJob.job_id, BatchJob.asset_selection,
+                                          BatchJob.partitions).order_by(BatchJob.job_id)).all()
             ended = self._ended(conn, now)
             in_flight = _counts(conn, sa.select(
                 BatchExecution.job_id, BatchExecution.status, sa.func.count())
@@ -233,7 +234,7 @@ class OpsMetricsReader:
             without: dict[str, int] = {}
             failed: dict[str, int] = {}
             quality: dict[tuple[str, str, str], int] = {}
-            for job_id, assets, kind, _first, _last in jobs:
+            for job_id, assets, kind in jobs:
                 assets = list(assets or [])
                 latest = _latest_attempts(conn, job_id, kind)
                 active = _active_partitions(conn, assets) if latest else set()
@@ -387,32 +388,91 @@ def _unix(value: dt.datetime) -> float:
 
 
 class OpsMetricsCollector(Collector):
-    """A prometheus-client collector of the ops schema's families, cached.
+    """A prometheus-client collector of the ops schema's families, read ahead of the scrapes.
+
+    While the collector is scraped, a background thread reads the snapshot again every
+    ``cache_seconds``, so a scrape serves the latest read and does not wait for the database.
+    The first scrape reads itself, and so does a scrape that finds the latest read older than
+    ``2 * cache_seconds + 5`` (the thread failed): an unreadable database fails the scrape
+    rather than serving old numbers. The thread ends after ``idle_seconds`` without a scrape
+    and starts again with the next one. With ``cache_seconds`` 0 every scrape reads, no thread.
 
     Args:
         reader: reads the snapshot.
-        cache_seconds: a collect within this many seconds of the last read serves that read;
-            concurrent scrapes wait for one read, never start their own.
-        monotonic: the clock of the cache's age (injectable).
+        cache_seconds: how old the served read may be, seconds.
+        monotonic: the clock of the reads' age (injectable).
+        idle_seconds: the background thread ends after this long without a scrape (default
+            ``max(60, 10 * cache_seconds)``).
     """
 
     def __init__(self, reader: OpsMetricsReader, cache_seconds: float = DEFAULT_CACHE_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic,
+                 idle_seconds: float | None = None):
         self._reader = reader
         self._cache_seconds = cache_seconds
+        self._stale_after = 2 * cache_seconds + 5
+        self._idle = idle_seconds if idle_seconds is not None else max(60.0, 10 * cache_seconds)
         self._monotonic = monotonic
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below; never held while reading
+        self._read_lock = threading.Lock()  # one read by a scrape at a time
         self._snapshot: OpsMetricsSnapshot | None = None
         self._read_at = 0.0
+        self._scraped_at = 0.0
+        self._refresher: threading.Thread | None = None
 
     def snapshot(self) -> OpsMetricsSnapshot:
-        """The latest snapshot, read again when older than ``cache_seconds``."""
+        """The latest read, or a new one when there is none yet or it is stale (see above).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the scrape had to read and the ops database could
+                not be read.
+        """
         with self._lock:
-            if (self._snapshot is None
-                    or self._monotonic() - self._read_at >= self._cache_seconds):
-                self._snapshot = self._reader.read()
-                self._read_at = self._monotonic()
-            return self._snapshot
+            self._scraped_at = self._monotonic()
+            if self._usable(self._stale_after):
+                self._start_refresher()
+                assert self._snapshot is not None
+                return self._snapshot
+        with self._read_lock:
+            with self._lock:
+                if self._usable(self._cache_seconds):  # another scrape read meanwhile
+                    assert self._snapshot is not None
+                    return self._snapshot
+            snapshot = self._reader.read()
+            with self._lock:
+                self._snapshot, self._read_at = snapshot, self._monotonic()
+                self._start_refresher()
+            return snapshot
+
+    def _usable(self, max_age: float) -> bool:
+        return (self._cache_seconds > 0 and self._snapshot is not None
+                and self._monotonic() - self._read_at < max_age)
+
+    def _start_refresher(self) -> None:
+        if self._cache_seconds > 0 and self._refresher is None:
+            self._refresher = threading.Thread(target=self._refresh, daemon=True,
+                                               name="opsrel-metrics-refresh")
+            self._refresher.start()
+
+    def _refresh(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._read_at + self._cache_seconds - self._monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self._lock:
+                if self._monotonic() - self._scraped_at > self._idle:
+                    self._refresher = None  # nobody scrapes: stop reading
+                    return
+            try:
+                snapshot = self._reader.read()
+            except Exception:  # the next scrape, once the read is stale, reads and fails
+                log.warning("reading the metrics from the ops schema failed", exc_info=True)
+                with self._lock:
+                    self._refresher = None
+                return
+            with self._lock:
+                self._snapshot, self._read_at = snapshot, self._monotonic()
 
     def describe(self) -> Iterable[Metric]:
         """No description: registering the collector must not read the database."""

@@ -4,6 +4,8 @@ a range run, a set-aside run and rule results; bounded labels; the token; the ca
 execution counters kept between reads."""
 
 import datetime as dt
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -18,7 +20,7 @@ from opsrel_core.persistence.tables import (
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.execution_projection import ProjectionCursorStore
-from opsrel_core.services.metrics import FAMILIES, OpsMetricsReader
+from opsrel_core.services.metrics import FAMILIES, OpsMetricsCollector, OpsMetricsReader
 from opsrel_core.services.projection_failures import ProjectionFailureService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
@@ -229,6 +231,7 @@ def test_every_family_matches_the_ops_schema(api, engine, monkeypatch):
 
 
 def test_a_scrape_needs_a_viewer_token_unless_configured_open(api, engine, monkeypatch):
+    monkeypatch.setenv("OPSREL_METRICS_CACHE_SECONDS", "0")
     status, body, headers = _scrape(api, token=None)
     assert status == 401 and headers.get("www-authenticate", headers.get("WWW-Authenticate"))
     assert _scrape(api, token="not-a-token")[0] == 401
@@ -327,3 +330,51 @@ def test_a_bad_metrics_setting_is_named(api, monkeypatch):
     monkeypatch.setenv("OPSREL_METRICS_AUTH", "sometimes")
     status, body, _ = _scrape(api)
     assert status == 500 and "OPSREL_METRICS_AUTH must be viewer or none" in body
+
+
+def test_scrapes_are_served_from_reads_made_ahead_of_them(engine):
+    """While scraped, the collector reads in the background and a scrape does not read; once
+    background reading failed and the last read went stale, the scrape reads itself and fails."""
+    reads: list[str] = []
+    failing = threading.Event()
+    offset = [0.0]
+    me = threading.current_thread().name
+
+    class Reader(OpsMetricsReader):
+        def read(self):  # type: ignore[no-untyped-def]
+            reads.append(threading.current_thread().name)
+            if failing.is_set():
+                raise sa.exc.OperationalError("SELECT 1", {}, Exception("database unreachable"))
+            return super().read()
+
+    def until(condition) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline, reads
+            time.sleep(0.02)
+
+    collector = OpsMetricsCollector(Reader(engine), cache_seconds=0.2, idle_seconds=1.0,
+                                    monotonic=lambda: time.monotonic() + offset[0])
+    key = (JOB, "SUCCESS", "")
+    assert collector.snapshot().executions_ended.get(key, 0) == 0
+    assert reads == [me]  # the first scrape reads itself
+    _run(engine, "ended", partition="2013-01-01", ends="SUCCESS",
+         at=utcnow() - dt.timedelta(minutes=1))
+    until(lambda: collector.snapshot().executions_ended.get(key, 0) == 1)
+    assert set(reads[1:]) == {"opsrel-metrics-refresh"}  # every later read was made ahead
+
+    time.sleep(1.6)  # no scrape for longer than idle_seconds: the background reads stop
+    stopped = len(reads)
+    time.sleep(0.5)
+    assert len(reads) == stopped
+    collector.snapshot()  # a scrape starts them again
+    until(lambda: len(reads) > stopped)
+    assert reads[stopped:] and set(reads[stopped:]) == {"opsrel-metrics-refresh"}
+
+    failing.set()
+    failed_at = len(reads)
+    until(lambda: len(reads) > failed_at)  # the background read failed, and stopped
+    offset[0] += 10  # the last good read is now older than 2 x 0.2 + 5 s
+    with pytest.raises(sa.exc.OperationalError):
+        collector.snapshot()
+    assert reads[-1] == me
