@@ -419,6 +419,16 @@ class OpsMetricsCollector(Collector):
         self._read_at = 0.0
         self._scraped_at = 0.0
         self._refresher: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop reading in the background (the application shuts down); scrapes after this
+        read themselves."""
+        self._closed.set()
+        with self._lock:
+            refresher = self._refresher
+        if refresher is not None and refresher is not threading.current_thread():
+            refresher.join(timeout=30)
 
     def snapshot(self) -> OpsMetricsSnapshot:
         """The latest read, or a new one when there is none yet or it is stale (see above).
@@ -449,7 +459,7 @@ class OpsMetricsCollector(Collector):
                 and self._monotonic() - self._read_at < max_age)
 
     def _start_refresher(self) -> None:
-        if self._cache_seconds > 0 and self._refresher is None:
+        if self._cache_seconds > 0 and self._refresher is None and not self._closed.is_set():
             self._refresher = threading.Thread(target=self._refresh, daemon=True,
                                                name="opsrel-metrics-refresh")
             self._refresher.start()
@@ -458,10 +468,10 @@ class OpsMetricsCollector(Collector):
         while True:
             with self._lock:
                 wait = self._read_at + self._cache_seconds - self._monotonic()
-            if wait > 0:
-                time.sleep(wait)
+            if wait > 0 and self._closed.wait(wait):
+                break
             with self._lock:
-                if self._monotonic() - self._scraped_at > self._idle:
+                if self._closed.is_set() or self._monotonic() - self._scraped_at > self._idle:
                     self._refresher = None  # nobody scrapes: stop reading
                     return
             try:
@@ -473,6 +483,8 @@ class OpsMetricsCollector(Collector):
                 return
             with self._lock:
                 self._snapshot, self._read_at = snapshot, self._monotonic()
+        with self._lock:
+            self._refresher = None
 
     def describe(self) -> Iterable[Metric]:
         """No description: registering the collector must not read the database."""
@@ -519,10 +531,13 @@ def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
     return cls(name, text, labels=list(labels))
 
 
-def make_registry(engine: sa.Engine, settings: MetricsSettings | None = None) -> CollectorRegistry:
+def make_registry(engine: sa.Engine, settings: MetricsSettings | None = None
+                  ) -> tuple[CollectorRegistry, OpsMetricsCollector]:
     """A registry holding only the ops schema's collector (no process or platform metrics, so
-    that every family is opsrel's own). Render it with ``prometheus_client.generate_latest``."""
+    that every family is opsrel's own), and that collector (``close`` it at shutdown). Render
+    the registry with ``prometheus_client.generate_latest``."""
     settings = settings or MetricsSettings()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(OpsMetricsCollector(OpsMetricsReader(engine), settings.cache_seconds))
-    return registry
+    collector = OpsMetricsCollector(OpsMetricsReader(engine), settings.cache_seconds)
+    registry.register(collector)
+    return registry, collector

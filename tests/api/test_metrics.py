@@ -378,3 +378,36 @@ def test_scrapes_are_served_from_reads_made_ahead_of_them(engine):
     with pytest.raises(sa.exc.OperationalError):
         collector.snapshot()
     assert reads[-1] == me
+
+
+def test_background_reads_end_with_the_server(database_url, tmp_path):
+    import uvicorn
+
+    from opsrel_core.entrypoints.api import create_app
+    from opsrel_core.services.metrics import MetricsSettings
+    from opsrel_core.settings import OpsSettings
+    from tests.support.receivers import free_port
+
+    app = create_app(OpsSettings(database_url=database_url, home=tmp_path))
+    app.state.metrics_settings = MetricsSettings(cache_seconds=0.2, require_token=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.05)
+
+    def refreshers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "opsrel-metrics-refresh"]
+
+    before = set(refreshers())
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
+        assert resp.status == 200
+    started = set(refreshers()) - before
+    assert len(started) == 1
+    server.should_exit = True
+    thread.join(timeout=20)
+    assert not [t for t in started if t.is_alive()]

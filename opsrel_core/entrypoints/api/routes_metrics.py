@@ -9,7 +9,9 @@ a private address. Settings are read from the environment at the first scrape (o
 naming it.
 """
 
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,14 +20,25 @@ from prometheus_client.registry import CollectorRegistry
 
 from opsrel_core.entrypoints.api import auth
 from opsrel_core.entrypoints.api.deps import Services, get_services
-from opsrel_core.services.metrics import MetricsSettings, make_registry
+from opsrel_core.services.metrics import MetricsSettings, OpsMetricsCollector, make_registry
 
-router = APIRouter()
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # The background reads end with the application, before its engine is disposed.
+    built = getattr(app.state, "metrics", None)
+    if built is not None:
+        built[2].close()
+
+
+router = APIRouter(lifespan=_lifespan)
 _bearer = HTTPBearer(auto_error=False)
 _build_lock = threading.Lock()
 
 
-def _registry(app: FastAPI, services: Services) -> tuple[MetricsSettings, CollectorRegistry]:
+def _registry(app: FastAPI, services: Services
+              ) -> tuple[MetricsSettings, CollectorRegistry, OpsMetricsCollector]:
     # One registry (and so one reader with its kept counts) per application, built on first use.
     with _build_lock:
         built = getattr(app.state, "metrics", None)
@@ -37,7 +50,7 @@ def _registry(app: FastAPI, services: Services) -> tuple[MetricsSettings, Collec
                 except ValueError as exc:
                     # The server's configuration, not the scrape, is wrong: a 500 with the cause.
                     raise HTTPException(500, f"metrics are misconfigured: {exc}") from None
-            built = (settings, make_registry(services.engine, settings))
+            built = (settings, *make_registry(services.engine, settings))
             app.state.metrics = built
         return built
 
@@ -49,7 +62,7 @@ def metrics(
 ) -> Response:
     """The Prometheus text exposition of the ops schema's metrics (401 / 403 without a viewer
     token unless ``OPSREL_METRICS_AUTH=none``)."""
-    settings, registry = _registry(request.app, services)
+    settings, registry, _ = _registry(request.app, services)
     if settings.require_token:
         auth.viewer(request, credentials, services)
     # The format the scraper asks for: Prometheus prefers OpenMetrics, anything else gets text.
