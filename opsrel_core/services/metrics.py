@@ -502,8 +502,9 @@ class OpsMetricsCollector(Collector):
                 labels = labels if isinstance(labels, tuple) else (labels,)
                 families[name].add_metric(list(labels), float(value))
 
-        add("opsrel_executions", s.executions_ended,
-            [(j, status, "") for j in s.jobs for status in ("SUCCESS", "STOPPED")])
+        # A failed or stopped execution always carries its error code: only SUCCESS has a
+        # series that exists before the first one ended.
+        add("opsrel_executions", s.executions_ended, [(j, "SUCCESS", "") for j in s.jobs])
         add("opsrel_executions_in_flight", s.executions_in_flight,
             [(j, status) for j in s.jobs for status in IN_FLIGHT])
         add("opsrel_partitions_without_active_version", s.partitions_without_active_version,
