@@ -40,7 +40,8 @@ WORLD = [
         run_tags, steps_total, steps_done, rows_written, created_at, started_at, ended_at,
         updated_at)
     SELECT 'recent-' || g, 'flights_daily', 'SUCCESS', 'SENSOR',
-        to_char(DATE '2013-01-01' + CAST(g % 365 AS integer), 'YYYY-MM-DD'), '{}'::jsonb, 15, 15, 1000,
+        to_char(DATE '2013-01-01' + CAST(g % 365 AS integer), 'YYYY-MM-DD'), '{}'::jsonb,
+        15, 15, 1000,
         now() - g * interval '1 second', now() - g * interval '1 second',
         now() - g * interval '1 second', now() - g * interval '1 second'
     FROM generate_series(1, 300) AS g""",

@@ -131,7 +131,8 @@ class MetricsSettings:
         try:
             cache = float(raw) if raw else DEFAULT_CACHE_SECONDS
         except ValueError:
-            raise ValueError(f"OPSREL_METRICS_CACHE_SECONDS must be a number, got {raw!r}") from None
+            raise ValueError(
+                f"OPSREL_METRICS_CACHE_SECONDS must be a number, got {raw!r}") from None
         mode = (env.get("OPSREL_METRICS_AUTH") or "viewer").strip().lower()
         if mode not in ("viewer", "none"):
             raise ValueError(f"OPSREL_METRICS_AUTH must be viewer or none, got {mode!r}")
@@ -368,7 +369,8 @@ def _latest_quality(conn: sa.Connection, job_id: str, assets: list[str]
     rows = conn.execute(
         sa.select(vr.asset_key, vr.execution_id, rv.rule_id, vr.status, sa.func.count())
         .join(rv, rv.rule_version_id == vr.rule_version_id)
-        .where(vr.partition_key == partition, vr.execution_id.in_(set(current.values())))
+        .where(vr.partition_key == partition,
+               vr.execution_id.in_(sorted(set(current.values()))))
         .group_by(vr.asset_key, vr.execution_id, rv.rule_id, vr.status))
     for asset, execution_id, rule_id, status, n in rows:
         if current.get(asset) != execution_id:
@@ -520,7 +522,8 @@ class OpsMetricsCollector(Collector):
                 [p.name], _unix(p.checked_at))
         families["opsrel_projection_runs_set_aside"].add_metric([], float(s.runs_set_aside))
         add("opsrel_data_quality_results", s.data_quality_results)
-        add("opsrel_replays", s.replays, [(j, status) for j in s.jobs for status in REPLAY_STATUSES])
+        add("opsrel_replays", s.replays,
+            [(j, status) for j in s.jobs for status in REPLAY_STATUSES])
         families["opsrel_metrics_read_duration_seconds"].add_metric([], s.read_seconds)
         families["opsrel_metrics_read_timestamp_seconds"].add_metric([], _unix(s.taken_at))
         yield from families.values()
