@@ -167,6 +167,8 @@ class BatchExecution(Base):
         sa.Index(None, "error_code"),
         sa.Index(None, "parent_execution_id"),
         sa.Index(None, "created_at", "execution_id"),  # the execution list's order (0007)
+        sa.Index(None, "job_id", "partition_key", "created_at", "execution_id"),  # metrics (0015)
+        sa.Index(None, "updated_at"),  # metrics: executions ended since the last scrape (0015)
     )
     execution_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_job.job_id"))

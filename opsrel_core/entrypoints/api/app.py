@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.entrypoints.api import problems, routes_batch, routes_ops
 from opsrel_core.entrypoints.api.deps import Services
+from opsrel_core.entrypoints.api import routes_metrics
 from opsrel_core.settings import OpsSettings
 
 TITLE = "opsrel admin API"
@@ -46,6 +47,7 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
     problems.install(app)
     app.include_router(routes_batch.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_metrics.router)
     _add_problem_schema(app)
     return app
 
