@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client.exposition import choose_encoder
+from starlette.concurrency import run_in_threadpool
 from prometheus_client.registry import CollectorRegistry
 
 from opsrel_core.entrypoints.api import auth
@@ -56,15 +57,18 @@ def _registry(app: FastAPI, services: Services
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(
+async def metrics(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     services: Services = Depends(get_services),
 ) -> Response:
     """The Prometheus text exposition of the ops schema's metrics (401 / 403 without a viewer
     token unless ``OPSREL_METRICS_AUTH=none``)."""
-    settings, registry, _ = _registry(request.app, services)
+    settings, registry, _ = await run_in_threadpool(_registry, request.app, services)
     if settings.require_token:
-        auth.viewer(request, credentials, services)
+        # The API's own role check (an async dependency), awaited here because the setting
+        # decides whether it applies.
+        await auth.viewer(request, credentials, services)
     # The format the scraper asks for: Prometheus prefers OpenMetrics, anything else gets text.
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(registry), headers={"Content-Type": content_type})
+    body = await run_in_threadpool(encoder, registry)
+    return Response(body, headers={"Content-Type": content_type})
