@@ -105,7 +105,8 @@ def render_sql(app_role: str) -> str:
         f"{OPS_SCHEMA}.\n-- Run as the migration role (the owner of schema {OPS_SCHEMA}) after "
         "`opsrel db upgrade`; safe to run again.\n"
     )
-    return header + "".join(f"{stmt};\n" for stmt in grant_sql(app_role))
+    body = "".join(f"{stmt};\n" for stmt in grant_sql(app_role))
+    return f"{header}BEGIN;\n{body}COMMIT;\n"
 
 
 def _schema_owner(conn: sa.Connection) -> str:

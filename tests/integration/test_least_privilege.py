@@ -213,6 +213,16 @@ def test_db_grant_command_prints_applies_and_refuses(pg_database_url, sqlite_dat
     assert bad.exit_code == 2 and "not a plain PostgreSQL name" in bad.output
 
     migrate.upgrade(pg_database_url)
+    engine = sa.create_engine(pg_database_url, poolclass=sa.pool.NullPool)
+    script = runner.invoke(cli, ["db", "grant", "--app-role", APP_ROLE, "--sql"]).output
+    with engine.connect() as conn:  # what a DBA pastes into psql as the migration role
+        conn.exec_driver_sql("CREATE ROLE " + APP_ROLE + " LOGIN" if not conn.execute(sa.text(
+            "SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).scalar() else "SELECT 1")
+        conn.exec_driver_sql(script)
+        conn.commit()
+        assert _privileges(conn, APP_ROLE)["audit_log"] == {"SELECT", "INSERT"}
+        assert _privileges(conn, APP_ROLE)["batch_execution"] == {"SELECT", "INSERT", "UPDATE",
+                                                                  "DELETE"}
     monkeypatch.setenv("OPSREL_DATABASE_URL", pg_database_url)
     missing = runner.invoke(cli, ["db", "grant", "--app-role", "opsrel_no_such_role"])
     assert missing.exit_code == 2 and "does not exist" in missing.output
@@ -224,7 +234,6 @@ def test_db_grant_command_prints_applies_and_refuses(pg_database_url, sqlite_dat
     as_app = runner.invoke(cli, ["db", "grant", "--app-role", APP_ROLE],
                            env={"OPSREL_DATABASE_URL": app_url(pg_database_url)})
     assert as_app.exit_code == 2 and "run as the migration role postgres" in as_app.output
-    engine = sa.create_engine(pg_database_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         assert _privileges(conn, APP_ROLE)["audit_log"] == {"SELECT", "INSERT"}
     engine.dispose()
