@@ -1,4 +1,4 @@
-"""Least privilege on PostgreSQL: the application role's grants on the ops schema (``opsrel db grant``).
+"""Least privilege on PostgreSQL: the application role's grants on schema ops (``opsrel db grant``).
 
 Two roles share an ops database:
 
@@ -93,7 +93,8 @@ def grant_sql(app_role: str, owner_role: str | None = None) -> list[str]:
     statements += [
         f"ALTER DEFAULT PRIVILEGES {for_role}IN SCHEMA {s} "
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
-        f"ALTER DEFAULT PRIVILEGES {for_role}IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {app}",
+        f"ALTER DEFAULT PRIVILEGES {for_role}IN SCHEMA {s} "
+        f"GRANT USAGE, SELECT ON SEQUENCES TO {app}",
     ]
     return statements
 

@@ -10,7 +10,9 @@ from opsrel_dagster.instance_config import dagster_postgres_yaml
 
 
 @pytest.fixture
-def opsrel_env(tmp_path: Path, monkeypatch, database_url: str, owner_database_url: str) -> dict[str, str]:
+def opsrel_env(
+    tmp_path: Path, monkeypatch, database_url: str, owner_database_url: str
+) -> dict[str, str]:
     """Point opsrel at a migrated ops database and a fresh SQLite Dagster home in tmp_path.
 
     On the PostgreSQL leg of ``database_url`` Dagster's own storage goes to the same PostgreSQL

@@ -163,7 +163,8 @@ def _privileges(conn: sa.Connection, role: str) -> dict[str, set[str]]:
 
 def _owned_by(conn: sa.Connection, role: str) -> list[str]:
     return conn.execute(sa.text(
-        "SELECT relname FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = :r) "
+        "SELECT relname FROM pg_class "
+        "WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = :r) "
         "UNION ALL SELECT nspname FROM pg_namespace WHERE nspowner = "
         "(SELECT oid FROM pg_roles WHERE rolname = :r)"), {"r": role}).scalars().all()
 
