@@ -29,6 +29,10 @@ PG_ADMIN_URL = os.environ.get(
 
 DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
+BENCH_APP_ROLE = os.environ.get("OPSREL_BENCH_APP_ROLE", "opsrel_bench_app")
+"""The application role the PostgreSQL legs run opsrel as (least privilege, as deployed: it owns
+nothing and may only read and append to the audit log); created on the server if missing."""
+
 
 def summary(samples: list[float]) -> dict[str, float]:
     """Median, min, max, p99 and count of samples (seconds or any unit; rounded to 6 digits)."""
@@ -147,14 +151,33 @@ def pg_database(prefix: str = "opsrel_bench") -> Iterator[str]:
         admin.dispose()
 
 
+def application_url(owner_url: str) -> str:
+    """Migrate the ops schema of ``owner_url`` (as its owner, the migration role), grant
+    ``BENCH_APP_ROLE`` the application's privileges (``opsrel db grant``; the role is created when
+    missing), and return the same database's URL logging in as that role (password:
+    ``OPSREL_BENCH_APP_PASSWORD``, none by default)."""
+    from opsrel_core.persistence import migrate, roles
+
+    migrate.upgrade(owner_url)
+    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        roles.apply_grants(conn, BENCH_APP_ROLE, create_role=True)
+    engine.dispose()
+    return sa.engine.make_url(owner_url).set(
+        username=BENCH_APP_ROLE, password=os.environ.get("OPSREL_BENCH_APP_PASSWORD")
+    ).render_as_string(hide_password=False)
+
+
 @dataclasses.dataclass
 class Env:
-    """A scratch opsrel environment: home folder, Dagster home and ops database URL."""
+    """A scratch opsrel environment: home folder, Dagster home and ops database URL (on
+    PostgreSQL the application role's; ``owner_url`` is the migration role's)."""
 
     home: Path
     dagster_home: Path
     database_url: str
     backend: str
+    owner_url: str = ""
 
     def variables(self) -> dict[str, str]:
         """The environment variables opsrel and Dagster read."""
@@ -168,8 +191,8 @@ class Env:
 @contextlib.contextmanager
 def scratch_env(backend: str) -> Iterator[Env]:
     """A migrated ops database and a Dagster home on ``backend`` (``"sqlite"``: both SQLite
-    files, the embedded default; ``"postgresql"``: both in one fresh PostgreSQL database), set in
-    ``os.environ`` while the context lasts."""
+    files, the embedded default; ``"postgresql"``: both in one fresh PostgreSQL database, opsrel
+    and Dagster logging in as ``BENCH_APP_ROLE``), set in ``os.environ`` while the context lasts."""
     from opsrel_core.persistence import migrate
 
     with tempfile.TemporaryDirectory(prefix="opsrel-bench-") as tmp, contextlib.ExitStack() as stack:
@@ -177,17 +200,19 @@ def scratch_env(backend: str) -> Iterator[Env]:
         dagster_home = home / "dagster_home"
         dagster_home.mkdir(parents=True)
         if backend == "sqlite":
-            url = f"sqlite:///{home / 'ops.db'}"
+            url = owner = f"sqlite:///{home / 'ops.db'}"
             (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+            migrate.upgrade(url)
         else:
-            url = stack.enter_context(pg_database())
-            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-            with engine.begin() as conn:
-                conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS dagster"))
+            owner = stack.enter_context(pg_database())
+            url = application_url(owner)
+            engine = sa.create_engine(owner, poolclass=sa.pool.NullPool)
+            with engine.begin() as conn:  # Dagster's storage: created by the application role
+                conn.execute(sa.text(
+                    f"CREATE SCHEMA IF NOT EXISTS dagster AUTHORIZATION {BENCH_APP_ROLE}"))
             engine.dispose()
             (dagster_home / "dagster.yaml").write_text(dagster_postgres_yaml(url))
-        migrate.upgrade(url)
-        env = Env(home, dagster_home, url, backend)
+        env = Env(home, dagster_home, url, backend, owner)
         saved = {k: os.environ.get(k) for k in env.variables()}
         os.environ.update(env.variables())
         try:

@@ -14,9 +14,8 @@ import types
 
 import sqlalchemy as sa
 
-from benchmarks.common import Figure, pg_database, summary
+from benchmarks.common import Figure, application_url, pg_database, summary
 from benchmarks.data import day_profile
-from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.lineage import LineageService
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, RESULT_ASSET_KEYS
@@ -51,12 +50,14 @@ def _history(engine: sa.Engine, days: int, versions: int) -> tuple[int, float]:
 
 def b6(days: int, versions: int, samples: int, backend: str = "postgresql") -> Figure:
     """B6 with ``days`` partitions x ``versions`` versions; ``samples`` timed backtraces."""
-    with pg_database() as url:
-        migrate.upgrade(url)
+    with pg_database() as owner:
+        url = application_url(owner)
         engine = make_engine(url)
         edges, write_s = _history(engine, days, versions)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        analyzer = sa.create_engine(owner, poolclass=sa.pool.NullPool)  # ANALYZE needs the owner
+        with analyzer.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ANALYZE"))
+        analyzer.dispose()
         service = LineageService(engine)
         keys = list(day_profile().head(days)["partition_key"])
         rng = random.Random(8)

@@ -26,9 +26,8 @@ import sqlalchemy as sa
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 
-from benchmarks.common import Figure, PeakRss, scratch_env, summary
+from benchmarks.common import Figure, PeakRss, application_url, scratch_env, summary
 from benchmarks.data import day_profile
-from opsrel_core.persistence import migrate
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
 from opsrel_dagster.headless import HeadlessRunner
 from opsrel_dagster.projection import _RUN_EVENT_TYPES, STATUS_EVENT_TYPES, RunProjection
@@ -71,13 +70,14 @@ def clone_runs(instance: dg.DagsterInstance, template_id: str, count: int) -> fl
     return time.perf_counter() - began
 
 
-def _reset_ops(url: str) -> None:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+def _reset_ops(owner_url: str) -> None:
+    """Drop and re-create the ops schema as its owner, and grant the application role again."""
+    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA ops CASCADE"))
         conn.execute(sa.text("DROP TABLE IF EXISTS public.alembic_version"))
     engine.dispose()
-    migrate.upgrade(url)
+    application_url(owner_url)
 
 
 def _baseline_catch_up(instance: dg.DagsterInstance, batch: int) -> tuple[list[float], list[int]]:
@@ -116,7 +116,7 @@ def b3(runs: int, batch: int = 200) -> Figure:
         [template] = runner.run_partitions([TEMPLATE_DAY])
         clone_s = clone_runs(runner.instance, template.run_id, runs)
         runner.engine.dispose()
-        _reset_ops(env.database_url)
+        _reset_ops(env.owner_url)
         runner = HeadlessRunner.from_env()
         instance = runner.instance
         # What one storage call costs: dagster-postgres opens a connection for nearly every

@@ -18,10 +18,9 @@ import uuid
 import psycopg
 import sqlalchemy as sa
 
-from benchmarks.common import Figure, alternate, pg_database, ratio, summary
+from benchmarks.common import Figure, alternate, application_url, pg_database, ratio, summary
 from benchmarks.data import day_profile
 from opsrel_core.alert_settings import AlertSettings, Secret
-from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
@@ -101,8 +100,8 @@ def _concurrently(target, args_per_writer: list[tuple]) -> None:
 
 def b7(ops: int, repeats: int) -> Figure:
     """B7: ``WRITERS`` writers x ``ops`` operations each; ratio of medians, target <= 2."""
-    with pg_database() as url:
-        migrate.upgrade(url)
+    with pg_database() as owner:
+        url = application_url(owner)  # both sides write as the application role
         engine = make_engine(url, pool_size=WRITERS)
         dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(
             hide_password=False)

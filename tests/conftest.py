@@ -3,6 +3,11 @@
 PostgreSQL is required: the server named by ``OPSREL_TEST_PG_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) must answer; a test that needs it errors
 out, never skips, when it does not. Each test gets a fresh database created from that server.
+
+``database_url`` logs in to PostgreSQL as the application role (``tests.support.pg_roles``):
+it owns nothing and may not rewrite the audit log, as in a least-privilege deployment. Tests
+that migrate or need the owner use ``owner_database_url`` (the same database, as the migration
+role) or ``empty_database_url``.
 """
 
 import os
@@ -13,8 +18,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.persistence import migrate
+from opsrel_core.persistence import migrate, roles
 from opsrel_core.persistence.engine import make_engine
+from tests.support.pg_roles import APP_ROLE, app_url
 
 PG_ADMIN_URL = os.environ.get(
     "OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -80,6 +86,11 @@ def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     template_url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
     migrate.upgrade(template_url.render_as_string(hide_password=False))
+    # The grants are catalog rows of the template: every database copied from it has them.
+    grantor = sa.create_engine(template_url, poolclass=sa.pool.NullPool)
+    with grantor.begin() as conn:
+        roles.apply_grants(conn, APP_ROLE, create_role=True)
+    grantor.dispose()
     try:
         yield {"sqlite": str(sqlite_path), "postgresql": name}
     finally:
@@ -90,7 +101,8 @@ def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, migrated_templates) -> Iterator[str]:
-    """A migrated ops database (head) on each backend in turn, private to the test."""
+    """A migrated ops database (head) on each backend in turn, private to the test; on
+    PostgreSQL logging in as the application role (``APP_ROLE``)."""
     if request.param == "sqlite":
         path = tmp_path / "ops.db"
         shutil.copyfile(migrated_templates["sqlite"], path)
@@ -103,13 +115,25 @@ def database_url(request, tmp_path, migrated_templates) -> Iterator[str]:
             sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgresql"]}"')
         )
     try:
-        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(
+        yield app_url(sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(
             hide_password=False
-        )
+        ))
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def owner_database_url(database_url) -> str:
+    """The database of ``database_url`` as the migration role sees it: on PostgreSQL logging in
+    as the server's admin login (the owner of schema ops), on SQLite the same file."""
+    if database_url.startswith("sqlite"):
+        return database_url
+    admin = sa.engine.make_url(PG_ADMIN_URL)
+    return sa.engine.make_url(database_url).set(
+        username=admin.username, password=admin.password
+    ).render_as_string(hide_password=False)
 
 
 @pytest.fixture

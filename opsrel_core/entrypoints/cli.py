@@ -116,6 +116,39 @@ def db_sql(dialect: str | None, revision_range: str) -> None:
     click.echo(migrate.offline_sql(url, revision_range), nl=False)
 
 
+@db.command("grant")
+@click.option("--app-role", required=True, help="The application role (owns nothing).")
+@click.option("--create-role", is_flag=True,
+              help="Create it (LOGIN, no password) when it does not exist.")
+@click.option("--sql", "as_sql", is_flag=True,
+              help="Print the statements for a DBA instead; touches no database.")
+def db_grant(app_role: str, create_role: bool, as_sql: bool) -> None:
+    """Give APP_ROLE the application's privileges on schema ops (PostgreSQL), run as the
+    migration role: the ordinary tables read and written, the audit log only read and appended
+    to. Safe to run again; `opsrel db upgrade` re-applies it to roles that hold it. Exit 2 when
+    refused (nothing changed)."""
+    import sqlalchemy as sa
+
+    from opsrel_core.persistence import roles
+    from opsrel_core.persistence.engine import make_engine
+
+    try:
+        if as_sql:
+            click.echo(roles.render_sql(app_role), nl=False)
+            return
+        engine = make_engine(OpsSettings.from_env().database_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as conn:
+                ran = roles.apply_grants(conn, app_role, create_role=create_role)
+        finally:
+            engine.dispose()
+    except roles.RoleGrantError as exc:
+        click.echo(f"grant refused, nothing changed: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{len(ran)} statements applied: {app_role} may read and write schema ops, "
+               "and only read and append to ops.audit_log")
+
+
 def main() -> None:
     """Run the core CLI (without the Dagster commands)."""
     cli()

@@ -3,15 +3,17 @@
 import io
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from opsrel_core.persistence import roles
 from opsrel_core.persistence.engine import make_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VERSION_TABLE = "ops_alembic_version"
+VERSION_TABLE = roles.VERSION_TABLE
 
 
 def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> Config:
@@ -33,11 +35,45 @@ def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> Co
     return cfg
 
 
+class MigrationPrivilegeError(RuntimeError):
+    """The login may not migrate the ops schema (the application role owns nothing): the
+    message names the revisions and says to run ``opsrel db upgrade`` as the migration role."""
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (default: the newest)."""
+    """Apply migrations up to ``revision`` (default: the newest).
+
+    A database already at head is left alone, without DDL: so the application role, which may
+    not migrate, can call this at start-up. After migrations ran on PostgreSQL, the application
+    roles' grants are re-applied (``roles.reapply_grants``) so that new tables are covered.
+
+    Raises:
+        MigrationPrivilegeError: the schema is behind and this login may not migrate it.
+    """
     if database_url.startswith("sqlite"):
         make_engine(database_url).dispose()  # creates the SQLite file's folder
-    command.upgrade(alembic_config(database_url), revision)
+    if revision == "head":
+        current = current_revision(database_url)
+        if current == head_revision():
+            return
+    try:
+        command.upgrade(alembic_config(database_url), revision)
+    except sa.exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise
+        user = sa.engine.make_url(database_url).username
+        raise MigrationPrivilegeError(
+            f"the ops schema is at {current_revision(database_url) or 'base'}, head is "
+            f"{head_revision()}, and the login {user!r} may not migrate it: run `opsrel db "
+            "upgrade` as the migration role (the owner of schema ops)"
+        ) from exc
+    if not database_url.startswith("sqlite"):
+        engine = make_engine(database_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as conn:
+                roles.reapply_grants(conn)
+        finally:
+            engine.dispose()
 
 
 # A migration whose downgrade would destroy what the audit log holds defines this function:

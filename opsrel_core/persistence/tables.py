@@ -219,7 +219,11 @@ class ExecutionEvent(Base):
 
 
 class AuditLog(Base):
-    """Append-only audit record of a manual action (C1-T04). Operator and reason are required."""
+    """Append-only audit record of a manual action (C1-T04). Operator and reason are required.
+
+    Triggers (migrations 0001, 0012) refuse UPDATE, DELETE, TRUNCATE (PostgreSQL) and an insert
+    that names an existing ``audit_id`` (SQLite REPLACE, upserts); the application role may only
+    SELECT and INSERT it (``persistence.roles``)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (

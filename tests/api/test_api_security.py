@@ -299,9 +299,9 @@ def test_audit_log_update_and_delete_through_the_database_are_refused(engine, da
             names = set(conn.execute(sa.text(
                 "SELECT tgname FROM pg_trigger WHERE tgrelid = 'ops.audit_log'::regclass "
                 "AND NOT tgisinternal")).scalars())
-            assert names == {"audit_log_append_only"}
+            assert names == {"audit_log_append_only", "audit_log_no_truncate"}
         else:
             names = set(conn.execute(sa.text(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
             )).scalars())
-            assert names == {"audit_log_no_update", "audit_log_no_delete"}
+            assert names == {"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace"}

@@ -10,19 +10,23 @@ from opsrel_dagster.instance_config import dagster_postgres_yaml
 
 
 @pytest.fixture
-def opsrel_env(tmp_path: Path, monkeypatch, database_url: str) -> dict[str, str]:
+def opsrel_env(
+    tmp_path: Path, monkeypatch, database_url: str, owner_database_url: str
+) -> dict[str, str]:
     """Point opsrel at a migrated ops database and a fresh SQLite Dagster home in tmp_path.
 
     On the PostgreSQL leg of ``database_url`` Dagster's own storage goes to the same PostgreSQL
-    database too (schema ``dagster``), as the README's PostgreSQL setup does.
+    database too (schema ``dagster``, owned by the application role, which creates Dagster's
+    tables), as the README's PostgreSQL setup and docs/deployment.md's roles do.
     """
     home = tmp_path / "opsrel_home"
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True)
     if database_url.startswith("postgresql"):
-        engine = sa.create_engine(database_url)
+        engine = sa.create_engine(owner_database_url)
+        app_role = sa.engine.make_url(database_url).username
         with engine.begin() as conn:
-            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS dagster"))
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS dagster AUTHORIZATION {app_role}"))
         engine.dispose()
         (dagster_home / "dagster.yaml").write_text(dagster_postgres_yaml(database_url))
     landing = tmp_path / "landing"

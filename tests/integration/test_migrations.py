@@ -388,7 +388,12 @@ def test_audit_log_blank_operator_is_refused(engine):
             conn.execute(sa.insert(AuditLog.__table__).values(**_audit_row(operator_id=" ")))
 
 
-def test_audit_log_is_append_only(engine):
+def test_audit_log_is_append_only(owner_database_url):
+    # As the owner: the application role (``engine``) is refused by privilege before the
+    # triggers are reached (test_least_privilege.py).
+    from opsrel_core.persistence.engine import make_engine
+
+    engine = make_engine(owner_database_url)
     table = AuditLog.__table__
     with engine.begin() as conn:
         audit_id = conn.execute(
@@ -404,6 +409,7 @@ def test_audit_log_is_append_only(engine):
             conn.execute(sa.delete(table).where(table.c.audit_id == audit_id))
     with engine.connect() as conn:
         row = conn.execute(sa.select(table).where(table.c.audit_id == audit_id)).mappings().one()
+    engine.dispose()
     assert row["reason"] == "operator stopped a stuck run"
 
 
