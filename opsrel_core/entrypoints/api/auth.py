@@ -7,6 +7,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from opsrel_core.entrypoints.api.deps import Services, get_services
+from opsrel_core.entrypoints.api.limits import authenticated
 from opsrel_core.services.api_tokens import Role
 
 _bearer = HTTPBearer(auto_error=False, description="An opsrel API token (`opsrel tokens create`).")
@@ -31,7 +32,7 @@ def require(needed: Role) -> Callable[..., Principal]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "a bearer token is required", headers=_CHALLENGE)
-        found = services.tokens.authenticate(credentials.credentials)
+        found = authenticated(request, credentials.credentials, services.tokens.authenticate)
         if found is None:
             raise HTTPException(401, "the token is invalid or revoked", headers=_CHALLENGE)
         principal = Principal(*found)

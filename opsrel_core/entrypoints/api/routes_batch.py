@@ -1,6 +1,5 @@
 """Batch endpoints of C1-T08: executions (list, detail, start, stop) and replay."""
 
-import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, status
@@ -13,6 +12,7 @@ from opsrel_core.entrypoints.api.responses import (
     ExecutionDetail, ExecutionPage, ReplayAccepted,
 )
 from opsrel_core.entrypoints.api.schemas import (
+    UtcInstant,
     ReplayRequest, StartRequest, StopRequestBody, to_json,
 )
 from opsrel_core.domain.replay_plan import ReplayAsk, ReplayPlan
@@ -34,8 +34,8 @@ def list_executions(
     partition_to: str | None = None,
     error_code: str | None = None,
     operator_id: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: UtcInstant | None = None,
+    until: UtcInstant | None = None,
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(auth.viewer),

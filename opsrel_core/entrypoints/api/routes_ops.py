@@ -1,7 +1,6 @@
 """Audit log, alerts, tokens and the read endpoints over C-2 (context, lineage, reports,
 versions, error codes)."""
 
-import datetime as dt
 from typing import Any, Literal
 
 from typing import Annotated
@@ -13,6 +12,7 @@ from opsrel_core.entrypoints.api.auth import Principal
 from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.entrypoints.api.queries import decode_cursor, encode_cursor
 from opsrel_core.entrypoints.api.schemas import (
+    UtcInstant,
     AcknowledgeRequest, StopRequestBody, TokenCreateRequest, to_json,
 )
 from opsrel_core.entrypoints.api.responses import (
@@ -57,8 +57,8 @@ def _page(items: list[Any], limit: int, key: str) -> dict[str, Any]:
 @router.get("/audit-logs", tags=["audit"], response_model=AuditPage)
 def list_audit_logs(
     operator_id: str | None = None, target_type: str | None = None,
-    target_id: str | None = None, since: dt.datetime | None = None,
-    until: dt.datetime | None = None, cursor: str | None = None,
+    target_id: str | None = None, since: UtcInstant | None = None,
+    until: UtcInstant | None = None, cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
