@@ -20,7 +20,25 @@ def _redacted(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
-@click.group()
+class _OpsGroup(click.Group):
+    """The ``opsrel`` group: a database outage in any command is one line and exit 3."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from opsrel_core.persistence.retry import outage_of
+
+            outage = outage_of(exc)
+            if outage is None:
+                raise
+            # SYS-002 with the driver's first line, never its traceback (README: exit 3).
+            message = " ".join(outage.operator_message.split())
+            click.echo(f"[{outage.code}] {message}", err=True)
+            ctx.exit(EXIT_UNAVAILABLE)
+
+
+@click.group(cls=_OpsGroup)
 def cli() -> None:
     """opsrel: operational reliability for Dagster data platforms.
 

@@ -85,11 +85,25 @@ def outage_of(exc: BaseException) -> SystemException | None:
     driver's error and never the URL's password (drivers do not print it).
 
     Args:
-        exc: any exception (its ``__cause__`` chain is not followed: SYS-002 already carries it).
+        exc: any exception; the exceptions it was raised from or while handling (``__cause__``,
+            ``__context__``) are looked at too, so a database failure wrapped by a framework
+            (Dagster, Alembic) is still recognized.
 
     Returns:
         A ``SystemException`` with code SYS-002, or None for any other failure.
     """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _outage(current)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _outage(exc: BaseException) -> SystemException | None:
     if isinstance(exc, SystemException):
         return exc if exc.code == error_codes.SYS_DATABASE_UNAVAILABLE else None
     if isinstance(exc, sa.exc.DBAPIError) and is_transient(exc):

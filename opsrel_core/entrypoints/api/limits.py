@@ -42,6 +42,8 @@ PROTECTED_PREFIX = "/admin"
 # the route's role check does not look the token up a second time.
 STATE_KEY = "opsrel_authenticated"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# A refusal closes the connection: the server then never receives the body it did not read.
+_CLOSE = {"Connection": "close"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +197,7 @@ class TrustMiddleware:
         if wait is not None:
             return problems.problem(
                 429, f"too many failed authentication attempts from this address; try again "
-                f"in {wait} s", headers={"Retry-After": str(wait)})
+                f"in {wait} s", headers={"Retry-After": str(wait), **_CLOSE})
         token = _bearer_token(scope)
         answer = None
         if token:
@@ -210,7 +212,7 @@ class TrustMiddleware:
             self.limiter.record_failure(client)
             detail = ("the token is invalid, expired or revoked" if token
                       else "a bearer token is required")
-            return problems.problem(401, detail, headers=_CHALLENGE)
+            return problems.problem(401, detail, headers={**_CHALLENGE, **_CLOSE})
         scope.setdefault("state", {})[STATE_KEY] = (token, answer)
         return None
 
@@ -218,7 +220,7 @@ class TrustMiddleware:
         limit = self.limits.max_body_bytes
         await problems.problem(
             413, f"the request body is larger than {limit} bytes (OPSREL_API_MAX_BODY_BYTES)",
-            headers={"Connection": "close"})(scope, receive, send)
+            headers=_CLOSE)(scope, receive, send)
 
 
 def authenticated(request: Any, token: str, look_up: Callable[[str], Any]) -> Any:
