@@ -107,7 +107,9 @@ def replay(
 ) -> dict[str, Any]:
     """Request a replay of exactly the partitions its preview shows. ``Idempotency-Key`` (yours
     alone) makes a retried call return the same replay. 409: the key was used for another
-    request (BAT-009), or a partition has a run in flight (BAT-012); nothing was recorded."""
+    request (BAT-009), a partition has a run in flight (BAT-012), or you have your limit of
+    pending replays (BAT-014, ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR``); nothing was
+    recorded."""
     view = services.replays.request(_ask(body, who), request_key=idempotency_key)
     return _replay_accepted(services, view)
 

@@ -86,7 +86,9 @@ def acknowledge_alert(
     alert_id: DbId, body: AcknowledgeRequest,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Acknowledge an alert (audited with the body's reason; a repeat changes nothing)."""
+    """Acknowledge an alert (audited with the body's reason). A repeat by the same operator
+    changes nothing and returns the first acknowledgement's audit id; an alert another operator
+    acknowledged is a 409 problem (BAT-013) naming who and when."""
     alert = services.alerts.acknowledge_alert(
         alert_id, operator_id=who.operator_id, reason=body.reason)
     audit_id = services.queries.audit_id_of("alert", str(alert_id), ACK_ACTION)
