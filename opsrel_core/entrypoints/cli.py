@@ -171,8 +171,11 @@ def fail(exc: Exception, prefix: str = "") -> NoReturn:
         prefix: e.g. ``"replay refused "``; empty by default.
     """
     message = getattr(exc, "operator_message", str(exc))
+    status = exit_code_of(exc)
+    if status == EXIT_UNAVAILABLE:  # a driver's or server's message: one line, as for cron mail
+        message = " ".join(message.split())
     click.echo(f"{prefix}[{getattr(exc, 'code', '?')}] {message}", err=True)
-    sys.exit(exit_code_of(exc))
+    sys.exit(status)
 
 
 def _dump(value: object) -> str:

@@ -316,6 +316,22 @@ def test_200_concurrent_replays_of_one_partition_accept_exactly_one(api, engine,
         assert conn.scalar(sa.select(sa.func.count()).select_from(AuditLog)) == 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_operator_limit_of_pending_replays_is_a_409_in_the_api(database_url, tmp_path):
+    tokens = _tokens(database_url)
+    settings = OpsSettings(database_url=database_url, home=tmp_path,
+                           max_pending_replays_per_operator=2)
+    with serving(create_app(settings)) as base:
+        def ask(day: str):
+            return _call(base, "POST", "/admin/batch/replay", token=tokens["operator"],
+                         body=json.dumps({"type": "single", "job_id": JOB, "partitions": [day],
+                                          "reason": "fix"}).encode())
+
+        assert [ask(day)[0] for day in ("2013-01-03", "2013-01-04")] == [202, 202]
+        body = _assert_problem(ask("2013-01-05"), 409, "BAT-014")
+        assert "already has 2 replays pending or running (the limit is 2" in body["detail"]
+
+
 # -- errors as documented ------------------------------------------------------------------------
 
 
