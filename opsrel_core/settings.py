@@ -4,6 +4,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from opsrel_core.domain.replay_limits import DEFAULT_MAX_PENDING_PER_OPERATOR
+
 DEFAULT_HOME = ".opsrel"
 
 
@@ -16,26 +18,39 @@ class OpsSettings:
             ``postgresql+psycopg://user@host/db`` or ``sqlite:///.opsrel/ops.db``.
         home: project-local folder for the embedded defaults (SQLite ops database, Dagster home,
             snapshot store).
+        max_pending_replays_per_operator: an operator's limit of replays REQUESTED, RUNNING or
+            STOPPING at once (``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR``, default 20).
     """
 
     database_url: str
     home: Path
+    # At most this many replays pending or running per operator (BAT-014 beyond it).
+    max_pending_replays_per_operator: int = DEFAULT_MAX_PENDING_PER_OPERATOR
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "OpsSettings":
-        """Build settings from ``OPSREL_HOME`` (default ``./.opsrel``) and ``OPSREL_DATABASE_URL``
-        (default: a SQLite file ``ops.db`` in the home folder).
+        """Build settings from ``OPSREL_HOME`` (default ``./.opsrel``), ``OPSREL_DATABASE_URL``
+        (default: a SQLite file ``ops.db`` in the home folder) and
+        ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR`` (default 20).
 
         Args:
             environ: the environment to read; ``os.environ`` when omitted.
 
         Returns:
             The settings; the home folder is made absolute but not created.
+
+        Raises:
+            ValueError: ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR`` is not a whole number >= 1.
         """
         env = os.environ if environ is None else environ
         home = Path(env.get("OPSREL_HOME") or DEFAULT_HOME).absolute()
         url = env.get("OPSREL_DATABASE_URL") or f"sqlite:///{home / 'ops.db'}"
-        return cls(database_url=url, home=home)
+        raw = (env.get("OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR")
+               or str(DEFAULT_MAX_PENDING_PER_OPERATOR))
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise ValueError(
+                f"OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR must be a whole number >= 1, got {raw!r}")
+        return cls(database_url=url, home=home, max_pending_replays_per_operator=int(raw))
 
     @property
     def dagster_home(self) -> Path:

@@ -5,7 +5,7 @@ transaction that records what they report, and sent by the lineage dispatcher to
 endpoint with retries; every attempt is kept. Nothing is written while no endpoint is configured.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

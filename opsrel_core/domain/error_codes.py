@@ -31,6 +31,8 @@ BAT_REPLAY_INVALID = "BAT-009"
 BAT_REPLAY_NOT_FOUND = "BAT-010"
 BAT_RECORD_NOT_FOUND = "BAT-011"  # an alert or API token id (migration 0009)
 BAT_PARTITION_BUSY = "BAT-012"  # a run or replay of the partition is in flight (migration 0010)
+BAT_ALREADY_ACKNOWLEDGED = "BAT-013"  # an alert acknowledged by another operator (migration 0013)
+BAT_REPLAY_LIMIT = "BAT-014"  # an operator's limit of pending replays reached (migration 0013)
 
 # DQ: data quality
 DQ_FAIL_RULE = "DQ-001"

@@ -22,7 +22,25 @@ def _redacted(text: str) -> str:
     return redactor_from_env().redact(text)
 
 
-@click.group()
+class _OpsGroup(click.Group):
+    """The ``opsrel`` group: a database outage in any command is one line and exit 3."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from opsrel_core.persistence.retry import outage_of
+
+            outage = outage_of(exc)
+            if outage is None:
+                raise
+            # SYS-002 with the driver's first line, never its traceback (README: exit 3).
+            message = " ".join(outage.operator_message.split())
+            click.echo(_redacted(f"[{outage.code}] {message}"), err=True)
+            ctx.exit(EXIT_UNAVAILABLE)
+
+
+@click.group(cls=_OpsGroup)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """opsrel: operational reliability for Dagster data platforms.
@@ -209,8 +227,11 @@ def fail(exc: Exception, prefix: str = "") -> NoReturn:
         prefix: e.g. ``"replay refused "``; empty by default.
     """
     message = getattr(exc, "operator_message", str(exc))
+    status = exit_code_of(exc)
+    if status == EXIT_UNAVAILABLE:  # a driver's or server's message: one line, as for cron mail
+        message = " ".join(message.split())
     click.echo(f"{prefix}[{getattr(exc, 'code', '?')}] {message}", err=True)
-    sys.exit(exit_code_of(exc))
+    sys.exit(status)
 
 
 def _dump(value: object) -> str:
@@ -516,13 +537,20 @@ def api() -> None:
 @api.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def api_serve(host: str, port: int) -> None:
-    """Serve the admin API (OpenAPI at /openapi.json, docs at /docs)."""
+@click.option("--proxy-headers/--no-proxy-headers", default=False, show_default=True,
+              help="Take the client address from X-Forwarded-For / X-Forwarded-Proto (only from "
+              "--forwarded-allow-ips): behind a TLS-terminating reverse proxy.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              help="Comma-separated addresses of the proxies whose forwarded headers are trusted.")
+def api_serve(host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str) -> None:
+    """Serve the admin API (OpenAPI at /openapi.json, docs at /docs). Limits:
+    OPSREL_API_MAX_BODY_BYTES, OPSREL_API_AUTH_FAILURES, OPSREL_API_AUTH_WINDOW_SECONDS."""
     from opsrel_core.entrypoints.api.openapi_export import serve
 
     settings = OpsSettings.from_env()
     migrate.upgrade(settings.database_url)
-    serve(host, port, settings)
+    serve(host, port, settings, proxy_headers=proxy_headers,
+          forwarded_allow_ips=forwarded_allow_ips)
 
 
 @api.command("openapi")

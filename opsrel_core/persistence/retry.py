@@ -74,3 +74,43 @@ def retry_transient_methods(cls: C) -> C:
         if not name.startswith("_") and callable(value) and not isinstance(value, (staticmethod, classmethod, type)):
             setattr(cls, name, retry_transient(value))
     return cls
+
+
+def outage_of(exc: BaseException) -> SystemException | None:
+    """The SYS-002 error for a failure that means the ops database cannot be reached, else None.
+
+    One rule for every entry point (the admin API answers 503, the CLI exits 3): SYS-002 raised
+    by ``retry_transient`` after its attempts, or a transient database failure raised where no
+    retry wraps the call (opening the engine, running the migrations). The message names the
+    driver's error and never the URL's password (drivers do not print it).
+
+    Args:
+        exc: any exception; the exceptions it was raised from or while handling (``__cause__``,
+            ``__context__``) are looked at too, so a database failure wrapped by a framework
+            (Dagster, Alembic) is still recognized.
+
+    Returns:
+        A ``SystemException`` with code SYS-002, or None for any other failure.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _outage(current)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _outage(exc: BaseException) -> SystemException | None:
+    if isinstance(exc, SystemException):
+        return exc if exc.code == error_codes.SYS_DATABASE_UNAVAILABLE else None
+    if isinstance(exc, sa.exc.DBAPIError) and is_transient(exc):
+        first_line = str(exc.orig).strip().splitlines()[0][:300] if str(exc.orig).strip() else ""
+        return SystemException(
+            error_codes.SYS_DATABASE_UNAVAILABLE,
+            f"the ops database cannot be reached ({type(exc.orig).__name__}: {first_line}); "
+            "check that it runs and that OPSREL_DATABASE_URL names it, then try again",
+        )
+    return None

@@ -55,7 +55,7 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.redaction import WITHHELD
 from opsrel_core.domain.status import ExecutionStatus
-from opsrel_core.errors import BatchExecutionException, NotFoundException
+from opsrel_core.errors import BatchExecutionException, ConflictException, NotFoundException
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec, EmailSender, SlackSender
 from opsrel_core.notifiers import templates
 from opsrel_core.persistence.retry import retry_transient, retry_transient_methods
@@ -282,8 +282,9 @@ class OpsAlertService:
         """Acknowledge an alert and write its audit record in the same transaction.
 
         An OPEN alert becomes ACKNOWLEDGED; a RESOLVED one keeps its status and records who
-        acknowledged it. Acknowledging an already acknowledged alert changes nothing and writes
-        no second record (also when two operators do it at once).
+        acknowledged it. The same operator acknowledging again changes nothing and writes no
+        second record; another operator is refused (BAT-013, naming who acknowledged), also
+        when two operators do it at once: exactly one acknowledgement is recorded.
 
         Args:
             alert_id: the alert.
@@ -298,6 +299,8 @@ class OpsAlertService:
             BatchExecutionException: BAT-008 when the operator is missing or blank; nothing
                 changes.
             NotFoundException: BAT-011 (a ``LookupError``) when no alert has this id.
+            ConflictException: BAT-013 when another operator acknowledged the alert first;
+                nothing changes.
         """
         reason = reason if reason and reason.strip() else DEFAULT_ACK_REASON
         operator_id, reason = require_attribution(operator_id, reason)
@@ -315,6 +318,13 @@ class OpsAlertService:
             if row is None:
                 raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no alert with id {alert_id}")
             if claimed != 1:
+                if row.acknowledged_by != operator_id:
+                    raise ConflictException(
+                        error_codes.BAT_ALREADY_ACKNOWLEDGED,
+                        f"alert {alert_id} was already acknowledged by {row.acknowledged_by} at "
+                        f"{_utc(row.acknowledged_at).isoformat()}; nothing was recorded",
+                        {"alert_id": alert_id, "acknowledged_by": row.acknowledged_by},
+                    )
                 return AlertView.of(row)
             with audit_change(
                 uow.session, operator_id=operator_id, reason=reason, action_type="BATCH_ACTION",

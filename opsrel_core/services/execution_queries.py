@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsrel_core.domain.instants import to_utc
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.persistence.tables import BatchExecution, UtcDateTime
 from opsrel_core.services.batch_execution import ExecutionView
@@ -150,6 +151,5 @@ def _view(row: sa.Row) -> ExecutionView:
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    # Raises ValueError for an instant outside years 1..9999 in UTC (bad input, not a crash).
+    return to_utc(value)

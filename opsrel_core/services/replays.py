@@ -17,12 +17,14 @@ Error codes: BAT-008 for a missing operator or reason (nothing is written); BAT-
 invalid request (unknown job, empty or reversed range, keys outside it or outside the job's
 partition set, ``domain/partitions.py``) and, as a ``ConflictException``, for a request key reused
 for another request; BAT-012 (``ConflictException``) for a partition with a run in flight;
-BAT-010 for an unknown replay or version (migration 0004).
+BAT-014 (``ConflictException``) for an operator who has their limit of pending replays
+(``domain/replay_limits.py``); BAT-010 for an unknown replay or version (migration 0004).
 """
 
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from opsrel_core.domain import error_codes, partition_writers, request_identity
+from opsrel_core.domain import error_codes, partition_writers, replay_limits, request_identity
 from opsrel_core.domain.partitions import PartitionSet
 from opsrel_core.domain.replay_plan import (
     ReplayAsk, ReplayPlan, build_plan, parent_of, resolve_keys, stored_keys,
@@ -200,10 +202,18 @@ class ReplayService:
 
     Args:
         engine: engine of the ops database.
+        max_pending_per_operator: an operator's limit of replays REQUESTED, RUNNING or STOPPING
+            at once (``replay_limits``); None: ``OpsSettings.from_env()``'s
+            (``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR``), read when the service is built.
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, *, max_pending_per_operator: int | None = None):
         self._engine = engine
+        if max_pending_per_operator is None:
+            from opsrel_core.settings import OpsSettings
+
+            max_pending_per_operator = OpsSettings.from_env().max_pending_replays_per_operator
+        self._max_pending = max_pending_per_operator
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -259,8 +269,10 @@ class ReplayService:
             BatchExecutionException: BAT-008 when operator or reason is missing or blank;
                 ``INVALID_REQUEST_CODE`` for an unknown job or an invalid request (``plan``).
             ConflictException: BAT-009 when the operator's key was used for another request;
-                BAT-012 when a planned partition has a run or replay in flight. Nothing is
-                written in every case.
+                BAT-012 when a planned partition has a run or replay in flight; BAT-014 when
+                the operator already has ``max_pending_per_operator`` replays pending or
+                running. Nothing is written in every case; the checks hold under concurrent
+                requests on both backends (a retried key still returns its replay).
         """
         ask = _attributed(ask)
         if request_key is None:
@@ -283,6 +295,8 @@ class ReplayService:
                 return _same_replay(existing, asked, request_key or key)
             partition_writers.ensure_not_busy(
                 ask.job_id, keys, _in_flight(uow.session, ask.job_id, keys))
+            replay_limits.ensure_below_limit(
+                ask.operator_id, _pending_of(uow.session, ask.operator_id), self._max_pending)
             row = Replay(
                 request_key=key, replay_type=ask.kind.upper(), job_id=ask.job_id,
                 partition_start=keys[0], partition_end=keys[-1], partition_keys=list(keys),
@@ -691,6 +705,23 @@ def _in_flight(session: Session, job_id: str, keys: Sequence[str]
             partitions=None if row.partition_keys is None else tuple(row.partition_keys),
             range_start=row.partition_start, range_end=row.partition_end))
     return found
+
+
+def _pending_of(session: Session, operator_id: str) -> int:
+    """How many of the operator's replays are pending (any job), counted under a lock.
+
+    The job's row lock taken before serializes requests of one job; an operator's requests for
+    different jobs are serialized here too: a transaction-scoped advisory lock per operator on
+    PostgreSQL (SQLite already holds the database write lock).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"opsrel.replay.operator:{operator_id}".encode()).digest()
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            int.from_bytes(digest[:8], "big", signed=True))))
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(Replay).where(
+            Replay.operator_id == operator_id,
+            Replay.status.in_(replay_limits.PENDING_STATUSES))) or 0
 
 
 def _identity_of_ask(ask: ReplayAsk, keys: Sequence[str]) -> request_identity.RequestIdentity:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from opsrel_core.entrypoints.api import create_app
+from opsrel_core.entrypoints.api.limits import ApiLimits
 from opsrel_core.services.api_tokens import TOKEN_PREFIX, ApiToken, hash_token
 from opsrel_core.settings import OpsSettings
 from tests.support.receivers import free_port
@@ -76,7 +77,10 @@ def api(database_url, tmp_path) -> Iterator[Api]:
     engine.dispose()
     settings = OpsSettings(database_url=database_url, home=tmp_path)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    # These tests send many wrong tokens on purpose: the failed-authentication brake (tested in
+    # test_trust_limits.py) is set far above what they send.
+    app = create_app(settings, limits=ApiLimits(auth_failures=100_000))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

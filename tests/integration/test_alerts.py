@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings, Secret, SmtpSecurity
 from opsrel_core.domain import error_codes
-from opsrel_core.errors import BatchExecutionException
+from opsrel_core.errors import BatchExecutionException, ConflictException
 from opsrel_core.notifiers import templates
 from opsrel_core.persistence.tables import Alert, AlertDelivery, AuditLog
 from opsrel_core.services.alerts import OpsAlertService
@@ -231,9 +231,13 @@ def test_acknowledge_writes_one_audit_record_and_twice_changes_nothing(alerts, e
     at = T0 + dt.timedelta(minutes=3)
     acked = alerts.acknowledge_alert(view.alert_id, operator_id="kim", reason="looking", at=at)
     assert (acked.status, acked.acknowledged_by, acked.acknowledged_at) == ("ACKNOWLEDGED", "kim", at)
-    again = alerts.acknowledge_alert(view.alert_id, operator_id="lee", reason="me too",
+    again = alerts.acknowledge_alert(view.alert_id, operator_id="kim", reason="again",
                                      at=at + dt.timedelta(minutes=1))
     assert again == acked
+    with pytest.raises(ConflictException) as other:  # another operator: a conflict naming kim
+        alerts.acknowledge_alert(view.alert_id, operator_id="lee", reason="me too")
+    assert other.value.code == error_codes.BAT_ALREADY_ACKNOWLEDGED
+    assert "acknowledged by kim" in other.value.operator_message
     with engine.connect() as conn:
         rows = conn.execute(sa.select(AuditLog)).mappings().all()
     assert len(rows) == 1
@@ -265,17 +269,22 @@ def test_acknowledge_default_reason_and_unknown_alert(alerts, engine):
 
 def test_concurrent_acknowledgements_write_one_record(alerts, engine):
     view = alerts.send_alert("K", severity="ERROR", title="t", message="m", at=T0)
-    barrier = threading.Barrier(4)
-    threads = [
-        threading.Thread(target=lambda op=op: (barrier.wait(),
-                                               alerts.acknowledge_alert(view.alert_id, operator_id=op)))
-        for op in ("a", "b", "c", "d")
-    ]
+    barrier, refused = threading.Barrier(4), []
+
+    def ack(op: str) -> None:
+        barrier.wait()
+        try:
+            alerts.acknowledge_alert(view.alert_id, operator_id=op)
+        except ConflictException as exc:  # the others: BAT-013, acknowledged by the first
+            refused.append(exc.code)
+
+    threads = [threading.Thread(target=ack, args=(op,)) for op in ("a", "b", "c", "d")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert _count(engine, AuditLog) == 1
+    assert refused == [error_codes.BAT_ALREADY_ACKNOWLEDGED] * 3
     assert alerts.get_alert(view.alert_id).status == "ACKNOWLEDGED"
 
 

@@ -10,21 +10,24 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from opsrel_core.alert_settings import AlertSettings
-from opsrel_core.entrypoints.api import problems, routes_batch, routes_ops
+from opsrel_core.entrypoints.api import problems, routes_batch, routes_metrics, routes_ops
 from opsrel_core.entrypoints.api.deps import Services
-from opsrel_core.entrypoints.api import routes_metrics
+from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
 from opsrel_core.settings import OpsSettings
 
 TITLE = "opsrel admin API"
 VERSION = "1.0.0"
 
 
-def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | None = None) -> FastAPI:
+def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | None = None,
+               limits: ApiLimits | None = None) -> FastAPI:
     """Build the admin API.
 
     Args:
         settings: where the ops database is; None only to render the OpenAPI document.
         alert_settings: alert configuration (defaults to none configured).
+        limits: body size and failed-authentication limits (``limits.py``); defaults when
+            omitted (``opsrel api serve`` reads them from the environment).
 
     Returns:
         The FastAPI application; its services exist once it started.
@@ -45,6 +48,8 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
                   description="Operators control batches: executions, replays, audit, alerts.",
                   responses=problems.PROBLEM_RESPONSES)
     problems.install(app)
+    # Rate limit, authentication and body size before any route reads the request.
+    app.add_middleware(TrustMiddleware, limits=limits or ApiLimits())
     app.include_router(routes_batch.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_metrics.router)

@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from opsrel_core.entrypoints.api.deps import Services, get_services
+from opsrel_core.entrypoints.api.limits import checked_answer, identify_or_refusal
 from opsrel_core.services.api_tokens import Role, TokenRefused
 from opsrel_core.services.audit_log import acting_principal
 
@@ -38,10 +39,13 @@ def require(needed: Role) -> Callable[..., Principal]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "a bearer token is required", headers=_CHALLENGE)
-        try:
-            found = await run_in_threadpool(services.tokens.identify, credentials.credentials)
-        except TokenRefused as refused:  # unknown, revoked or expired: the message says which
-            raise HTTPException(401, str(refused), headers=_CHALLENGE) from None
+        # The middleware has looked this token up already; an app without it looks it up here.
+        found = checked_answer(request, credentials.credentials)
+        if found is None:
+            found = await run_in_threadpool(
+                identify_or_refusal, services.tokens, credentials.credentials)
+        if isinstance(found, TokenRefused):  # unknown, revoked or expired: the message says which
+            raise HTTPException(401, str(found), headers=_CHALLENGE)
         principal = Principal(found.operator_id, found.role, found.token_id)
         if not principal.role.allows(needed):
             raise HTTPException(

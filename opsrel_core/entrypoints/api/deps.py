@@ -49,7 +49,9 @@ class Services:
             engine=engine, tokens=ApiTokenService(engine),
             executions=BatchExecutionService(engine), commands=ExecutionCommands(engine),
             queries=AdminQueries(engine), audit=AuditLogService(engine),
-            replays=ReplayService(engine), alerts=OpsAlertService(engine, alerts),
+            replays=ReplayService(
+                engine, max_pending_per_operator=settings.max_pending_replays_per_operator),
+            alerts=OpsAlertService(engine, alerts),
             error_codes=ErrorCodeService(engine), contexts=ExecutionContextService(engine),
             lineage=LineageService(engine), reports=DqReportService(engine),
             versions=ResultVersionService(engine),

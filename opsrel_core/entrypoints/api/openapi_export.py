@@ -23,14 +23,24 @@ def main(path: str | Path | None = None) -> Path:
     return target
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, settings: OpsSettings | None = None) -> None:
-    """Run the API with uvicorn until interrupted (settings from the environment by default)."""
+def serve(host: str = "127.0.0.1", port: int = 8000, settings: OpsSettings | None = None, *,
+          proxy_headers: bool = False, forwarded_allow_ips: str = "127.0.0.1") -> None:
+    """Run the API with uvicorn until interrupted (settings and limits from the environment).
+
+    Args:
+        proxy_headers: take the client address (which the failed-authentication brake counts)
+            and scheme from ``X-Forwarded-For`` / ``X-Forwarded-Proto``, when the request comes
+            from one of ``forwarded_allow_ips`` (comma-separated addresses of the proxies).
+    """
     import uvicorn
 
+    from opsrel_core.entrypoints.api.limits import ApiLimits
     from opsrel_core.log_redaction import install_log_redaction
 
     install_log_redaction()  # uvicorn's and the app's log records alike
-    uvicorn.run(create_app(settings or OpsSettings.from_env()), host=host, port=port)
+    app = create_app(settings or OpsSettings.from_env(), limits=ApiLimits.from_env())
+    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers,
+                forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import ConflictException, OpsException
+from opsrel_core.persistence.retry import outage_of
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,18 @@ STATUS_BY_CODE: dict[str | type[OpsException], int] = {
     error_codes.BAT_REPLAY_INVALID: 422,
     error_codes.BAT_INVALID_TRANSITION: 409,
     error_codes.BAT_PARTITION_BUSY: 409,
+    error_codes.SYS_DATABASE_UNAVAILABLE: 503,
 }
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-          405: "Method not allowed", 409: "Conflict", 422: "Unprocessable content",
-          500: "Internal server error"}
+          405: "Method not allowed", 409: "Conflict", 413: "Content too large",
+          422: "Unprocessable content", 429: "Too many requests", 500: "Internal server error",
+          503: "Service unavailable"}
 # Problem codes for failures that do not come from the catalog.
-API_CODES = {401: "API-401", 403: "API-403", 404: "API-404", 405: "API-405", 422: "API-422",
-             500: error_codes.SYS_UNEXPECTED}
+API_CODES = {401: "API-401", 403: "API-403", 404: "API-404", 405: "API-405", 413: "API-413",
+             422: "API-422", 429: "API-429", 500: error_codes.SYS_UNEXPECTED,
+             503: error_codes.SYS_DATABASE_UNAVAILABLE}
+# Seconds a client is asked to wait after a database outage before it tries again.
+OUTAGE_RETRY_AFTER_SECONDS = 30
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -53,7 +59,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": TITLES[status],
              "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for status in (401, 403, 404, 409, 422, 500)
+    for status in (401, 403, 404, 409, 413, 422, 429, 500, 503)
 }
 
 
@@ -66,10 +72,21 @@ def problem(status: int, detail: str, code: str | None = None,
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def outage_problem(exc: OpsException) -> JSONResponse:
+    """503 SYS-002: the ops database cannot be reached. The driver's message stays in the
+    server log (one line, no traceback); the client, maybe not yet authenticated, is told to
+    retry later (``Retry-After``)."""
+    log.warning("admin API: %s", exc)
+    return problem(503, "The operations database cannot be reached; try again later.",
+                   exc.code, headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)})
+
+
 def ops_problem(exc: OpsException) -> JSONResponse:
     """Map a coded error through ``STATUS_BY_CODE``."""
     by_class = [STATUS_BY_CODE[c] for c in type(exc).__mro__ if c in STATUS_BY_CODE]
     status = by_class[0] if by_class else STATUS_BY_CODE.get(exc.code, 500)
+    if status == 503:
+        return outage_problem(exc)
     if status == 500:
         log.error("admin API: unmapped error %s", exc, exc_info=exc)
         return problem(500, "The request failed; see the server log.", exc.code)
@@ -96,6 +113,15 @@ def install(app: FastAPI) -> None:
         # The database refused a value (a NUL byte, an out-of-range number): the client's input,
         # not a server fault; the transaction was rolled back, nothing was written.
         return problem(422, "a value cannot be stored or searched for (for example a NUL byte)")
+
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database(_: Request, exc: sa.exc.DBAPIError) -> JSONResponse:
+        # A call that no retry wraps met an unreachable database: SYS-002, 503, as after retries.
+        outage = outage_of(exc)
+        if outage is not None:
+            return outage_problem(outage)
+        log.error("admin API: unexpected database error", exc_info=exc)
+        return problem(500, "The request failed; see the server log.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

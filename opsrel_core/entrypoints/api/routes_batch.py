@@ -1,6 +1,5 @@
 """Batch endpoints of C1-T08: executions (list, detail, start, stop) and replay."""
 
-import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, status
@@ -13,6 +12,7 @@ from opsrel_core.entrypoints.api.responses import (
     ExecutionDetail, ExecutionPage, ReplayAccepted,
 )
 from opsrel_core.entrypoints.api.schemas import (
+    UtcInstant,
     ReplayRequest, StartRequest, StopRequestBody, to_json,
 )
 from opsrel_core.domain.replay_plan import ReplayAsk, ReplayPlan
@@ -34,8 +34,8 @@ def list_executions(
     partition_to: str | None = None,
     error_code: str | None = None,
     operator_id: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: UtcInstant | None = None,
+    until: UtcInstant | None = None,
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(auth.viewer),
@@ -107,7 +107,9 @@ def replay(
 ) -> dict[str, Any]:
     """Request a replay of exactly the partitions its preview shows. ``Idempotency-Key`` (yours
     alone) makes a retried call return the same replay. 409: the key was used for another
-    request (BAT-009), or a partition has a run in flight (BAT-012); nothing was recorded."""
+    request (BAT-009), a partition has a run in flight (BAT-012), or you have your limit of
+    pending replays (BAT-014, ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR``); nothing was
+    recorded."""
     view = services.replays.request(_ask(body, who), request_key=idempotency_key)
     return _replay_accepted(services, view)
 

@@ -1,7 +1,6 @@
 """Audit log, alerts, tokens and the read endpoints over C-2 (context, lineage, reports,
 versions, error codes)."""
 
-import datetime as dt
 from typing import Any, Literal
 
 from typing import Annotated
@@ -13,6 +12,7 @@ from opsrel_core.entrypoints.api.auth import Principal
 from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.entrypoints.api.queries import decode_cursor, encode_cursor
 from opsrel_core.entrypoints.api.schemas import (
+    UtcInstant,
     AcknowledgeRequest, StopRequestBody, TokenCreateRequest, to_json,
 )
 from opsrel_core.entrypoints.api.responses import (
@@ -57,8 +57,8 @@ def _page(items: list[Any], limit: int, key: str) -> dict[str, Any]:
 @router.get("/audit-logs", tags=["audit"], response_model=AuditPage)
 def list_audit_logs(
     operator_id: str | None = None, target_type: str | None = None,
-    target_id: str | None = None, since: dt.datetime | None = None,
-    until: dt.datetime | None = None, cursor: str | None = None,
+    target_id: str | None = None, since: UtcInstant | None = None,
+    until: UtcInstant | None = None, cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
@@ -87,7 +87,9 @@ def acknowledge_alert(
     alert_id: DbId, body: AcknowledgeRequest,
     who: Principal = Depends(auth.operator), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
-    """Acknowledge an alert (audited with the body's reason; a repeat changes nothing)."""
+    """Acknowledge an alert (audited with the body's reason). A repeat by the same operator
+    changes nothing and returns the first acknowledgement's audit id; an alert another operator
+    acknowledged is a 409 problem (BAT-013) naming who and when."""
     alert = services.alerts.acknowledge_alert(
         alert_id, operator_id=who.operator_id, reason=body.reason)
     audit_id = services.queries.audit_id_of("alert", str(alert_id), ACK_ACTION)

@@ -4,8 +4,9 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from opsrel_core.domain.instants import to_utc
 from opsrel_core.services.audit_log import json_safe
 
 # Free text (reasons, operator and job ids) holds no control character but tab and newlines:
@@ -19,6 +20,11 @@ Reason = Field(min_length=1, max_length=2000, pattern=NOT_BLANK_TEXT,
 # a key such as ``../../etc/passwd`` or one with control characters is a 422, never stored.
 PARTITION_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_:|+=,-]*$"
 PartitionKey = Annotated[str, Field(min_length=1, max_length=100, pattern=PARTITION_KEY_PATTERN)]
+
+
+# A ``since``/``until`` instant, converted to UTC as it is read: one that falls outside years
+# 1..9999 in UTC (``9999-12-31T23:59:59-14:00``) is a 422 problem, never a 500.
+UtcInstant = Annotated[dt.datetime, AfterValidator(to_utc)]
 
 
 class StartRequest(BaseModel):
