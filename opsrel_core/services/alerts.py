@@ -203,6 +203,7 @@ class OpsAlertService:
         partition_key: str | None = None,
         dedupe_key: str | None = None,
         at: dt.datetime | None = None,
+        describe: Callable[[int], tuple[str, str]] | None = None,
     ) -> AlertView:
         """Open an alert (with its deliveries) or add an occurrence to the open one, atomically.
 
@@ -215,6 +216,10 @@ class OpsAlertService:
             dedupe_key: what counts as "the same" alert; default
                 ``f"{event_kind}:{error_code}:{job_id}:{partition_key}"``.
             at: when it happened (UTC); the clock's now when omitted.
+            describe: ``(title, message)`` for an occurrence count. When given, a repeat
+                rewrites the alert's title and message for its new count, and its execution,
+                asset and partition become this occurrence's (the latest), so what is read and
+                sent says how often and where last.
 
         Returns:
             The alert: new (occurrence_count 1, deliveries PENDING) or the open one incremented.
@@ -225,7 +230,7 @@ class OpsAlertService:
         """
         return self._occur(
             _AlertSpec(event_kind, severity, title, message, error_code, job_id, execution_id,
-                       asset_key, partition_key, dedupe_key),
+                       asset_key, partition_key, dedupe_key, describe),
             _utc(at) if at else self._clock(),
             count_once=False,
         )
@@ -470,6 +475,8 @@ class OpsAlertService:
                     ).first()
                     if updated is None:
                         continue  # acknowledged or counted meanwhile: decide again
+                    if spec.describe is not None:
+                        updated = _describe_repeat(conn, spec, updated, self._settings.redact)
                     uow.commit()
                     return AlertView.of(updated)
                 if open_alert is not None:
@@ -519,6 +526,22 @@ def _require_references(conn: sa.Connection, spec: "_AlertSpec") -> None:
         )
 
 
+def _describe_repeat(
+    conn: sa.Connection, spec: "_AlertSpec", row: Any, redact: Callable[[str], str]
+) -> Any:
+    # In the increment's transaction: the count the text names is the one just written.
+    assert spec.describe is not None
+    title, message = (redact(text) for text in spec.describe(row.occurrence_count))
+    return conn.execute(
+        sa.update(_ALERT).where(_ALERT.c.alert_id == row.alert_id).values(
+            title=" ".join(title.split())[:300], message=message,
+            execution_id=spec.execution_id or row.execution_id,
+            asset_key=spec.asset_key or row.asset_key,
+            partition_key=spec.partition_key or row.partition_key,
+        ).returning(*_ALERT.c)
+    ).one()
+
+
 @dataclasses.dataclass(frozen=True)
 class _AlertSpec:
     event_kind: str
@@ -531,6 +554,7 @@ class _AlertSpec:
     asset_key: str | None
     partition_key: str | None
     dedupe_key: str | None
+    describe: Callable[[int], tuple[str, str]] | None = None
 
     def validate(self) -> None:
         if not self.event_kind or not self.event_kind.strip() or len(self.event_kind) > 50:
