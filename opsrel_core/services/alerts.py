@@ -784,11 +784,13 @@ class AlertDispatcher:
         return status
 
     def _content(self, s: sa.orm.Session, alert: Alert) -> templates.AlertContent:
-        operator_message = ""
+        operator_message = operator_action = ""
         if alert.error_code:
             code = s.get(ErrorCode, alert.error_code)
             if code is not None and code.operator_message not in alert.message:
                 operator_message = code.operator_message
+            if code is not None:
+                operator_action = code.operator_action or ""
         if alert.error_code in LANDING_FILE_CODES:
             operator_message = f"{operator_message} {LANDING_REDELIVERY_NOTE}".strip()
         return templates.AlertContent(
@@ -798,6 +800,9 @@ class AlertDispatcher:
             execution_id=alert.execution_id or "-", asset_key=alert.asset_key or "-",
             partition_key=alert.partition_key or "-",
             run_link=self._settings.run_link(alert.execution_id) or "-",
+            console_link=self._settings.console_link(alert.job_id, alert.partition_key) or "-",
+            operator_action=operator_action,
+            ack_command=templates.ack_command(str(alert.alert_id)),
             occurrence_count=str(alert.occurrence_count),
             first_seen_at=_aware(alert.first_seen_at).isoformat(),
             last_seen_at=_aware(alert.last_seen_at).isoformat(),
