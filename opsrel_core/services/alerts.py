@@ -12,7 +12,9 @@ and ``last_seen_at`` and sends nothing. A repeat after the window is a new incid
 open alert is closed (RESOLVED: nothing recurred for a whole window) and a new alert with new
 deliveries is opened. Acknowledged alerts no longer absorb repeats: a failure after someone
 acknowledged is news. Two concurrent first occurrences both try to insert; the index refuses
-the second, which is retried and becomes an increment.
+the second, which is retried and becomes an increment. A caller that passes ``describe`` (the
+DQ-002 policy) has the repeat rewrite the alert's title and message for the new count, in the
+increment's transaction, and point the alert at the latest occurrence's partition.
 
 **Once per execution.** ``raise_for_failed_execution`` counts an execution at its failure time
 (``ended_at``). An alert of the same key whose ``[first_seen_at, last_seen_at]`` already covers
