@@ -91,6 +91,8 @@ class AlertSettings:
         email_to: recipient addresses; email is enabled when this and ``smtp_host`` are set.
         slack_webhook_url: Slack incoming-webhook URL (a ``Secret``); None disables Slack.
         dagster_ui_url: base URL of the Dagster UI for run links, without a trailing slash.
+        console_url: base URL of the opsrel console for partition links, without a trailing
+            slash; None (unset): messages carry no console link.
         dedupe_window_seconds: an open alert absorbs a repeat of the same event seen within this
             many seconds of its last occurrence (the storm window).
         smtp_timeout_seconds, slack_timeout_seconds: bound on every network operation (seconds).
@@ -124,6 +126,7 @@ class AlertSettings:
     slack_min_interval_seconds: float = 1.0
     claim_lease_seconds: float = 300.0
     history_horizon_seconds: float = 86400.0
+    console_url: str | None = None
 
     def __post_init__(self) -> None:
         security = SmtpSecurity(self.smtp_security) if self.smtp_security is not None else (
@@ -133,6 +136,11 @@ class AlertSettings:
             object.__setattr__(self, "smtp_port", security.default_port)
         object.__setattr__(self, "email_to", tuple(self.email_to))
         object.__setattr__(self, "dagster_ui_url", self.dagster_ui_url.rstrip("/"))
+        if self.console_url is not None:
+            parsed = urllib.parse.urlsplit(self.console_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"OPSREL_CONSOLE_URL must be an http(s) URL, got {self.console_url!r}")
+            object.__setattr__(self, "console_url", self.console_url.rstrip("/"))
         if not 1 <= self.smtp_port <= 65535:
             raise ValueError(f"SMTP port must be 1..65535, got {self.smtp_port}")
         for name in (
@@ -172,6 +180,7 @@ class AlertSettings:
         OPSREL_SMTP_ALLOW_INSECURE_AUTH (true|false, default false), OPSREL_SMTP_CA_FILE,
         OPSREL_ALERT_EMAIL_FROM,
         OPSREL_ALERT_EMAIL_TO (comma-separated), OPSREL_SLACK_WEBHOOK_URL, OPSREL_DAGSTER_UI_URL,
+        OPSREL_CONSOLE_URL (unset: no console link),
         OPSREL_ALERT_DEDUPE_WINDOW_SECONDS (3600), OPSREL_SMTP_TIMEOUT_SECONDS (10),
         OPSREL_SLACK_TIMEOUT_SECONDS (10), OPSREL_ALERT_MAX_ATTEMPTS (8),
         OPSREL_ALERT_HISTORY_HORIZON_SECONDS (86400).
@@ -233,6 +242,7 @@ class AlertSettings:
             slack_timeout_seconds=number("OPSREL_SLACK_TIMEOUT_SECONDS", 10.0),
             max_attempts=number("OPSREL_ALERT_MAX_ATTEMPTS", 8, int),
             history_horizon_seconds=number("OPSREL_ALERT_HISTORY_HORIZON_SECONDS", 86400.0),
+            console_url=get("OPSREL_CONSOLE_URL"),
         )
 
     @property
@@ -255,6 +265,14 @@ class AlertSettings:
     def run_link(self, execution_id: str | None) -> str | None:
         """``<dagster_ui_url>/runs/<execution_id>``, or None without an execution."""
         return f"{self.dagster_ui_url}/runs/{execution_id}" if execution_id else None
+
+    def console_link(self, job_id: str | None, partition_key: str | None) -> str | None:
+        """``<console_url>/partitions/<job_id>/<partition_key>`` (path segments quoted), or None
+        without a console URL, a job or a partition."""
+        if not (self.console_url and job_id and partition_key):
+            return None
+        quote = functools.partial(urllib.parse.quote, safe="")
+        return f"{self.console_url}/partitions/{quote(job_id)}/{quote(partition_key)}"
 
     @functools.cached_property
     def redactor(self) -> Redactor:

@@ -25,6 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.dq_baseline import ALERT_BASELINE, ALERT_POLICIES
 from opsrel_core.errors import DataQualityException, OpsException
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.validation import RuleVersionView, ValidationService, rule_version_hash
@@ -82,6 +83,9 @@ class PanderaRule:
         measure: the table-level figure and bound; its pandera check is built from it.
         sample_columns: columns shown with each failing row in the samples.
         code_version: bump when code the definition cannot see changes (a measure's function).
+        alert: how a WARN rule's warnings raise DQ-002: ``"baseline"`` (default: when they rise
+            above the rule's own recent history), ``"always"`` or ``"never"``
+            (``opsrel_core.domain.dq_baseline``). Not part of the rule version.
     """
 
     rule_id: str
@@ -91,10 +95,13 @@ class PanderaRule:
     measure: TableMeasure | None = None
     sample_columns: tuple[str, ...] = ()
     code_version: str = "1"
+    alert: str = ALERT_BASELINE
 
     def __post_init__(self) -> None:
         if self.severity not in ("FAIL", "WARN"):
             raise ValueError(f"rule {self.rule_id}: severity must be FAIL or WARN")
+        if self.alert not in ALERT_POLICIES:
+            raise ValueError(f"rule {self.rule_id}: alert must be one of {ALERT_POLICIES}")
         if (self.schema is None) == (self.measure is None):
             raise ValueError(f"rule {self.rule_id}: give exactly one of schema and measure")
         if self.measure is not None and self.measure.op not in _OPERATORS:
@@ -184,7 +191,8 @@ def register_pandera_rule(engine: Any, rule: PanderaRule, asset_key: str) -> Rul
     """
     definition = rule.definition  # serialize first: a rule is never stored without a check
     return ValidationService(engine).register_rule(
-        rule.rule_id, asset_key, rule.severity, rule.description, definition
+        rule.rule_id, asset_key, rule.severity, rule.description, definition,
+        alert_policy=rule.alert,
     )
 
 
@@ -457,7 +465,7 @@ def _decorate(asset: Any, rule: PanderaRule, partitions_def: Any,
         description=f"[{rule.severity}] {rule.description}",
         blocking=rule.severity == "FAIL",
         partitions_def=partitions_def,
-        metadata={"opsrel/severity": rule.severity},
+        metadata={"opsrel/severity": rule.severity, "opsrel/alert": rule.alert},
     )
     def _check(  # type: ignore[no-untyped-def]
         context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, data

@@ -1,9 +1,11 @@
 """Alert message rendering: pure functions, testable without a server (C1-T07).
 
 Each kind of event (EXECUTION_FAILED, DQ_FAIL, DQ_WARN_ACCUMULATED, anything else is generic)
-has a built-in email subject, plain-text email body and Slack text, each carrying the error code,
-the operator message, the asset and partition and the run link
-``<OPSREL_DAGSTER_UI_URL>/runs/<execution_id>``.
+has a built-in email subject, plain-text email body and Slack text, each carrying the alert id,
+the error code, the operator message and the catalog's operator action (what to do first), the
+asset and partition, the run link ``<OPSREL_DAGSTER_UI_URL>/runs/<execution_id>``, the console
+link of the partition ``<OPSREL_CONSOLE_URL>/partitions/<job>/<partition_key>`` (left out when
+no console URL is set) and the exact command that acknowledges the alert.
 
 A row of the ``alert_template`` table for (event kind, channel) overrides the built-in text. Its
 templates use ``string.Template`` placeholders (``$error_code``, ``${run_link}``; the names are
@@ -37,6 +39,10 @@ class AlertContent:
             the alert's message already holds it.
         job_id, execution_id, asset_key, partition_key: where it happened.
         run_link: the run in the Dagster UI, or ``"-"``.
+        console_link: the partition in the opsrel console, or ``"-"`` (no console URL set).
+        operator_action: the catalog's operator action for the code (what to do first), or
+            ``""``.
+        ack_command: the CLI command that acknowledges the alert.
         occurrence_count: how many times it happened in the open alert (a string).
         first_seen_at, last_seen_at: ISO 8601 UTC.
     """
@@ -53,9 +59,17 @@ class AlertContent:
     asset_key: str = "-"
     partition_key: str = "-"
     run_link: str = "-"
+    console_link: str = "-"
+    operator_action: str = ""
+    ack_command: str = ""
     occurrence_count: str = "1"
     first_seen_at: str = "-"
     last_seen_at: str = "-"
+
+
+def ack_command(alert_id: str) -> str:
+    """The exact ``opsrel`` command that acknowledges alert ``alert_id`` (a reason is required)."""
+    return f'opsrel alerts ack {alert_id} --reason "..."'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +108,7 @@ def render_email(content: AlertContent, override: TemplateOverride | None = None
         lines = [
             f"{headline(content.event_kind)}: {content.title}",
             "",
+            f"Alert:       {content.alert_id}",
             f"Error code:  {content.error_code}",
             f"Severity:    {content.severity}",
             f"Job:         {content.job_id}",
@@ -101,14 +116,18 @@ def render_email(content: AlertContent, override: TemplateOverride | None = None
             f"Partition:   {content.partition_key}",
             f"Execution:   {content.execution_id}",
             f"Run:         {content.run_link}",
+            *([f"Console:     {content.console_link}"] if content.console_link != "-" else []),
             f"Occurrences: {content.occurrence_count} (first {content.first_seen_at}, "
             f"last {content.last_seen_at})",
             "",
             content.message,
         ]
+        if content.operator_action:
+            lines += ["", f"First step: {content.operator_action}"]
         if content.operator_message:
             lines += ["", f"What to do: {content.operator_message}"]
-        lines += ["", f"Alert {content.alert_id}: acknowledge it in the opsrel admin API."]
+        lines += ["", f"Acknowledge alert {content.alert_id}: "
+                  f"{content.ack_command or ack_command(content.alert_id)}"]
         body = "\n".join(lines) + "\n"
     return " ".join(subject.split()), body
 
@@ -129,17 +148,24 @@ def render_slack(content: AlertContent, override: TemplateOverride | None = None
     link = (
         f"<{content.run_link}|run {safe['execution_id']}>" if content.run_link != "-" else "no run"
     )
+    console = (
+        f" · <{content.console_link}|console>" if content.console_link != "-" else ""
+    )
     lines = [
         f":rotating_light: *{headline(content.event_kind)}* [{safe['severity']}] "
-        f"`{safe['error_code']}` {safe['title']}",
+        f"`{safe['error_code']}` {safe['title']} (alert {safe['alert_id']})",
         f"job `{safe['job_id']}` · asset `{safe['asset_key']}` · partition `{safe['partition_key']}`"
-        f" · {link}",
+        f" · {link}{console}",
         safe["message"],
     ]
+    if content.operator_action:
+        lines.append(f"_First step:_ {safe['operator_action']}")
     if content.operator_message:
         lines.append(f"_What to do:_ {safe['operator_message']}")
     if content.occurrence_count != "1":
         lines.append(f"Seen {safe['occurrence_count']} times since {safe['first_seen_at']}.")
+    command = content.ack_command or ack_command(content.alert_id)
+    lines.append(f"Acknowledge: `{_slack_escape(command)}`")
     return "\n".join(lines)
 
 

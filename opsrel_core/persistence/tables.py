@@ -62,6 +62,7 @@ ALERT_CHANNELS = ("EMAIL", "SLACK")
 DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED")
 LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT")
 RULE_SEVERITIES = ("FAIL", "WARN")
+RULE_ALERT_POLICIES = ("always", "baseline", "never")
 VALIDATION_STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 REPORT_TYPES = ("DAILY", "REPLAY")
 API_ROLES = ("viewer", "operator", "admin")
@@ -120,6 +121,8 @@ class ErrorCode(Base):
     severity: Mapped[str] = mapped_column(sa.String(10))
     retryable: Mapped[bool] = mapped_column(sa.Boolean)
     auto_alert: Mapped[bool] = mapped_column(sa.Boolean)
+    # What an operator does first for this code, shown in alert messages (migration 0017).
+    operator_action: Mapped[str] = mapped_column(sa.Text, server_default="")
 
 
 class Replay(Base):
@@ -500,11 +503,14 @@ class ValidationRule(Base):
     __tablename__ = "validation_rule"
     __table_args__ = (
         sa.CheckConstraint(in_list("severity", RULE_SEVERITIES), name="severity"),
+        sa.CheckConstraint(in_list("alert_policy", RULE_ALERT_POLICIES), name="alert_policy"),
     )
     rule_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     asset_key: Mapped[str] = mapped_column(sa.String(200))
     severity: Mapped[str] = mapped_column(sa.String(4))
     description: Mapped[str] = mapped_column(sa.Text)
+    # How a WARN rule's warnings raise DQ-002: baseline, always or never (migration 0017).
+    alert_policy: Mapped[str] = mapped_column(sa.String(10), server_default="baseline")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

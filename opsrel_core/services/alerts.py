@@ -12,7 +12,9 @@ and ``last_seen_at`` and sends nothing. A repeat after the window is a new incid
 open alert is closed (RESOLVED: nothing recurred for a whole window) and a new alert with new
 deliveries is opened. Acknowledged alerts no longer absorb repeats: a failure after someone
 acknowledged is news. Two concurrent first occurrences both try to insert; the index refuses
-the second, which is retried and becomes an increment.
+the second, which is retried and becomes an increment. A caller that passes ``describe`` (the
+DQ-002 policy) has the repeat rewrite the alert's title and message for the new count, in the
+increment's transaction, and point the alert at the latest occurrence's partition.
 
 **Once per execution.** ``raise_for_failed_execution`` counts an execution at its failure time
 (``ended_at``). An alert of the same key whose ``[first_seen_at, last_seen_at]`` already covers
@@ -203,6 +205,7 @@ class OpsAlertService:
         partition_key: str | None = None,
         dedupe_key: str | None = None,
         at: dt.datetime | None = None,
+        describe: Callable[[int], tuple[str, str]] | None = None,
     ) -> AlertView:
         """Open an alert (with its deliveries) or add an occurrence to the open one, atomically.
 
@@ -215,6 +218,10 @@ class OpsAlertService:
             dedupe_key: what counts as "the same" alert; default
                 ``f"{event_kind}:{error_code}:{job_id}:{partition_key}"``.
             at: when it happened (UTC); the clock's now when omitted.
+            describe: ``(title, message)`` for an occurrence count. When given, a repeat
+                rewrites the alert's title and message for its new count, and its execution,
+                asset and partition become this occurrence's (the latest), so what is read and
+                sent says how often and where last.
 
         Returns:
             The alert: new (occurrence_count 1, deliveries PENDING) or the open one incremented.
@@ -225,7 +232,7 @@ class OpsAlertService:
         """
         return self._occur(
             _AlertSpec(event_kind, severity, title, message, error_code, job_id, execution_id,
-                       asset_key, partition_key, dedupe_key),
+                       asset_key, partition_key, dedupe_key, describe),
             _utc(at) if at else self._clock(),
             count_once=False,
         )
@@ -480,6 +487,8 @@ class OpsAlertService:
                     ).first()
                     if updated is None:
                         continue  # acknowledged or counted meanwhile: decide again
+                    if spec.describe is not None:
+                        updated = _describe_repeat(conn, spec, updated, self._settings.redact)
                     uow.commit()
                     return AlertView.of(updated)
                 if open_alert is not None:
@@ -529,6 +538,22 @@ def _require_references(conn: sa.Connection, spec: "_AlertSpec") -> None:
         )
 
 
+def _describe_repeat(
+    conn: sa.Connection, spec: "_AlertSpec", row: Any, redact: Callable[[str], str]
+) -> Any:
+    # In the increment's transaction: the count the text names is the one just written.
+    assert spec.describe is not None
+    title, message = (redact(text) for text in spec.describe(row.occurrence_count))
+    return conn.execute(
+        sa.update(_ALERT).where(_ALERT.c.alert_id == row.alert_id).values(
+            title=" ".join(title.split())[:300], message=message,
+            execution_id=spec.execution_id or row.execution_id,
+            asset_key=spec.asset_key or row.asset_key,
+            partition_key=spec.partition_key or row.partition_key,
+        ).returning(*_ALERT.c)
+    ).one()
+
+
 @dataclasses.dataclass(frozen=True)
 class _AlertSpec:
     event_kind: str
@@ -541,6 +566,7 @@ class _AlertSpec:
     asset_key: str | None
     partition_key: str | None
     dedupe_key: str | None
+    describe: Callable[[int], tuple[str, str]] | None = None
 
     def validate(self) -> None:
         if not self.event_kind or not self.event_kind.strip() or len(self.event_kind) > 50:
@@ -770,11 +796,13 @@ class AlertDispatcher:
         return status
 
     def _content(self, s: sa.orm.Session, alert: Alert) -> templates.AlertContent:
-        operator_message = ""
+        operator_message = operator_action = ""
         if alert.error_code:
             code = s.get(ErrorCode, alert.error_code)
             if code is not None and code.operator_message not in alert.message:
                 operator_message = code.operator_message
+            if code is not None:
+                operator_action = code.operator_action or ""
         if alert.error_code in LANDING_FILE_CODES:
             operator_message = f"{operator_message} {LANDING_REDELIVERY_NOTE}".strip()
         return templates.AlertContent(
@@ -784,6 +812,9 @@ class AlertDispatcher:
             execution_id=alert.execution_id or "-", asset_key=alert.asset_key or "-",
             partition_key=alert.partition_key or "-",
             run_link=self._settings.run_link(alert.execution_id) or "-",
+            console_link=self._settings.console_link(alert.job_id, alert.partition_key) or "-",
+            operator_action=operator_action,
+            ack_command=templates.ack_command(str(alert.alert_id)),
             occurrence_count=str(alert.occurrence_count),
             first_seen_at=_aware(alert.first_seen_at).isoformat(),
             last_seen_at=_aware(alert.last_seen_at).isoformat(),

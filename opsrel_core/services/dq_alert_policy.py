@@ -1,44 +1,81 @@
-"""The alert policy for accumulated data-quality warnings (C2-T06, C1-T07).
+"""The alert policy for data-quality warnings: DQ-002 when a rule warns above its baseline.
 
-A WARN rule never blocks, but a rule that keeps warning is a trend an operator should hear of:
-when a rule's latest result is WARN in at least ``threshold`` of the last ``window`` partitions
-(default: 3 of 7), an alert of kind DQ_WARN_ACCUMULATED with code DQ-002 is raised, deduplicated
-per rule (the open alert counts the repeats instead of sending again). Settings:
-``OPSREL_DQ_WARN_THRESHOLD`` and ``OPSREL_DQ_WARN_WINDOW``.
+A WARN rule never blocks. Its warning on a partition raises an alert of kind
+DQ_WARN_ACCUMULATED with code DQ-002 when the rule's declared policy and its own recent history
+say it is news (``opsrel_core.domain.dq_baseline.decide_warning``): a rule that warns on (nearly)
+every partition stays quiet unless its figure rises well above its usual level; a rule that
+seldom warns alerts when it does; no warning alerts before the rule has a baseline. This module
+reads the history (the rule's latest result on each of the previous partitions, by partition
+order) and raises the alert, deduplicated per job and rule: the open alert counts the repeats,
+and its title and message name the current count and the latest partition.
+
+Settings: ``OPSREL_DQ_BASELINE_WINDOW`` (14 partitions), ``OPSREL_DQ_BASELINE_MIN_HISTORY`` (7),
+``OPSREL_DQ_NOISY_SHARE`` (0.8), ``OPSREL_DQ_RISE_FACTOR`` (3).
 """
 
 import dataclasses
 import os
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.dq_baseline import (
+    BaselineDecision, BaselinePolicy, RuleOutcomeFigure, decide_warning, figure_of,
+)
 from opsrel_core.services.alerts import AlertView, OpsAlertService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.validation import ValidationResultView, ValidationService
 
 DQ_WARN_ACCUMULATED = "DQ_WARN_ACCUMULATED"
 
 
 @dataclasses.dataclass(frozen=True)
 class WarnPolicy:
-    """``threshold`` WARNs among the last ``window`` partitions raise an alert."""
+    """The baseline a WARN rule's warnings are measured against (``BaselinePolicy``)."""
 
-    threshold: int = 3
-    window: int = 7
+    baseline: BaselinePolicy = BaselinePolicy()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "WarnPolicy":
-        """Read ``OPSREL_DQ_WARN_THRESHOLD`` / ``OPSREL_DQ_WARN_WINDOW`` (defaults 3 and 7).
+        """Read ``OPSREL_DQ_BASELINE_WINDOW``, ``OPSREL_DQ_BASELINE_MIN_HISTORY``,
+        ``OPSREL_DQ_NOISY_SHARE`` and ``OPSREL_DQ_RISE_FACTOR`` (empty values count as unset).
 
         Raises:
-            ValueError: a value that is not a positive integer, or a threshold above the window.
+            ValueError: a value that is not a number, or out of range (see ``BaselinePolicy``).
         """
         env = os.environ if environ is None else environ
-        threshold = int(env.get("OPSREL_DQ_WARN_THRESHOLD") or cls.threshold)
-        window = int(env.get("OPSREL_DQ_WARN_WINDOW") or cls.window)
-        if threshold < 1 or window < 1 or threshold > window:
-            raise ValueError(
-                f"need 1 <= OPSREL_DQ_WARN_THRESHOLD ({threshold}) <= OPSREL_DQ_WARN_WINDOW ({window})"
-            )
-        return cls(threshold, window)
+        default = BaselinePolicy()
+        return cls(BaselinePolicy(
+            window=int(env.get("OPSREL_DQ_BASELINE_WINDOW") or default.window),
+            min_history=int(env.get("OPSREL_DQ_BASELINE_MIN_HISTORY") or default.min_history),
+            noisy_share=float(env.get("OPSREL_DQ_NOISY_SHARE") or default.noisy_share),
+            rise_factor=float(env.get("OPSREL_DQ_RISE_FACTOR") or default.rise_factor),
+        ))
+
+
+def _figure(result: ValidationResultView) -> RuleOutcomeFigure:
+    return RuleOutcomeFigure(
+        result.partition_key, result.status,
+        figure_of(result.failing_rows, result.total_rows, result.measured_value),
+    )
+
+
+def warning_decision(
+    validation: ValidationService, result: ValidationResultView, policy: WarnPolicy
+) -> BaselineDecision:
+    """Whether one recorded WARN result raises DQ-002, from the rule's stored history.
+
+    Args:
+        validation: reads the rule's declared policy and its previous results.
+        result: the result decided.
+        policy: the baseline's parameters.
+
+    Returns:
+        The decision and its reason.
+    """
+    history = validation.previous_results(result.rule_id, result.partition_key,
+                                          policy.baseline.window)
+    return decide_warning(
+        _figure(result), [_figure(h) for h in history],
+        alert_policy=validation.alert_policy_of(result.rule_id), policy=policy.baseline,
+    )
 
 
 def evaluate_warn_policy(
@@ -48,37 +85,50 @@ def evaluate_warn_policy(
     job_id: str,
     policy: WarnPolicy,
 ) -> list[AlertView]:
-    """Raise DQ-002 alerts for the rules that warned in this execution and keep warning.
+    """Raise DQ-002 alerts for the rules whose warnings in this execution are news.
 
-    Call once per execution, when it ends (the projection does).
+    Call once per execution, when it ends (the projection does). A range run's results are
+    decided partition by partition, oldest first, each against the partitions before it.
 
     Returns:
-        The alerts raised or counted, one per rule over the threshold.
+        The alerts raised or counted, one entry per alerting result.
     """
     raised = []
-    for result in validation.results_for_execution(execution_id):
-        if result.status != "WARN":
+    results = sorted(
+        (r for r in validation.results_for_execution(execution_id) if r.status == "WARN"),
+        key=lambda r: (r.partition_key, r.rule_id),
+    )
+    for result in results:
+        decision = warning_decision(validation, result, policy)
+        if not decision.alert:
             continue
-        recent = validation.recent_statuses(result.rule_id, result.partition_key, policy.window)
-        warned = [key for key, status in recent if status == "WARN"]
-        if len(warned) < policy.threshold:
-            continue
+
+        def describe(count: int, r: ValidationResultView = result,
+                     d: BaselineDecision = decision) -> tuple[str, str]:
+            times = "once" if count == 1 else f"{count} times"
+            figure = _figure(r).figure
+            shown = f"{r.failing_rows} of {r.total_rows} rows" if r.failing_rows is not None \
+                else f"measured {figure:.4g} (bound {r.bound})" if figure is not None else "warned"
+            return (
+                f"DQ-002 {r.rule_id} warned {times} above its baseline, latest {r.partition_key}",
+                f"Rule {r.rule_id} on {r.asset_key} warned {times} above its baseline; latest "
+                f"partition {r.partition_key}: {shown}. Why it alerts: {d.reason}.",
+            )
+
+        title, message = describe(1)
         raised.append(
             alerts.send_alert(
                 DQ_WARN_ACCUMULATED,
                 severity="WARNING",
-                title=f"{result.rule_id} warned on {len(warned)} of the last {len(recent)} partitions",
-                message=(
-                    f"Rule {result.rule_id} on {result.asset_key} warned on {len(warned)} of the "
-                    f"last {len(recent)} partitions up to {result.partition_key} (policy: "
-                    f"{policy.threshold} of {policy.window}): {', '.join(sorted(warned))}."
-                ),
+                title=title,
+                message=message,
                 error_code=error_codes.DQ_WARN_ACCUMULATED,
                 job_id=job_id,
                 execution_id=execution_id,
                 asset_key=result.asset_key,
                 partition_key=result.partition_key,
                 dedupe_key=f"{DQ_WARN_ACCUMULATED}:{job_id}:{result.rule_id}",
+                describe=describe,
             )
         )
     return raised

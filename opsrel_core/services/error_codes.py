@@ -1,7 +1,8 @@
 """ErrorCodeService: look up the error-code catalog (C1-T03).
 
 The catalog is the ``error_code`` table, loaded by data migrations. Each code has a user message
-(safe to show to anyone) and an operator message (what to check and do) kept apart.
+(safe to show to anyone) and an operator message (what to check and do) kept apart, and an
+operator action: the first thing to do, shown in every alert message of the code.
 """
 
 import dataclasses
@@ -24,6 +25,7 @@ class ErrorCodeView:
         title: a short name; user_message: for end users; operator_message: for operators.
         severity: INFO, WARNING, ERROR or CRITICAL.
         retryable: a retry may succeed without a fix; auto_alert: a failure alerts by itself.
+        operator_action: what an operator does first (shown in alert messages of the code).
     """
 
     code: str
@@ -34,6 +36,7 @@ class ErrorCodeView:
     severity: str
     retryable: bool
     auto_alert: bool
+    operator_action: str = ""
 
 
 @retry_transient_methods
@@ -101,4 +104,5 @@ def _view(row: ErrorCode) -> ErrorCodeView:
         severity=row.severity,
         retryable=row.retryable,
         auto_alert=row.auto_alert,
+        operator_action=row.operator_action or "",
     )

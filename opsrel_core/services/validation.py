@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import (
     RULE_SEVERITIES,
+    RULE_ALERT_POLICIES,
     VALIDATION_STATUSES,
     ValidationResult,
     ValidationRule,
@@ -167,10 +168,12 @@ class ValidationService:
         severity: str,
         description: str,
         definition: dict[str, Any],
+        alert_policy: str = "baseline",
     ) -> RuleVersionView:
         """Register a rule and the version its definition implies; idempotent.
 
-        The rule row keeps the latest severity and description; versions are never changed.
+        The rule row keeps the latest severity, description and alert policy; versions are never
+        changed.
 
         Args:
             rule_id: the rule's name, e.g. ``"flight_key_unique"``.
@@ -178,15 +181,23 @@ class ValidationService:
             severity: ``"FAIL"`` (blocks downstream) or ``"WARN"`` (records and counts).
             description: what the rule asserts, for operators.
             definition: the rule's serialized form (plain JSON); its hash names the version.
+            alert_policy: how its warnings raise DQ-002 (``always``, ``baseline``, ``never``;
+                ``opsrel_core.domain.dq_baseline``); not part of the version: it changes when
+                an operator hears of a result, not the result.
 
         Returns:
             The version (the one stored earlier when the definition is unchanged).
 
         Raises:
-            ValueError: unknown severity, or a definition that is not plain JSON.
+            ValueError: unknown severity or alert policy, or a definition that is not plain
+                JSON.
         """
         if severity not in RULE_SEVERITIES:
             raise ValueError(f"severity must be one of {RULE_SEVERITIES}, got {severity!r}")
+        if alert_policy not in RULE_ALERT_POLICIES:
+            raise ValueError(
+                f"alert policy must be one of {RULE_ALERT_POLICIES}, got {alert_policy!r}"
+            )
         version_hash = rule_version_hash(definition, severity)
         # Stored as it hashes: a JSON round trip, so the row reads back equal to what was hashed.
         stored_definition = json.loads(canonical_json(definition))
@@ -196,14 +207,14 @@ class ValidationService:
                 if rule is None:
                     rule = ValidationRule(
                         rule_id=rule_id, asset_key=asset_key, severity=severity,
-                        description=description, created_at=utcnow(),
+                        description=description, alert_policy=alert_policy, created_at=utcnow(),
                     )
                     uow.session.add(rule)
-                elif (rule.asset_key, rule.severity, rule.description) != (
-                    asset_key, severity, description
+                elif (rule.asset_key, rule.severity, rule.description, rule.alert_policy) != (
+                    asset_key, severity, description, alert_policy
                 ):
                     rule.asset_key, rule.severity = asset_key, severity
-                    rule.description = description
+                    rule.description, rule.alert_policy = description, alert_policy
                 with uow.session.no_autoflush:
                     # Not flushed here: a concurrent run's insert of the same rule must surface
                     # at the commit below, where it is caught and theirs read (issue 7).
@@ -405,6 +416,46 @@ class ValidationService:
                 .limit(window)
             )
             return [(key, status) for key, status in rows]
+
+    def alert_policy_of(self, rule_id: str) -> str:
+        """The rule's declared alert policy (``baseline`` for a rule not registered)."""
+        with UnitOfWork(self._engine) as uow:
+            rule = uow.session.get(ValidationRule, rule_id)
+            return rule.alert_policy if rule is not None else "baseline"
+
+    def previous_results(
+        self, rule_id: str, before_partition: str, window: int
+    ) -> list[ValidationResultView]:
+        """The rule's latest result in each of the ``window`` partitions before one.
+
+        Args:
+            rule_id: the rule.
+            before_partition: partitions strictly before this key count (partition order).
+            window: how many partitions at most (only partitions with a result count).
+
+        Returns:
+            One result per partition (its newest), newest partition first.
+        """
+        latest = (
+            sa.select(sa.func.max(ValidationResult.result_id))
+            .join(
+                ValidationRuleVersion,
+                ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id,
+            )
+            .where(
+                ValidationRuleVersion.rule_id == rule_id,
+                ValidationResult.partition_key < before_partition,
+            )
+            .group_by(ValidationResult.partition_key)
+        )
+        with UnitOfWork(self._engine) as uow:
+            rows = uow.session.execute(
+                _result_query()
+                .where(ValidationResult.result_id.in_(latest))
+                .order_by(ValidationResult.partition_key.desc())
+                .limit(window)
+            )
+            return [_result_view(row) for row in rows]
 
     # -- internals ---------------------------------------------------------------------------
 

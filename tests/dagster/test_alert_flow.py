@@ -89,38 +89,3 @@ def test_a_failure_whose_code_does_not_alert_sends_nothing(runner, opsrel_env, r
     assert execution.error_code == "BAT-007"
     runner.dispatch_alerts()
     assert smtp.handler.messages == [] and slack.posts == []
-
-
-def test_accumulated_warnings_raise_one_alert_per_rule(runner, monkeypatch):
-    from opsrel_core.services.validation import ValidationService
-
-    monkeypatch.setenv("OPSREL_DQ_WARN_THRESHOLD", "3")
-    monkeypatch.setenv("OPSREL_DQ_WARN_WINDOW", "7")
-    days = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
-    summaries = runner.run_partitions(days)
-    assert [s.status for s in summaries] == ["SUCCESS"] * 4
-    # expected, from the recorded results alone: a rule alerts on a day it warned once it has
-    # warned on 3 of the days so far (all within the window of 7)
-    validation = ValidationService(runner.engine)
-    warned: dict[str, list[str]] = {}
-    for summary in summaries:
-        for result in validation.results_for_execution(summary.run_id):
-            if result.status == "WARN":
-                warned.setdefault(result.rule_id, []).append(result.partition_key)
-    expected = {
-        rule: sum(1 for i, _ in enumerate(days_warned) if i + 1 >= 3)
-        for rule, days_warned in warned.items()
-        if len(days_warned) >= 3
-    }
-    assert "dest_known" in expected  # BQN, PSE, SJU and STT flights leave every day
-    alerts = OpsAlertService(runner.engine, AlertSettings.from_env()).list_alerts()
-    got = {
-        a.title.split(" ")[0]: a.occurrence_count
-        for a in alerts if a.event_kind == "DQ_WARN_ACCUMULATED"
-    }
-    assert got == expected
-    assert all(a.error_code == "DQ-002" for a in alerts if a.event_kind == "DQ_WARN_ACCUMULATED")
-    # applying the projection again raises nothing new
-    runner.sync(reset=True)
-    again = OpsAlertService(runner.engine, AlertSettings.from_env()).list_alerts()
-    assert {a.alert_id: a.occurrence_count for a in again} == {a.alert_id: a.occurrence_count for a in alerts}
