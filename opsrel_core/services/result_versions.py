@@ -10,7 +10,7 @@ activations retry on its conflict. A newer version is never displaced by an olde
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.alert_resolution import resolve_recovered_alerts
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.persistence.retry import retry_transient_methods
 
@@ -74,10 +75,12 @@ class ResultVersionService:
 
     Args:
         engine: engine of the ops database.
+        clock: current UTC time (when an alert its activation recovers is resolved).
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, clock: Callable[[], dt.datetime] = utcnow):
         self._engine = engine
+        self._clock = clock
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -148,7 +151,9 @@ class ResultVersionService:
         the execution's status, stop request and attribution from its row (an execution with an
         ``operator_id`` was decided by someone and may replace an active result) and the checks
         from ``evidence``. A refused version stays inactive with its ``inactive_reason``; the
-        earlier active version stays in place.
+        earlier active version stays in place. The live alerts of the job and the partitions it
+        now has active versions of are resolved in the same transaction, with a recovery notice
+        queued (``alert_resolution.resolve_recovered_alerts``).
 
         Args:
             execution_id: the execution.
@@ -200,6 +205,10 @@ class ResultVersionService:
                                            current[(row.asset_key, row.partition_key)])
                         elif row.inactive_reason != decision.reason:
                             row.inactive_reason = decision.reason
+                    # The partitions it recovered end their alerts in this same transaction.
+                    resolve_recovered_alerts(
+                        uow.session, execution, {r.partition_key for r in rows if r.is_active},
+                        self._clock())
                     uow.commit()
                 except sa.exc.IntegrityError:
                     continue  # a concurrent activation won the race: look again
