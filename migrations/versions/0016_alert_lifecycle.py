@@ -17,6 +17,9 @@ Revises: 0010
 Create Date: 2026-12-02
 """
 
+import contextlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -55,6 +58,37 @@ def _alert() -> sa.Table:
     )
 
 
+# Tables whose rows reference ``alert`` or each other, children first.
+_CHILDREN = ("alert_delivery_attempt", "alert_delivery")
+
+
+@contextlib.contextmanager
+def _children_set_aside() -> Iterator[None]:
+    """On SQLite, keep the deliveries and attempts aside while ``alert`` and ``alert_delivery``
+    are rebuilt, and put them back after.
+
+    SQLite rebuilds a table to change it (copy, drop, rename) and the migrations run with
+    foreign keys on, inside a transaction where they cannot be switched off: dropping ``alert``
+    while deliveries reference it would fail. Empty children make the drop safe; the rows come
+    back unchanged (a new column takes its default). PostgreSQL alters in place.
+    """
+    if op.get_context().dialect.name != "sqlite":
+        yield
+        return
+    for table in _CHILDREN:
+        op.execute(f"CREATE TABLE _keep_{table} AS SELECT * FROM {table}")
+        op.execute(f"DELETE FROM {table}")
+    yield
+    inspector_of = sa.inspect
+    for table in reversed(_CHILDREN):
+        bind = op.get_bind()
+        kept = {c["name"] for c in inspector_of(bind).get_columns(f"_keep_{table}")}
+        columns = ", ".join(c["name"] for c in inspector_of(bind).get_columns(table)
+                            if c["name"] in kept)
+        op.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _keep_{table}")
+        op.execute(f"DROP TABLE _keep_{table}")
+
+
 def upgrade() -> None:
     schema = _schema()
     op.create_table(
@@ -84,48 +118,49 @@ def upgrade() -> None:
     op.create_index(op.f("ix_alert_silence_expires_at"), "alert_silence", ["expires_at"],
                     schema=schema)
 
-    op.drop_index("uq_alert_open_dedupe_key", table_name="alert", schema=schema)
-    with op.batch_alter_table("alert", schema=schema) as batch:
-        batch.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("resolved_by", sa.String(100), nullable=True))
-        batch.add_column(sa.Column("resolved_by_execution_id", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("resolve_reason", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("rule_id", sa.String(100), nullable=True))
-        batch.add_column(sa.Column("silenced_by", sa.BigInteger().with_variant(
-            sa.Integer(), "sqlite"), nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_alert_resolved_by_execution_id_batch_execution"), "batch_execution",
-            ["resolved_by_execution_id"], ["execution_id"], referent_schema=schema)
-        batch.create_foreign_key(
-            op.f("fk_alert_silenced_by_alert_silence"), "alert_silence", ["silenced_by"],
-            ["silence_id"], referent_schema=schema)
+    with _children_set_aside():
+        op.drop_index("uq_alert_open_dedupe_key", table_name="alert", schema=schema)
+        with op.batch_alter_table("alert", schema=schema) as batch:
+            batch.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True))
+            batch.add_column(sa.Column("resolved_by", sa.String(100), nullable=True))
+            batch.add_column(sa.Column("resolved_by_execution_id", sa.String(64), nullable=True))
+            batch.add_column(sa.Column("resolve_reason", sa.Text(), nullable=True))
+            batch.add_column(sa.Column("rule_id", sa.String(100), nullable=True))
+            batch.add_column(sa.Column("silenced_by", sa.BigInteger().with_variant(
+                sa.Integer(), "sqlite"), nullable=True))
+            batch.create_foreign_key(
+                op.f("fk_alert_resolved_by_execution_id_batch_execution"), "batch_execution",
+                ["resolved_by_execution_id"], ["execution_id"], referent_schema=schema)
+            batch.create_foreign_key(
+                op.f("fk_alert_silenced_by_alert_silence"), "alert_silence", ["silenced_by"],
+                ["silence_id"], referent_schema=schema)
 
-    # An acknowledged alert and the OPEN alert a later repeat opened share a key: keep the newest
-    # live one, so the index below can be built.
-    alert = _alert()
-    newer = alert.alias("newer")
-    live = ("OPEN", "ACKNOWLEDGED")
-    op.execute(
-        alert.update()
-        .where(alert.c.status.in_(live), sa.exists(
-            sa.select(newer.c.alert_id).where(
-                newer.c.dedupe_key == alert.c.dedupe_key, newer.c.status.in_(live),
-                newer.c.alert_id > alert.c.alert_id)))
-        .values(status="RESOLVED", resolved_at=alert.c.last_seen_at, resolved_by=MIGRATION_ACTOR,
-                resolve_reason="a newer alert of the same key was open")
-    )
-    op.create_index("uq_alert_open_dedupe_key", "alert", ["dedupe_key"], unique=True,
-                    schema=schema, sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE))
+        # An acknowledged alert and the OPEN alert a later repeat opened share a key: keep the newest
+        # live one, so the index below can be built.
+        alert = _alert()
+        newer = alert.alias("newer")
+        live = ("OPEN", "ACKNOWLEDGED")
+        op.execute(
+            alert.update()
+            .where(alert.c.status.in_(live), sa.exists(
+                sa.select(newer.c.alert_id).where(
+                    newer.c.dedupe_key == alert.c.dedupe_key, newer.c.status.in_(live),
+                    newer.c.alert_id > alert.c.alert_id)))
+            .values(status="RESOLVED", resolved_at=alert.c.last_seen_at, resolved_by=MIGRATION_ACTOR,
+                    resolve_reason="a newer alert of the same key was open")
+        )
+        op.create_index("uq_alert_open_dedupe_key", "alert", ["dedupe_key"], unique=True,
+                        schema=schema, sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE))
 
-    with op.batch_alter_table("alert_delivery", schema=schema) as batch:
-        batch.add_column(sa.Column("kind", sa.String(10), nullable=False,
-                                   server_default="ALERT"))
-        batch.drop_constraint(op.f("uq_alert_delivery_alert_id_channel"), type_="unique")
-        batch.create_unique_constraint(op.f("uq_alert_delivery_alert_id_channel_kind"),
-                                       ["alert_id", "channel", "kind"])
-        batch.create_check_constraint("kind", _in("kind", KINDS))
-        batch.drop_constraint(op.f("ck_alert_delivery_status"), type_="check")
-        batch.create_check_constraint("status", _in("status", NEW_DELIVERY_STATUSES))
+        with op.batch_alter_table("alert_delivery", schema=schema) as batch:
+            batch.add_column(sa.Column("kind", sa.String(10), nullable=False,
+                                       server_default="ALERT"))
+            batch.drop_constraint(op.f("uq_alert_delivery_alert_id_channel"), type_="unique")
+            batch.create_unique_constraint(op.f("uq_alert_delivery_alert_id_channel_kind"),
+                                           ["alert_id", "channel", "kind"])
+            batch.create_check_constraint("kind", _in("kind", KINDS))
+            batch.drop_constraint(op.f("ck_alert_delivery_status"), type_="check")
+            batch.create_check_constraint("status", _in("status", NEW_DELIVERY_STATUSES))
 
 
 def downgrade() -> None:
@@ -139,22 +174,23 @@ def downgrade() -> None:
     op.execute(sa.text(
         f"UPDATE {prefix}alert_delivery SET status = 'FAILED', "
         f"last_error = 'suppressed by a silence' WHERE status = 'SUPPRESSED'"))
-    with op.batch_alter_table("alert_delivery", schema=schema) as batch:
-        batch.drop_constraint(op.f("ck_alert_delivery_status"), type_="check")
-        batch.create_check_constraint("status", _in("status", OLD_DELIVERY_STATUSES))
-        batch.drop_constraint(op.f("ck_alert_delivery_kind"), type_="check")
-        batch.drop_constraint(op.f("uq_alert_delivery_alert_id_channel_kind"), type_="unique")
-        batch.create_unique_constraint(op.f("uq_alert_delivery_alert_id_channel"),
-                                       ["alert_id", "channel"])
-        batch.drop_column("kind")
-    op.drop_index("uq_alert_open_dedupe_key", table_name="alert", schema=schema)
-    with op.batch_alter_table("alert", schema=schema) as batch:
-        batch.drop_constraint(op.f("fk_alert_silenced_by_alert_silence"), type_="foreignkey")
-        batch.drop_constraint(op.f("fk_alert_resolved_by_execution_id_batch_execution"),
-                              type_="foreignkey")
-        for column in ("silenced_by", "rule_id", "resolve_reason", "resolved_by_execution_id",
-                       "resolved_by", "resolved_at"):
-            batch.drop_column(column)
+    with _children_set_aside():
+        with op.batch_alter_table("alert_delivery", schema=schema) as batch:
+            batch.drop_constraint(op.f("ck_alert_delivery_status"), type_="check")
+            batch.create_check_constraint("status", _in("status", OLD_DELIVERY_STATUSES))
+            batch.drop_constraint(op.f("ck_alert_delivery_kind"), type_="check")
+            batch.drop_constraint(op.f("uq_alert_delivery_alert_id_channel_kind"), type_="unique")
+            batch.create_unique_constraint(op.f("uq_alert_delivery_alert_id_channel"),
+                                           ["alert_id", "channel"])
+            batch.drop_column("kind")
+        op.drop_index("uq_alert_open_dedupe_key", table_name="alert", schema=schema)
+        with op.batch_alter_table("alert", schema=schema) as batch:
+            batch.drop_constraint(op.f("fk_alert_silenced_by_alert_silence"), type_="foreignkey")
+            batch.drop_constraint(op.f("fk_alert_resolved_by_execution_id_batch_execution"),
+                                  type_="foreignkey")
+            for column in ("silenced_by", "rule_id", "resolve_reason", "resolved_by_execution_id",
+                           "resolved_by", "resolved_at"):
+                batch.drop_column(column)
     op.create_index("uq_alert_open_dedupe_key", "alert", ["dedupe_key"], unique=True,
                     schema=schema, sqlite_where=sa.text("status = 'OPEN'"),
                     postgresql_where=sa.text("status = 'OPEN'"))

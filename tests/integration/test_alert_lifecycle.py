@@ -305,3 +305,58 @@ def test_a_silence_needs_a_matcher_and_a_bounded_expiry(rig, engine):
                                     duration_seconds=60)
     assert rig.silences.list_silences(active_only=False) == []
     assert _audits(engine, "CREATE_SILENCE") == []
+
+
+# -- migration 0016 ----------------------------------------------------------------------------
+
+
+def test_upgrade_keeps_one_live_alert_per_key_and_downgrade_drops_recovery_notices(
+        empty_database_url):
+    from opsrel_core.persistence import migrate
+    from opsrel_core.persistence.engine import make_engine
+
+    migrate.upgrade(empty_database_url, "0010")
+    engine = make_engine(empty_database_url)
+    prefix = "ops." if engine.dialect.name == "postgresql" else ""
+    row = ("INSERT INTO {p}alert (event_kind, severity, status, dedupe_key, title, message, "
+           "occurrence_count, first_seen_at, last_seen_at) VALUES ('K', 'ERROR', '{s}', 'k', 't', "
+           "'m', 1, :at, :at)")
+    with engine.begin() as conn:
+        # Before 0016 an acknowledged alert did not absorb: a repeat opened a second live alert.
+        for status in ("ACKNOWLEDGED", "OPEN"):
+            conn.execute(sa.text(row.format(p=prefix, s=status)), {"at": T0})
+        # A delivery with an attempt: both survive the rebuild of their tables (SQLite).
+        first = conn.scalar(sa.text(f"SELECT min(alert_id) FROM {prefix}alert"))
+        conn.execute(sa.text(
+            f"INSERT INTO {prefix}alert_delivery (alert_id, channel, status, attempts, "
+            f"next_attempt_at, created_at) VALUES (:a, 'SLACK', 'SENT', 1, :at, :at)"),
+            {"a": first, "at": T0})
+        conn.execute(sa.text(
+            f"INSERT INTO {prefix}alert_delivery_attempt (delivery_id, attempted_at, succeeded) "
+            f"SELECT delivery_id, :at, true FROM {prefix}alert_delivery"), {"at": T0})
+    engine.dispose()
+    migrate.upgrade(empty_database_url, "0016")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            f"SELECT alert_id, status, resolved_by FROM {prefix}alert ORDER BY alert_id")).all()
+    assert [(r.status, r.resolved_by) for r in rows] == [
+        ("RESOLVED", "opsrel:migration-0016"), ("OPEN", None)]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            f"SELECT alert_id, kind, status FROM {prefix}alert_delivery")).all() == [
+            (rows[0].alert_id, "ALERT", "SENT")]
+        assert conn.scalar(sa.text(f"SELECT count(*) FROM {prefix}alert_delivery_attempt")) == 1
+    with engine.begin() as conn:
+        for kind in ("ALERT", "RECOVERY"):
+            conn.execute(sa.text(
+                f"INSERT INTO {prefix}alert_delivery (alert_id, channel, kind, status, attempts, "
+                f"next_attempt_at, created_at) VALUES (:a, 'EMAIL', :k, 'PENDING', 0, :at, :at)"),
+                {"a": rows[1].alert_id, "k": kind, "at": T0})
+    engine.dispose()
+    migrate.downgrade(empty_database_url, "0010")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text(f"SELECT count(*) FROM {prefix}alert_delivery")) == 2
+        assert conn.scalar(sa.text(f"SELECT count(*) FROM {prefix}alert_delivery_attempt")) == 1
+    engine.dispose()
