@@ -360,3 +360,36 @@ def test_upgrade_keeps_one_live_alert_per_key_and_downgrade_drops_recovery_notic
         assert conn.scalar(sa.text(f"SELECT count(*) FROM {prefix}alert_delivery")) == 2
         assert conn.scalar(sa.text(f"SELECT count(*) FROM {prefix}alert_delivery_attempt")) == 1
     engine.dispose()
+
+
+# -- the pure rules ----------------------------------------------------------------------------
+
+
+def test_the_lifecycle_rules():
+    from opsrel_core.domain import alert_lifecycle as lc
+
+    assert lc.next_status("OPEN", lc.ACKNOWLEDGE) == "ACKNOWLEDGED"
+    assert lc.next_status("RESOLVED", lc.RECOVER) == "RESOLVED"
+    assert [lc.can_resolve(s) for s in ("OPEN", "ACKNOWLEDGED", "RESOLVED")] == [True, True, False]
+    late = T0 + dt.timedelta(days=3)
+    assert lc.absorbs_repeat("ACKNOWLEDGED", T0, late, 3600)
+    assert not lc.absorbs_repeat("OPEN", T0, late, 3600)
+    assert lc.absorbs_repeat("OPEN", T0, T0 + dt.timedelta(seconds=3600), 3600)
+    assert [lc.parse_duration(t) for t in ("4h", "90m", "1d12h", "2w")] == [
+        14400, 5400, 129600, 1209600]
+    for bad in ("", "4", "h", "0m", "91d", "4 hours"):
+        with pytest.raises(ValueError):
+            lc.parse_duration(bad)
+    jan = lc.SilenceMatchers(job_id=JOB, partition_pattern="2013-01-*").validate()
+    facts = dict(job_id=JOB, error_code="INP-001", rule_id=None)
+    assert jan.matches(partition_key="2013-01-31", **facts)
+    assert not jan.matches(partition_key="2013-02-01", **facts)
+    assert not jan.matches(partition_key=None, **facts)
+    assert not jan.matches(partition_key="2013-01-31", **{**facts, "job_id": "other"})
+    assert lc.SilenceMatchers(rule_id="dest_known").validate().matches(
+        job_id=JOB, error_code="DQ-002", rule_id="dest_known", partition_key=None)
+    with pytest.raises(ValueError):
+        lc.SilenceMatchers(job_id="  ").validate()
+    assert lc.silence_holds(late, None, late - dt.timedelta(seconds=1))
+    assert not lc.silence_holds(late, None, late)
+    assert not lc.silence_holds(late, T0, T0)
