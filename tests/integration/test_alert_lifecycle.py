@@ -7,6 +7,7 @@ time moves through an injected clock.
 """
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -393,3 +394,37 @@ def test_the_lifecycle_rules():
     assert lc.silence_holds(late, None, late - dt.timedelta(seconds=1))
     assert not lc.silence_holds(late, None, late)
     assert not lc.silence_holds(late, T0, T0)
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_resolves_and_silences_with_exit_statuses(rig, database_url, monkeypatch, engine):
+    from click.testing import CliRunner
+
+    from opsrel_core.entrypoints.cli import cli
+    from opsrel_core.entrypoints.cli_alerts import alerts_resolve
+
+    monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
+    alert = rig.fail("run-1")
+    run = CliRunner().invoke
+    done = run(alerts_resolve, [str(alert.alert_id), "--operator", "kim", "--reason", "fixed"])
+    assert done.exit_code == 0 and "RESOLVED by kim" in done.output
+    again = run(alerts_resolve, [str(alert.alert_id), "--operator", "kim", "--reason", "fixed"])
+    assert again.exit_code == 2 and "[BAT-001]" in again.output
+    assert run(alerts_resolve, ["999999", "--reason", "x"]).exit_code == 1
+
+    created = run(cli, ["silences", "create", "--job", JOB, "--partition", "2013-01-*",
+                        "--for", "4h", "--operator", "kim", "--reason", "vendor re-sends"])
+    assert created.exit_code == 0, created.output
+    listed = run(cli, ["silences", "list", "--json"])
+    [silence] = json.loads(listed.output)
+    assert (silence["job_id"], silence["active"], silence["created_by"]) == (JOB, True, "kim")
+    assert run(cli, ["silences", "create", "--for", "4h", "--reason", "all"]).exit_code == 2
+    assert run(cli, ["silences", "create", "--job", JOB, "--reason", "r"]).exit_code == 2
+    ended = run(cli, ["silences", "end", str(silence["silence_id"]), "--reason", "arrived"])
+    assert ended.exit_code == 0, ended.output
+    assert run(cli, ["silences", "end", str(silence["silence_id"]), "--reason", "x"]).exit_code == 2
+    assert run(cli, ["silences", "end", "999999", "--reason", "x"]).exit_code == 1
+    assert [r.operator_id for r in _audits(engine, "CREATE_SILENCE")] == ["kim"]
+    assert len(_audits(engine, "END_SILENCE")) == 1
