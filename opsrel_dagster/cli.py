@@ -15,6 +15,7 @@ import time
 
 import click
 
+from opsrel_core.entrypoints import cli_alerts
 from opsrel_core.entrypoints.cli import cli, fail, table
 from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay ...`
 
@@ -65,7 +66,10 @@ def run_command(date_from: str, date_to: str, as_json: bool) -> None:
 
 @cli.group("alerts")
 def alerts_group() -> None:
-    """Operational alerts: send pending deliveries, list, acknowledge."""
+    """Operational alerts: send pending deliveries, list, acknowledge, resolve."""
+
+
+alerts_group.add_command(cli_alerts.alerts_resolve)
 
 
 @alerts_group.command("dispatch")

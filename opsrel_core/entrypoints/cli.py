@@ -614,3 +614,8 @@ def audit_list(operator_id: str | None, target_id: str | None, limit: int, as_js
         ["audit_id", "occurred (UTC)", "operator", "principal", "action", "target", "reason"],
         [[r.audit_id, f"{r.occurred_at:%Y-%m-%d %H:%M:%S}", r.operator_id, r.principal, r.action,
           f"{r.target_type}:{r.target_id}", r.reason] for r in records]))
+
+
+# Registers `opsrel silences ...` (and defines `alerts resolve`, added to the alerts group by
+# the console script); imported last, as it builds on the helpers above.
+from opsrel_core.entrypoints import cli_alerts  # noqa: E402,F401

@@ -37,11 +37,14 @@ class EmailMessageSpec:
         body: plain text.
         message_id: a stable ``Message-ID`` (``<...@...>``); the same delivery re-sent after a
             crash carries the same id, so mail clients can collapse the duplicate.
+        in_reply_to: the ``Message-ID`` this email answers (sent as ``In-Reply-To`` and
+            ``References``, so mail clients thread a recovery notice under its alert).
     """
 
     subject: str
     body: str
     message_id: str | None = None
+    in_reply_to: str | None = None
 
 
 class EmailSender(Protocol):

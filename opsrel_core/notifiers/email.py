@@ -55,6 +55,9 @@ class SmtpEmailSender:
         msg["Date"] = formatdate(usegmt=True)
         if message.message_id:
             msg["Message-ID"] = message.message_id
+        if message.in_reply_to:
+            msg["In-Reply-To"] = message.in_reply_to
+            msg["References"] = message.in_reply_to
         msg.set_content(message.body)
         return msg
 

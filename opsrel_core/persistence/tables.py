@@ -59,7 +59,8 @@ REPLAY_TYPES = ("FULL", "RANGE", "SINGLE")
 REPLAY_STATUSES = ("REQUESTED", "RUNNING", "SUCCESS", "FAILED", "STOPPING", "STOPPED")
 ALERT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
 ALERT_CHANNELS = ("EMAIL", "SLACK")
-DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED")
+DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED", "SUPPRESSED")  # SUPPRESSED: 0016
+DELIVERY_KINDS = ("ALERT", "RECOVERY")  # 0016
 LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT")
 RULE_SEVERITIES = ("FAIL", "WARN")
 RULE_ALERT_POLICIES = ("always", "baseline", "never")
@@ -287,7 +288,8 @@ class ResultVersion(Base):
 
 
 class Alert(Base):
-    """An operational alert (C1-T07). ``dedupe_key`` is unique among open alerts."""
+    """An operational alert (C1-T07). ``dedupe_key`` is unique among live (OPEN or
+    ACKNOWLEDGED) alerts; ``resolved_*`` say when, by whom and why one ended (0016)."""
 
     __tablename__ = "alert"
     __table_args__ = (
@@ -298,8 +300,8 @@ class Alert(Base):
             "uq_alert_open_dedupe_key",
             "dedupe_key",
             unique=True,
-            sqlite_where=sa.text("status = 'OPEN'"),
-            postgresql_where=sa.text("status = 'OPEN'"),
+            sqlite_where=sa.text("status IN ('OPEN', 'ACKNOWLEDGED')"),
+            postgresql_where=sa.text("status IN ('OPEN', 'ACKNOWLEDGED')"),
         ),
         sa.Index(None, "status", "last_seen_at"),
         sa.Index(None, "execution_id"),
@@ -321,14 +323,49 @@ class Alert(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(100))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+    resolved_by_execution_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("batch_execution.execution_id"))
+    resolve_reason: Mapped[str | None] = mapped_column(sa.Text)
+    rule_id: Mapped[str | None] = mapped_column(sa.String(100))
+    silenced_by: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("alert_silence.silence_id"))
+
+
+class AlertSilence(Base):
+    """A silence: alerts matching every given matcher, raised while ``now < expires_at`` and
+    before ``ended_at``, are recorded but not delivered (0016)."""
+
+    __tablename__ = "alert_silence"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "job_id IS NOT NULL OR error_code IS NOT NULL OR rule_id IS NOT NULL "
+            "OR partition_pattern IS NOT NULL", name="has_matcher"),
+        sa.CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        sa.Index(None, "expires_at"),
+    )
+    silence_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str | None] = mapped_column(sa.String(100))
+    error_code: Mapped[str | None] = mapped_column(sa.ForeignKey("error_code.code"))
+    rule_id: Mapped[str | None] = mapped_column(sa.String(100))
+    partition_pattern: Mapped[str | None] = mapped_column(sa.String(100))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    ended_by: Mapped[str | None] = mapped_column(sa.String(100))
 
 
 class AlertDelivery(Base):
-    """One channel's delivery of an alert: the outbox row a dispatcher sends."""
+    """One channel's delivery of an alert: the outbox row a dispatcher sends. ``kind`` ALERT is
+    the alert itself, RECOVERY the notice that it was resolved by a recovering execution."""
 
     __tablename__ = "alert_delivery"
     __table_args__ = (
-        sa.UniqueConstraint("alert_id", "channel"),
+        sa.UniqueConstraint("alert_id", "channel", "kind"),
+        sa.CheckConstraint(in_list("kind", DELIVERY_KINDS), name="kind"),
         sa.CheckConstraint(in_list("channel", ALERT_CHANNELS), name="channel"),
         sa.CheckConstraint(in_list("status", DELIVERY_STATUSES), name="status"),
         sa.Index(None, "status", "next_attempt_at"),
@@ -336,6 +373,7 @@ class AlertDelivery(Base):
     delivery_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.alert_id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
+    kind: Mapped[str] = mapped_column(sa.String(10), default="ALERT", server_default="ALERT")
     status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -6,13 +6,24 @@ transaction, and sends nothing itself: recording a failure is never slowed or ro
 mail server (RB-23). ``AlertDispatcher.dispatch_once`` sends what is due.
 
 **No storms.** An alert's ``dedupe_key`` (default ``"<event_kind>:<error_code>:<job_id>:
-<partition_key>"``) is unique among OPEN alerts (partial unique index). A repeat within
-``dedupe_window_seconds`` of the open alert's ``last_seen_at`` increments ``occurrence_count``
-and ``last_seen_at`` and sends nothing. A repeat after the window is a new incident: the quiet
-open alert is closed (RESOLVED: nothing recurred for a whole window) and a new alert with new
-deliveries is opened. Acknowledged alerts no longer absorb repeats: a failure after someone
-acknowledged is news. Two concurrent first occurrences both try to insert; the index refuses
-the second, which is retried and becomes an increment. A caller that passes ``describe`` (the
+<partition_key>"``) is unique among live (OPEN or ACKNOWLEDGED) alerts (partial unique index).
+Which repeat is absorbed is the lifecycle's rule (``opsrel_core.domain.alert_lifecycle``): a
+repeat within ``dedupe_window_seconds`` of an OPEN alert's ``last_seen_at`` increments
+``occurrence_count`` and ``last_seen_at`` and sends nothing; after the window it is a new
+incident: the quiet alert is closed (RESOLVED: nothing recurred for a whole window) and a new
+alert with new deliveries is opened. An ACKNOWLEDGED alert absorbs every repeat until it is
+resolved (someone already works on it); a repeat after resolution opens a new alert. Two
+concurrent first occurrences both try to insert; the index refuses the second, which is retried
+and becomes an increment.
+
+**Silences.** A new alert that an active silence matches (``alert_silences``) is written with
+``silenced_by`` and SUPPRESSED deliveries: recorded, listed, never sent. When its silence no
+longer holds, the alert's next occurrence turns those deliveries PENDING.
+
+**Resolution.** A recovering execution resolves the alert and queues its RECOVERY deliveries
+(``alert_resolution``); ``resolve_alert`` resolves by hand. The dispatcher sends a RECOVERY
+delivery only once the same channel's ALERT delivery is done (sent or failed), so a notice
+never comes before its alert; the email answers the alert's ``Message-ID``. A caller that passes ``describe`` (the
 DQ-002 policy) has the repeat rewrite the alert's title and message for the new count, in the
 increment's transaction, and point the alert at the latest occurrence's partition.
 
@@ -54,18 +65,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.redaction import WITHHELD
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException, ConflictException, NotFoundException
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec, EmailSender, SlackSender
-from opsrel_core.notifiers import templates
+from opsrel_core.notifiers import recovery, templates
 from opsrel_core.persistence.retry import retry_transient, retry_transient_methods
 from opsrel_core.persistence.tables import (
     ALERT_STATUSES, SEVERITIES, Alert, AlertDelivery, AlertDeliveryAttempt, AlertTemplate,
     BatchExecution, ErrorCode, UtcDateTime, utcnow,
 )
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.alert_resolution import resolve_alert
+from opsrel_core.services.alert_silences import matching_silence, silence_still_holds
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.services.batch_execution import ExecutionView
 
@@ -110,6 +124,12 @@ class AlertView:
     last_seen_at: dt.datetime
     acknowledged_by: str | None
     acknowledged_at: dt.datetime | None
+    resolved_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    resolved_by_execution_id: str | None = None
+    resolve_reason: str | None = None
+    rule_id: str | None = None
+    silenced_by: int | None = None
 
     @classmethod
     def of(cls, row: Any) -> "AlertView":
@@ -132,6 +152,8 @@ class DeliveryView:
     """One channel's delivery of an alert, with its attempts oldest first.
 
     Attributes:
+        kind: ALERT (the alert) or RECOVERY (the notice that it was resolved).
+        status: PENDING, RETRY, SENT, FAILED, or SUPPRESSED (silenced: never sent).
         attempts: claims so far (a claim whose outcome was lost to a crash counts too).
         attempt_history: the recorded attempts.
     """
@@ -146,6 +168,7 @@ class DeliveryView:
     sent_at: dt.datetime | None
     created_at: dt.datetime
     attempt_history: tuple[AttemptView, ...]
+    kind: str = "ALERT"
 
 
 @dataclasses.dataclass
@@ -206,6 +229,7 @@ class OpsAlertService:
         dedupe_key: str | None = None,
         at: dt.datetime | None = None,
         describe: Callable[[int], tuple[str, str]] | None = None,
+        rule_id: str | None = None,
     ) -> AlertView:
         """Open an alert (with its deliveries) or add an occurrence to the open one, atomically.
 
@@ -222,9 +246,11 @@ class OpsAlertService:
                 rewrites the alert's title and message for its new count, and its execution,
                 asset and partition become this occurrence's (the latest), so what is read and
                 sent says how often and where last.
+            rule_id: the data-quality rule it is about (a silence may match it).
 
         Returns:
-            The alert: new (occurrence_count 1, deliveries PENDING) or the open one incremented.
+            The alert: new (occurrence_count 1, deliveries PENDING, or SUPPRESSED when a silence
+            matches) or the live one incremented.
 
         Raises:
             ValueError: unknown severity or error code, or a blank event kind.
@@ -232,7 +258,7 @@ class OpsAlertService:
         """
         return self._occur(
             _AlertSpec(event_kind, severity, title, message, error_code, job_id, execution_id,
-                       asset_key, partition_key, dedupe_key, describe),
+                       asset_key, partition_key, dedupe_key, describe, rule_id),
             _utc(at) if at else self._clock(),
             count_once=False,
         )
@@ -344,6 +370,23 @@ class OpsAlertService:
             uow.commit()
             return AlertView.of(row)
 
+    def resolve_alert(
+        self, alert_id: int, *, operator_id: str | None, reason: str | None,
+        at: dt.datetime | None = None,
+    ) -> AlertView:
+        """Resolve a live alert by hand with a reason, audited (``RESOLVE_ALERT``), atomically.
+
+        Raises:
+            BatchExecutionException: BAT-008 when operator or reason is missing or blank.
+            NotFoundException: BAT-011 when no alert has this id.
+            ConflictException: BAT-001 when it is already resolved; nothing changes.
+        """
+        at = _utc(at) if at else self._clock()
+        with UnitOfWork(self._engine) as uow:
+            row = resolve_alert(uow.session, alert_id, operator_id=operator_id, reason=reason, at=at)
+            uow.commit()
+            return AlertView.of(row)
+
     def get_alert(self, alert_id: int) -> AlertView:
         """Return one alert.
 
@@ -396,7 +439,7 @@ class OpsAlertService:
                 raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no alert with id {alert_id}")
             deliveries = uow.session.scalars(
                 sa.select(AlertDelivery).where(AlertDelivery.alert_id == alert_id)
-                .order_by(AlertDelivery.channel)
+                .order_by(AlertDelivery.kind, AlertDelivery.channel)
             ).all()
             attempts = uow.session.scalars(
                 sa.select(AlertDeliveryAttempt)
@@ -409,7 +452,7 @@ class OpsAlertService:
             return [
                 DeliveryView(
                     delivery_id=d.delivery_id, alert_id=d.alert_id, channel=d.channel,
-                    status=d.status, attempts=d.attempts,
+                    kind=d.kind, status=d.status, attempts=d.attempts,
                     next_attempt_at=_aware(d.next_attempt_at), last_error=_masked(d.last_error),
                     sent_at=_aware(d.sent_at), created_at=_aware(d.created_at),
                     attempt_history=tuple(
@@ -438,7 +481,7 @@ class OpsAlertService:
         spec = dataclasses.replace(spec, title=self._settings.redact(spec.title),
                                    message=self._settings.redact(spec.message))
         key = spec.key()
-        window = dt.timedelta(seconds=self._settings.dedupe_window_seconds)
+        window = self._settings.dedupe_window_seconds
         # Core statements on the session's connection, not ORM objects: the unit of work's
         # flush, identity map and row loading were most of this path's client CPU (benchmark
         # B7). The transaction, the statements' guards and the unique index are the same.
@@ -461,20 +504,25 @@ class OpsAlertService:
                         return AlertView.of(covering)
                 if history:
                     row = conn.execute(
-                        sa.insert(alert).values({**spec.values(key, at), "status": "RESOLVED"})
-                        .returning(*alert.c)
+                        sa.insert(alert).values({
+                            **spec.values(key, at), "status": lifecycle.RESOLVED,
+                            "resolved_at": at, "resolved_by": lifecycle.BY_HISTORY,
+                        }).returning(*alert.c)
                     ).one()
                     uow.commit()
                     log.info("alert %r at %s is older than the history horizon: recorded, not "
                              "sent", key, at.isoformat())
                     return AlertView.of(row)
                 open_alert = conn.execute(
-                    sa.select(alert.c.alert_id, alert.c.last_seen_at)
-                    .where(alert.c.dedupe_key == key, alert.c.status == "OPEN")
+                    sa.select(alert.c.alert_id, alert.c.last_seen_at, alert.c.status)
+                    .where(alert.c.dedupe_key == key,
+                           alert.c.status.in_(lifecycle.LIVE_STATUSES))
                     .with_for_update()
                 ).first()
-                if open_alert is not None and at - _aware(open_alert.last_seen_at) <= window:
-                    guard = [alert.c.alert_id == open_alert.alert_id, alert.c.status == "OPEN"]
+                if open_alert is not None and lifecycle.absorbs_repeat(
+                        open_alert.status, _aware(open_alert.last_seen_at), at, window):
+                    guard = [alert.c.alert_id == open_alert.alert_id,
+                             alert.c.status == open_alert.status]
                     if count_once:
                         guard.append(sa.not_(sa.and_(alert.c.first_seen_at <= at, alert.c.last_seen_at >= at)))
                     at_param = sa.bindparam("occurred_at", at, type_=UtcDateTime())
@@ -486,28 +534,39 @@ class OpsAlertService:
                         ).returning(*alert.c)
                     ).first()
                     if updated is None:
-                        continue  # acknowledged or counted meanwhile: decide again
+                        continue  # acknowledged, resolved or counted meanwhile: decide again
                     if spec.describe is not None:
                         updated = _describe_repeat(conn, spec, updated, self._settings.redact)
+                    if updated.silenced_by is not None:
+                        self._lift_if_unsilenced(conn, updated.alert_id, updated.silenced_by)
                     uow.commit()
                     return AlertView.of(updated)
                 if open_alert is not None:
                     # Quiet for a whole window: that incident is over; this is a new one.
                     done = conn.execute(
                         sa.update(alert)
-                        .where(alert.c.alert_id == open_alert.alert_id, alert.c.status == "OPEN")
-                        .values(status="RESOLVED")
+                        .where(alert.c.alert_id == open_alert.alert_id,
+                               alert.c.status == lifecycle.OPEN)
+                        .values(status=lifecycle.next_status(lifecycle.OPEN, lifecycle.QUIET),
+                                resolved_at=at, resolved_by=lifecycle.BY_QUIET_WINDOW)
                     ).rowcount
                     if done != 1:
                         continue
                 try:
-                    row = conn.execute(
-                        sa.insert(alert).values(spec.values(key, at)).returning(*alert.c)
-                    ).one()
                     now = self._clock()
+                    # Matched when it is raised (now), not when it happened: a silence that
+                    # expired before the alert is raised no longer holds.
+                    silence = matching_silence(
+                        conn, now, job_id=spec.job_id, error_code=spec.error_code,
+                        rule_id=spec.rule_id, partition_key=spec.partition_key)
+                    row = conn.execute(
+                        sa.insert(alert).values({**spec.values(key, at), "silenced_by": silence})
+                        .returning(*alert.c)
+                    ).one()
                     if self._settings.channels:
                         conn.execute(sa.insert(_DELIVERY), [
-                            {"alert_id": row.alert_id, "channel": channel, "status": "PENDING",
+                            {"alert_id": row.alert_id, "channel": channel, "kind": "ALERT",
+                             "status": "PENDING" if silence is None else "SUPPRESSED",
                              "attempts": 0, "next_attempt_at": now, "created_at": now}
                             for channel in self._settings.channels
                         ])
@@ -519,6 +578,19 @@ class OpsAlertService:
             error_codes.BAT_INVALID_TRANSITION,
             f"alert {key!r} kept changing under concurrent writers; gave up after "
             f"{_INSERT_ATTEMPTS} attempts",
+        )
+
+    def _lift_if_unsilenced(self, conn: sa.Connection, alert_id: int, silence_id: int) -> None:
+        # A repeat of a silenced alert after its silence ended or expired: the condition
+        # outlasted the silence, so the alert is delivered now.
+        now = self._clock()
+        if silence_still_holds(conn, silence_id, now):
+            return
+        conn.execute(
+            sa.update(_DELIVERY).where(_DELIVERY.c.alert_id == alert_id,
+                                       _DELIVERY.c.kind == "ALERT",
+                                       _DELIVERY.c.status == "SUPPRESSED")
+            .values(status="PENDING", next_attempt_at=now)
         )
 
 
@@ -567,6 +639,7 @@ class _AlertSpec:
     partition_key: str | None
     dedupe_key: str | None
     describe: Callable[[int], tuple[str, str]] | None = None
+    rule_id: str | None = None
 
     def validate(self) -> None:
         if not self.event_kind or not self.event_kind.strip() or len(self.event_kind) > 50:
@@ -587,7 +660,7 @@ class _AlertSpec:
             error_code=self.error_code, job_id=self.job_id, execution_id=self.execution_id,
             asset_key=self.asset_key, partition_key=self.partition_key,
             title=" ".join(self.title.split())[:300], message=self.message, occurrence_count=1,
-            first_seen_at=at, last_seen_at=at,
+            first_seen_at=at, last_seen_at=at, rule_id=self.rule_id,
         )
 
 
@@ -602,6 +675,7 @@ class _Claim:
     attempt: int  # the delivery's attempts after this claim
     content: templates.AlertContent
     override: templates.TemplateOverride | None
+    notice: recovery.RecoveryContent | None = None  # set for a RECOVERY delivery
 
 
 class AlertDispatcher:
@@ -672,11 +746,18 @@ class AlertDispatcher:
             return None
         with UnitOfWork(self._engine) as uow:
             s = uow.session
+            alert_of_channel = sa.orm.aliased(AlertDelivery)
             stmt = (
                 sa.select(AlertDelivery)
                 .where(AlertDelivery.status.in_(("PENDING", "RETRY")),
                        AlertDelivery.next_attempt_at <= now,
-                       AlertDelivery.channel.in_(sorted(self._senders)))
+                       AlertDelivery.channel.in_(sorted(self._senders)),
+                       # A recovery notice waits until its channel's alert is sent (or failed).
+                       sa.or_(AlertDelivery.kind == "ALERT", ~sa.exists().where(
+                           alert_of_channel.alert_id == AlertDelivery.alert_id,
+                           alert_of_channel.channel == AlertDelivery.channel,
+                           alert_of_channel.kind == "ALERT",
+                           alert_of_channel.status.in_(("PENDING", "RETRY")))))
                 .order_by(AlertDelivery.next_attempt_at, AlertDelivery.delivery_id)
                 .limit(1)
             )
@@ -713,9 +794,11 @@ class AlertDispatcher:
                           "before recording it (the message may have been sent); sending again",
                 ))
             alert = s.get_one(Alert, delivery.alert_id)
+            content = self._content(s, alert)
             claim = _Claim(
                 delivery.delivery_id, delivery.alert_id, delivery.channel, delivery.attempts + 1,
-                self._content(s, alert), self._override(s, alert.event_kind, delivery.channel),
+                content, self._override(s, alert.event_kind, delivery.channel),
+                self._recovery(alert, content) if delivery.kind == "RECOVERY" else None,
             )
             uow.commit()
             return claim
@@ -723,10 +806,19 @@ class AlertDispatcher:
     def _send(self, claim: _Claim) -> DeliveryError | None:
         sender = self._senders[claim.channel]
         try:
-            if claim.channel == "EMAIL":
+            if claim.notice is not None and claim.channel == "EMAIL":
+                subject, body = recovery.render_recovery_email(claim.notice)
+                sender.send(EmailMessageSpec(
+                    subject, body, recovery.recovery_message_id(claim.alert_id),
+                    in_reply_to=recovery.alert_message_id(claim.alert_id),
+                ))
+            elif claim.notice is not None:
+                self._pace_slack()
+                sender.send(recovery.render_recovery_slack(claim.notice))
+            elif claim.channel == "EMAIL":
                 subject, body = templates.render_email(claim.content, claim.override)
                 sender.send(EmailMessageSpec(
-                    subject, body, f"<opsrel-alert-{claim.alert_id}-email@opsrel>"
+                    subject, body, recovery.alert_message_id(claim.alert_id)
                 ))
             else:
                 self._pace_slack()
@@ -818,6 +910,14 @@ class AlertDispatcher:
             occurrence_count=str(alert.occurrence_count),
             first_seen_at=_aware(alert.first_seen_at).isoformat(),
             last_seen_at=_aware(alert.last_seen_at).isoformat(),
+        )
+
+    def _recovery(self, alert: Alert, content: templates.AlertContent) -> recovery.RecoveryContent:
+        by = alert.resolved_by_execution_id
+        return recovery.RecoveryContent(
+            alert=content, resolved_by_execution_id=by or "-",
+            resolved_at=_aware(alert.resolved_at).isoformat() if alert.resolved_at else "-",
+            recovery_link=self._settings.run_link(by) or "-",
         )
 
     @staticmethod

@@ -129,6 +129,7 @@ def evaluate_warn_policy(
                 partition_key=result.partition_key,
                 dedupe_key=f"{DQ_WARN_ACCUMULATED}:{job_id}:{result.rule_id}",
                 describe=describe,
+                rule_id=result.rule_id,
             )
         )
     return raised

@@ -10,7 +10,7 @@ activations retry on its conflict. A newer version is never displaced by an olde
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.alert_resolution import resolve_recovered_alerts
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.persistence.retry import retry_transient_methods
 
@@ -80,11 +81,14 @@ class ResultVersionService:
         engine: engine of the ops database.
         lineage: when given (OpenLineage is configured), the activation of a successful
             execution also records its OpenLineage COMPLETE event, in the same transaction.
+        clock: current UTC time (when an alert its activation recovers is resolved).
     """
 
-    def __init__(self, engine: sa.Engine, lineage: "LineageOutbox | None" = None):
+    def __init__(self, engine: sa.Engine, lineage: "LineageOutbox | None" = None,
+                 clock: Callable[[], dt.datetime] = utcnow):
         self._engine = engine
         self._lineage = lineage
+        self._clock = clock
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -156,7 +160,9 @@ class ResultVersionService:
         the execution's status, stop request and attribution from its row (an execution with an
         ``operator_id`` was decided by someone and may replace an active result) and the checks
         from ``evidence``. A refused version stays inactive with its ``inactive_reason``; the
-        earlier active version stays in place.
+        earlier active version stays in place. The live alerts of the job and the partitions it
+        now has active versions of are resolved in the same transaction, with a recovery notice
+        queued (``alert_resolution.resolve_recovered_alerts``).
 
         Args:
             execution_id: the execution.
@@ -210,6 +216,10 @@ class ResultVersionService:
                                            current[(row.asset_key, row.partition_key)])
                         elif row.inactive_reason != decision.reason:
                             row.inactive_reason = decision.reason
+                    # The partitions it recovered end their alerts in this same transaction.
+                    resolve_recovered_alerts(
+                        uow.session, execution, {r.partition_key for r in rows if r.is_active},
+                        self._clock())
                     if self._lineage is not None:
                         self._lineage.on_activation(uow.session, execution_id, lineage_inputs)
                     uow.commit()

@@ -67,6 +67,8 @@ OPERATIONS = [
     "GET /admin/executions/{execution_id}/context",
     "GET /admin/lineage/backtrace", "GET /admin/reports/daily/{partition}",
     "GET /admin/reports/replay/{replay_id}", "GET /admin/versions",
+    "POST /admin/alerts/{alert_id}/resolve", "POST /admin/silences", "GET /admin/silences",
+    "POST /admin/silences/{silence_id}/end",
 ]
 
 

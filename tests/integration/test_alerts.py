@@ -288,12 +288,17 @@ def test_concurrent_acknowledgements_write_one_record(alerts, engine):
     assert alerts.get_alert(view.alert_id).status == "ACKNOWLEDGED"
 
 
-def test_after_acknowledgement_a_repeat_opens_a_new_alert(alerts):
+def test_after_acknowledgement_a_repeat_is_absorbed_until_resolved(alerts):
+    # Acknowledged means known: the repeat counts on it; after resolution a repeat is news.
     first = alerts.send_alert("K", severity="ERROR", title="t", message="m", at=T0)
     alerts.acknowledge_alert(first.alert_id, operator_id="kim")
     second = alerts.send_alert("K", severity="ERROR", title="t", message="m",
                                at=T0 + dt.timedelta(minutes=1))
-    assert second.alert_id != first.alert_id
+    assert (second.alert_id, second.occurrence_count) == (first.alert_id, 2)
+    alerts.resolve_alert(first.alert_id, operator_id="kim", reason="fixed the feed")
+    third = alerts.send_alert("K", severity="ERROR", title="t", message="m",
+                              at=T0 + dt.timedelta(minutes=2))
+    assert third.alert_id != first.alert_id and third.status == "OPEN"
 
 
 # -- listing -----------------------------------------------------------------------------------
