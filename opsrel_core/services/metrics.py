@@ -40,7 +40,8 @@ from sqlalchemy.orm import Session
 
 from opsrel_core.domain.partitions import PartitionSet
 from opsrel_core.persistence.tables import (
-    ALERT_CHANNELS, REPLAY_STATUSES, VALIDATION_STATUSES, Alert, AlertDelivery, BatchExecution,
+    ALERT_CHANNELS, REPLAY_STATUSES, VALIDATION_STATUSES, Alert, AlertDelivery, AlertSilence,
+    BatchExecution,
     BatchJob, Replay, ResultVersion, ValidationResult, ValidationRuleVersion, utcnow,
 )
 from opsrel_core.services.execution_projection import IngestionStatus, ProjectionCursorStore
@@ -76,6 +77,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "opsrel_alerts_acknowledged": (
         "gauge", "Acknowledged alerts (not yet resolved) by severity and error code.",
         ("severity", "error_code")),
+    "opsrel_silences_active": (
+        "gauge", "Alert silences in force now (not ended, not expired).", ()),
     "opsrel_alert_deliveries": (
         "gauge", "Alert deliveries PENDING, RETRY (waiting for the next attempt) or FAILED "
         "(given up), by channel.", ("channel", "status")),
@@ -159,6 +162,7 @@ class OpsMetricsSnapshot:
     alerts_open: dict[tuple[str, str], int]
     alerts_acknowledged: dict[tuple[str, str], int]
     alert_deliveries: dict[tuple[str, str], int]
+    silences_active: int
     projections: tuple[IngestionStatus, ...]
     runs_set_aside: int
     data_quality_results: dict[tuple[str, str, str], int]
@@ -249,6 +253,9 @@ class OpsMetricsReader:
                 AlertDelivery.channel, AlertDelivery.status, sa.func.count())
                 .where(AlertDelivery.status.in_(DELIVERY_BACKLOG))
                 .group_by(AlertDelivery.channel, AlertDelivery.status))
+            silences = conn.scalar(
+                sa.select(sa.func.count()).select_from(AlertSilence)
+                .where(AlertSilence.ended_at.is_(None), AlertSilence.expires_at > now)) or 0
             replays = _counts(conn, sa.select(Replay.job_id, Replay.status, sa.func.count())
                               .group_by(Replay.job_id, Replay.status))
         projections = tuple(ProjectionCursorStore(self._engine).ingestion_status(now))
@@ -262,7 +269,7 @@ class OpsMetricsReader:
             partitions_without_active_version=without, partitions_latest_attempt_failed=failed,
             alerts_open={k[1:]: v for k, v in alerts.items() if k[0] == "OPEN"},
             alerts_acknowledged={k[1:]: v for k, v in alerts.items() if k[0] == "ACKNOWLEDGED"},
-            alert_deliveries=deliveries, projections=projections, runs_set_aside=set_aside,
+            alert_deliveries=deliveries, silences_active=silences, projections=projections, runs_set_aside=set_aside,
             data_quality_results=quality, replays=replays,
         )
 
@@ -516,6 +523,7 @@ class OpsMetricsCollector(Collector):
         add("opsrel_alerts_acknowledged", s.alerts_acknowledged)
         add("opsrel_alert_deliveries", s.alert_deliveries,
             [(c, status) for c in ALERT_CHANNELS for status in DELIVERY_BACKLOG])
+        families["opsrel_silences_active"].add_metric([], float(s.silences_active))
         for p in s.projections:
             families["opsrel_projection_lag_seconds"].add_metric([p.name], p.lag_seconds)
             families["opsrel_projection_last_check_timestamp_seconds"].add_metric(

@@ -17,6 +17,7 @@ from opsrel_core.alert_settings import AlertSettings, Secret
 from opsrel_core.persistence.tables import (
     Alert, AlertDelivery, BatchExecution, Replay, ResultVersion, utcnow,
 )
+from opsrel_core.services.alert_silences import SilenceService
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.execution_projection import ProjectionCursorStore
@@ -118,6 +119,14 @@ def _world(engine) -> dict[str, object]:
     store.set(PROJECTION, "1234")
     store.record_backlog(PROJECTION, utcnow() - dt.timedelta(seconds=90))
     ProjectionFailureService(engine).set_aside("run-lost", "SYS-002", "database unreachable")
+    # Silences: one in force, one ended early, one created two hours ago for an hour (expired).
+    silences = SilenceService(engine)
+    silences.create_silence(operator_id="alice", reason="known", job_id=JOB, duration_seconds=3600)
+    ended = silences.create_silence(operator_id="alice", reason="known", error_code="INP-001",
+                                    duration_seconds=3600)
+    silences.end_silence(ended.silence_id, operator_id="alice", reason="over")
+    SilenceService(engine, clock=lambda: utcnow() - dt.timedelta(hours=2)).create_silence(
+        operator_id="alice", reason="known", rule_id="dest_known", duration_seconds=3600)
     return {"alert": open_alert, "replay": replay, "ids": {
         "run-good", "run-bad", "run-replay", "run-range", "run-now", "run-lost",
         "2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04", "2013-01-05",
@@ -197,6 +206,8 @@ def test_every_family_matches_the_ops_schema(api, engine, monkeypatch):
         engine, d.channel, d.status, table=d.__table__,
         where=[d.status.in_(("PENDING", "RETRY", "FAILED"))])
     assert _by(samples, "opsrel_alert_deliveries", "channel", "status") == {("SLACK", "PENDING"): 2}
+    # One silence in force, one ended, one expired: only the first counts.
+    assert samples["opsrel_silences_active"][()] == 1
 
     [lag] = samples["opsrel_projection_lag_seconds"].items()
     assert lag[0] == (("projection", PROJECTION),)
