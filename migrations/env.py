@@ -10,6 +10,7 @@ connection as ``config.attributes["connection"]``.
 """
 
 import os
+import sqlite3
 
 import sqlalchemy as sa
 from alembic import context
@@ -57,8 +58,6 @@ def _run(connection: sa.Connection) -> None:
     if schema:
         connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     if connection.dialect.name == "sqlite":
-        # Foreign keys on, so that a data downgrade cannot leave dangling references.
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection = connection.execution_options(schema_translate_map={OPS_SCHEMA: None})
     context.configure(
         connection=connection,
@@ -74,6 +73,42 @@ def _run(connection: sa.Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            _check_foreign_keys(connection)
+
+
+def _check_foreign_keys(connection: sa.Connection) -> None:
+    # SQLite rebuilds a table to alter it (create, copy, drop, rename). With foreign keys
+    # enforced, dropping a table that other rows reference fails, so the migrations run with
+    # them off; this check, in the same transaction, refuses a result with a dangling reference
+    # (a data downgrade that would orphan rows), and the whole upgrade or downgrade is undone.
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if dangling:
+        first = ", ".join(f"{row[0]} row {row[1]} -> {row[2]}" for row in dangling[:5])
+        message = (f"the migration would leave {len(dangling)} dangling reference(s) ({first}); "
+                   "nothing was changed")
+        # The same error type a foreign key violation raises on PostgreSQL.
+        raise sa.exc.IntegrityError("PRAGMA foreign_key_check", None, sqlite3.IntegrityError(message))
+
+
+def _transactional_sqlite(engine: sa.Engine) -> None:
+    """Run every migration of one ``opsrel db`` call in one SQLite transaction, DDL included.
+
+    The sqlite3 driver begins a transaction only before data statements, so a migration's
+    ``ALTER TABLE`` would commit on its own and a later failure would leave the schema half
+    changed under the old revision. Here the driver begins nothing and SQLAlchemy's begin is an
+    explicit ``BEGIN IMMEDIATE``; foreign keys are off while tables are rebuilt (checked before
+    the commit, see ``_check_foreign_keys``).
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def run_migrations_online() -> None:
@@ -83,6 +118,8 @@ def run_migrations_online() -> None:
         _run(injected)
         return
     engine = sa.create_engine(_url(), poolclass=sa.pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        _transactional_sqlite(engine)
     with engine.begin() as connection:
         _run(connection)
     engine.dispose()
