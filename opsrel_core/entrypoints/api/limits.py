@@ -6,7 +6,9 @@ Before a route reads or parses anything, ``TrustMiddleware``:
    ``auth_failures`` failed attempts per client IP within ``auth_window_seconds`` (a sliding
    window kept in this process; several API processes each keep their own);
 2. answers **401** to a request for ``/admin/...`` without a valid bearer token, without reading
-   its body (an anonymous client never makes the server read, buffer or parse a byte of it);
+   its body (an anonymous client never makes the server read, buffer or parse a byte of it),
+   and to a request for any other path (``/metrics``) that presents an invalid bearer token:
+   every failed token counts towards the brake, wherever it was sent;
 3. answers **413** to a body larger than ``max_body_bytes``: at once from its ``Content-Length``,
    or, for a body sent without one (chunked), as soon as the bytes read pass the limit.
 
@@ -169,7 +171,11 @@ class TrustMiddleware:
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0] or "unknown"
-        if scope["path"] == PROTECTED_PREFIX or scope["path"].startswith(PROTECTED_PREFIX + "/"):
+        protected = (scope["path"] == PROTECTED_PREFIX
+                     or scope["path"].startswith(PROTECTED_PREFIX + "/"))
+        # A bearer token presented anywhere (``/metrics``, which checks its own token) is
+        # checked here too, so that guessing tokens outside /admin meets the same brake.
+        if protected or _bearer_token(scope) is not None:
             refused = await self._authenticated(scope, client)
             if refused is not None:
                 await refused(scope, receive, send)
