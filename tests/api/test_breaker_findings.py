@@ -137,3 +137,18 @@ def test_a_partition_pattern_naming_some_partitions_still_works():
     assert SilenceMatchers(partition_pattern="2013-01-*").validate().matches(
         job_id="j", error_code=None, rule_id=None, partition_key="2013-01-05")
     assert SilenceMatchers(partition_pattern="??").validate().partition_pattern == "??"
+
+
+@pytest.mark.parametrize("url", ["http://user:s3cretpw@marquez.internal/api/v1/lineage",
+                                 "https://s3cretpw@marquez.internal:5000/"])
+def test_an_openlineage_url_with_a_password_is_refused_without_echoing_it(url):
+    # Before: accepted; every send failed with ``InvalidURL: nonnumeric port:
+    # 's3cretpw@marquez.internal'`` (or a DNS query for it), which the outbox stored in
+    # lineage_event.last_error / lineage_event_attempt.error and logged with a traceback: the
+    # API key is redacted there, a URL's password was not.
+    from opsrel_core.openlineage_settings import OpenLineageSettings
+
+    with pytest.raises(ValueError) as refused:
+        OpenLineageSettings.from_env({"OPSREL_OPENLINEAGE_URL": url})
+    assert "must not carry a user or password" in str(refused.value)
+    assert "s3cretpw" not in str(refused.value)
