@@ -152,3 +152,14 @@ def test_an_openlineage_url_with_a_password_is_refused_without_echoing_it(url):
         OpenLineageSettings.from_env({"OPSREL_OPENLINEAGE_URL": url})
     assert "must not carry a user or password" in str(refused.value)
     assert "s3cretpw" not in str(refused.value)
+
+
+@pytest.mark.parametrize("raw", ["inf", "1e10", "3601"])
+def test_a_metrics_cache_too_long_for_the_background_timer_is_refused(raw):
+    # Before: accepted; the background reader's ``Event.wait(1e10)`` raised OverflowError, the
+    # thread died still registered, and every scrape served the first read as fresh for ever.
+    from opsrel_core.services.metrics import MetricsSettings
+
+    with pytest.raises(ValueError, match="OPSREL_METRICS_CACHE_SECONDS must be 0..3600"):
+        MetricsSettings.from_env({"OPSREL_METRICS_CACHE_SECONDS": raw})
+    assert MetricsSettings.from_env({"OPSREL_METRICS_CACHE_SECONDS": "3600"}).cache_seconds == 3600
