@@ -163,3 +163,11 @@ def test_a_metrics_cache_too_long_for_the_background_timer_is_refused(raw):
     with pytest.raises(ValueError, match="OPSREL_METRICS_CACHE_SECONDS must be 0..3600"):
         MetricsSettings.from_env({"OPSREL_METRICS_CACHE_SECONDS": raw})
     assert MetricsSettings.from_env({"OPSREL_METRICS_CACHE_SECONDS": "3600"}).cache_seconds == 3600
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf"])
+def test_a_failed_auth_window_that_is_not_a_finite_number_is_refused(raw):
+    # Before: accepted (nan <= 0 is False); once an address was braked, ``retry_after`` took
+    # ``math.ceil(nan)`` / ``math.ceil(inf)`` and every request from it was a 500.
+    with pytest.raises(ValueError, match="must be positive"):
+        ApiLimits.from_env({"OPSREL_API_AUTH_WINDOW_SECONDS": raw})

@@ -68,8 +68,11 @@ class ApiLimits:
     auth_window_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_body_bytes < 1 or self.auth_failures < 1 or self.auth_window_seconds <= 0:
-            raise ValueError(f"API limits must be positive, got {self}")
+        # A window of nan or inf would make every request of a braked address a 500
+        # (``math.ceil`` of it in ``retry_after``): a finite number of seconds only.
+        if (self.max_body_bytes < 1 or self.auth_failures < 1
+                or not 0 < self.auth_window_seconds < math.inf):
+            raise ValueError(f"API limits must be positive (the window finite), got {self}")
 
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> "ApiLimits":
