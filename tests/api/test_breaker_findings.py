@@ -171,3 +171,59 @@ def test_a_failed_auth_window_that_is_not_a_finite_number_is_refused(raw):
     # ``math.ceil(nan)`` / ``math.ceil(inf)`` and every request from it was a 500.
     with pytest.raises(ValueError, match="must be positive"):
         ApiLimits.from_env({"OPSREL_API_AUTH_WINDOW_SECONDS": raw})
+
+
+def _asgi_call(path: str, chunks: list[bytes], app_reads: bool = False):
+    """Run ``TrustMiddleware`` alone on one request sent as ``chunks`` (chunked: no
+    Content-Length); returns (receive calls before the app ran, what the app read, statuses)."""
+    import asyncio
+
+    from opsrel_core.entrypoints.api.limits import TrustMiddleware
+
+    pending = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+               for i, c in enumerate(chunks)]
+    calls = {"receive": 0, "before_app": None}
+    read: list[dict] = []
+    sent: list[int] = []
+
+    async def receive():
+        calls["receive"] += 1
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            sent.append(message["status"])
+
+    async def app(scope, receive_, send_):
+        calls["before_app"] = calls["receive"]
+        while app_reads:
+            message = await receive_()
+            read.append(message)
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+        await send_({"type": "http.response.start", "status": 404, "headers": []})
+        await send_({"type": "http.response.body", "body": b""})
+
+    middleware = TrustMiddleware(app, ApiLimits(max_body_bytes=100),
+                                 authenticate=lambda _app, token: None)
+    scope = {"type": "http", "method": "POST", "path": path, "headers": [], "client": ("1.2.3.4", 1)}
+    asyncio.run(middleware(scope, receive, send))
+    return calls["before_app"], read, sent
+
+
+def test_an_anonymous_body_outside_admin_is_not_read_ahead():
+    # Before: the middleware buffered up to OPSREL_API_MAX_BODY_BYTES of every request outside
+    # /admin (POST /nowhere, POST /metrics) from anyone before the route ran, although "an
+    # anonymous client cannot make the server buffer a large body".
+    before_app, _, sent = _asgi_call("/nowhere", [b"a" * 60, b"a" * 30])
+    assert before_app == 0 and sent == [404]
+
+
+def test_a_route_outside_admin_that_reads_gets_at_most_the_limit():
+    _, read, _ = _asgi_call("/nowhere", [b"a" * 60, b"a" * 60, b"a" * 60], app_reads=True)
+    assert [m["type"] for m in read] == ["http.request", "http.disconnect"]
+
+
+def test_an_admin_body_is_still_read_only_after_authentication():
+    before_app, _, sent = _asgi_call("/admin/silences", [b"a" * 60])
+    assert before_app is None and sent == [401]

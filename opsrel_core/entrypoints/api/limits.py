@@ -12,8 +12,10 @@ Before a route reads or parses anything, ``TrustMiddleware``:
 3. answers **413** to a body larger than ``max_body_bytes``: at once from its ``Content-Length``,
    or, for a body sent without one (chunked), as soon as the bytes read pass the limit.
 
-Only then is the request passed on, with its body (at most ``max_body_bytes``, already read)
-replayed to the route. The client IP is the ASGI ``client`` address: behind a reverse proxy,
+Only then is a request for ``/admin/...`` passed on, with its body (at most ``max_body_bytes``,
+already read) replayed to the route. A request for any other path (none of which takes a body) is
+passed on without reading ahead: its body is read only if a route asks, and at most
+``max_body_bytes`` of it. The client IP is the ASGI ``client`` address: behind a reverse proxy,
 run uvicorn with ``--proxy-headers --forwarded-allow-ips`` (``opsrel api serve`` has both) so
 that it is the address the proxy saw, not the proxy's (``docs/deployment.md``).
 """
@@ -192,6 +194,12 @@ class TrustMiddleware:
             if int(declared) > self.limits.max_body_bytes:
                 await self._too_large(scope, receive, send)
                 return
+        if not protected:
+            # No route outside /admin takes a body (``/metrics``, the OpenAPI document, a 404):
+            # nothing is read ahead for them, so an anonymous client cannot make the server
+            # buffer a body there either; a route that reads anyway gets at most the limit.
+            await self.app(scope, _capped(receive, self.limits.max_body_bytes), send)
+            return
         try:
             body = await _read_body(receive, self.limits.max_body_bytes)
         except BodyTooLarge:
@@ -285,6 +293,25 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` as the client sends, until more than ``limit`` body bytes came: then a
+    disconnect (the route stops reading; the connection is closed)."""
+    size = 0
+
+    async def capped() -> Message:
+        nonlocal size
+        if size > limit:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return capped
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
