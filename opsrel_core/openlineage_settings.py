@@ -54,6 +54,13 @@ class OpenLineageSettings:
                 raise ValueError(
                     f"OPSREL_OPENLINEAGE_URL must be an http(s) URL, got scheme {parsed.scheme!r}"
                 )
+            if "@" in parsed.netloc:
+                # urllib never sends a URL's user and password: it takes them for the host (a DNS
+                # query for ``user:pw@host``) or the port, and its error, recorded on the event
+                # and logged, holds the password. The message names neither.
+                raise ValueError(
+                    "OPSREL_OPENLINEAGE_URL must not carry a user or password (user:...@host); "
+                    "give the credential as OPSREL_OPENLINEAGE_API_KEY")
             if parsed.path in ("", "/"):
                 object.__setattr__(
                     self, "url", urllib.parse.urlunsplit(parsed._replace(path=DEFAULT_LINEAGE_PATH))

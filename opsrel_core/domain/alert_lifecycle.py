@@ -104,8 +104,9 @@ class SilenceMatchers:
         """Return the matchers with blanks as None.
 
         Raises:
-            ValueError: no matcher is given (a silence must not mute everything), or one is
-                longer than 100 characters.
+            ValueError: no matcher is given (a silence must not mute everything), one is
+                longer than 100 characters, or the partition pattern is wildcards only
+                (``*``, ``?*``: it matches every partition).
         """
         cleaned = {}
         for field in dataclasses.fields(self):
@@ -113,6 +114,12 @@ class SilenceMatchers:
             value = value.strip() if isinstance(value, str) and value.strip() else None
             if value is not None and len(value) > 100:
                 raise ValueError(f"{field.name} must be at most 100 characters")
+            if (field.name == "partition_pattern" and value is not None and "*" in value
+                    and not value.strip("*?")):
+                # ``*``, ``?*``: every partition key; a silence by it alone would mute every
+                # partitioned alert, which the rule of one matcher at least is there to refuse.
+                raise ValueError(f"partition_pattern {value!r} matches every partition; name "
+                                 "some (e.g. 2013-01-*) or leave it out")
             cleaned[field.name] = value
         result = SilenceMatchers(**cleaned)
         if not any(cleaned.values()):

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.instants import to_utc
 from opsrel_core.domain.alert_lifecycle import (
     SilenceMatchers, silence_holds, validate_silence_seconds,
 )
@@ -108,7 +109,8 @@ class SilenceService:
         if (expires_at is None) == (duration_seconds is None):
             raise ValueError("give the silence an expiry: expires_at or a duration (e.g. 4h)")
         if expires_at is not None:
-            expires_at = _utc(expires_at)
+            # A client's instant may lie outside years 1..9999 once in UTC: a ValueError (422).
+            expires_at = to_utc(expires_at)
             duration_seconds = (expires_at - now).total_seconds()
         assert duration_seconds is not None
         validate_silence_seconds(duration_seconds)

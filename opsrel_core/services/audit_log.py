@@ -118,6 +118,7 @@ class AuditLogView:
         """
         values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
         values["occurred_at"] = _utc(row.occurred_at)
+        values["reason"] = redact_text(values["reason"])
         values["before_state"] = redact_state(values["before_state"])
         values["after_state"] = redact_state(values["after_state"])
         return cls(**values)
@@ -583,7 +584,8 @@ def require_attribution(operator_id: object, reason: object) -> tuple[str, str]:
     """Check an action's operator id and reason before anything runs.
 
     Returns:
-        (operator_id in its NFKC form, reason as given): record these.
+        (operator_id in its NFKC form, reason with credentials masked by ``redact_text``):
+        record these.
 
     Raises:
         BatchExecutionException: BAT-008 when either is missing or blank, the reason has no
@@ -591,5 +593,8 @@ def require_attribution(operator_id: object, reason: object) -> tuple[str, str]:
             (``operator_names.normalize_operator_name``: longer than 100 characters, surrounding
             spaces, invisible, control or bidi characters, mixed scripts).
     """
+    # A reason is free text an operator types or pastes; a credential in it (a plaintext token,
+    # a URL's password) would stay in the append-only log, readable by every viewer: masked here,
+    # where every audited action's reason passes, as states are.
     return (operator_names.normalize_operator_name(operator_id, "operator_id"),
-            operator_names.require_reason(reason, "reason"))
+            redact_text(operator_names.require_reason(reason, "reason")))

@@ -52,6 +52,7 @@ ENDED = ("SUCCESS", "FAILED", "STOPPED")
 IN_FLIGHT = ("READY", "RUNNING")
 DELIVERY_BACKLOG = ("PENDING", "RETRY", "FAILED")
 DEFAULT_CACHE_SECONDS = 5.0
+MAX_CACHE_SECONDS = 3600.0
 DEFAULT_SETTLE_SECONDS = 300.0
 
 Clock = Callable[[], dt.datetime]
@@ -109,7 +110,7 @@ class MetricsSettings:
     Attributes:
         cache_seconds: how old the read a scrape serves may be: while scraped, the metrics are
             read again every this many seconds in the background (``OPSREL_METRICS_CACHE_SECONDS``,
-            default 5; 0 reads on every scrape, in the scrape).
+            default 5, at most 3600; 0 reads on every scrape, in the scrape).
         require_token: scrapes need an API token of role viewer or above
             (``OPSREL_METRICS_AUTH=viewer``, the default); ``OPSREL_METRICS_AUTH=none`` serves
             them without one, for a server bound to a private address only.
@@ -119,15 +120,18 @@ class MetricsSettings:
     require_token: bool = True
 
     def __post_init__(self) -> None:
-        if not self.cache_seconds >= 0:
-            raise ValueError(f"OPSREL_METRICS_CACHE_SECONDS must be >= 0, got {self.cache_seconds}")
+        # At most an hour: a longer wait (``inf``, ``1e10``) overflows the background reader's
+        # timer, which then dies and leaves the first read served as fresh for ever.
+        if not 0 <= self.cache_seconds <= MAX_CACHE_SECONDS:
+            raise ValueError(f"OPSREL_METRICS_CACHE_SECONDS must be 0..{MAX_CACHE_SECONDS:g}, "
+                             f"got {self.cache_seconds}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "MetricsSettings":
         """Read ``OPSREL_METRICS_CACHE_SECONDS`` and ``OPSREL_METRICS_AUTH`` (viewer|none).
 
         Raises:
-            ValueError: a value that is not a number >= 0, or an unknown auth mode.
+            ValueError: a value that is not a number 0..3600, or an unknown auth mode.
         """
         env = os.environ if environ is None else environ
         raw = (env.get("OPSREL_METRICS_CACHE_SECONDS") or "").strip()

@@ -6,12 +6,16 @@ Before a route reads or parses anything, ``TrustMiddleware``:
    ``auth_failures`` failed attempts per client IP within ``auth_window_seconds`` (a sliding
    window kept in this process; several API processes each keep their own);
 2. answers **401** to a request for ``/admin/...`` without a valid bearer token, without reading
-   its body (an anonymous client never makes the server read, buffer or parse a byte of it);
+   its body (an anonymous client never makes the server read, buffer or parse a byte of it),
+   and to a request for any other path (``/metrics``) that presents an invalid bearer token:
+   every failed token counts towards the brake, wherever it was sent;
 3. answers **413** to a body larger than ``max_body_bytes``: at once from its ``Content-Length``,
    or, for a body sent without one (chunked), as soon as the bytes read pass the limit.
 
-Only then is the request passed on, with its body (at most ``max_body_bytes``, already read)
-replayed to the route. The client IP is the ASGI ``client`` address: behind a reverse proxy,
+Only then is a request for ``/admin/...`` passed on, with its body (at most ``max_body_bytes``,
+already read) replayed to the route. A request for any other path (none of which takes a body) is
+passed on without reading ahead: its body is read only if a route asks, and at most
+``max_body_bytes`` of it. The client IP is the ASGI ``client`` address: behind a reverse proxy,
 run uvicorn with ``--proxy-headers --forwarded-allow-ips`` (``opsrel api serve`` has both) so
 that it is the address the proxy saw, not the proxy's (``docs/deployment.md``).
 """
@@ -66,8 +70,11 @@ class ApiLimits:
     auth_window_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_body_bytes < 1 or self.auth_failures < 1 or self.auth_window_seconds <= 0:
-            raise ValueError(f"API limits must be positive, got {self}")
+        # A window of nan or inf would make every request of a braked address a 500
+        # (``math.ceil`` of it in ``retry_after``): a finite number of seconds only.
+        if (self.max_body_bytes < 1 or self.auth_failures < 1
+                or not 0 < self.auth_window_seconds < math.inf):
+            raise ValueError(f"API limits must be positive (the window finite), got {self}")
 
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> "ApiLimits":
@@ -169,7 +176,11 @@ class TrustMiddleware:
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0] or "unknown"
-        if scope["path"] == PROTECTED_PREFIX or scope["path"].startswith(PROTECTED_PREFIX + "/"):
+        protected = (scope["path"] == PROTECTED_PREFIX
+                     or scope["path"].startswith(PROTECTED_PREFIX + "/"))
+        # A bearer token presented anywhere (``/metrics``, which checks its own token) is
+        # checked here too, so that guessing tokens outside /admin meets the same brake.
+        if protected or _bearer_token(scope) is not None:
             refused = await self._authenticated(scope, client)
             if refused is not None:
                 await refused(scope, receive, send)
@@ -183,6 +194,12 @@ class TrustMiddleware:
             if int(declared) > self.limits.max_body_bytes:
                 await self._too_large(scope, receive, send)
                 return
+        if not protected:
+            # No route outside /admin takes a body (``/metrics``, the OpenAPI document, a 404):
+            # nothing is read ahead for them, so an anonymous client cannot make the server
+            # buffer a body there either; a route that reads anyway gets at most the limit.
+            await self.app(scope, _capped(receive, self.limits.max_body_bytes), send)
+            return
         try:
             body = await _read_body(receive, self.limits.max_body_bytes)
         except BodyTooLarge:
@@ -276,6 +293,25 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` as the client sends, until more than ``limit`` body bytes came: then a
+    disconnect (the route stops reading; the connection is closed)."""
+    size = 0
+
+    async def capped() -> Message:
+        nonlocal size
+        if size > limit:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return capped
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
