@@ -117,9 +117,12 @@ def alerts_list(status: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(a) for a in alerts], indent=2, default=str))
         return
+    # A silenced alert is recorded but not delivered: the list says so beside its status.
     click.echo(table(
         ["alert_id", "status", "severity", "count", "error", "title"],
-        [[a.alert_id, a.status, a.severity, a.occurrence_count, a.error_code, a.title]
+        [[a.alert_id,
+          a.status if a.silenced_by is None else f"{a.status} (silenced by {a.silenced_by})",
+          a.severity, a.occurrence_count, a.error_code, a.title]
          for a in alerts]))
 
 

@@ -242,3 +242,27 @@ def test_issue12_stop_a_replay_and_an_execution_from_the_cli(cli_env):
     assert "stop delivery PENDING" in shown.output
     assert runner.invoke(cli, ["executions", "stop", "nope", "--reason", "x"]).exit_code == 1
     engine.dispose()
+
+
+def test_alerts_list_says_which_alerts_a_silence_holds(cli_env):
+    """A silenced alert is recorded and listed, never delivered; the table says so."""
+    from opsrel_core.alert_settings import AlertSettings, Secret
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.services.alert_silences import SilenceService
+    from opsrel_core.services.alerts import OpsAlertService
+
+    url = f"sqlite:///{Path(cli_env['OPSREL_HOME']) / 'ops.db'}"
+    Path(cli_env["OPSREL_HOME"]).mkdir(parents=True)
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    silence = SilenceService(engine).create_silence(
+        operator_id="kim", reason="vendor re-sends", error_code="INP-001", duration_seconds=3600)
+    alerts = OpsAlertService(engine, AlertSettings(slack_webhook_url=Secret("http://127.0.0.1:9/x")))
+    for code, key in (("INP-001", "held"), ("EXT-001", "loud")):
+        alerts.send_alert("execution_failed", severity="ERROR", title=key, message=key,
+                          error_code=code, job_id="flights_daily", dedupe_key=key)
+    engine.dispose()
+    rows = {line.split()[-1]: line for line in
+            CliRunner().invoke(cli, ["alerts", "list"]).stdout.splitlines()[1:]}
+    assert f"OPEN (silenced by {silence.silence_id})" in rows["held"]
+    assert "silenced" not in rows["loud"]
