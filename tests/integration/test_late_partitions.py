@@ -200,3 +200,21 @@ def test_a_late_alert_resolved_by_hand_is_not_raised_again_and_bounds_hold(rig):
     assert late.jobs[0].late == tuple(f"2013-12-{d}" for d in range(26, 32))
     assert [a.partition_key for a in late.raised] == list(late.jobs[0].late)
     assert all(a.error_code == error_codes.BAT_PARTITION_LATE for a in late.raised)
+
+
+def test_opsrel_alerts_late_shows_each_jobs_deadline_and_late_partitions(database_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from opsrel_dagster.cli import cli
+
+    monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
+    result = CliRunner().invoke(cli, ["alerts", "late"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["job", "deadline", "late", "partitions"]
+    # Today is years after the example's last partition: nothing is late.
+    assert " ".join(lines[1].split()) == (
+        "flights_daily 06:00 America/New_York the day after the partition none")
+    assert lines[-1] == "raised 0 alert(s), resolved 0"
+    as_json = CliRunner().invoke(cli, ["alerts", "late", "--json"])
+    assert as_json.exit_code == 0 and '"late": []' in as_json.output
