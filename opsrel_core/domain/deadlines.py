@@ -51,7 +51,9 @@ class PartitionDeadline:
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {self.timezone!r} for a partition deadline") from exc
+            raise ValueError(
+                f"unknown timezone {self.timezone!r} for a partition deadline"
+            ) from exc
 
     @classmethod
     def of(cls, seconds: int | None, timezone: str | None) -> "PartitionDeadline | None":
@@ -65,7 +67,8 @@ class PartitionDeadline:
         seconds = int(self.after_partition_end.total_seconds())
         days, rest = divmod(seconds, 86400)
         clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}"
-        after = "the day after the partition" if days == 0 else f"{days + 1} days after the partition"
+        after = ("the day after the partition" if days == 0
+                 else f"{days + 1} days after the partition")
         return f"{clock} {self.timezone} {after}"
 
 
@@ -77,7 +80,8 @@ def deadline_of(partition_key: str, deadline: PartitionDeadline) -> dt.datetime:
     """
     day = dt.date.fromisoformat(partition_key)
     # Wall-clock arithmetic: midnight after the day plus the delay, then placed in the zone.
-    local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) + deadline.after_partition_end
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    local = end + deadline.after_partition_end
     zone = zoneinfo.ZoneInfo(deadline.timezone)
     # fold=0: a skipped wall-clock time takes the offset before the change (so it falls an
     # hour later on the clock), a repeated one its first occurrence.

@@ -2,7 +2,7 @@
 
 A job of the catalog may declare a partition deadline (``batch_job.deadline_seconds`` /
 ``deadline_timezone``; the rule is ``opsrel_core.domain.deadlines``). ``LatePartitionService.check``
-is what the late-partition sensor runs (and ``opsrel alerts check-late``):
+is what the late-partition sensor runs (and ``opsrel alerts late``):
 
 - every partition the rule finds overdue (deadline passed, within the look-back, inside the job's
   partition bounds) that has no active result version of the job raises one alert, kind

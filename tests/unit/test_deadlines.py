@@ -1,4 +1,5 @@
-"""The partition-deadline rule: wall-clock deadlines in the job's timezone, DST, bounds, look-back."""
+"""The partition-deadline rule: wall-clock deadlines in the job's timezone, DST, bounds and
+look-back."""
 
 import datetime as dt
 
@@ -49,7 +50,8 @@ def test_overdue_keeps_to_the_look_back_and_is_ordered():
 
 def test_overdue_keeps_to_the_partition_bounds():
     bounded = PartitionSet("daily", "2013-01-17", "2013-01-18")
-    assert overdue_partitions(utc(2013, 1, 20, 12), NY_6H, bounded) == ["2013-01-17", "2013-01-18"]
+    assert overdue_partitions(utc(2013, 1, 20, 12), NY_6H, bounded) == [
+        "2013-01-17", "2013-01-18"]
     # A fresh install years after the set ended alerts for nothing.
     year = PartitionSet("daily", "2013-01-01", "2013-12-31")
     assert overdue_partitions(utc(2026, 12, 2, 12), NY_6H, year) == []
@@ -63,7 +65,8 @@ def test_deadline_longer_than_a_day_and_other_timezones():
     assert deadline_of("2013-01-15", two_days) == utc(2013, 1, 17, 5)
     assert two_days.describe() == "06:00 Europe/Paris 2 days after the partition"
     assert NY_6H.describe() == "06:00 America/New_York the day after the partition"
-    assert overdue_partitions(utc(2013, 1, 17, 5), two_days, DAILY, lookback_days=1) == ["2013-01-15"]
+    assert overdue_partitions(utc(2013, 1, 17, 5), two_days, DAILY, lookback_days=1) == [
+        "2013-01-15"]
 
 
 def test_other_partition_kinds_are_not_checked():
