@@ -15,7 +15,7 @@ import time
 
 import click
 
-from opsrel_core.entrypoints import cli_alerts
+from opsrel_core.entrypoints import cli_alerts, cli_late
 from opsrel_core.entrypoints.cli import cli, fail, table
 from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay ...`
 
@@ -70,6 +70,7 @@ def alerts_group() -> None:
 
 
 alerts_group.add_command(cli_alerts.alerts_resolve)
+alerts_group.add_command(cli_late.alerts_late)
 
 
 @alerts_group.command("dispatch")

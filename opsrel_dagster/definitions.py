@@ -9,7 +9,9 @@ from opsrel_dagster.landing_sensor import make_landing_sensor
 from opsrel_dagster.launch_facts import blocking_checks_of
 from opsrel_dagster.openlineage import make_lineage_dispatch_sensor
 from opsrel_dagster.replay_sensor import make_replay_launch_sensor
-from opsrel_dagster.sensors import make_projection_sensor, make_run_failure_sensor
+from opsrel_dagster.sensors import (
+    make_late_partition_sensor, make_projection_sensor, make_run_failure_sensor,
+)
 
 defs = dg.Definitions.merge(
     flights_defs,
@@ -24,6 +26,7 @@ defs = dg.Definitions.merge(
                 blocking_checks=blocking_checks_of(flights_defs),
             ),
             make_run_failure_sensor(),
+            make_late_partition_sensor(),
             make_landing_sensor(
                 FLIGHTS_JOB_ID, dg.AssetSelection.groups("flights"), flights_partitions
             ),

@@ -52,6 +52,10 @@ BY_HISTORY = "opsrel:history"
 # not be recorded are not ended by one success.
 RECOVERABLE_KINDS = frozenset({"EXECUTION_FAILED", "DQ_FAIL"})
 
+# A partition late past its deadline (``services.late_partitions``) ends when a version of it
+# becomes active, whenever that execution ended: the lateness is about the version's absence.
+ARRIVAL_KINDS = frozenset({"PARTITION_LATE"})
+
 MAX_SILENCE_SECONDS = 90 * 24 * 3600
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -33,6 +33,7 @@ BAT_RECORD_NOT_FOUND = "BAT-011"  # an alert or API token id (migration 0009)
 BAT_PARTITION_BUSY = "BAT-012"  # a run or replay of the partition is in flight (migration 0010)
 BAT_ALREADY_ACKNOWLEDGED = "BAT-013"  # an alert acknowledged by another operator (migration 0013)
 BAT_REPLAY_LIMIT = "BAT-014"  # an operator's limit of pending replays reached (migration 0013)
+BAT_PARTITION_LATE = "BAT-015"  # no active version past the job's deadline (migration 0019)
 
 # DQ: data quality
 DQ_FAIL_RULE = "DQ-001"

@@ -103,6 +103,10 @@ class BatchJob(Base):
     # The partition set's inclusive bounds (migration 0008); NULL: unbounded on that side.
     partition_start: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     partition_end: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    # The partition deadline (migration 0019, ``domain.deadlines``): day D must have an active
+    # version this many seconds after it ends, on the clock of this IANA timezone; NULL: none.
+    deadline_seconds: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    deadline_timezone: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class ErrorCode(Base):

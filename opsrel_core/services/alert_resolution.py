@@ -9,7 +9,9 @@ partitions the execution now has an active version of, last seen no later than t
 ended, becomes RESOLVED with ``resolved_by_execution_id``; one RECOVERY delivery is queued per
 channel the alert was delivered to (not for a silenced alert's suppressed deliveries). The same
 transaction: the partition's new result and the end of its alert land together or not at all. An
-execution that ended before the failure (a catch-up of an older run) resolves nothing.
+execution that ended before the failure (a catch-up of an older run) resolves nothing. A late
+partition's alert (``alert_lifecycle.ARRIVAL_KINDS``) is resolved by any version of it becoming
+active, whenever its execution ended.
 
 **By hand.** ``resolve_alert`` resolves a live alert with a reason, audited (BATCH_ACTION
 ``RESOLVE_ALERT``); resolving a resolved alert is refused (BAT-001, a conflict). No notice is
@@ -56,8 +58,9 @@ def resolve_recovered_alerts(
             _ALERT.c.job_id == execution.job_id,
             _ALERT.c.partition_key.in_(sorted(partition_keys)),
             _ALERT.c.status.in_(lifecycle.LIVE_STATUSES),
-            _ALERT.c.event_kind.in_(sorted(lifecycle.RECOVERABLE_KINDS)),
-            _ALERT.c.last_seen_at <= ended,
+            sa.or_(sa.and_(_ALERT.c.event_kind.in_(sorted(lifecycle.RECOVERABLE_KINDS)),
+                           _ALERT.c.last_seen_at <= ended),
+                   _ALERT.c.event_kind.in_(sorted(lifecycle.ARRIVAL_KINDS))),
         ).order_by(_ALERT.c.alert_id).with_for_update()
     ).all()
     resolved = []

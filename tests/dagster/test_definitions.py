@@ -26,7 +26,7 @@ def test_definitions_load_and_hold_the_pipeline_and_sensors():
     assert set(sensors) == {
         "opsrel_projection_sensor", "opsrel_run_failure_sensor", "opsrel_landing_sensor",
         "opsrel_alert_dispatch_sensor", "opsrel_replay_launch_sensor",
-        "opsrel_lineage_dispatch_sensor",
+        "opsrel_lineage_dispatch_sensor", "opsrel_late_partition_sensor",
     }
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
 
