@@ -1,7 +1,7 @@
 """PagerDuty: an alert channel mirrored to the on-call tool (Events API v2)
 
 - ``alert_delivery.channel`` and ``alert_template.channel`` gain PAGERDUTY.
-- ``alert_delivery.kind`` gains ACKNOWLEDGE: an acknowledgement in opsrel is mirrored to the
+- ``alert_delivery.kind`` gains ACKNOWLEDGE (the column widens to 20 characters): an acknowledgement in opsrel is mirrored to the
   channels that keep an incident's state (PagerDuty); RECOVERY is sent there as ``resolve``.
 - Error code EXT-004: a PagerDuty event was refused or not answered (delivery reasons).
 
@@ -48,9 +48,11 @@ def _codes() -> sa.Table:
         for name, value in EXT_004.items()))
 
 
-def _constraints(channels: tuple[str, ...], kinds: tuple[str, ...]) -> None:
+def _constraints(channels: tuple[str, ...], kinds: tuple[str, ...], kind_chars: int) -> None:
     schema = _schema()
     with op.batch_alter_table("alert_delivery", schema=schema) as batch:
+        batch.alter_column("kind", type_=sa.String(kind_chars), existing_nullable=False,
+                           existing_server_default="ALERT")
         batch.drop_constraint(op.f("ck_alert_delivery_channel"), type_="check")
         batch.create_check_constraint("channel", _in("channel", channels))
         batch.drop_constraint(op.f("ck_alert_delivery_kind"), type_="check")
@@ -62,7 +64,7 @@ def _constraints(channels: tuple[str, ...], kinds: tuple[str, ...]) -> None:
 
 def upgrade() -> None:
     op.bulk_insert(_codes(), [EXT_004])
-    _constraints(NEW_CHANNELS, NEW_KINDS)
+    _constraints(NEW_CHANNELS, NEW_KINDS, 20)
 
 
 def downgrade() -> None:
@@ -75,6 +77,6 @@ def downgrade() -> None:
         f"FROM {prefix}alert_delivery WHERE {gone})"))
     op.execute(sa.text(f"DELETE FROM {prefix}alert_delivery WHERE {gone}"))
     op.execute(sa.text(f"DELETE FROM {prefix}alert_template WHERE channel = 'PAGERDUTY'"))
-    _constraints(OLD_CHANNELS, OLD_KINDS)
+    _constraints(OLD_CHANNELS, OLD_KINDS, 10)
     codes = _codes()
     op.execute(codes.delete().where(codes.c.code == EXT_004["code"]))

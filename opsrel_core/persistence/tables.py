@@ -374,7 +374,7 @@ class AlertDelivery(Base):
     delivery_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.alert_id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
-    kind: Mapped[str] = mapped_column(sa.String(10), default="ALERT", server_default="ALERT")
+    kind: Mapped[str] = mapped_column(sa.String(20), default="ALERT", server_default="ALERT")
     status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
