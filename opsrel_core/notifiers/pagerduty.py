@@ -26,7 +26,9 @@ The routing key is the credential: it is put in the body only here, at the send,
 reason; reasons are redacted (``AlertSettings.redact``) in case a receiver echoes it.
 """
 
+import dataclasses
 import json
+import string
 import urllib.error
 import urllib.request
 from typing import Any
@@ -34,7 +36,7 @@ from typing import Any
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.notifiers import DeliveryError
 from opsrel_core.notifiers.slack import _NoRedirect, _retry_after
-from opsrel_core.notifiers.templates import AlertContent
+from opsrel_core.notifiers.templates import AlertContent, TemplateOverride
 
 TRIGGER, ACKNOWLEDGE, RESOLVE = "trigger", "acknowledge", "resolve"
 # The delivery kind an event action is sent for.
@@ -49,13 +51,19 @@ def dedup_key(alert_id: int | str) -> str:
     return f"opsrel-alert-{alert_id}"
 
 
-def build_event(action: str, content: AlertContent, dedupe_key: str = "-") -> dict[str, Any]:
+def build_event(
+    action: str, content: AlertContent, dedupe_key: str = "-",
+    override: TemplateOverride | None = None,
+) -> dict[str, Any]:
     """The Events API v2 body of one event, without the routing key (added at the send).
 
     Args:
         action: ``trigger``, ``acknowledge`` or ``resolve``.
         content: the alert as the other channels show it.
         dedupe_key: the alert's opsrel ``dedupe_key`` (shown in ``custom_details``).
+        override: the ``alert_template`` row for (event kind, PAGERDUTY), if any: its subject
+            template (else its body template) makes the summary, with the placeholders of the
+            other channels' templates (``$alert_id``, ``$title``, ...).
 
     Returns:
         ``{"event_action", "dedup_key"}``, plus for a trigger ``payload`` (summary, source,
@@ -72,6 +80,10 @@ def build_event(action: str, content: AlertContent, dedupe_key: str = "-") -> di
     if action != TRIGGER:
         return event  # acknowledge and resolve carry no payload (the Events API ignores it)
     summary = f"opsrel alert {content.alert_id}: {content.title}"
+    if override is not None:
+        summary = string.Template(override.subject_template or override.body_template) \
+            .safe_substitute(dataclasses.asdict(content))
+    summary = " ".join(summary.split()) or summary
     event["client"] = "opsrel"
     if content.console_link != "-":
         event["client_url"] = content.console_link

@@ -833,7 +833,8 @@ class AlertDispatcher:
             if claim.channel == "PAGERDUTY":
                 # ALERT triggers, ACKNOWLEDGE acknowledges, RECOVERY resolves the incident.
                 sender.send(pagerduty.build_event(
-                    pagerduty.ACTION_OF_KIND[claim.kind], claim.content, claim.dedupe_key))
+                    pagerduty.ACTION_OF_KIND[claim.kind], claim.content, claim.dedupe_key,
+                    claim.override))
             elif claim.notice is not None and claim.channel == "EMAIL":
                 subject, body = recovery.render_recovery_email(claim.notice)
                 sender.send(EmailMessageSpec(

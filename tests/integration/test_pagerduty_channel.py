@@ -16,7 +16,7 @@ from opsrel_core.alert_settings import AlertSettings, Secret
 from opsrel_core.domain import error_codes
 from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
 from opsrel_core.notifiers.pagerduty import PagerDutyEventsSender
-from opsrel_core.persistence.tables import Base
+from opsrel_core.persistence.tables import AlertTemplate, Base
 from opsrel_core.services.alerts import AlertDispatcher, OpsAlertService
 from opsrel_core.services.batch_execution import ExecutionSpec, TriggerType
 from opsrel_core.services.execution_projection import (
@@ -141,9 +141,15 @@ def test_trigger_acknowledge_resolve_mirror_the_alert_with_one_dedup_key(rig: Ri
         ("RECOVERY", "PAGERDUTY", "SENT")]
 
 
-def test_manual_resolve_resolves_the_incident(rig: Rig):
+def test_manual_resolve_resolves_the_incident(rig: Rig, engine):
+    with engine.begin() as conn:  # the summary follows the PAGERDUTY template of the kind
+        conn.execute(sa.insert(AlertTemplate.__table__).values(
+            event_kind="EXECUTION_FAILED", channel="PAGERDUTY", subject_template=None,
+            body_template="[$error_code] $job_id $partition_key (alert $alert_id)"))
     alert = rig.fail("run-1", code=error_codes.SYS_UNEXPECTED)
     rig.dispatcher.dispatch_once()
+    assert rig.pd.events[0]["payload"]["summary"] == (
+        f"[SYS-001] {JOB} {DAY} (alert {alert.alert_id})")
     rig.alerts.resolve_alert(alert.alert_id, operator_id="kim", reason="fixed the mount by hand")
     rig.dispatcher.dispatch_once()
     assert rig.actions() == ["trigger", "resolve"]
@@ -222,3 +228,18 @@ def test_settings_from_the_environment_and_the_events_url_default():
         AlertSettings.from_env({"OPSREL_PAGERDUTY_ROUTING_KEY": "changeme"})
     with pytest.raises(ValueError, match="OPSREL_PAGERDUTY_EVENTS_URL must be an http"):
         AlertSettings(pagerduty_routing_key=Secret(ROUTING_KEY), pagerduty_events_url="ftp://x")
+
+
+def test_a_quiet_window_resolves_the_old_incident_and_a_new_alert_triggers_its_own(rig: Rig):
+    first = rig.fail("run-1")
+    rig.dispatcher.dispatch_once()
+    rig.clock.advance(seconds=rig.settings.dedupe_window_seconds + 60)
+    second = rig.fail("run-2")  # quiet for a whole window: a new incident of the same key
+    assert second.alert_id != first.alert_id and second.dedupe_key == first.dedupe_key
+    assert rig.alerts.get_alert(first.alert_id).status == "RESOLVED"
+    rig.dispatcher.dispatch_once()
+    assert [(e["event_action"], e["dedup_key"]) for e in rig.pd.events] == [
+        ("trigger", f"opsrel-alert-{first.alert_id}"),
+        ("resolve", f"opsrel-alert-{first.alert_id}"),
+        ("trigger", f"opsrel-alert-{second.alert_id}"),
+    ]
