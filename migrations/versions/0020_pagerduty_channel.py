@@ -1,8 +1,9 @@
 """PagerDuty: an alert channel mirrored to the on-call tool (Events API v2)
 
 - ``alert_delivery.channel`` and ``alert_template.channel`` gain PAGERDUTY.
-- ``alert_delivery.kind`` gains ACKNOWLEDGE (the column widens to 20 characters): an acknowledgement in opsrel is mirrored to the
-  channels that keep an incident's state (PagerDuty); RECOVERY is sent there as ``resolve``.
+- ``alert_delivery.kind`` gains ACKNOWLEDGE (the column widens to 20 characters): an
+  acknowledgement in opsrel is mirrored to the channels that keep an incident's state
+  (PagerDuty); RECOVERY is sent there as ``resolve``.
 - Error code EXT-004: a PagerDuty event was refused or not answered (delivery reasons).
 
 Revision ID: 0020

@@ -173,7 +173,8 @@ def _http_error(exc: urllib.error.HTTPError, settings: AlertSettings) -> Deliver
         detail = ""
     reason = f"PagerDuty Events API answered HTTP {exc.code}" + (f": {detail}" if detail else "")
     if exc.code == 429:
-        return DeliveryError(True, settings.redact(reason), _retry_after(exc.headers.get("Retry-After")))
+        retry_after = _retry_after(exc.headers.get("Retry-After"))
+        return DeliveryError(True, settings.redact(reason), retry_after)
     return _error(exc.code >= 500, reason, settings)
 
 

@@ -23,10 +23,10 @@ longer holds, the alert's next occurrence turns those deliveries PENDING.
 **Resolution.** A recovering execution resolves the alert and queues its RECOVERY deliveries
 (``alert_resolution``); ``resolve_alert`` resolves by hand. PagerDuty mirrors the alert's
 state: an acknowledgement queues an ACKNOWLEDGE delivery and any resolution (recovery, by hand,
-a quiet window) a RECOVERY delivery sent as ``resolve`` (``alert_resolution.queue_mirrored``);
-an acknowledgement waits for its alert's trigger, a resolve for both. The dispatcher sends a RECOVERY
-delivery only once the same channel's ALERT delivery is done (sent or failed), so a notice
-never comes before its alert; the email answers the alert's ``Message-ID``. A caller that passes ``describe`` (the
+a quiet window) a RECOVERY delivery sent as ``resolve`` (``alert_resolution.queue_mirrored``).
+The dispatcher sends a RECOVERY delivery only once the same channel's ALERT (and ACKNOWLEDGE)
+delivery is done (sent or failed), and an ACKNOWLEDGE only after its ALERT, so a notice never
+comes before its alert; the email answers the alert's ``Message-ID``. A caller that passes ``describe`` (the
 DQ-002 policy) has the repeat rewrite the alert's title and message for the new count, in the
 increment's transaction, and point the alert at the latest occurrence's partition.
 
@@ -45,8 +45,8 @@ outside any transaction and records an ``alert_delivery_attempt`` with the outco
 with ``next_attempt_at = now + min(backoff_base * 2**(attempt-1), backoff_cap)`` (or the capped
 ``Retry-After`` of a 429) for transient failures; FAILED with the reason for permanent ones and
 after ``max_attempts``. Reasons are prefixed with their catalog code (EXT-002 email, EXT-003
-Slack, EXT-004 PagerDuty) and never hold a secret: they are redacted (``AlertSettings.redact``) where they are
-recorded, and an unexpected sender error whose traceback holds a secret is logged without it.
+Slack, EXT-004 PagerDuty) and never hold a secret: they are redacted (``AlertSettings.redact``)
+where they are recorded, and an unexpected sender error whose traceback holds a secret is logged without it.
 
 If the process dies after the channel accepted a message and before the outcome is recorded,
 the delivery is still claimed but unrecorded; when the lease ends the next dispatcher claims it
@@ -99,7 +99,7 @@ _INSERT_ATTEMPTS = 5
 _CHANNEL_CODES = {"EMAIL": error_codes.EXT_SMTP_FAILED, "SLACK": error_codes.EXT_WEBHOOK_FAILED,
                   "PAGERDUTY": error_codes.EXT_PAGERDUTY_FAILED}
 # A delivery of a kind waits while one of these kinds of its alert and channel is still due, so
-# PagerDuty sees trigger, acknowledge, resolve in that order (and a notice never precedes its alert).
+# PagerDuty sees trigger, acknowledge, resolve in that order (a notice never precedes its alert).
 _SENT_BEFORE = {"ACKNOWLEDGE": ("ALERT",), "RECOVERY": ("ALERT", "ACKNOWLEDGE")}
 
 Clock = Callable[[], dt.datetime]
@@ -324,7 +324,9 @@ class OpsAlertService:
         """Acknowledge an alert and write its audit record in the same transaction.
 
         An OPEN alert becomes ACKNOWLEDGED; a RESOLVED one keeps its status and records who
-        acknowledged it. The same operator acknowledging again changes nothing and writes no
+        acknowledged it; acknowledging an OPEN alert queues, in the same transaction, an
+        ACKNOWLEDGE delivery for PagerDuty when the alert went there (the incident follows).
+        The same operator acknowledging again changes nothing and writes no
         second record; another operator is refused (BAT-013, naming who acknowledged), also
         when two operators do it at once: exactly one acknowledgement is recorded.
 

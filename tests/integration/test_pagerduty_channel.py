@@ -245,3 +245,16 @@ def test_a_quiet_window_resolves_the_old_incident_and_a_new_alert_triggers_its_o
         ("resolve", f"opsrel-alert-{first.alert_id}"),
         ("trigger", f"opsrel-alert-{second.alert_id}"),
     ]
+
+
+def test_a_429_waits_for_retry_after(rig: Rig):
+    rig.pd.script.append((429, {"Retry-After": "7"}, b'{"status":"throttle event"}'))
+    alert = rig.fail("run-1")
+    assert rig.dispatcher.dispatch_once().retried == 1
+    [delivery] = rig.alerts.delivery_history(alert.alert_id)
+    assert delivery.status == "RETRY"
+    assert delivery.last_error.startswith("EXT-004: PagerDuty Events API answered HTTP 429")
+    assert delivery.next_attempt_at == T0 + dt.timedelta(seconds=7)
+    rig.clock.advance(seconds=7)
+    assert rig.dispatcher.dispatch_once().sent == 1
+    assert rig.actions() == ["trigger"]
