@@ -258,3 +258,12 @@ def test_a_429_waits_for_retry_after(rig: Rig):
     rig.clock.advance(seconds=7)
     assert rig.dispatcher.dispatch_once().sent == 1
     assert rig.actions() == ["trigger"]
+
+
+def test_the_dispatch_sensor_path_sends_pagerduty_events(rig: Rig, engine):
+    from opsrel_dagster.alerting import dispatch_alerts  # what the sensor and the CLI call
+
+    alert = rig.fail("run-1")
+    report = dispatch_alerts(engine, rig.settings)
+    assert (report.sent, report.outcomes[0][1]) == (1, "PAGERDUTY")
+    assert rig.pd.events[0]["dedup_key"] == f"opsrel-alert-{alert.alert_id}"
