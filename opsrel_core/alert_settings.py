@@ -1,6 +1,7 @@
 """Typed alerting settings (C1-T07), built at the edge from the environment and passed in.
 
-Secrets (the SMTP password and the Slack webhook URL, whose path is the credential) are held in
+Secrets (the SMTP password, the Slack webhook URL, whose path is the credential, and the
+PagerDuty routing key) are held in
 ``Secret``: its ``repr`` and ``str`` are ``'***'``, so they cannot leak through a log line, an
 exception message or a dataclass repr. ``AlertSettings.redact`` scrubs them, in every form the
 redaction rule knows (``opsrel_core.domain.redaction``: partial, encoded, echoed, with
@@ -24,6 +25,7 @@ from opsrel_core.domain.redaction import Redactor, base64_forms
 
 # Values that are obviously not a real secret (copied from an example file).
 _PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "change-me", "secret", "password"})
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -90,6 +92,11 @@ class AlertSettings:
         email_from: the sender address.
         email_to: recipient addresses; email is enabled when this and ``smtp_host`` are set.
         slack_webhook_url: Slack incoming-webhook URL (a ``Secret``); None disables Slack.
+        pagerduty_routing_key: the integration key of a PagerDuty service's Events API v2
+            integration (a ``Secret``); None disables PagerDuty.
+        pagerduty_events_url: where PagerDuty events are posted (the Events API v2 enqueue
+            endpoint; overridable for a test receiver or a proxy).
+        pagerduty_timeout_seconds: bound on a PagerDuty post (seconds).
         dagster_ui_url: base URL of the Dagster UI for run links, without a trailing slash.
         console_url: base URL of the opsrel console for partition links, without a trailing
             slash; None (unset): messages carry no console link.
@@ -127,6 +134,9 @@ class AlertSettings:
     claim_lease_seconds: float = 300.0
     history_horizon_seconds: float = 86400.0
     console_url: str | None = None
+    pagerduty_routing_key: Secret | None = None
+    pagerduty_events_url: str = PAGERDUTY_EVENTS_URL
+    pagerduty_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         security = SmtpSecurity(self.smtp_security) if self.smtp_security is not None else (
@@ -146,7 +156,7 @@ class AlertSettings:
         for name in (
             "dedupe_window_seconds", "smtp_timeout_seconds", "slack_timeout_seconds",
             "backoff_base_seconds", "backoff_cap_seconds", "claim_lease_seconds",
-            "history_horizon_seconds",
+            "history_horizon_seconds", "pagerduty_timeout_seconds",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -158,7 +168,8 @@ class AlertSettings:
             if "@" not in address or any(c in address for c in "\r\n,; "):
                 raise ValueError(f"not an email address: {address!r}")
         for secret, name in ((self.smtp_password, "OPSREL_SMTP_PASSWORD"),
-                             (self.slack_webhook_url, "OPSREL_SLACK_WEBHOOK_URL")):
+                             (self.slack_webhook_url, "OPSREL_SLACK_WEBHOOK_URL"),
+                             (self.pagerduty_routing_key, "OPSREL_PAGERDUTY_ROUTING_KEY")):
             if secret is not None and secret.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name} is a placeholder value; set the real secret")
         if self.slack_webhook_url is not None:
@@ -168,6 +179,11 @@ class AlertSettings:
                 raise ValueError(
                     f"OPSREL_SLACK_WEBHOOK_URL must be an http(s) URL (scheme {parsed.scheme!r})"
                 )
+        parsed = urllib.parse.urlsplit(self.pagerduty_events_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(
+                f"OPSREL_PAGERDUTY_EVENTS_URL must be an http(s) URL, got {self.pagerduty_events_url!r}"
+            )
         if self.smtp_password is not None and not self.smtp_user:
             raise ValueError("OPSREL_SMTP_PASSWORD is set without OPSREL_SMTP_USER")
 
@@ -180,7 +196,9 @@ class AlertSettings:
         OPSREL_SMTP_ALLOW_INSECURE_AUTH (true|false, default false), OPSREL_SMTP_CA_FILE,
         OPSREL_ALERT_EMAIL_FROM,
         OPSREL_ALERT_EMAIL_TO (comma-separated), OPSREL_SLACK_WEBHOOK_URL, OPSREL_DAGSTER_UI_URL,
-        OPSREL_CONSOLE_URL (unset: no console link),
+        OPSREL_CONSOLE_URL (unset: no console link), OPSREL_PAGERDUTY_ROUTING_KEY,
+        OPSREL_PAGERDUTY_EVENTS_URL (``https://events.pagerduty.com/v2/enqueue``),
+        OPSREL_PAGERDUTY_TIMEOUT_SECONDS (10),
         OPSREL_ALERT_DEDUPE_WINDOW_SECONDS (3600), OPSREL_SMTP_TIMEOUT_SECONDS (10),
         OPSREL_SLACK_TIMEOUT_SECONDS (10), OPSREL_ALERT_MAX_ATTEMPTS (8),
         OPSREL_ALERT_HISTORY_HORIZON_SECONDS (86400).
@@ -222,6 +240,7 @@ class AlertSettings:
             )
         password = env.get("OPSREL_SMTP_PASSWORD") or None  # a password may hold spaces
         webhook = get("OPSREL_SLACK_WEBHOOK_URL")
+        routing_key = get("OPSREL_PAGERDUTY_ROUTING_KEY")
         recipients = tuple(
             part.strip() for part in (get("OPSREL_ALERT_EMAIL_TO") or "").split(",") if part.strip()
         )
@@ -243,6 +262,9 @@ class AlertSettings:
             max_attempts=number("OPSREL_ALERT_MAX_ATTEMPTS", 8, int),
             history_horizon_seconds=number("OPSREL_ALERT_HISTORY_HORIZON_SECONDS", 86400.0),
             console_url=get("OPSREL_CONSOLE_URL"),
+            pagerduty_routing_key=Secret(routing_key) if routing_key else None,
+            pagerduty_events_url=get("OPSREL_PAGERDUTY_EVENTS_URL") or PAGERDUTY_EVENTS_URL,
+            pagerduty_timeout_seconds=number("OPSREL_PAGERDUTY_TIMEOUT_SECONDS", 10.0),
         )
 
     @property
@@ -256,10 +278,17 @@ class AlertSettings:
         return self.slack_webhook_url is not None
 
     @property
+    def pagerduty_enabled(self) -> bool:
+        """True when a PagerDuty routing key is configured."""
+        return self.pagerduty_routing_key is not None
+
+    @property
     def channels(self) -> tuple[str, ...]:
-        """The configured channels, ``("EMAIL", "SLACK")`` or a subset, in that order."""
+        """The configured channels, ``("EMAIL", "SLACK", "PAGERDUTY")`` or a subset, in that
+        order."""
         return tuple(
-            name for name, on in (("EMAIL", self.email_enabled), ("SLACK", self.slack_enabled)) if on
+            name for name, on in (("EMAIL", self.email_enabled), ("SLACK", self.slack_enabled),
+                                  ("PAGERDUTY", self.pagerduty_enabled)) if on
         )
 
     def run_link(self, execution_id: str | None) -> str | None:
@@ -277,10 +306,13 @@ class AlertSettings:
     @functools.cached_property
     def redactor(self) -> Redactor:
         """The redactor of these settings' secrets: the SMTP password (and the base64 forms a
-        login sends) and the Slack webhook URL (a credential URL)."""
+        login sends), the Slack webhook URL (a credential URL) and the PagerDuty routing key."""
         password = self.smtp_password.get_secret_value() if self.smtp_password else None
         webhook = self.slack_webhook_url.get_secret_value() if self.slack_webhook_url else None
-        return Redactor([password, *base64_forms(password, self.smtp_user)], [webhook])
+        routing_key = (self.pagerduty_routing_key.get_secret_value()
+                       if self.pagerduty_routing_key else None)
+        return Redactor([password, *base64_forms(password, self.smtp_user), routing_key],
+                        [webhook])
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every form of every configured secret as ``***`` (the webhook

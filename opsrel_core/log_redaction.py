@@ -26,14 +26,15 @@ from typing import Any
 
 from opsrel_core.domain.redaction import WITHHELD, Redactor, base64_forms, url_password
 
-_SECRET_SUFFIXES = ("PASSWORD", "TOKEN", "SECRET", "API_KEY")
+_SECRET_SUFFIXES = ("PASSWORD", "TOKEN", "SECRET", "API_KEY", "ROUTING_KEY")
 
 
 def redactor_from_env(environ: Mapping[str, str] | None = None) -> Redactor:
     """The redactor for every secret the ``OPSREL_*`` environment configures; never raises.
 
     Secrets: ``OPSREL_SLACK_WEBHOOK_URL`` and any ``OPSREL_*WEBHOOK_URL`` (credential URLs);
-    variables named ``OPSREL_*PASSWORD``, ``*TOKEN``, ``*SECRET``, ``*API_KEY``; the password of
+    variables named ``OPSREL_*PASSWORD``, ``*TOKEN``, ``*SECRET``, ``*API_KEY``, ``*ROUTING_KEY``
+    (the PagerDuty routing key); the password of
     every ``OPSREL_*_URL`` (``OPSREL_DATABASE_URL``); the base64 login forms of
     ``OPSREL_SMTP_PASSWORD`` with ``OPSREL_SMTP_USER``.
 

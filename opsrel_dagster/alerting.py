@@ -2,7 +2,7 @@
 
 The outbox (``alert_delivery`` rows) is written with each alert; this module only sends what is
 pending, with the channels the environment configures (``OPSREL_SMTP_*``,
-``OPSREL_ALERT_EMAIL_*``, ``OPSREL_SLACK_WEBHOOK_URL``). A channel without settings keeps its
+``OPSREL_ALERT_EMAIL_*``, ``OPSREL_SLACK_WEBHOOK_URL``, ``OPSREL_PAGERDUTY_ROUTING_KEY``). A channel without settings keeps its
 deliveries pending instead of failing them.
 """
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
 from opsrel_core.notifiers.email import SmtpEmailSender
+from opsrel_core.notifiers.pagerduty import PagerDutyEventsSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
 from opsrel_core.services.alerts import AlertDispatcher, DispatchReport
 from opsrel_dagster.acting import acts_as_sensor
@@ -46,7 +47,9 @@ def dispatch_alerts(
     install_log_redaction(redactor_from_env() | settings.redactor)
     email = SmtpEmailSender(settings) if settings.email_enabled else None
     slack = SlackWebhookSender(settings) if settings.slack_enabled else None
-    return AlertDispatcher(engine, settings, email, slack).dispatch_once(limit=limit)
+    pagerduty = PagerDutyEventsSender(settings) if settings.pagerduty_enabled else None
+    return AlertDispatcher(engine, settings, email, slack,
+                           pagerduty_sender=pagerduty).dispatch_once(limit=limit)
 
 
 def make_alert_dispatch_sensor(
@@ -59,7 +62,7 @@ def make_alert_dispatch_sensor(
         name=name,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Sends pending alert deliveries (email, Slack) and retries failed ones.",
+        description="Sends pending alert deliveries (email, Slack, PagerDuty) and retries failed ones.",
     )
     @acts_as_sensor(name)
     def _dispatch_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):

@@ -94,7 +94,8 @@ def alerts_dispatch(as_json: bool) -> None:
         if not AlertSettings.from_env().channels:
             click.echo(
                 "warning: no alert channel is configured, so alerts reach nobody; set "
-                "OPSREL_SMTP_HOST and OPSREL_ALERT_EMAIL_TO (and/or OPSREL_SLACK_WEBHOOK_URL)",
+                "OPSREL_SMTP_HOST and OPSREL_ALERT_EMAIL_TO (and/or OPSREL_SLACK_WEBHOOK_URL, "
+                "OPSREL_PAGERDUTY_ROUTING_KEY)",
                 err=True,
             )
 

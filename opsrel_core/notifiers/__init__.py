@@ -1,4 +1,4 @@
-"""Alert delivery channels: email over SMTP and Slack incoming webhooks (C1-T07).
+"""Alert delivery channels: email over SMTP, Slack incoming webhooks, PagerDuty events (C1-T07).
 
 Each sender does one network send with a bounded timeout and either returns or raises
 ``DeliveryError``, which says whether a later retry may succeed (``transient``) and why, in words
@@ -7,7 +7,7 @@ that into RETRY with backoff or FAILED.
 """
 
 import dataclasses
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class DeliveryError(Exception):
@@ -59,4 +59,11 @@ class SlackSender(Protocol):
     def send(self, text: str) -> None: ...
 
 
-__all__ = ["DeliveryError", "EmailMessageSpec", "EmailSender", "SlackSender"]
+class PagerDutySender(Protocol):
+    """Posts one PagerDuty Events API v2 event (without the routing key); raises
+    ``DeliveryError``."""
+
+    def send(self, event: dict[str, Any]) -> None: ...
+
+
+__all__ = ["DeliveryError", "EmailMessageSpec", "EmailSender", "PagerDutySender", "SlackSender"]

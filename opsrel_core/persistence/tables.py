@@ -58,9 +58,9 @@ AUDIT_ACTION_TYPES = ("BATCH_ACTION", "DATA_CORRECTION", "CONFIG_CHANGE")
 REPLAY_TYPES = ("FULL", "RANGE", "SINGLE")
 REPLAY_STATUSES = ("REQUESTED", "RUNNING", "SUCCESS", "FAILED", "STOPPING", "STOPPED")
 ALERT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
-ALERT_CHANNELS = ("EMAIL", "SLACK")
+ALERT_CHANNELS = ("EMAIL", "SLACK", "PAGERDUTY")  # PAGERDUTY: 0020
 DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED", "SUPPRESSED")  # SUPPRESSED: 0016
-DELIVERY_KINDS = ("ALERT", "RECOVERY")  # 0016
+DELIVERY_KINDS = ("ALERT", "ACKNOWLEDGE", "RECOVERY")  # 0016; ACKNOWLEDGE: 0020
 LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT")
 RULE_SEVERITIES = ("FAIL", "WARN")
 RULE_ALERT_POLICIES = ("always", "baseline", "never")
@@ -364,7 +364,8 @@ class AlertSilence(Base):
 
 class AlertDelivery(Base):
     """One channel's delivery of an alert: the outbox row a dispatcher sends. ``kind`` ALERT is
-    the alert itself, RECOVERY the notice that it was resolved by a recovering execution."""
+    the alert itself, RECOVERY the notice that it was resolved (PagerDuty: ``resolve``),
+    ACKNOWLEDGE its acknowledgement mirrored to PagerDuty."""
 
     __tablename__ = "alert_delivery"
     __table_args__ = (
@@ -377,7 +378,7 @@ class AlertDelivery(Base):
     delivery_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.alert_id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
-    kind: Mapped[str] = mapped_column(sa.String(10), default="ALERT", server_default="ALERT")
+    kind: Mapped[str] = mapped_column(sa.String(20), default="ALERT", server_default="ALERT")
     status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

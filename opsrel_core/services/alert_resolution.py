@@ -15,7 +15,14 @@ active, whenever its execution ended.
 
 **By hand.** ``resolve_alert`` resolves a live alert with a reason, audited (BATCH_ACTION
 ``RESOLVE_ALERT``); resolving a resolved alert is refused (BAT-001, a conflict). No notice is
-sent: the operator who resolves it is the one who knows.
+sent by email or Slack: the operator who resolves it is the one who knows.
+
+**Mirrored channels.** PagerDuty keeps an incident's own state (triggered, acknowledged,
+resolved), so every change of an alert's state is mirrored there, whatever the path:
+``queue_mirrored`` queues an ACKNOWLEDGE delivery when the alert is acknowledged and a RECOVERY
+delivery (sent as ``resolve``) when it is resolved by hand or closed by a quiet window, in the
+transaction of that change; a recovery queues it with the other channels'. Only for a mirrored
+channel the alert was delivered to (its ALERT delivery not SUPPRESSED).
 """
 
 import datetime as dt
@@ -31,6 +38,40 @@ from opsrel_core.services.audit_log import audit_change, require_attribution
 
 _ALERT = Alert.__table__
 _DELIVERY = AlertDelivery.__table__
+# Channels that keep an incident's state of their own and follow the alert's.
+MIRRORED_CHANNELS = ("PAGERDUTY",)
+
+
+def queue_mirrored(conn: sa.Connection, alert_id: int, kind: str, at: dt.datetime) -> list[str]:
+    """Queue a ``kind`` delivery (ACKNOWLEDGE or RECOVERY) of an alert for each mirrored channel
+    it was delivered to, in the caller's transaction (the caller commits).
+
+    Args:
+        conn: the connection of the transaction that changes the alert's state.
+        alert_id: the alert.
+        kind: ACKNOWLEDGE (it was acknowledged) or RECOVERY (it was resolved).
+        at: when (UTC): the deliveries' first attempt.
+
+    Returns:
+        The channels queued for (none when the alert has no such delivery to mirror, or has one
+        of this kind already).
+    """
+    same = _DELIVERY.alias("same_kind")
+    channels = conn.scalars(
+        sa.select(_DELIVERY.c.channel).where(
+            _DELIVERY.c.alert_id == alert_id, _DELIVERY.c.kind == "ALERT",
+            _DELIVERY.c.status != "SUPPRESSED", _DELIVERY.c.channel.in_(MIRRORED_CHANNELS),
+            ~sa.exists().where(same.c.alert_id == alert_id, same.c.channel == _DELIVERY.c.channel,
+                               same.c.kind == kind),
+        ).order_by(_DELIVERY.c.channel)
+    ).all()
+    if channels:
+        conn.execute(sa.insert(_DELIVERY), [
+            {"alert_id": alert_id, "channel": channel, "kind": kind, "status": "PENDING",
+             "attempts": 0, "next_attempt_at": at, "created_at": at}
+            for channel in channels
+        ])
+    return list(channels)
 
 
 def resolve_recovered_alerts(
@@ -117,4 +158,5 @@ def resolve_alert(session: Session, alert_id: int, *, operator_id: str | None,
         row.resolved_at = at
         row.resolved_by = operator_id
         row.resolve_reason = reason
+    queue_mirrored(session.connection(), alert_id, "RECOVERY", at)
     return row

@@ -21,9 +21,12 @@ and becomes an increment.
 longer holds, the alert's next occurrence turns those deliveries PENDING.
 
 **Resolution.** A recovering execution resolves the alert and queues its RECOVERY deliveries
-(``alert_resolution``); ``resolve_alert`` resolves by hand. The dispatcher sends a RECOVERY
-delivery only once the same channel's ALERT delivery is done (sent or failed), so a notice
-never comes before its alert; the email answers the alert's ``Message-ID``. A caller that passes ``describe`` (the
+(``alert_resolution``); ``resolve_alert`` resolves by hand. PagerDuty mirrors the alert's
+state: an acknowledgement queues an ACKNOWLEDGE delivery and any resolution (recovery, by hand,
+a quiet window) a RECOVERY delivery sent as ``resolve`` (``alert_resolution.queue_mirrored``).
+The dispatcher sends a RECOVERY delivery only once the same channel's ALERT (and ACKNOWLEDGE)
+delivery is done (sent or failed), and an ACKNOWLEDGE only after its ALERT, so a notice never
+comes before its alert; the email answers the alert's ``Message-ID``. A caller that passes ``describe`` (the
 DQ-002 policy) has the repeat rewrite the alert's title and message for the new count, in the
 increment's transaction, and point the alert at the latest occurrence's partition.
 
@@ -42,8 +45,8 @@ outside any transaction and records an ``alert_delivery_attempt`` with the outco
 with ``next_attempt_at = now + min(backoff_base * 2**(attempt-1), backoff_cap)`` (or the capped
 ``Retry-After`` of a 429) for transient failures; FAILED with the reason for permanent ones and
 after ``max_attempts``. Reasons are prefixed with their catalog code (EXT-002 email, EXT-003
-Slack) and never hold a secret: they are redacted (``AlertSettings.redact``) where they are
-recorded, and an unexpected sender error whose traceback holds a secret is logged without it.
+Slack, EXT-004 PagerDuty) and never hold a secret: they are redacted (``AlertSettings.redact``)
+where they are recorded, and an unexpected sender error whose traceback holds a secret is logged without it.
 
 If the process dies after the channel accepted a message and before the outcome is recorded,
 the delivery is still claimed but unrecorded; when the lease ends the next dispatcher claims it
@@ -70,15 +73,17 @@ from opsrel_core.domain import error_codes
 from opsrel_core.domain.redaction import WITHHELD
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException, ConflictException, NotFoundException
-from opsrel_core.notifiers import DeliveryError, EmailMessageSpec, EmailSender, SlackSender
-from opsrel_core.notifiers import recovery, templates
+from opsrel_core.notifiers import (
+    DeliveryError, EmailMessageSpec, EmailSender, PagerDutySender, SlackSender,
+)
+from opsrel_core.notifiers import pagerduty, recovery, templates
 from opsrel_core.persistence.retry import retry_transient, retry_transient_methods
 from opsrel_core.persistence.tables import (
     ALERT_STATUSES, SEVERITIES, Alert, AlertDelivery, AlertDeliveryAttempt, AlertTemplate,
     BatchExecution, ErrorCode, UtcDateTime, utcnow,
 )
 from opsrel_core.persistence.uow import UnitOfWork
-from opsrel_core.services.alert_resolution import resolve_alert
+from opsrel_core.services.alert_resolution import queue_mirrored, resolve_alert
 from opsrel_core.services.alert_silences import matching_silence, silence_still_holds
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.services.batch_execution import ExecutionView
@@ -91,7 +96,11 @@ DQ_WARN_ACCUMULATED = templates.DQ_WARN_ACCUMULATED
 DEFAULT_ACK_REASON = "alert acknowledged"
 MAX_LIST_LIMIT = 1000
 _INSERT_ATTEMPTS = 5
-_CHANNEL_CODES = {"EMAIL": error_codes.EXT_SMTP_FAILED, "SLACK": error_codes.EXT_WEBHOOK_FAILED}
+_CHANNEL_CODES = {"EMAIL": error_codes.EXT_SMTP_FAILED, "SLACK": error_codes.EXT_WEBHOOK_FAILED,
+                  "PAGERDUTY": error_codes.EXT_PAGERDUTY_FAILED}
+# A delivery of a kind waits while one of these kinds of its alert and channel is still due, so
+# PagerDuty sees trigger, acknowledge, resolve in that order (a notice never precedes its alert).
+_SENT_BEFORE = {"ACKNOWLEDGE": ("ALERT",), "RECOVERY": ("ALERT", "ACKNOWLEDGE")}
 
 Clock = Callable[[], dt.datetime]
 _ALERT = Alert.__table__
@@ -315,7 +324,9 @@ class OpsAlertService:
         """Acknowledge an alert and write its audit record in the same transaction.
 
         An OPEN alert becomes ACKNOWLEDGED; a RESOLVED one keeps its status and records who
-        acknowledged it. The same operator acknowledging again changes nothing and writes no
+        acknowledged it; acknowledging an OPEN alert queues, in the same transaction, an
+        ACKNOWLEDGE delivery for PagerDuty when the alert went there (the incident follows).
+        The same operator acknowledging again changes nothing and writes no
         second record; another operator is refused (BAT-013, naming who acknowledged), also
         when two operators do it at once: exactly one acknowledgement is recorded.
 
@@ -363,10 +374,13 @@ class OpsAlertService:
                 uow.session, operator_id=operator_id, reason=reason, action_type="BATCH_ACTION",
                 action="ACKNOWLEDGE_ALERT", target=row, execution_id=row.execution_id, at=at,
             ):
+                mirror = row.status == "OPEN"
                 if row.status == "OPEN":
                     row.status = "ACKNOWLEDGED"
                 row.acknowledged_by = operator_id
                 row.acknowledged_at = at
+            if mirror:  # the on-call tool's incident is acknowledged in the same transaction
+                queue_mirrored(uow.session.connection(), alert_id, "ACKNOWLEDGE", at)
             uow.commit()
             return AlertView.of(row)
 
@@ -552,6 +566,7 @@ class OpsAlertService:
                     ).rowcount
                     if done != 1:
                         continue
+                    queue_mirrored(conn, open_alert.alert_id, "RECOVERY", self._clock())
                 try:
                     now = self._clock()
                     # Matched when it is raised (now), not when it happened: a silence that
@@ -676,6 +691,8 @@ class _Claim:
     content: templates.AlertContent
     override: templates.TemplateOverride | None
     notice: recovery.RecoveryContent | None = None  # set for a RECOVERY delivery
+    kind: str = "ALERT"
+    dedupe_key: str = "-"
 
 
 class AlertDispatcher:
@@ -691,6 +708,8 @@ class AlertDispatcher:
         sleep: pauses between Slack posts (seconds); injectable.
         monotonic: the pacing clock (seconds, ``time.monotonic`` by default); injectable with
             ``sleep`` so a test can read the exact pacing schedule (RB-22) without waiting.
+        pagerduty_sender: posts PagerDuty events (``PagerDutyEventsSender``); None: likewise
+            for PAGERDUTY.
     """
 
     def __init__(
@@ -702,11 +721,13 @@ class AlertDispatcher:
         clock: Clock = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        pagerduty_sender: PagerDutySender | None = None,
     ):
         self._engine = engine
         self._settings = settings
         self._senders: dict[str, Any] = {
-            ch: sender for ch, sender in (("EMAIL", email_sender), ("SLACK", slack_sender)) if sender
+            ch: sender for ch, sender in (("EMAIL", email_sender), ("SLACK", slack_sender),
+                                          ("PAGERDUTY", pagerduty_sender)) if sender
         }
         self._clock = clock
         self._sleep = sleep
@@ -746,18 +767,22 @@ class AlertDispatcher:
             return None
         with UnitOfWork(self._engine) as uow:
             s = uow.session
-            alert_of_channel = sa.orm.aliased(AlertDelivery)
+            earlier = sa.orm.aliased(AlertDelivery)
+            # A recovery notice (or an acknowledgement) waits until its channel's alert (and
+            # acknowledgement) is sent or failed.
+            in_order = [AlertDelivery.kind == "ALERT", *(
+                sa.and_(AlertDelivery.kind == kind, ~sa.exists().where(
+                    earlier.alert_id == AlertDelivery.alert_id,
+                    earlier.channel == AlertDelivery.channel,
+                    earlier.kind.in_(before),
+                    earlier.status.in_(("PENDING", "RETRY"))))
+                for kind, before in _SENT_BEFORE.items())]
             stmt = (
                 sa.select(AlertDelivery)
                 .where(AlertDelivery.status.in_(("PENDING", "RETRY")),
                        AlertDelivery.next_attempt_at <= now,
                        AlertDelivery.channel.in_(sorted(self._senders)),
-                       # A recovery notice waits until its channel's alert is sent (or failed).
-                       sa.or_(AlertDelivery.kind == "ALERT", ~sa.exists().where(
-                           alert_of_channel.alert_id == AlertDelivery.alert_id,
-                           alert_of_channel.channel == AlertDelivery.channel,
-                           alert_of_channel.kind == "ALERT",
-                           alert_of_channel.status.in_(("PENDING", "RETRY")))))
+                       sa.or_(*in_order))
                 .order_by(AlertDelivery.next_attempt_at, AlertDelivery.delivery_id)
                 .limit(1)
             )
@@ -799,6 +824,7 @@ class AlertDispatcher:
                 delivery.delivery_id, delivery.alert_id, delivery.channel, delivery.attempts + 1,
                 content, self._override(s, alert.event_kind, delivery.channel),
                 self._recovery(alert, content) if delivery.kind == "RECOVERY" else None,
+                delivery.kind, alert.dedupe_key,
             )
             uow.commit()
             return claim
@@ -806,7 +832,12 @@ class AlertDispatcher:
     def _send(self, claim: _Claim) -> DeliveryError | None:
         sender = self._senders[claim.channel]
         try:
-            if claim.notice is not None and claim.channel == "EMAIL":
+            if claim.channel == "PAGERDUTY":
+                # ALERT triggers, ACKNOWLEDGE acknowledges, RECOVERY resolves the incident.
+                sender.send(pagerduty.build_event(
+                    pagerduty.ACTION_OF_KIND[claim.kind], claim.content, claim.dedupe_key,
+                    claim.override))
+            elif claim.notice is not None and claim.channel == "EMAIL":
                 subject, body = recovery.render_recovery_email(claim.notice)
                 sender.send(EmailMessageSpec(
                     subject, body, recovery.recovery_message_id(claim.alert_id),
