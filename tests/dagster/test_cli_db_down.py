@@ -20,7 +20,8 @@ from tests.support.receivers import free_port
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = [
     ["db", "upgrade"], ["db", "current"], ["executions", "list"], ["executions", "show", "x"],
-    ["tokens", "list"], ["tokens", "create", "--operator", "kim", "--role", "viewer"],
+    ["tokens", "list"],
+    ["tokens", "create", "--operator", "kim", "--role", "viewer", "--reason", "r"],
     ["audit", "list"], ["replay", "list"], ["replay", "status", "1"], ["alerts", "list"],
     ["alerts", "ack", "1", "--reason", "seen"], ["versions", "list", "--asset", "a",
                                                  "--partition", "2013-01-01"],
