@@ -14,7 +14,9 @@ incident: the quiet alert is closed (RESOLVED: nothing recurred for a whole wind
 alert with new deliveries is opened. An ACKNOWLEDGED alert absorbs every repeat until it is
 resolved (someone already works on it); a repeat after resolution opens a new alert. Two
 concurrent first occurrences both try to insert; the index refuses the second, which is retried
-and becomes an increment.
+and becomes an increment. A failed execution's alert is an incident instead: keyed per job and
+error code (``opsrel_core.domain.alert_incidents``), its window ``incident_window_seconds``, its
+partitions listed in ``alert_partition`` and counted once each per execution.
 
 **Silences.** A new alert that an active silence matches (``alert_silences``) is written with
 ``silenced_by`` and SUPPRESSED deliveries: recorded, listed, never sent. When its silence no
