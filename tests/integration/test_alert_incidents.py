@@ -262,3 +262,21 @@ def test_a_partition_failing_again_after_its_recovery_keeps_the_incident_open(ri
     failing = [p.partition_key for p in rig.incidents.partitions(alert.alert_id)
                if p.recovered_at is None]
     assert failing == [DAYS[0]]
+
+
+def test_opsrel_replay_alert_refuses_an_unknown_alert_and_one_about_no_partitions(
+        rig, database_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from opsrel_dagster.cli import cli
+
+    monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
+    monkeypatch.delenv("OPSREL_DAGSTER_URL", raising=False)
+    unknown = CliRunner().invoke(cli, ["replay", "alert", "999999", "--reason", "x"])
+    assert unknown.exit_code == 2, unknown.output
+    assert "BAT-011" in unknown.output and "no alert with id 999999" in unknown.output
+    warning = rig.alerts.send_alert("DQ_WARN_ACCUMULATED", severity="WARNING", title="warnings",
+                                    message="many")
+    refused = CliRunner().invoke(cli, ["replay", "alert", str(warning.alert_id), "--reason", "x"])
+    assert refused.exit_code == 2 and "BAT-009" in refused.output
+    assert rig.replays.list_replays() == []
