@@ -575,8 +575,11 @@ class OpsAlertService:
                             # Counted meanwhile: this execution changes nothing.
                             uow.session.rollback()
                             assert spec.partition_key is not None
-                            return AlertView.of(incident_rows.covering(
-                                uow.session.connection(), key, spec.partition_key, at))
+                            counted = incident_rows.covering(
+                                uow.session.connection(), key, spec.partition_key, at)
+                            if counted is None:
+                                continue
+                            return AlertView.of(counted)
                         updated = joined
                     if spec.describe is not None:
                         updated = _describe_repeat(conn, spec, updated, self._settings.redact)
