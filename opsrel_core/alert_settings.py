@@ -102,6 +102,8 @@ class AlertSettings:
             slash; None (unset): messages carry no console link.
         dedupe_window_seconds: an open alert absorbs a repeat of the same event seen within this
             many seconds of its last occurrence (the storm window).
+        incident_window_seconds: an open failure incident (one job, one error code) absorbs a
+            failure of any partition within this many seconds of its last failure.
         smtp_timeout_seconds, slack_timeout_seconds: bound on every network operation (seconds).
         max_attempts: a delivery is FAILED after this many attempts.
         backoff_base_seconds, backoff_cap_seconds: retry delay ``base * 2**(attempt-1)``, capped.
@@ -125,6 +127,7 @@ class AlertSettings:
     slack_webhook_url: Secret | None = None
     dagster_ui_url: str = "http://127.0.0.1:3000"
     dedupe_window_seconds: float = 3600.0
+    incident_window_seconds: float = 3600.0
     smtp_timeout_seconds: float = 10.0
     slack_timeout_seconds: float = 10.0
     max_attempts: int = 8
@@ -154,7 +157,7 @@ class AlertSettings:
         if not 1 <= self.smtp_port <= 65535:
             raise ValueError(f"SMTP port must be 1..65535, got {self.smtp_port}")
         for name in (
-            "dedupe_window_seconds", "smtp_timeout_seconds", "slack_timeout_seconds",
+            "dedupe_window_seconds", "incident_window_seconds", "smtp_timeout_seconds", "slack_timeout_seconds",
             "backoff_base_seconds", "backoff_cap_seconds", "claim_lease_seconds",
             "history_horizon_seconds", "pagerduty_timeout_seconds",
         ):
@@ -257,6 +260,7 @@ class AlertSettings:
             slack_webhook_url=Secret(webhook) if webhook else None,
             dagster_ui_url=get("OPSREL_DAGSTER_UI_URL") or "http://127.0.0.1:3000",
             dedupe_window_seconds=number("OPSREL_ALERT_DEDUPE_WINDOW_SECONDS", 3600.0),
+            incident_window_seconds=number("OPSREL_INCIDENT_WINDOW_SECONDS", 3600.0),
             smtp_timeout_seconds=number("OPSREL_SMTP_TIMEOUT_SECONDS", 10.0),
             slack_timeout_seconds=number("OPSREL_SLACK_TIMEOUT_SECONDS", 10.0),
             max_attempts=number("OPSREL_ALERT_MAX_ATTEMPTS", 8, int),

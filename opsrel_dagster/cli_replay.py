@@ -1,4 +1,4 @@
-"""``opsrel replay single|range|full|status|stop|list``: replays from the command line, in two modes.
+"""``opsrel replay single|range|full|alert|status|stop|list``: replays from the command line, in two modes.
 
 - Embedded (default, no ``OPSREL_DAGSTER_URL``): the replay runs in this process through the
   persistent Dagster instance and the command waits for it, as ``opsrel run`` does.
@@ -101,6 +101,37 @@ def replay_full(**options: Any) -> None:
     from opsrel_dagster.defs.flights import flights_partitions
 
     _replay("full", flights_partitions.get_partition_keys(), **options)
+
+
+@replay_group.command("alert")
+@click.argument("alert_id", type=int)
+@_common
+def replay_alert(alert_id: int, **options: Any) -> None:
+    """Replay exactly the partitions of incident alert ALERT_ID that have not recovered (the
+    alert's message names them). Exit 2: no such alert (BAT-011), not about failed partitions
+    (BAT-009), or every partition recovered already (BAT-001); nothing is recorded."""
+    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.errors import OpsException
+    from opsrel_core.services.alert_incidents import IncidentService
+    from opsrel_core.services.replays import ReplayService
+
+    engine = _engine()
+    try:
+        ask = IncidentService(engine, ReplayService(engine)).replay_ask(
+            alert_id, operator_id=options["operator"] or getpass.getuser(),
+            reason=options["reason"])
+    except OpsException as exc:
+        click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
+        sys.exit(EXIT_REFUSED)
+    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
+
+    if ask.job_id != FLIGHTS_JOB_ID:
+        # This command runs the example's job; another job's incident is replayed by the API.
+        click.echo(f"replay refused: alert {alert_id} is about job {ask.job_id}, not "
+                   f"{FLIGHTS_JOB_ID}; use POST /admin/alerts/{alert_id}/replay", err=True)
+        sys.exit(EXIT_REFUSED)
+    assert ask.partitions is not None
+    _replay(ask.kind, list(ask.partitions), **options)
 
 
 @replay_group.command("status")

@@ -21,8 +21,8 @@ depends_on = None
 
 OLD_CHANNELS = ("EMAIL", "SLACK")
 NEW_CHANNELS = (*OLD_CHANNELS, "PAGERDUTY")
-OLD_KINDS = ("ALERT", "RECOVERY")
-NEW_KINDS = ("ALERT", "ACKNOWLEDGE", "RECOVERY")
+OLD_KINDS = ("ALERT", "RECOVERY", "UPDATE")  # 0018 added UPDATE
+NEW_KINDS = ("ALERT", "ACKNOWLEDGE", "RECOVERY", "UPDATE")
 EXT_004 = {
     "code": "EXT-004", "category": "EXT", "title": "PagerDuty event failed",
     "user_message": "A notification could not be delivered.",

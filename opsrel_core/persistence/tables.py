@@ -60,7 +60,7 @@ REPLAY_STATUSES = ("REQUESTED", "RUNNING", "SUCCESS", "FAILED", "STOPPING", "STO
 ALERT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
 ALERT_CHANNELS = ("EMAIL", "SLACK", "PAGERDUTY")  # PAGERDUTY: 0020
 DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED", "SUPPRESSED")  # SUPPRESSED: 0016
-DELIVERY_KINDS = ("ALERT", "ACKNOWLEDGE", "RECOVERY")  # 0016; ACKNOWLEDGE: 0020
+DELIVERY_KINDS = ("ALERT", "ACKNOWLEDGE", "RECOVERY", "UPDATE")  # 0016; UPDATE: 0018; ACKNOWLEDGE: 0020
 LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT")
 RULE_SEVERITIES = ("FAIL", "WARN")
 RULE_ALERT_POLICIES = ("always", "baseline", "never")
@@ -369,7 +369,7 @@ class AlertDelivery(Base):
 
     __tablename__ = "alert_delivery"
     __table_args__ = (
-        sa.UniqueConstraint("alert_id", "channel", "kind"),
+        sa.UniqueConstraint("alert_id", "channel", "kind", "sequence"),
         sa.CheckConstraint(in_list("kind", DELIVERY_KINDS), name="kind"),
         sa.CheckConstraint(in_list("channel", ALERT_CHANNELS), name="channel"),
         sa.CheckConstraint(in_list("status", DELIVERY_STATUSES), name="status"),
@@ -379,12 +379,31 @@ class AlertDelivery(Base):
     alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.alert_id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
     kind: Mapped[str] = mapped_column(sa.String(20), default="ALERT", server_default="ALERT")
+    # An incident's UPDATE deliveries: the partition count each announces; 0 otherwise (0018).
+    sequence: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(sa.String(10), default="PENDING")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AlertPartition(Base):
+    """A partition of an incident alert (EXECUTION_FAILED): its latest failing execution, when
+    it first and last failed, and its recovery. The alert is resolved by recovery once every
+    partition of it has recovered (0018)."""
+
+    __tablename__ = "alert_partition"
+    __table_args__ = (sa.Index(None, "partition_key"),)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.alert_id"), primary_key=True)
+    partition_key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    execution_id: Mapped[str | None] = mapped_column(sa.ForeignKey("batch_execution.execution_id"))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    recovered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    recovered_by_execution_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("batch_execution.execution_id"))
 
 
 class AlertDeliveryAttempt(Base):

@@ -11,7 +11,9 @@ channel the alert was delivered to (not for a silenced alert's suppressed delive
 transaction: the partition's new result and the end of its alert land together or not at all. An
 execution that ended before the failure (a catch-up of an older run) resolves nothing. A late
 partition's alert (``alert_lifecycle.ARRIVAL_KINDS``) is resolved by any version of it becoming
-active, whenever its execution ended.
+active, whenever its execution ended. An incident (an alert listing its partitions in
+``alert_partition``) has each partition marked recovered the same way, and is RESOLVED only once
+every partition of it has recovered.
 
 **By hand.** ``resolve_alert`` resolves a live alert with a reason, audited (BATCH_ACTION
 ``RESOLVE_ALERT``); resolving a resolved alert is refused (BAT-001, a conflict). No notice is
@@ -34,6 +36,7 @@ from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import ConflictException, NotFoundException
 from opsrel_core.persistence.tables import Alert, AlertDelivery, BatchExecution, utcnow
+from opsrel_core.services import alert_incidents
 from opsrel_core.services.audit_log import audit_change, require_attribution
 
 _ALERT = Alert.__table__
@@ -100,15 +103,19 @@ def resolve_recovered_alerts(
             _ALERT.c.partition_key.in_(sorted(partition_keys)),
             _ALERT.c.status.in_(lifecycle.LIVE_STATUSES),
             sa.or_(sa.and_(_ALERT.c.event_kind.in_(sorted(lifecycle.RECOVERABLE_KINDS)),
-                           _ALERT.c.last_seen_at <= ended),
+                           _ALERT.c.last_seen_at <= ended,
+                           ~alert_incidents.has_partitions()),
                    _ALERT.c.event_kind.in_(sorted(lifecycle.ARRIVAL_KINDS))),
         ).order_by(_ALERT.c.alert_id).with_for_update()
     ).all()
+    over = [(row.alert_id, row.status) for row in live]
+    over += alert_incidents.recover(conn, execution.job_id, execution.execution_id,
+                                    sorted(partition_keys), ended, at)
     resolved = []
-    for row in live:
+    for alert_id, status in sorted(over):
         done = conn.execute(
-            sa.update(_ALERT).where(_ALERT.c.alert_id == row.alert_id, _ALERT.c.status == row.status)
-            .values(status=lifecycle.next_status(row.status, lifecycle.RECOVER), resolved_at=at,
+            sa.update(_ALERT).where(_ALERT.c.alert_id == alert_id, _ALERT.c.status == status)
+            .values(status=lifecycle.next_status(status, lifecycle.RECOVER), resolved_at=at,
                     resolved_by=lifecycle.BY_RECOVERY,
                     resolved_by_execution_id=execution.execution_id,
                     resolve_reason=f"recovered by execution {execution.execution_id}")
@@ -117,17 +124,17 @@ def resolve_recovered_alerts(
             continue
         channels = conn.scalars(
             sa.select(_DELIVERY.c.channel).where(
-                _DELIVERY.c.alert_id == row.alert_id, _DELIVERY.c.kind == "ALERT",
+                _DELIVERY.c.alert_id == alert_id, _DELIVERY.c.kind == "ALERT",
                 _DELIVERY.c.status != "SUPPRESSED",
             ).order_by(_DELIVERY.c.channel)
         ).all()
         if channels:
             conn.execute(sa.insert(_DELIVERY), [
-                {"alert_id": row.alert_id, "channel": channel, "kind": "RECOVERY",
+                {"alert_id": alert_id, "channel": channel, "kind": "RECOVERY",
                  "status": "PENDING", "attempts": 0, "next_attempt_at": at, "created_at": at}
                 for channel in channels
             ])
-        resolved.append(row.alert_id)
+        resolved.append(alert_id)
     return resolved
 
 

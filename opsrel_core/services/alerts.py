@@ -14,7 +14,9 @@ incident: the quiet alert is closed (RESOLVED: nothing recurred for a whole wind
 alert with new deliveries is opened. An ACKNOWLEDGED alert absorbs every repeat until it is
 resolved (someone already works on it); a repeat after resolution opens a new alert. Two
 concurrent first occurrences both try to insert; the index refuses the second, which is retried
-and becomes an increment.
+and becomes an increment. A failed execution's alert is an incident instead: keyed per job and
+error code (``opsrel_core.domain.alert_incidents``), its window ``incident_window_seconds``, its
+partitions listed in ``alert_partition`` and counted once each per execution.
 
 **Silences.** A new alert that an active silence matches (``alert_silences``) is written with
 ``silenced_by`` and SUPPRESSED deliveries: recorded, listed, never sent. When its silence no
@@ -68,6 +70,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.domain import alert_incidents as incidents
 from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.redaction import WITHHELD
@@ -83,6 +86,7 @@ from opsrel_core.persistence.tables import (
     BatchExecution, ErrorCode, UtcDateTime, utcnow,
 )
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services import alert_incidents as incident_rows
 from opsrel_core.services.alert_resolution import queue_mirrored, resolve_alert
 from opsrel_core.services.alert_silences import matching_silence, silence_still_holds
 from opsrel_core.services.audit_log import audit_change, require_attribution
@@ -275,9 +279,12 @@ class OpsAlertService:
     def raise_for_failed_execution(self, execution: ExecutionView) -> AlertView | None:
         """Alert on a FAILED execution whose error code has ``auto_alert``; idempotent.
 
-        The alert (kind EXECUTION_FAILED, deduplicated per code, job and partition) carries the
-        catalog's operator message and the execution's error message, the failing asset and
-        partition. The same execution applied again changes nothing (see the module docstring).
+        The alert (kind EXECUTION_FAILED) is an incident: deduplicated per code and job within
+        ``incident_window_seconds`` (``opsrel_core.domain.alert_incidents``), it lists its
+        partitions (``alert_partition``) and its title and message name their count and the
+        first of them; it carries the catalog's operator message and the latest execution's
+        error message. The same execution applied again changes nothing (see the module
+        docstring; the covering span is the partition's).
 
         Args:
             execution: the execution as recorded (``BatchExecutionService.get_execution``).
@@ -303,10 +310,19 @@ class OpsAlertService:
         message = operator_message
         if execution.error_message:
             message = f"{operator_message}\n\nError: {execution.error_message}"
+        job_id = execution.job_id
+
+        def describe_incident(alert_id: int, partitions: list[str], count: int) -> tuple[str, str]:
+            return incidents.describe(alert_id=alert_id, catalog_title=catalog_title,
+                                      job_id=job_id, base_message=message,
+                                      partitions=partitions, count=count)
+
         spec = _AlertSpec(
             EXECUTION_FAILED, severity, f"{catalog_title} in {execution.job_id}"
             + (f" [{partition}]" if partition else ""), message, execution.error_code,
-            execution.job_id, execution.execution_id, execution.failed_asset_key, partition, None,
+            execution.job_id, execution.execution_id, execution.failed_asset_key, partition,
+            incidents.incident_key(execution.error_code, execution.job_id),
+            incident=describe_incident, window_seconds=self._settings.incident_window_seconds,
         )
         at = _aware(execution.ended_at) or _aware(execution.created_at)
         assert at is not None
@@ -495,7 +511,9 @@ class OpsAlertService:
         spec = dataclasses.replace(spec, title=self._settings.redact(spec.title),
                                    message=self._settings.redact(spec.message))
         key = spec.key()
-        window = self._settings.dedupe_window_seconds
+        window = spec.window_seconds or self._settings.dedupe_window_seconds
+        # An incident counts per partition (alert_partition), not over the alert's span.
+        per_partition = spec.incident is not None and spec.partition_key is not None
         # Core statements on the session's connection, not ORM objects: the unit of work's
         # flush, identity map and row loading were most of this path's client CPU (benchmark
         # B7). The transaction, the statements' guards and the unique index are the same.
@@ -507,7 +525,21 @@ class OpsAlertService:
                     # Checked in the writing transaction, not in one of its own (benchmark B7:
                     # a transaction less per alert); an error leaves nothing written.
                     _require_references(conn, spec)
-                if count_once:
+                if spec.incident is not None:
+                    # A silence mutes a part of an incident (a partition pattern): the muted
+                    # failures are their own incident, so the rest is still delivered.
+                    muted = matching_silence(
+                        conn, self._clock(), job_id=spec.job_id, error_code=spec.error_code,
+                        rule_id=spec.rule_id, partition_key=spec.partition_key)
+                    key = spec.key() if muted is None else f"{spec.key()}:silence-{muted}"[:300]
+                    if muted is None:
+                        key = self._unmuted_incident_key(conn, spec.key())
+                if count_once and per_partition:
+                    assert spec.partition_key is not None
+                    covered = incident_rows.covering(conn, key, spec.partition_key, at)
+                    if covered is not None:
+                        return AlertView.of(covered)
+                elif count_once:
                     covering = conn.execute(
                         sa.select(alert).where(
                             alert.c.dedupe_key == key, alert.c.first_seen_at <= at,
@@ -523,6 +555,8 @@ class OpsAlertService:
                             "resolved_at": at, "resolved_by": lifecycle.BY_HISTORY,
                         }).returning(*alert.c)
                     ).one()
+                    if per_partition:
+                        row = self._join_incident(conn, spec, row, at)
                     uow.commit()
                     log.info("alert %r at %s is older than the history horizon: recorded, not "
                              "sent", key, at.isoformat())
@@ -537,7 +571,7 @@ class OpsAlertService:
                         open_alert.status, _aware(open_alert.last_seen_at), at, window):
                     guard = [alert.c.alert_id == open_alert.alert_id,
                              alert.c.status == open_alert.status]
-                    if count_once:
+                    if count_once and not per_partition:
                         guard.append(sa.not_(sa.and_(alert.c.first_seen_at <= at, alert.c.last_seen_at >= at)))
                     at_param = sa.bindparam("occurred_at", at, type_=UtcDateTime())
                     updated = conn.execute(
@@ -549,6 +583,18 @@ class OpsAlertService:
                     ).first()
                     if updated is None:
                         continue  # acknowledged, resolved or counted meanwhile: decide again
+                    if per_partition:
+                        joined = self._join_incident(conn, spec, updated, at)
+                        if joined is None:
+                            # Counted meanwhile: this execution changes nothing.
+                            uow.session.rollback()
+                            assert spec.partition_key is not None
+                            counted = incident_rows.covering(
+                                uow.session.connection(), key, spec.partition_key, at)
+                            if counted is None:
+                                continue
+                            return AlertView.of(counted)
+                        updated = joined
                     if spec.describe is not None:
                         updated = _describe_repeat(conn, spec, updated, self._settings.redact)
                     if updated.silenced_by is not None:
@@ -578,6 +624,8 @@ class OpsAlertService:
                         sa.insert(alert).values({**spec.values(key, at), "silenced_by": silence})
                         .returning(*alert.c)
                     ).one()
+                    if per_partition:
+                        row = self._join_incident(conn, spec, row, at)
                     if self._settings.channels:
                         conn.execute(sa.insert(_DELIVERY), [
                             {"alert_id": row.alert_id, "channel": channel, "kind": "ALERT",
@@ -594,6 +642,49 @@ class OpsAlertService:
             f"alert {key!r} kept changing under concurrent writers; gave up after "
             f"{_INSERT_ATTEMPTS} attempts",
         )
+
+    def _unmuted_incident_key(self, conn: sa.Connection, key: str) -> str:
+        # No silence holds for this failure: it joins the live incident of the plain key, or
+        # else a live muted one whose silence no longer holds (the condition outlasted its
+        # silence, so that incident is delivered now, see _lift_if_unsilenced).
+        live = conn.execute(
+            sa.select(_ALERT.c.dedupe_key, _ALERT.c.silenced_by)
+            .where(sa.or_(_ALERT.c.dedupe_key == key,
+                          _ALERT.c.dedupe_key.like(f"{key}:silence-%")),
+                   _ALERT.c.status.in_(lifecycle.LIVE_STATUSES))
+            .order_by(_ALERT.c.alert_id)
+        ).all()
+        if any(row.dedupe_key == key for row in live):
+            return key
+        now = self._clock()
+        for row in live:
+            if row.silenced_by is not None and not silence_still_holds(conn, row.silenced_by, now):
+                return row.dedupe_key
+        return key
+
+    def _join_incident(self, conn: sa.Connection, spec: "_AlertSpec", row: Any,
+                       at: dt.datetime) -> Any:
+        # In the occurrence's transaction: the partition joins, the text names the count just
+        # written, and an update is queued when the count announces one. None: the incident
+        # had already counted this failure of the partition.
+        assert spec.incident is not None and spec.partition_key is not None
+        joined, covered = incident_rows.join(conn, row.alert_id, spec.partition_key,
+                                             spec.execution_id, at)
+        if covered:
+            return None
+        partitions, count = incident_rows.listing(conn, row.alert_id)
+        title, message = (self._settings.redact(text)
+                          for text in spec.incident(row.alert_id, partitions, count))
+        row = conn.execute(
+            sa.update(_ALERT).where(_ALERT.c.alert_id == row.alert_id).values(
+                title=" ".join(title.split())[:300], message=message,
+                execution_id=spec.execution_id or row.execution_id,
+                asset_key=spec.asset_key or row.asset_key,
+            ).returning(*_ALERT.c)
+        ).one()
+        if joined:
+            incident_rows.queue_update(conn, row.alert_id, count, self._clock())
+        return row
 
     def _lift_if_unsilenced(self, conn: sa.Connection, alert_id: int, silence_id: int) -> None:
         # A repeat of a silenced alert after its silence ended or expired: the condition
@@ -655,6 +746,9 @@ class _AlertSpec:
     dedupe_key: str | None
     describe: Callable[[int], tuple[str, str]] | None = None
     rule_id: str | None = None
+    # A failure incident: (title, message) for (alert id, first partitions, partition count).
+    incident: Callable[[int, list[str], int], tuple[str, str]] | None = None
+    window_seconds: float | None = None  # the storm window of this key; the settings' if None
 
     def validate(self) -> None:
         if not self.event_kind or not self.event_kind.strip() or len(self.event_kind) > 50:
@@ -693,6 +787,7 @@ class _Claim:
     notice: recovery.RecoveryContent | None = None  # set for a RECOVERY delivery
     kind: str = "ALERT"
     dedupe_key: str = "-"
+    update: int = 0  # an incident's UPDATE delivery: the partition count it announces
 
 
 class AlertDispatcher:
@@ -825,6 +920,7 @@ class AlertDispatcher:
                 content, self._override(s, alert.event_kind, delivery.channel),
                 self._recovery(alert, content) if delivery.kind == "RECOVERY" else None,
                 delivery.kind, alert.dedupe_key,
+                delivery.sequence if delivery.kind == "UPDATE" else 0,
             )
             uow.commit()
             return claim
@@ -846,6 +942,17 @@ class AlertDispatcher:
             elif claim.notice is not None:
                 self._pace_slack()
                 sender.send(recovery.render_recovery_slack(claim.notice))
+            elif claim.update and claim.channel == "EMAIL":
+                # An incident grew: the alert's current text, answering the alert's email.
+                subject, body = templates.render_email(claim.content, claim.override)
+                sender.send(EmailMessageSpec(
+                    f"Update: {subject}", body,
+                    f"<opsrel-alert-{claim.alert_id}-update-{claim.update}@opsrel>",
+                    in_reply_to=recovery.alert_message_id(claim.alert_id),
+                ))
+            elif claim.update:
+                self._pace_slack()
+                sender.send(f"*Update*: {templates.render_slack(claim.content, claim.override)}")
             elif claim.channel == "EMAIL":
                 subject, body = templates.render_email(claim.content, claim.override)
                 sender.send(EmailMessageSpec(
