@@ -104,7 +104,8 @@ _CHANNEL_CODES = {"EMAIL": error_codes.EXT_SMTP_FAILED, "SLACK": error_codes.EXT
                   "PAGERDUTY": error_codes.EXT_PAGERDUTY_FAILED}
 # A delivery of a kind waits while one of these kinds of its alert and channel is still due, so
 # PagerDuty sees trigger, acknowledge, resolve in that order (a notice never precedes its alert).
-_SENT_BEFORE = {"ACKNOWLEDGE": ("ALERT",), "RECOVERY": ("ALERT", "ACKNOWLEDGE")}
+_SENT_BEFORE = {"ACKNOWLEDGE": ("ALERT",), "UPDATE": ("ALERT",),
+                "RECOVERY": ("ALERT", "ACKNOWLEDGE", "UPDATE")}
 
 Clock = Callable[[], dt.datetime]
 _ALERT = Alert.__table__

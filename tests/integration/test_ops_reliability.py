@@ -109,14 +109,17 @@ def test_run_failure_replay_end_to_end(receivers, runner, opsrel_env):  # noqa: 
         assert child.operator_id == "erin"
     assert executions.get_execution(failed.run_id).status.value == "FAILED"  # history kept
 
-    # alerts: the failure was delivered once, by email and Slack; the replay alerted nothing
-    [(recipients, message)] = smtp.handler.messages
+    # alerts: the failure was delivered once, by email and Slack; the replay raised nothing and
+    # ended it: one recovery notice per channel, the email answering the alert's
+    [(_, message), (_, notice)] = smtp.handler.messages
     assert "INP-001" in message["Subject"] and bad in message["Subject"]
-    assert len(slack.posts) == 1
+    assert notice["Subject"].startswith("Resolved: ")
+    assert notice["In-Reply-To"] == message["Message-ID"]
+    assert len(slack.posts) == 2
     [alert] = _alerts(engine).list_alerts()
-    assert (alert.error_code, alert.execution_id, alert.occurrence_count) == (
-        "INP-001", failed.run_id, 1)
-    assert [d.status for d in _alerts(engine).delivery_history(alert.alert_id)] == ["SENT", "SENT"]
+    assert (alert.error_code, alert.execution_id, alert.occurrence_count, alert.status) == (
+        "INP-001", failed.run_id, 1, "RESOLVED")
+    assert [d.status for d in _alerts(engine).delivery_history(alert.alert_id)] == ["SENT"] * 4
 
     # audit: exactly one record for the replay, with who, why and the state it created
     [record] = AuditLogService(engine).list_audit_logs(target_type="replay")
