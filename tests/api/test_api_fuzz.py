@@ -69,6 +69,8 @@ OPERATIONS = [
     "GET /admin/reports/replay/{replay_id}", "GET /admin/versions",
     "POST /admin/alerts/{alert_id}/resolve", "POST /admin/silences", "GET /admin/silences",
     "POST /admin/silences/{silence_id}/end",
+    "GET /admin/alerts/{alert_id}/partitions", "POST /admin/alerts/{alert_id}/replay",
+    "POST /admin/alerts/{alert_id}/replay/preview",
 ]
 
 
