@@ -165,7 +165,8 @@ def b10(count: int, samples: int) -> Figure:
         migrate.upgrade(url)
         fill_s = fill(url, count)
         engine = make_engine(url)
-        token = ApiTokenService(engine).create("prometheus", "viewer")[0]
+        token = ApiTokenService(engine).create(
+            "prometheus", "viewer", by="benchmark", reason="scrape benchmark")[0]
         reader = OpsMetricsReader(engine)
         t0 = time.perf_counter()
         first = reader.read()
