@@ -76,6 +76,10 @@ def empty_database_url(request) -> str:
 def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Databases migrated to head once per session, copied for each test (fast and identical).
 
+    Under pytest-xdist each worker process has its own session, so its own pair (the random
+    name keeps the templates apart); nothing stays connected to a template after this set-up,
+    as ``CREATE DATABASE ... TEMPLATE`` refuses a template another session is using.
+
     Yields ``{"sqlite": path of a migrated SQLite file, "postgresql": template database name}``.
     """
     sqlite_path = tmp_path_factory.mktemp("template") / "ops.db"
