@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.entrypoints.api import (
-    problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
+    docs_pages, problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
     routes_ops,
 )
 from opsrel_core.entrypoints.api.deps import Services
@@ -49,8 +49,9 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
                   description="Operators control batches: executions, replays, audit, alerts.",
-                  responses=problems.PROBLEM_RESPONSES)
+                  responses=problems.PROBLEM_RESPONSES, docs_url=None, redoc_url=None)
     problems.install(app)
+    docs_pages.install(app)
     # Rate limit, authentication and body size before any route reads the request.
     app.add_middleware(TrustMiddleware, limits=limits or ApiLimits())
     app.include_router(routes_batch.router)
