@@ -302,9 +302,10 @@ class AlertSettings:
         return f"{self.dagster_ui_url}/runs/{execution_id}" if execution_id else None
 
     def console_link(self, job_id: str | None, partition_key: str | None) -> str | None:
-        """The partition's console page, ``<console_url>/console/partitions/<job_id>/<partition_key>``
-        (the scheme of ``domain.console_links``, segments quoted), or None without a console
-        URL, a job or a partition."""
+        """The partition's console page,
+        ``<console_url>/console/partitions/<job_id>/<partition_key>`` (the scheme of
+        ``domain.console_links``, segments quoted), or None without a console URL, a job or a
+        partition."""
         if not (job_id and partition_key):
             return None
         return console_links.absolute(self.console_url,

@@ -152,7 +152,8 @@ def test_console_url_must_be_http():
     with pytest.raises(ValueError, match="OPSREL_CONSOLE_URL must be an http"):
         AlertSettings.from_env({"OPSREL_CONSOLE_URL": "javascript:alert(1)"})
     assert AlertSettings.from_env({"OPSREL_CONSOLE_URL": CONSOLE}).console_link(
-        JOB, "2013-01-01..2013-01-07") == f"{CONSOLE}/console/partitions/{JOB}/2013-01-01..2013-01-07"
+        JOB, "2013-01-01..2013-01-07") == (
+            f"{CONSOLE}/console/partitions/{JOB}/2013-01-01..2013-01-07")
     # The Dagster side reads the same setting, by the same rule.
     from opsrel_core.settings import OpsSettings
 

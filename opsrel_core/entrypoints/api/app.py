@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.entrypoints.api import (
-    docs_pages, problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
+    problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
     routes_ops,
 )
+from opsrel_core.entrypoints.api import docs_pages
 from opsrel_core.entrypoints.api.deps import Services
 from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
 from opsrel_core.settings import OpsSettings
