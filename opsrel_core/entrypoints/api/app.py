@@ -16,6 +16,7 @@ from opsrel_core.entrypoints.api import (
     problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
     routes_ops,
 )
+from opsrel_core.entrypoints.api import docs_pages
 from opsrel_core.entrypoints.api.deps import Services
 from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
 from opsrel_core.settings import OpsSettings
@@ -54,8 +55,9 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
                   description="Operators control batches: executions, replays, audit, alerts.",
-                  responses=problems.PROBLEM_RESPONSES)
+                  responses=problems.PROBLEM_RESPONSES, docs_url=None, redoc_url=None)
     problems.install(app)
+    docs_pages.install(app)
     # Rate limit, authentication and body size before any route reads the request.
     app.add_middleware(TrustMiddleware, limits=limits or ApiLimits())
     app.include_router(routes_batch.router)
