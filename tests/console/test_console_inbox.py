@@ -152,3 +152,15 @@ def test_another_operators_acknowledgement_is_a_conflict_page(console_site):
                         allow_redirects=False)
     assert reply.status_code == 409 and "admin-op" in reply.text
     assert _alert(console_site.database_url, alert_id).acknowledged_by == "admin-op"
+
+
+def test_an_incident_over_two_partitions_is_one_row_listing_both(console_site):
+    first = seed_failure(console_site.database_url, "run-a", "2013-01-05")
+    second = seed_failure(console_site.database_url, "run-b", "2013-01-06")
+    assert first == second  # one incident per code and job
+    page = console_site.signed_in("operator").get("/console/inbox")
+    row = _row(page.text, first)
+    for day in ("2013-01-05", "2013-01-06"):
+        assert f'href="{console_links.partition_path(JOB, day)}">{day}</a>' in row
+    assert '<td class="count">2</td>' in row
+    assert page.text.count('class="card alert-group"') == 1
