@@ -1,0 +1,105 @@
+"""The console in a real browser (Debian's chromium through Playwright), with every request
+that would leave loopback aborted and failing the test: sign-in and sign-out, the 3 a.m. path
+from the inbox to a requested replay, and a viewer who sees no action controls. Screenshots of
+the pages are saved to ``docs/console/`` when ``OPSREL_CONSOLE_SCREENSHOTS=1``."""
+
+import os
+import pathlib
+
+import sqlalchemy as sa
+
+from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.domain import console_links
+from opsrel_core.persistence.engine import make_engine
+from opsrel_core.persistence.tables import Replay
+from opsrel_core.services.alerts import OpsAlertService
+from opsrel_core.services.audit_log import AuditLogService
+from tests.console.test_console_inbox import DAY, JOB, seed_failure
+from tests.support.browser import save_screenshot
+
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def _shot(page, name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    target = DOCS if os.environ.get("OPSREL_CONSOLE_SCREENSHOTS") == "1" else tmp_path
+    save_screenshot(page, target / f"{name}.png")
+
+
+def _sign_in(page, site, role: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(site.url("/console/inbox"))
+    assert "/console/sign-in" in page.url  # no session: the sign-in page, and back after it
+    page.fill("#token", site.tokens[role])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/inbox")
+
+
+def test_sign_in_then_sign_out_in_the_browser(console_site, loopback_page, tmp_path):
+    page = loopback_page.page
+    page.goto(console_site.url("/console/sign-in"))
+    _shot(page, "sign-in", tmp_path)
+    page.fill("#token", "opsrel_not-a-token")
+    page.click("button[type=submit]")
+    assert "the token is invalid or revoked" in page.content()
+    _sign_in(page, console_site, "operator")
+    assert "operator-op" in page.inner_text("header")
+    page.click("text=Sign out")
+    page.wait_for_url("**/console/sign-in")
+    page.goto(console_site.url("/console/inbox"))
+    assert "/console/sign-in" in page.url  # the session ended
+    assert loopback_page.blocked == []
+
+
+def test_the_3am_path_acknowledge_then_replay_with_a_reason(console_site, loopback_page,
+                                                            tmp_path):
+    alert_id = seed_failure(console_site.database_url, earlier_success="run-ok-1")
+    page = loopback_page.page
+    _sign_in(page, console_site, "operator")
+    _shot(page, "inbox", tmp_path)
+    clicks = 0
+    row = page.locator(f"#alert-{alert_id}")
+    row.locator("textarea[name=reason]").fill("landing file was empty; re-delivered")
+    row.locator("button", has_text="Acknowledge").click()
+    clicks += 1
+    page.wait_for_url("**/console/inbox?acknowledged=*")
+    page.click(f"a[href='{console_links.partition_path(JOB, DAY)}']")
+    clicks += 1
+    page.wait_for_url("**/console/partitions/**")
+    _shot(page, "partition", tmp_path)
+    page.fill("#replay-reason", "re-delivered landing file")
+    page.click("text=Preview the replay")
+    clicks += 1
+    _shot(page, "replay-preview", tmp_path)
+    assert DAY in page.inner_text("main")
+    page.click("text=Confirm the replay")
+    clicks += 1
+    page.wait_for_url("**/console/partitions/**replayed=*")
+    assert clicks <= 4
+    assert loopback_page.blocked == []
+
+    engine = make_engine(console_site.database_url)
+    try:
+        alert = OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id)
+        assert alert.status == "ACKNOWLEDGED" and alert.acknowledged_by == "operator-op"
+        with engine.connect() as conn:
+            replays = conn.execute(sa.select(Replay.replay_id, Replay.reason, Replay.status,
+                                             Replay.partition_keys)).all()
+        # Exactly one replay, of exactly that partition, with the reason typed: what the
+        # launch sensor runs, as for a replay requested through the API.
+        assert len(replays) == 1
+        assert replays[0].reason == "re-delivered landing file"
+        assert list(replays[0].partition_keys) == [DAY]
+        actions = [r.action for r in AuditLogService(engine).list_audit_logs(limit=10)]
+        assert "ACKNOWLEDGE_ALERT" in actions and "REPLAY" in actions
+    finally:
+        engine.dispose()
+
+
+def test_a_viewer_sees_no_action_controls(console_site, loopback_page, tmp_path):
+    seed_failure(console_site.database_url)
+    page = loopback_page.page
+    _sign_in(page, console_site, "viewer")
+    assert page.locator("form.ack-form").count() == 0
+    page.goto(console_site.url(console_links.partition_path(JOB, DAY)))
+    assert page.locator("text=Preview the replay").count() == 0
+    assert page.locator("textarea").count() == 0
+    assert loopback_page.blocked == []
