@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.entrypoints.api import (
-    problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
-    routes_ops,
+    problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_corrections,
+    routes_metrics, routes_ops,
 )
 from opsrel_core.entrypoints.api.deps import Services
 from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
@@ -58,6 +58,7 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
     app.include_router(routes_metrics.router)
     app.include_router(routes_alert_lifecycle.router)
     app.include_router(routes_alert_incidents.router)
+    app.include_router(routes_corrections.router)
     _add_problem_schema(app)
     return app
 

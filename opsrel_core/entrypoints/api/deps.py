@@ -17,6 +17,7 @@ from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.error_codes import ErrorCodeService
 from opsrel_core.services.execution_context import ExecutionContextService
 from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.notes import NoteService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.settings import OpsSettings
@@ -39,6 +40,7 @@ class Services:
     lineage: LineageService
     reports: DqReportService
     versions: ResultVersionService
+    notes: NoteService
 
     @classmethod
     def build(cls, settings: OpsSettings, alert_settings: AlertSettings | None = None) -> "Services":
@@ -54,7 +56,7 @@ class Services:
             alerts=OpsAlertService(engine, alerts),
             error_codes=ErrorCodeService(engine), contexts=ExecutionContextService(engine),
             lineage=LineageService(engine), reports=DqReportService(engine),
-            versions=ResultVersionService(engine),
+            versions=ResultVersionService(engine), notes=NoteService(engine),
         )
 
 
