@@ -10,7 +10,9 @@ from opsrel_core.domain.restore import StaleDownstream
 from opsrel_core.entrypoints.api import auth
 from opsrel_core.entrypoints.api.auth import Principal
 from opsrel_core.entrypoints.api.deps import Services, get_services
-from opsrel_core.entrypoints.api.schemas import NOT_BLANK_TEXT, PartitionKey, Reason, to_json
+from opsrel_core.entrypoints.api.schemas import (
+    NOT_BLANK_TEXT, PARTITION_KEY_PATTERN, PartitionKey, Reason, to_json,
+)
 from opsrel_core.persistence.tables import MAX_NOTE_LENGTH
 from opsrel_core.services.notes import NoteView
 from opsrel_core.services.result_versions import ResultVersionView
@@ -86,7 +88,7 @@ def add_note(
 @router.get("/notes", tags=["notes"], response_model=NotePage)
 def list_notes(
     job_id: str = Query(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT),
-    partition: str = Query(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT),
+    partition: str = Query(min_length=1, max_length=100, pattern=PARTITION_KEY_PATTERN),
     _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> dict[str, Any]:
     """The notes on a job's partition, newest first (empty for an unknown job or partition)."""
