@@ -23,7 +23,7 @@ def test_restore_over_http(api, database_url):
         1, True, 2, False)
     assert reply.body["stale_downstream"][0] == {
         "asset_key": STATS, "partition_key": DAY, "active_version": 2, "made_from_versions": [2]}
-    audit = api.call("GET", f"/admin/audit-logs?target_type=result_version").body["items"]
+    audit = api.call("GET", "/admin/audit-logs?target_type=result_version").body["items"]
     assert [(a["audit_id"], a["action"], a["operator_id"]) for a in audit] == [
         (reply.body["audit_id"], "RESTORE_VERSION", "operator-op")]
     versions = api.call("GET", f"/admin/versions?asset={CLEAN}&partition={DAY}").body
