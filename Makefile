@@ -18,10 +18,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/opsrel run --from 2013-01-01 --to 2013-01-07
 
-# The test suite, against SQLite and this machine's PostgreSQL (started if it is down).
+# The test suite, against SQLite and this machine's PostgreSQL (started if it is down), in two
+# worker processes (pytest-xdist; most tests wait on subprocesses and the database). Serially:
+# $(BIN)/pytest -q -n 0.
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 # The Dagster UI (webserver + daemon) on http://127.0.0.1:3000 with the embedded instance.
 dev: $(STAMP)

@@ -21,6 +21,7 @@ import os
 import urllib.parse
 from collections.abc import Mapping
 
+from opsrel_core.domain import console_links
 from opsrel_core.domain.redaction import Redactor, base64_forms
 
 # Values that are obviously not a real secret (copied from an example file).
@@ -98,8 +99,9 @@ class AlertSettings:
             endpoint; overridable for a test receiver or a proxy).
         pagerduty_timeout_seconds: bound on a PagerDuty post (seconds).
         dagster_ui_url: base URL of the Dagster UI for run links, without a trailing slash.
-        console_url: base URL of the opsrel console for partition links, without a trailing
-            slash; None (unset): messages carry no console link.
+        console_url: public base URL of ``opsrel api serve`` (which serves the console under
+            ``/console``), e.g. ``https://ops.example.com``, without a trailing slash; None
+            (unset): messages carry no console link.
         dedupe_window_seconds: an open alert absorbs a repeat of the same event seen within this
             many seconds of its last occurrence (the storm window).
         incident_window_seconds: an open failure incident (one job, one error code) absorbs a
@@ -300,12 +302,14 @@ class AlertSettings:
         return f"{self.dagster_ui_url}/runs/{execution_id}" if execution_id else None
 
     def console_link(self, job_id: str | None, partition_key: str | None) -> str | None:
-        """``<console_url>/partitions/<job_id>/<partition_key>`` (path segments quoted), or None
-        without a console URL, a job or a partition."""
-        if not (self.console_url and job_id and partition_key):
+        """The partition's console page,
+        ``<console_url>/console/partitions/<job_id>/<partition_key>`` (the scheme of
+        ``domain.console_links``, segments quoted), or None without a console URL, a job or a
+        partition."""
+        if not (job_id and partition_key):
             return None
-        quote = functools.partial(urllib.parse.quote, safe="")
-        return f"{self.console_url}/partitions/{quote(job_id)}/{quote(partition_key)}"
+        return console_links.absolute(self.console_url,
+                                      console_links.partition_path(job_id, partition_key))
 
     @functools.cached_property
     def redactor(self) -> Redactor:

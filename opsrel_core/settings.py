@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import urllib.parse
 from pathlib import Path
 
 from opsrel_core.domain.replay_limits import DEFAULT_MAX_PENDING_PER_OPERATOR
@@ -20,18 +21,23 @@ class OpsSettings:
             snapshot store).
         max_pending_replays_per_operator: an operator's limit of replays REQUESTED, RUNNING or
             STOPPING at once (``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR``, default 20).
+        console_url: public base URL of ``opsrel api serve`` (``OPSREL_CONSOLE_URL``, e.g.
+            ``https://ops.example.com``), without a trailing slash; each materialization's
+            ``opsrel/console`` metadata links its partition's console page. None: no link.
     """
 
     database_url: str
     home: Path
     # At most this many replays pending or running per operator (BAT-014 beyond it).
     max_pending_replays_per_operator: int = DEFAULT_MAX_PENDING_PER_OPERATOR
+    console_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "OpsSettings":
         """Build settings from ``OPSREL_HOME`` (default ``./.opsrel``), ``OPSREL_DATABASE_URL``
         (default: a SQLite file ``ops.db`` in the home folder) and
-        ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR`` (default 20).
+        ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR`` (default 20) and ``OPSREL_CONSOLE_URL``
+        (unset: no console links).
 
         Args:
             environ: the environment to read; ``os.environ`` when omitted.
@@ -40,7 +46,8 @@ class OpsSettings:
             The settings; the home folder is made absolute but not created.
 
         Raises:
-            ValueError: ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR`` is not a whole number >= 1.
+            ValueError: ``OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR`` is not a whole number >= 1;
+                ``OPSREL_CONSOLE_URL`` is not an http(s) URL.
         """
         env = os.environ if environ is None else environ
         home = Path(env.get("OPSREL_HOME") or DEFAULT_HOME).absolute()
@@ -50,7 +57,15 @@ class OpsSettings:
         if not raw.strip().isdigit() or int(raw) < 1:
             raise ValueError(
                 f"OPSREL_REPLAY_MAX_PENDING_PER_OPERATOR must be a whole number >= 1, got {raw!r}")
-        return cls(database_url=url, home=home, max_pending_replays_per_operator=int(raw))
+        console = (env.get("OPSREL_CONSOLE_URL") or "").strip() or None
+        if console is not None:
+            parsed = urllib.parse.urlsplit(console)
+            # The same rule as the alert settings: a link a reader may click must be http(s).
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"OPSREL_CONSOLE_URL must be an http(s) URL, got {console!r}")
+            console = console.rstrip("/")
+        return cls(database_url=url, home=home, max_pending_replays_per_operator=int(raw),
+                   console_url=console)
 
     @property
     def dagster_home(self) -> Path:

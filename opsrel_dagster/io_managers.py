@@ -12,6 +12,10 @@ A range run (single-run backfill policy, field report RB-12) covers several part
 step: the asset returns a mapping ``{partition_key: value}`` with exactly the run's keys, and
 each becomes its own version, all linked to the one execution; an input over several partitions
 is loaded as such a mapping.
+
+With ``OPSREL_CONSOLE_URL`` set, a one-partition output's materialization carries
+``opsrel/console``: a URL of its partition's page in the opsrel console (``domain.console_links``),
+so the Dagster UI links there.
 """
 
 import hashlib
@@ -24,9 +28,9 @@ from typing import Any
 
 import dagster as dg
 
-from opsrel_core.domain import error_codes
+from opsrel_core.domain import console_links, error_codes
 from opsrel_core.errors import BatchExecutionException, LogicException
-from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionView
 from opsrel_core.services.result_versions import ResultVersionService, ResultVersionView
 from opsrel_dagster.failures import as_failure
 from opsrel_dagster.replay_policy import refuse_unattributed_replacement
@@ -36,6 +40,8 @@ VERSION_NUMBER_KEY = "opsrel/version_number"
 CONTENT_HASH_KEY = "opsrel/content_hash"
 REPLACES_KEY = "opsrel/replaces_version"
 RANGE_VERSIONS_KEY = "opsrel/versions_by_partition"
+# The partition's page in the opsrel console (with OPSREL_CONSOLE_URL), shown as a link in the UI.
+CONSOLE_KEY = "opsrel/console"
 
 
 def len_or_one(obj: Any) -> int:
@@ -140,10 +146,23 @@ class VersionedIOManager(dg.ConfigurableIOManager):
         number, replaces, content_hash = self._store(
             context, partition_key, obj, _row_count(context, obj)
         )
-        self._progress(context)
-        context.add_output_metadata(
-            {VERSION_NUMBER_KEY: number, CONTENT_HASH_KEY: content_hash, REPLACES_KEY: replaces}
-        )
+        execution = self._progress(context)
+        metadata: dict[str, Any] = {
+            VERSION_NUMBER_KEY: number, CONTENT_HASH_KEY: content_hash, REPLACES_KEY: replaces}
+        link = self._console_link(execution, partition_key if context.has_partition_key else None)
+        if link is not None:
+            metadata[CONSOLE_KEY] = dg.MetadataValue.url(link)
+        context.add_output_metadata(metadata)
+
+    def _console_link(self, execution: ExecutionView | None,
+                      partition_key: str | None) -> str | None:
+        # The job id is the one opsrel recorded for this run (the execution row), not a guess
+        # from the asset; no page for an unpartitioned output or an unrecorded run.
+        if execution is None or partition_key is None:
+            return None
+        return console_links.absolute(
+            self.ops_db.settings.console_url,
+            console_links.partition_path(execution.job_id, partition_key))
 
     def _ensure_execution(self, context: dg.OutputContext) -> None:
         # The version row refers to the execution: record the run first when it is not yet.
@@ -180,9 +199,10 @@ class VersionedIOManager(dg.ConfigurableIOManager):
         )
         return version.version_number, active.version_number if active else "none", content_hash
 
-    def _progress(self, context: dg.OutputContext) -> None:
+    def _progress(self, context: dg.OutputContext) -> ExecutionView | None:
         # Progress as the run goes: one finished asset step per output stored (ops-only). Counted
         # as the distinct assets with a version of this run, so a range run's step counts once.
+        # Returns the run's execution as read before the update (None when not recorded).
         done = len({v.asset_key for v in self._versions().versions_of_execution(context.run_id)})
         executions = BatchExecutionService(self.ops_db.engine)
         execution = executions.find_execution(context.run_id)
@@ -192,6 +212,7 @@ class VersionedIOManager(dg.ConfigurableIOManager):
                 steps_done=min(done, max(execution.steps_total, done)),
                 steps_total=max(execution.steps_total, done),
             )
+        return execution
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read this run's version of the upstream partition, else the active one; over several

@@ -1,5 +1,6 @@
 """Dagster resources binding opsrel settings (``OPSREL_*`` environment variables) at run time."""
 
+import dataclasses
 import functools
 
 import dagster as dg
@@ -31,7 +32,7 @@ class OpsDatabase(dg.ConfigurableResource):
         """The effective settings (environment read when the resource is used, not at import)."""
         base = OpsSettings.from_env()
         if self.database_url:
-            return OpsSettings(database_url=self.database_url, home=base.home)
+            return dataclasses.replace(base, database_url=self.database_url)
         return base
 
     @property

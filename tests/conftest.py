@@ -22,6 +22,9 @@ from opsrel_core.persistence import migrate, roles
 from opsrel_core.persistence.engine import make_engine
 from tests.support.pg_roles import APP_ROLE, app_url
 
+# The browser fixtures (chromium_browser, loopback_page) for every test folder.
+pytest_plugins = ["tests.support.browser"]
+
 PG_ADMIN_URL = os.environ.get(
     "OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -75,6 +78,10 @@ def empty_database_url(request) -> str:
 @pytest.fixture(scope="session")
 def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
     """Databases migrated to head once per session, copied for each test (fast and identical).
+
+    Under pytest-xdist each worker process has its own session, so its own pair (the random
+    name keeps the templates apart); nothing stays connected to a template after this set-up,
+    as ``CREATE DATABASE ... TEMPLATE`` refuses a template another session is using.
 
     Yields ``{"sqlite": path of a migrated SQLite file, "postgresql": template database name}``.
     """

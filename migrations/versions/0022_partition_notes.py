@@ -1,7 +1,7 @@
 """Notes on a partition: ``partition_note`` (an operator's note on a job's partition, audited)
 
 Revision ID: 0022
-Revises: 0020 (to be rechained onto 0021 console_session when that lands)
+Revises: 0021
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ Each kind of event (EXECUTION_FAILED, DQ_FAIL, DQ_WARN_ACCUMULATED, anything els
 has a built-in email subject, plain-text email body and Slack text, each carrying the alert id,
 the error code, the operator message and the catalog's operator action (what to do first), the
 asset and partition, the run link ``<OPSREL_DAGSTER_UI_URL>/runs/<execution_id>``, the console
-link of the partition ``<OPSREL_CONSOLE_URL>/partitions/<job>/<partition_key>`` (left out when
-no console URL is set) and the exact command that acknowledges the alert.
+link of the partition ``<OPSREL_CONSOLE_URL>/console/partitions/<job>/<partition_key>`` (left
+out when no console URL is set) and the exact command that acknowledges the alert.
 
 A row of the ``alert_template`` table for (event kind, channel) overrides the built-in text. Its
 templates use ``string.Template`` placeholders (``$error_code``, ``${run_link}``; the names are

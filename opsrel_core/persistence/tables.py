@@ -690,7 +690,22 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # to the minute
 
 
-# --- operator console ------------------------------------------------------------------------
+class ConsoleSession(Base):
+    """An operator console session, made from an API token at sign-in. The cookie holds the
+    session's secret; only its SHA-256 hash is stored. Valid while not ended, not expired and
+    its token valid."""
+
+    __tablename__ = "console_session"
+    __table_args__ = (sa.CheckConstraint("expires_at > created_at", name="expiry"),)
+    session_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("api_token.token_id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # at sign-out
+
+
+# --- partition notes ---------------------------------------------------------------------
 
 MAX_NOTE_LENGTH = 4000
 

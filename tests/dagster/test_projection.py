@@ -46,6 +46,35 @@ def test_successful_run_is_recorded_with_progress(runner):
     assert [h["to_status"] for h in history] == ["READY", "RUNNING", "SUCCESS"]
 
 
+def test_each_materialization_links_its_partition_page_in_the_console(
+        opsrel_env, monkeypatch):
+    from opsrel_dagster.headless import HeadlessRunner
+
+    monkeypatch.setenv("OPSREL_CONSOLE_URL", "https://ops.example.com/")
+    runner = HeadlessRunner.from_env()
+    try:
+        [summary] = runner.run_partitions(["2013-01-02"])
+        assert summary.status == "SUCCESS"
+        records = runner.instance.fetch_materializations(
+            dg.AssetKey("clean_flights"), limit=10).records
+        [materialization] = [r.asset_materialization for r in records
+                             if r.run_id == summary.run_id]
+        link = materialization.metadata["opsrel/console"]
+        assert isinstance(link, dg.UrlMetadataValue)
+        assert link.url == "https://ops.example.com/console/partitions/flights_daily/2013-01-02"
+    finally:
+        runner.engine.dispose()
+
+
+def test_without_a_console_url_a_materialization_has_no_console_link(runner):
+    [summary] = runner.run_partitions(["2013-01-02"])
+    records = runner.instance.fetch_materializations(
+        dg.AssetKey("clean_flights"), limit=10).records
+    assert [sorted(r.asset_materialization.metadata) for r in records
+            if "opsrel/console" in r.asset_materialization.metadata] == []
+    assert summary.status == "SUCCESS"
+
+
 def test_projection_applied_twice_leaves_the_same_rows(runner):
     runner.run_partitions(["2013-01-03", "2013-01-04"])
     before_exec = _table_rows(runner.engine, BatchExecution)

@@ -106,7 +106,7 @@ def test_both_channels_carry_the_alert_id_console_link_ack_command_and_operator_
     assert (report.sent, report.failed) == (2, 0)
     action = ErrorCodeService(engine).get("INP-001").operator_action
     command = f'opsrel alerts ack {alert.alert_id} --reason "..."'
-    link = f"{CONSOLE}/partitions/{JOB}/2013-01-05"
+    link = f"{CONSOLE}/console/partitions/{JOB}/2013-01-05"
 
     [(_rcpts, msg)] = smtp.handler.messages
     body = msg.get_content().replace("\r\n", "\n")  # SMTP lines end in CRLF
@@ -152,7 +152,18 @@ def test_console_url_must_be_http():
     with pytest.raises(ValueError, match="OPSREL_CONSOLE_URL must be an http"):
         AlertSettings.from_env({"OPSREL_CONSOLE_URL": "javascript:alert(1)"})
     assert AlertSettings.from_env({"OPSREL_CONSOLE_URL": CONSOLE}).console_link(
-        JOB, "2013-01-01..2013-01-07") == f"{CONSOLE}/partitions/{JOB}/2013-01-01..2013-01-07"
+        JOB, "2013-01-01..2013-01-07") == (
+            f"{CONSOLE}/console/partitions/{JOB}/2013-01-01..2013-01-07")
+    # The Dagster side reads the same setting, by the same rule.
+    from opsrel_core.settings import OpsSettings
+
+    assert OpsSettings.from_env({"OPSREL_CONSOLE_URL": CONSOLE + "/"}).console_url == CONSOLE
+    assert OpsSettings.from_env({}).console_url is None
+    with pytest.raises(ValueError, match="OPSREL_CONSOLE_URL must be an http"):
+        OpsSettings.from_env({"OPSREL_CONSOLE_URL": "ops.example.com"})
+    # A partition key holding ``:`` or ``/`` stays one path segment.
+    assert AlertSettings.from_env({"OPSREL_CONSOLE_URL": CONSOLE}).console_link(
+        "hourly", "2013-11-03-01:00") == f"{CONSOLE}/console/partitions/hourly/2013-11-03-01%3A00"
 
 
 # -- DQ-002 against the baseline, from stored results -----------------------------------------
@@ -239,7 +250,7 @@ def test_dq002_fires_above_the_baseline_and_its_title_follows_the_counter(engine
                for s in subjects)
     rare_post = next(p["text"] for p in slack.posts if "rare warned" in p["text"])
     assert "rare warned 2 times above its baseline, latest 2013-01-16" in rare_post
-    assert f"{CONSOLE}/partitions/{JOB}/2013-01-16" in rare_post
+    assert f"{CONSOLE}/console/partitions/{JOB}/2013-01-16" in rare_post
     assert "_First step:_ Open the data-quality report" in rare_post
 
     # The stored alerts: loud, rare, noisy; nothing for muted.

@@ -217,8 +217,11 @@ def test_db_grant_command_prints_applies_and_refuses(pg_database_url, sqlite_dat
     engine = sa.create_engine(pg_database_url, poolclass=sa.pool.NullPool)
     script = runner.invoke(cli, ["db", "grant", "--app-role", APP_ROLE, "--sql"]).output
     with engine.connect() as conn:  # what a DBA pastes into psql as the migration role
-        conn.exec_driver_sql("CREATE ROLE " + APP_ROLE + " LOGIN" if not conn.execute(sa.text(
-            "SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).scalar() else "SELECT 1")
+        # The role is cluster-wide and may be created by a parallel test process at this moment:
+        # a check-then-create would race, so a duplicate is ignored instead.
+        conn.exec_driver_sql(
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
         conn.exec_driver_sql(script)
         conn.commit()
         assert _privileges(conn, APP_ROLE)["audit_log"] == {"SELECT", "INSERT"}

@@ -133,7 +133,7 @@ def test_trigger_acknowledge_resolve_mirror_the_alert_with_one_dedup_key(rig: Ri
     assert details["alert_id"] == str(alert.alert_id)
     assert (details["error_code"], details["job"], details["partition"]) == ("INP-001", JOB, DAY)
     assert details["operator_action"].startswith("Open the landing file")
-    assert details["console_link"] == f"http://console.local:8000/partitions/{JOB}/{DAY}"
+    assert details["console_link"] == f"http://console.local:8000/console/partitions/{JOB}/{DAY}"
     assert details["dedupe_key"] == alert.dedupe_key
     assert all("payload" not in e for e in rig.pd.events[1:])
     assert rig.deliveries(alert.alert_id) == [

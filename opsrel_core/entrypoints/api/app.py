@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.console_settings import ConsoleSettings
+from opsrel_core.entrypoints import console
 from opsrel_core.entrypoints.api import (
     problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_corrections,
     routes_metrics, routes_ops,
 )
+from opsrel_core.entrypoints.api import docs_pages
 from opsrel_core.entrypoints.api.deps import Services
 from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
 from opsrel_core.settings import OpsSettings
@@ -23,7 +26,8 @@ VERSION = "1.0.0"
 
 
 def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | None = None,
-               limits: ApiLimits | None = None) -> FastAPI:
+               limits: ApiLimits | None = None,
+               console_settings: ConsoleSettings | None = None) -> FastAPI:
     """Build the admin API.
 
     Args:
@@ -31,6 +35,8 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
         alert_settings: alert configuration (defaults to none configured).
         limits: body size and failed-authentication limits (``limits.py``); defaults when
             omitted (``opsrel api serve`` reads them from the environment).
+        console_settings: the operator console's settings (``console_settings.py``); read
+            from the environment when omitted.
 
     Returns:
         The FastAPI application; its services exist once it started.
@@ -49,8 +55,9 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
                   description="Operators control batches: executions, replays, audit, alerts.",
-                  responses=problems.PROBLEM_RESPONSES)
+                  responses=problems.PROBLEM_RESPONSES, docs_url=None, redoc_url=None)
     problems.install(app)
+    docs_pages.install(app)
     # Rate limit, authentication and body size before any route reads the request.
     app.add_middleware(TrustMiddleware, limits=limits or ApiLimits())
     app.include_router(routes_batch.router)
@@ -59,6 +66,7 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
     app.include_router(routes_alert_lifecycle.router)
     app.include_router(routes_alert_incidents.router)
     app.include_router(routes_corrections.router)
+    console.install(app, console_settings or ConsoleSettings.from_env())
     _add_problem_schema(app)
     return app
 

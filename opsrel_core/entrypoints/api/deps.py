@@ -13,6 +13,7 @@ from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_core.services.console_sessions import ConsoleSessionService
 from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.error_codes import ErrorCodeService
 from opsrel_core.services.execution_context import ExecutionContextService
@@ -41,14 +42,16 @@ class Services:
     reports: DqReportService
     versions: ResultVersionService
     notes: NoteService
+    console_sessions: ConsoleSessionService
 
     @classmethod
     def build(cls, settings: OpsSettings, alert_settings: AlertSettings | None = None) -> "Services":
         """Make the engine and the services for ``settings``."""
         engine = make_engine(settings.database_url)
         alerts = alert_settings if alert_settings is not None else AlertSettings.from_env({})
+        tokens = ApiTokenService(engine)
         return cls(
-            engine=engine, tokens=ApiTokenService(engine),
+            engine=engine, tokens=tokens,
             executions=BatchExecutionService(engine), commands=ExecutionCommands(engine),
             queries=AdminQueries(engine), audit=AuditLogService(engine),
             replays=ReplayService(
@@ -57,6 +60,7 @@ class Services:
             error_codes=ErrorCodeService(engine), contexts=ExecutionContextService(engine),
             lineage=LineageService(engine), reports=DqReportService(engine),
             versions=ResultVersionService(engine), notes=NoteService(engine),
+            console_sessions=ConsoleSessionService(engine, tokens),
         )
 
 

@@ -46,6 +46,9 @@ PROTECTED_PREFIX = "/admin"
 # Where the middleware leaves the token it checked and what ``authenticate`` answered, so that
 # the route's role check does not look the token up a second time.
 STATE_KEY = "opsrel_authenticated"
+# Where the middleware leaves its failed-authentication limiter, so that the console's sign-in
+# form, which takes a token in its body, counts failures towards the same brake.
+LIMITER_KEY = "opsrel_auth_limiter"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 # A refusal closes the connection: the server then never receives the body it did not read.
 _CLOSE = {"Connection": "close"}
@@ -176,6 +179,7 @@ class TrustMiddleware:
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0] or "unknown"
+        scope.setdefault("state", {})[LIMITER_KEY] = self.limiter
         protected = (scope["path"] == PROTECTED_PREFIX
                      or scope["path"].startswith(PROTECTED_PREFIX + "/"))
         # A bearer token presented anywhere (``/metrics``, which checks its own token) is
@@ -195,9 +199,9 @@ class TrustMiddleware:
                 await self._too_large(scope, receive, send)
                 return
         if not protected:
-            # No route outside /admin takes a body (``/metrics``, the OpenAPI document, a 404):
-            # nothing is read ahead for them, so an anonymous client cannot make the server
-            # buffer a body there either; a route that reads anyway gets at most the limit.
+            # Outside /admin only the console's forms take a body: nothing is read ahead, so an
+            # anonymous client cannot make the server buffer a body, and a route that reads
+            # one (a form) gets at most the limit.
             await self.app(scope, _capped(receive, self.limits.max_body_bytes), send)
             return
         try:

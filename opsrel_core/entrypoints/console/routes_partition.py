@@ -1,0 +1,160 @@
+"""Console pages: one partition of a job, and its replay.
+
+``GET /console/partitions/{job_id}/{partition_key}`` (any role) shows the partition's
+executions as a timeline (status history, trigger, operator, error code with its messages, the
+Dagster run), its result versions per asset (the active one marked), its alerts, its replays
+and the day's data-quality report. An operator replays it in two steps, as the API does: the
+preview (``POST .../replay/preview``, the plan ``POST /admin/batch/replay/preview`` answers,
+writing nothing) and the confirmation (``POST .../replay``, ``services.replays.request`` with
+the preview's request key, so a confirmation sent twice records one replay and one audit
+record). Partition keys may hold ``/`` (path-quoted in links), so the key is a path parameter.
+"""
+
+import dataclasses
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from opsrel_core.domain import console_links
+from opsrel_core.domain.replay_plan import ReplayAsk
+from opsrel_core.entrypoints.api.deps import Services, get_services
+from opsrel_core.entrypoints.console.render import render
+from opsrel_core.entrypoints.console.session import ConsoleRefusal, operator, viewer
+from opsrel_core.services.alert_incidents import IncidentService
+from opsrel_core.services.alerts import AlertView
+from opsrel_core.services.batch_execution import ExecutionView
+from opsrel_core.services.console_sessions import ConsoleSessionView
+from opsrel_core.services.execution_queries import ExecutionFilter
+from opsrel_core.services.replays import ReplayView
+from opsrel_core.services.result_versions import ResultVersionView
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+# How much of a partition's past the page shows; older entries are in the API's listings.
+EXECUTIONS_SHOWN = 100
+ALERTS_SCANNED = 1000
+REPLAYS_SCANNED = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    """One execution of the partition with its status history and its code's messages."""
+
+    execution: ExecutionView
+    history: list[dict[str, Any]]
+    operator_message: str | None
+    user_message: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PartitionPage:
+    """Everything the partition page shows (newest first unless said otherwise)."""
+
+    job_id: str
+    partition_key: str
+    timeline: list[TimelineEntry]
+    versions: dict[str, list[ResultVersionView]]  # by asset, oldest version first
+    alerts: list[AlertView]
+    replays: list[ReplayView]
+    report: Any  # DqReportView or None
+    report_note: str | None
+
+
+def _replay_covers(replay: ReplayView, partition_key: str) -> bool:
+    if replay.partition_keys is not None:
+        return partition_key in replay.partition_keys
+    if replay.partition_start is not None and replay.partition_end is not None:
+        return replay.partition_start <= partition_key <= replay.partition_end
+    return replay.replay_type.value == "FULL"
+
+
+def partition_page(services: Services, job_id: str, partition_key: str) -> PartitionPage:
+    """Read the partition page's data through the services the API uses."""
+    filters = ExecutionFilter(job_id, None, partition_key, partition_key)
+    executions, _ = services.queries.list_executions(filters, EXECUTIONS_SHOWN, None)
+    codes: dict[str, Any] = {}
+    timeline = []
+    assets: list[str] = []
+    for execution in executions:
+        code = None
+        if execution.error_code:
+            if execution.error_code not in codes:
+                codes[execution.error_code] = services.error_codes.find(execution.error_code)
+            code = codes[execution.error_code]
+        timeline.append(TimelineEntry(
+            execution, services.executions.get_history(execution.execution_id),
+            code.operator_message if code else None, code.user_message if code else None))
+        for version in services.versions.versions_of_execution(execution.execution_id):
+            if version.partition_key == partition_key and version.asset_key not in assets:
+                assets.append(version.asset_key)
+    versions = {asset: services.versions.get_version_history(asset, partition_key)
+                for asset in sorted(assets)}
+    incidents = IncidentService(services.engine, services.replays)
+    alerts = []
+    for alert in services.alerts.list_alerts(limit=ALERTS_SCANNED):
+        if alert.job_id != job_id:
+            continue
+        listed = {p.partition_key for p in incidents.partitions(alert.alert_id)}
+        if partition_key in listed or alert.partition_key == partition_key:
+            alerts.append(alert)
+    replays = [r for r in services.replays.list_replays(job_id=job_id, limit=REPLAYS_SCANNED)
+               if _replay_covers(r, partition_key)]
+    report, note = None, None
+    try:
+        report = services.reports.get_daily_report(partition_key)
+        if report is None:
+            note = "No data-quality report was built for this day yet."
+    except ValueError:
+        note = "Data-quality reports are by day; this partition key is not a date."
+    return PartitionPage(job_id, partition_key, timeline, versions, alerts, replays, report,
+                         note)
+
+
+def _ask(job_id: str, partition_key: str, session: ConsoleSessionView, reason: str) -> ReplayAsk:
+    if not reason.strip():
+        raise ConsoleRefusal(422, "A reason is required to replay a partition.")
+    return ReplayAsk("single", job_id, session.operator_id, reason, (partition_key,), None, None)
+
+
+@router.get("/partitions/{job_id}/{partition_key:path}")
+async def partition(request: Request, job_id: str, partition_key: str,
+                    replayed: int | None = None,
+                    session: ConsoleSessionView = Depends(viewer),
+                    services: Services = Depends(get_services)) -> Response:
+    """The partition page; ``replayed`` (a replay id) shows the flash of a replay request."""
+    page = await run_in_threadpool(partition_page, services, job_id, partition_key)
+    return await render(request, "partition.html", nav=None, page=page, replayed=replayed,
+                        path=console_links.partition_path(job_id, partition_key))
+
+
+@router.post("/partitions/{job_id}/{partition_key:path}/replay/preview")
+async def replay_preview(request: Request, job_id: str, partition_key: str,
+                         reason: str = Form("", max_length=2000),
+                         session: ConsoleSessionView = Depends(operator),
+                         services: Services = Depends(get_services)) -> Response:
+    """The replay's plan, exactly as the API previews it, with a form that confirms it. The
+    form carries a fresh request key: confirming twice records one replay."""
+    ask = _ask(job_id, partition_key, session, reason)
+    plan = await run_in_threadpool(services.replays.plan, ask)
+    return await render(request, "replay_preview.html", nav=None, plan=plan, reason=reason,
+                        request_key=f"console-{secrets.token_urlsafe(18)}",
+                        path=console_links.partition_path(job_id, partition_key))
+
+
+@router.post("/partitions/{job_id}/{partition_key:path}/replay")
+async def replay_confirm(request: Request, job_id: str, partition_key: str,
+                         reason: str = Form("", max_length=2000),
+                         request_key: str = Form(..., min_length=1, max_length=200),
+                         session: ConsoleSessionView = Depends(operator),
+                         services: Services = Depends(get_services)) -> Response:
+    """Request the previewed replay (audited as ``POST /admin/batch/replay``), then back to the
+    partition page. 409: a run of the partition is in flight (BAT-012) or the operator has
+    their limit of pending replays (BAT-014); nothing is recorded then."""
+    ask = _ask(job_id, partition_key, session, reason)
+    view = await run_in_threadpool(
+        lambda: services.replays.request(ask, request_key=request_key))
+    target = console_links.partition_path(job_id, partition_key)
+    return RedirectResponse(f"{target}?replayed={view.replay_id}", status_code=303)
