@@ -24,6 +24,10 @@ from collections.abc import Mapping
 
 from opsrel_core.domain.status import ExecutionStatus
 
+# How a refusal for a missing decision ends (``decide``); a restore by an operator answers it
+# (``domain.restore``).
+NO_DECISION_REFUSAL = "has no operator and reason of its own, so it may not replace the active result"
+
 
 @dataclasses.dataclass(frozen=True)
 class CheckOutcome:
@@ -106,8 +110,7 @@ def decide(
                                        f"{partition_key}")
     if replaces_active and not outcome.may_replace:
         who = f" ({outcome.attribution})" if outcome.attribution else ""
-        return GateDecision(False, f"execution {outcome.execution_id}{who} has no operator and "
-                                   "reason of its own, so it may not replace the active result")
+        return GateDecision(False, f"execution {outcome.execution_id}{who} {NO_DECISION_REFUSAL}")
     return GateDecision(True)
 
 

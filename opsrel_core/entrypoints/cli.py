@@ -619,3 +619,4 @@ def audit_list(operator_id: str | None, target_id: str | None, limit: int, as_js
 # Registers `opsrel silences ...` (and defines `alerts resolve`, added to the alerts group by
 # the console script); imported last, as it builds on the helpers above.
 from opsrel_core.entrypoints import cli_alerts  # noqa: E402,F401
+from opsrel_core.entrypoints import cli_corrections  # noqa: E402,F401  (versions restore, notes)

@@ -422,3 +422,48 @@ def _assemble(rows: Iterable[sa.Row], direction: str) -> Lineage:
         edges=tuple(edges),
         truncated=deepest >= MAX_DEPTH,
     )
+
+
+def versions_made_from(
+    session: Session, asset_key: str, partition_key: str
+) -> dict[tuple[str, str, int], frozenset[int]]:
+    """Per downstream result version, the versions of one asset partition it was made from.
+
+    One downstream walk (``_walk_statement``) from every versioned node of the asset partition,
+    in the caller's transaction (a restore reads it beside the change it reports on).
+
+    Args:
+        session: the caller's open session.
+        asset_key, partition_key: the upstream asset partition, e.g. ``("clean_flights",
+            "2013-01-01")``.
+
+    Returns:
+        ``{(asset, partition, version number): versions of the upstream it derives from}``, for
+        every versioned descendant (at any depth); the upstream's own nodes are not keys.
+    """
+    start = sa.and_(LineageNode.asset_key == asset_key, LineageNode.partition_key == partition_key,
+                    LineageNode.node_type.in_(VERSIONED_NODE_TYPES))
+    refs: dict[int, NodeRef] = {}
+    parents: dict[int, set[int]] = {}
+    for node_id, via_id, _execution, depth, *key in session.execute(
+            _walk_statement(start, DOWNSTREAM)):
+        refs[node_id] = NodeRef(*key)
+        if depth > 0:
+            parents.setdefault(node_id, set()).add(via_id)
+    roots = {i for i, ref in refs.items()
+             if ref.asset_key == asset_key and ref.partition_key == partition_key}
+    found: dict[int, frozenset[int]] = {i: frozenset({refs[i].version_number or 0}) for i in roots}
+    # Fixed point over the walked edges: a cycle (bounded by MAX_DEPTH) cannot loop forever.
+    for _round in range(MAX_DEPTH + 1):
+        changed = False
+        for node_id, via in parents.items():
+            if node_id in roots:
+                continue
+            union = frozenset().union(*(found.get(v, frozenset()) for v in via))
+            if union != found.get(node_id, frozenset()):
+                found[node_id], changed = union, True
+        if not changed:
+            break
+    return {(refs[i].asset_key, refs[i].partition_key, refs[i].version_number): versions
+            for i, versions in found.items()
+            if i not in roots and refs[i].version_number is not None and versions}

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from opsrel_core.domain import activation, error_codes
+from opsrel_core.domain.restore import StaleDownstream, restore_refusal, stale_downstream
 from opsrel_core.domain.status import ExecutionStatus
-from opsrel_core.errors import LogicException
+from opsrel_core.errors import ConflictException, LogicException, NotFoundException
 from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.alert_resolution import resolve_recovered_alerts
@@ -71,6 +72,35 @@ class ResultVersionView:
     def of(cls, row: ResultVersion) -> "ResultVersionView":
         """Build the view from an ORM row."""
         return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
+
+
+RESTORE_ACTION = "RESTORE_VERSION"
+# An unknown version: the catalog's code for a replay or result version that does not exist (as
+# ``LineageService.backtrace_recorded_version``); a version that may not be restored: a change
+# that does not apply to it (409, nothing changed).
+VERSION_NOT_FOUND_CODE = error_codes.BAT_REPLAY_NOT_FOUND
+NOT_RESTORABLE_CODE = error_codes.BAT_INVALID_TRANSITION
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoreOutcome:
+    """What ``ResultVersionService.restore_version`` did.
+
+    Attributes:
+        restored: the chosen version, now active.
+        replaced: the version that was active before (now inactive), or None when none was, or
+            when the chosen one was already active (nothing changed).
+        audit_id: the DATA_CORRECTION ``RESTORE_VERSION`` record, None when nothing changed.
+        stale_downstream: downstream asset partitions whose active version was made (recorded
+            lineage) from another version of this asset partition: older than their input now.
+        already_active: the chosen version was active already; nothing was written.
+    """
+
+    restored: ResultVersionView
+    replaced: ResultVersionView | None
+    audit_id: int | None
+    stale_downstream: list[StaleDownstream]
+    already_active: bool = False
 
 
 @retry_transient_methods
@@ -271,6 +301,105 @@ class ResultVersionService:
             uow.commit()
             return ResultVersionView.of(row)
 
+    def restore_version(
+        self, asset_key: str, partition_key: str, version_number: int, *,
+        operator_id: str | None, reason: str | None,
+    ) -> RestoreOutcome:
+        """Put an earlier version of an asset partition back in service (a data correction).
+
+        In one transaction: the chosen version becomes active, the active one inactive (both
+        rows stay), and the audit record DATA_CORRECTION ``RESTORE_VERSION`` (target: the
+        restored version; its before/after states carry ``partition_active_version``, the
+        partition's active version number) is written. Restoring the active version changes
+        nothing and writes no record. Concurrent activations retry on the partial unique index
+        (one active version per asset partition), as ``activate_execution_versions`` does.
+
+        Args:
+            asset_key, partition_key: the asset partition, e.g. ``("ontime_performance",
+                "2013-01-01")``.
+            version_number: the version to restore (``result_version.version_number``, >= 1).
+            operator_id, reason: who and why; required, non-blank.
+
+        Returns:
+            ``RestoreOutcome``: the restored and replaced versions, the audit id and the
+            downstream asset partitions left older than their input (``domain.restore``).
+
+        Raises:
+            BatchExecutionException: BAT-008 when operator or reason is missing; nothing changes.
+            NotFoundException: BAT-010 when the asset partition has no such version.
+            ConflictException: BAT-001 when the version may not be restored (its execution did
+                not end SUCCESS, a stop was requested, or the activation gate refused its data;
+                ``domain.restore.restore_refusal``); nothing changes.
+        """
+        require_attribution(operator_id, reason)
+        for _attempt in range(_RETRIES):
+            with UnitOfWork(self._engine) as uow:
+                session = uow.session
+                row = session.scalar(
+                    sa.select(ResultVersion).where(
+                        ResultVersion.asset_key == asset_key,
+                        ResultVersion.partition_key == partition_key,
+                        ResultVersion.version_number == version_number,
+                    ).with_for_update())
+                if row is None:
+                    raise NotFoundException(
+                        VERSION_NOT_FOUND_CODE,
+                        f"no result version {asset_key} {partition_key} v{version_number}; "
+                        "`opsrel versions list` shows the versions",
+                        {"asset_key": asset_key, "partition_key": partition_key,
+                         "version": version_number})
+                if row.is_active:
+                    return RestoreOutcome(ResultVersionView.of(row), None, None,
+                                          self._stale(session, row), already_active=True)
+                execution = session.get(BatchExecution, row.execution_id)
+                refusal = restore_refusal(
+                    ExecutionStatus(execution.status) if execution else ExecutionStatus.READY,
+                    execution is not None and execution.stop_requested_at is not None,
+                    row.inactive_reason)
+                if refusal is not None:
+                    raise ConflictException(
+                        NOT_RESTORABLE_CODE,
+                        f"{asset_key} {partition_key} v{version_number} may not be restored: "
+                        f"{refusal}; nothing was changed",
+                        {"asset_key": asset_key, "partition_key": partition_key,
+                         "version": version_number})
+                try:
+                    current = self._active(session, asset_key, partition_key, lock=True)
+                    with audit_change(
+                        session, operator_id=operator_id, reason=reason,
+                        action_type="DATA_CORRECTION", action=RESTORE_ACTION, target=row,
+                        execution_id=row.execution_id,
+                        derived=lambda _state: {"partition_active_version": self._active_number(
+                            session, asset_key, partition_key)},
+                    ) as pending:
+                        if current is not None:
+                            # The old one leaves before the new one enters (partial unique
+                            # index). A restore is an operator's act, recorded in the audit
+                            # log, not an execution's: no deactivating execution.
+                            current.is_active = False
+                            current.deactivated_at = utcnow()
+                            current.deactivated_by_execution_id = None
+                            session.flush()
+                        row.is_active = True
+                        row.inactive_reason = None
+                        row.deactivated_at = None
+                        row.deactivated_by_execution_id = None
+                        session.flush()
+                    stale = self._stale(session, row)
+                    outcome = RestoreOutcome(
+                        ResultVersionView.of(row),
+                        None if current is None else ResultVersionView.of(current),
+                        pending.audit_id, stale)
+                    uow.commit()
+                except sa.exc.IntegrityError:
+                    continue  # a concurrent activation won the race: look again
+                return outcome
+        raise LogicException(
+            error_codes.LOG_INVARIANT_BROKEN,
+            f"could not restore {asset_key}/{partition_key} v{version_number} after {_RETRIES} "
+            "attempts",
+        )
+
     # -- reads -------------------------------------------------------------------------------
 
     def get_active_version(self, asset_key: str, partition_key: str) -> ResultVersionView | None:
@@ -366,6 +495,28 @@ class ResultVersionService:
         if lock:
             stmt = stmt.with_for_update()
         return session.scalar(stmt)
+
+    @classmethod
+    def _active_number(cls, session: Session, asset_key: str, partition_key: str) -> int | None:
+        active = cls._active(session, asset_key, partition_key)
+        return None if active is None else active.version_number
+
+    @staticmethod
+    def _stale(session: Session, row: ResultVersion) -> list[StaleDownstream]:
+        # The downstream versions the lineage connects to this asset partition, and which of
+        # them are active now.
+        from opsrel_core.services.lineage import versions_made_from
+
+        made_from = versions_made_from(session, row.asset_key, row.partition_key)
+        pairs = {(asset, partition) for asset, partition, _n in made_from}
+        active: dict[tuple[str, str], int] = {}
+        for asset, partition in sorted(pairs):
+            found = session.scalar(sa.select(ResultVersion.version_number).where(
+                ResultVersion.asset_key == asset, ResultVersion.partition_key == partition,
+                ResultVersion.is_active.is_(True)))
+            if found is not None:
+                active[(asset, partition)] = found
+        return stale_downstream(made_from, active, row.version_number)
 
     def _activate(self, session: Session, row: ResultVersion,
                   current: ResultVersion | None) -> None:

@@ -71,6 +71,7 @@ OPERATIONS = [
     "POST /admin/silences/{silence_id}/end",
     "GET /admin/alerts/{alert_id}/partitions", "POST /admin/alerts/{alert_id}/replay",
     "POST /admin/alerts/{alert_id}/replay/preview",
+    "POST /admin/versions/restore", "POST /admin/notes", "GET /admin/notes",
 ]
 
 

@@ -13,8 +13,8 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.console_settings import ConsoleSettings
 from opsrel_core.entrypoints import console
 from opsrel_core.entrypoints.api import (
-    problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_metrics,
-    routes_ops,
+    problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_corrections,
+    routes_metrics, routes_ops,
 )
 from opsrel_core.entrypoints.api import docs_pages
 from opsrel_core.entrypoints.api.deps import Services
@@ -65,6 +65,7 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
     app.include_router(routes_metrics.router)
     app.include_router(routes_alert_lifecycle.router)
     app.include_router(routes_alert_incidents.router)
+    app.include_router(routes_corrections.router)
     console.install(app, console_settings or ConsoleSettings.from_env())
     _add_problem_schema(app)
     return app

@@ -18,6 +18,7 @@ from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.error_codes import ErrorCodeService
 from opsrel_core.services.execution_context import ExecutionContextService
 from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.notes import NoteService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.settings import OpsSettings
@@ -40,6 +41,7 @@ class Services:
     lineage: LineageService
     reports: DqReportService
     versions: ResultVersionService
+    notes: NoteService
     console_sessions: ConsoleSessionService
 
     @classmethod
@@ -57,7 +59,7 @@ class Services:
             alerts=OpsAlertService(engine, alerts),
             error_codes=ErrorCodeService(engine), contexts=ExecutionContextService(engine),
             lineage=LineageService(engine), reports=DqReportService(engine),
-            versions=ResultVersionService(engine),
+            versions=ResultVersionService(engine), notes=NoteService(engine),
             console_sessions=ConsoleSessionService(engine, tokens),
         )
 
