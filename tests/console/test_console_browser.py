@@ -103,3 +103,58 @@ def test_a_viewer_sees_no_action_controls(console_site, loopback_page, tmp_path)
     assert page.locator("text=Preview the replay").count() == 0
     assert page.locator("textarea").count() == 0
     assert loopback_page.blocked == []
+
+
+def test_restore_an_earlier_version_and_add_a_note(console_site, loopback_page, tmp_path):
+    from click.testing import CliRunner
+
+    from opsrel_core.services.result_versions import ResultVersionService
+    from tests.support.restore_history import CLEAN, STATS, record_run
+    from tests.support.restore_history import DAY as RDAY
+
+    engine = make_engine(console_site.database_url)
+    try:
+        record_run(engine, "run-v1")
+        record_run(engine, "run-v2")
+        history = ResultVersionService(engine).get_version_history(CLEAN, RDAY)
+        assert [(v.version_number, v.is_active) for v in history] == [(2, True), (1, False)]
+    finally:
+        engine.dispose()
+    page = loopback_page.page
+    _sign_in(page, console_site, "operator")
+    page.goto(console_site.url(console_links.partition_path(JOB, RDAY)))
+    form = page.locator(f"form.restore-form:has(input[name=asset][value={CLEAN}])").first
+    form.locator("input[name=reason]").fill("v2 was computed from a bad file")
+    form.locator("button").click()
+    page.wait_for_url("**restored=*")
+    flash = page.inner_text("#restored-flash")
+    assert "it is the active version now" in flash
+    assert f"{STATS}@{RDAY}" in flash  # made from v2, now older than its input
+    page.fill("#note-body", "carrier feed late again; restored v1 until it is fixed")
+    page.click("text=Add note")
+    page.wait_for_url("**/console/partitions/**")
+    assert "carrier feed late again" in page.inner_text("#notes")
+    _shot(page, "partition-restored", tmp_path)
+    assert loopback_page.blocked == []
+
+    engine = make_engine(console_site.database_url)
+    try:
+        history = ResultVersionService(engine).get_version_history(CLEAN, RDAY)
+        assert [v.version_number for v in history if v.is_active] == [1]
+        assert len(history) == 2  # the replaced version is kept
+        records = AuditLogService(engine).list_audit_logs(limit=10)
+        correction = [r for r in records if r.action == "RESTORE_VERSION"]
+        assert len(correction) == 1 and correction[0].action_type == "DATA_CORRECTION"
+        assert correction[0].operator_id == "operator-op"
+        assert correction[0].reason == "v2 was computed from a bad file"
+        assert any(r.action == "ADD_NOTE" for r in records)
+    finally:
+        engine.dispose()
+    from opsrel_dagster.cli import cli
+
+    env = {"OPSREL_DATABASE_URL": console_site.database_url}
+    listed = CliRunner().invoke(cli, ["versions", "list", "--asset", CLEAN, "--partition", RDAY, "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    import json
+    active = [v["version_number"] for v in json.loads(listed.output) if v["is_active"]]
+    assert active == [1]

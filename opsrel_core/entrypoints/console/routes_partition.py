@@ -12,6 +12,7 @@ record). Partition keys may hold ``/`` (path-quoted in links), so the key is a p
 
 import dataclasses
 import secrets
+import urllib.parse
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -121,12 +122,16 @@ def _ask(job_id: str, partition_key: str, session: ConsoleSessionView, reason: s
 
 @router.get("/partitions/{job_id}/{partition_key:path}")
 async def partition(request: Request, job_id: str, partition_key: str,
-                    replayed: int | None = None,
+                    replayed: int | None = None, restored: str | None = None,
+                    stale: str | None = None,
                     session: ConsoleSessionView = Depends(viewer),
                     services: Services = Depends(get_services)) -> Response:
     """The partition page; ``replayed`` (a replay id) shows the flash of a replay request."""
     page = await run_in_threadpool(partition_page, services, job_id, partition_key)
+    notes = await run_in_threadpool(services.notes.list_notes, job_id, partition_key)
     return await render(request, "partition.html", nav=None, page=page, replayed=replayed,
+                        restored=restored, notes=notes,
+                        stale=[x for x in (stale or '').split(',') if x],
                         path=console_links.partition_path(job_id, partition_key))
 
 
@@ -158,3 +163,33 @@ async def replay_confirm(request: Request, job_id: str, partition_key: str,
         lambda: services.replays.request(ask, request_key=request_key))
     target = console_links.partition_path(job_id, partition_key)
     return RedirectResponse(f"{target}?replayed={view.replay_id}", status_code=303)
+
+
+@router.post("/partitions/{job_id}/{partition_key:path}/restore")
+async def restore(request: Request, job_id: str, partition_key: str,
+                  asset: str = Form(..., min_length=1, max_length=400),
+                  version: int = Form(..., ge=1, le=2**31 - 1),
+                  reason: str = Form("", max_length=2000),
+                  session: ConsoleSessionView = Depends(operator),
+                  services: Services = Depends(get_services)) -> Response:
+    """Restore an earlier version of an asset (``POST /admin/versions/restore``: a data
+    correction, audited with the reason), then back to the partition page, which names the
+    downstream versions now older than their input."""
+    outcome = await run_in_threadpool(lambda: services.versions.restore_version(
+        asset, partition_key, version, operator_id=session.operator_id, reason=reason))
+    stale = ",".join(f"{s.asset_key}@{s.partition_key}" for s in outcome.stale_downstream)
+    target = console_links.partition_path(job_id, partition_key)
+    query = urllib.parse.urlencode({"restored": f"{asset} v{version}", "stale": stale})
+    return RedirectResponse(f"{target}?{query}", status_code=303)
+
+
+@router.post("/partitions/{job_id}/{partition_key:path}/notes")
+async def add_note(request: Request, job_id: str, partition_key: str,
+                   body: str = Form("", max_length=4000),
+                   session: ConsoleSessionView = Depends(operator),
+                   services: Services = Depends(get_services)) -> Response:
+    """Add a note to the partition (``POST /admin/notes``, audited), then back to its page."""
+    await run_in_threadpool(lambda: services.notes.add_note(
+        job_id, partition_key, body, operator_id=session.operator_id))
+    return RedirectResponse(console_links.partition_path(job_id, partition_key) + "#notes",
+                            status_code=303)
