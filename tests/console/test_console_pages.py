@@ -82,3 +82,50 @@ def test_banner_appears_when_runs_are_set_aside(console_site, engine):
     page = client.get("/console/executions").text
     assert 'id="ingestion-banner"' in page
     assert "1 run set aside (oldest run-lost, SYS-002)" in page
+
+
+def _replay_with_runs(engine) -> int:
+    from opsrel_core.services.replays import ReplayService
+
+    replay = ReplayService(engine).replay_range(
+        job_id=JOB, start="2013-02-01", end="2013-02-03", operator_id="op", reason="late file",
+        partition_keys=["2013-02-01", "2013-02-02", "2013-02-03"])
+    service = BatchExecutionService(engine)
+    service.register_execution(ExecutionSpec("rp-1", JOB, partition_key="2013-02-01",
+                                             trigger_type=TriggerType.REPLAY,
+                                             replay_id=replay.replay_id, operator_id="op"))
+    service.start_execution("rp-1")
+    service.complete_execution("rp-1")
+    service.register_execution(ExecutionSpec("rp-2", JOB, partition_key="2013-02-02",
+                                             trigger_type=TriggerType.REPLAY,
+                                             replay_id=replay.replay_id, operator_id="op"))
+    service.start_execution("rp-2")
+    service.fail_execution("rp-2", "DQ-001")
+    return replay.replay_id
+
+
+def test_replay_pages_show_each_partition_and_stop_is_audited(console_site, engine):
+    replay_id = _replay_with_runs(engine)
+    viewer = console_site.signed_in("viewer")
+    listing = viewer.get("/console/replays").text
+    assert f'<tr data-replay="{replay_id}">' in listing and "late file" in listing
+    page = viewer.get(f"/console/replays/{replay_id}").text
+    rows = dict(re.findall(
+        r'<tr data-partition="([^"]+)">.*?<span class="status [A-Z_]+">([^<]+)</span>', page, re.S))
+    assert rows == {"2013-02-01": "SUCCESS", "2013-02-02": "FAILED", "2013-02-03": "NOT LAUNCHED"}
+    assert 'id="stop-replay"' not in page  # a viewer sees no action
+
+    operator = console_site.signed_in("operator")
+    path = f"/console/replays/{replay_id}"
+    assert 'id="stop-replay"' in operator.get(path).text
+    csrf = operator.csrf_of(path)
+    assert operator.post(f"{path}/stop", {"csrf_token": csrf, "reason": " "}).status_code == 422
+    refused = viewer.post(f"{path}/stop", {"csrf_token": viewer.csrf_of(path), "reason": "x"})
+    assert refused.status_code == 403
+    done = operator.post(f"{path}/stop", {"csrf_token": csrf, "reason": "wrong window"},
+                         allow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == path
+    after = operator.get(path).text
+    assert re.search(r'id="replay-status">(STOPPING|STOPPED)<', after)
+    audit = operator.get(f"/console/audit?target_type=replay&target_id={replay_id}").text
+    assert "wrong window" in audit
