@@ -129,3 +129,31 @@ def test_replay_pages_show_each_partition_and_stop_is_audited(console_site, engi
     assert re.search(r'id="replay-status">(STOPPING|STOPPED)<', after)
     audit = operator.get(f"/console/audit?target_type=replay&target_id={replay_id}").text
     assert "wrong window" in audit
+
+
+def test_audit_log_filters_and_shows_the_change_as_a_diff(console_site, engine):
+    from opsrel_core.services.audit_log import AuditLogService
+
+    audit = AuditLogService(engine)
+
+    def raise_threshold(c: dict) -> None:
+        c["warn_threshold"] = 5
+        c["channels"].append("SLACK")
+
+    audit.log_config_change(
+        operator_id="park", reason="too many alerts", action="SET_WARN_THRESHOLD",
+        target={"warn_threshold": 3, "channels": ["EMAIL"], "owner": "ops"},
+        target_id="alert_policy", mutate=raise_threshold)
+    audit.log_config_change(
+        operator_id="kim", reason="quiet hours", action="SET_QUIET", target={"quiet": False},
+        target_id="quiet_hours", mutate=lambda c: c.update(quiet=True))
+    client = console_site.signed_in("viewer")
+
+    page = client.get("/console/audit?operator_id=park").text
+    assert "too many alerts" in page and "quiet hours" not in page
+    assert ('<div data-key="warn_threshold"><b>warn_threshold</b>: <del>3</del> <ins>5</ins>'
+            in page)
+    assert '<del>[&#34;EMAIL&#34;]</del> <ins>[&#34;EMAIL&#34;, &#34;SLACK&#34;]</ins>' in page
+    assert 'data-key="owner"' not in page  # unchanged keys are left out
+    assert "quiet hours" in client.get("/console/audit?target_id=quiet_hours").text
+    assert "too many alerts" not in client.get("/console/audit?since=2999-01-01").text
