@@ -157,3 +157,59 @@ def test_audit_log_filters_and_shows_the_change_as_a_diff(console_site, engine):
     assert 'data-key="owner"' not in page  # unchanged keys are left out
     assert "quiet hours" in client.get("/console/audit?target_id=quiet_hours").text
     assert "too many alerts" not in client.get("/console/audit?since=2999-01-01").text
+
+
+def test_quality_calendar_colours_days_and_marks_new_warnings(console_site, engine):
+    from opsrel_core.services.dq_reports import DqReportService
+    from opsrel_core.services.validation import ValidationService
+
+    validation = ValidationService(engine)
+    rules = {rule_id: validation.register_rule(rule_id, asset, severity, rule_id, {"r": rule_id})
+             for rule_id, asset, severity in [("flight_key_unique", "clean_flights", "FAIL"),
+                                              ("dest_known", "clean_flights", "WARN"),
+                                              ("tailnum_known", "clean_flights", "WARN")]}
+    # dest_known warns on most days (no news); tailnum_known warns once (news on 02-03)
+    days = {
+        "2013-02-01": {"dest_known": "WARN"},
+        "2013-02-02": {"dest_known": "WARN"},
+        "2013-02-03": {"dest_known": "WARN", "tailnum_known": "WARN"},
+        "2013-02-04": {"dest_known": "WARN", "flight_key_unique": "FAIL"},
+        "2013-02-05": {"dest_known": "WARN"},
+        "2013-02-06": {},
+    }
+    reports = DqReportService(engine)
+    for n, (day, statuses) in enumerate(days.items()):
+        execution_id = f"dq-{n}"
+        BatchExecutionService(engine).register_execution(
+            ExecutionSpec(execution_id, JOB, partition_key=day, trigger_type=TriggerType.MANUAL,
+                          operator_id="op"))
+        for rule_id, rule in rules.items():
+            validation.record_result(
+                execution_id=execution_id, rule_version_id=rule.rule_version_id,
+                asset_key=rule.asset_key, partition_key=day,
+                status=statuses.get(rule_id, "PASS"), total_rows=1000,
+                failing_rows=3 if rule_id in statuses else 0)
+        reports.build_daily_report(day)
+
+    client = console_site.signed_in("viewer")
+    page = client.get("/console/quality?job=flights_daily&month=2013-02").text
+    cells = {day: cls for cls, day in re.findall(r'<div class="(cell[^"]*)" data-day="([^"]+)">',
+                                                 page)}
+    assert len(cells) == 28
+    assert cells["2013-02-01"] == "cell WARN"
+    assert cells["2013-02-03"] == "cell WARN news"
+    assert cells["2013-02-04"] == "cell FAIL"
+    assert cells["2013-02-06"] == "cell PASS"
+    assert cells["2013-02-07"] == "cell"
+    day3 = page.split('data-day="2013-02-03"')[1].split('data-day="2013-02-04"')[0]
+    assert 'href="/console/reports/2013-02-03"' in day3
+    assert '<div class="rule">dest_known</div>' in day3
+    assert '<div class="rule">tailnum_known</div>' in day3
+
+    report = client.get("/console/reports/2013-02-04")
+    assert report.status_code == 200
+    assert 'id="outcome">FAIL<' in report.text
+    assert re.search(r'<tr data-rule="flight_key_unique">.*?<span class="status FAIL">',
+                     report.text, re.S)
+    assert client.get("/console/reports/2013-02-20").status_code == 404
+    assert client.get("/console/quality?month=2013-13").status_code == 422
