@@ -19,8 +19,8 @@ def _rows(html: str) -> list[str]:
     return re.findall(r'<tr data-execution="([^"]+)">', html)
 
 
-def _execution(engine, execution_id: str, day: str, *, operator: str = "op", fail: str | None = None,
-               trigger=TriggerType.MANUAL) -> str:
+def _execution(engine, execution_id: str, day: str, *, operator: str = "op",
+               fail: str | None = None, trigger=TriggerType.MANUAL) -> str:
     service = BatchExecutionService(engine)
     service.register_execution(ExecutionSpec(execution_id, JOB, partition_key=day,
                                              trigger_type=trigger, operator_id=operator))
@@ -74,6 +74,27 @@ def test_execution_detail_shows_history_and_report_link(console_site, engine):
     assert client.get("/console/executions/no-such-run").status_code == 404
 
 
+def test_execution_detail_shows_each_version_with_its_backtrace(console_site, engine):
+    from opsrel_core.services.lineage import LineageService, NodeRef
+    from opsrel_core.services.result_versions import ResultVersionService
+
+    day = "2013-02-05"
+    BatchExecutionService(engine).register_execution(ExecutionSpec(
+        "run-v", JOB, partition_key=day, trigger_type=TriggerType.MANUAL, operator_id="op"))
+    ResultVersionService(engine).create_version(
+        asset_key="ontime_performance", partition_key=day, execution_id="run-v",
+        content_hash="sha256:x", row_count=42, storage_uri=None)
+    snapshot = NodeRef.snapshot("flights_snapshot", day, f"sha256:snap{day}")
+    clean = NodeRef.versioned("TRANSFORM", "clean_flights", day, 1)
+    result = NodeRef.versioned("RESULT", "ontime_performance", day, 1)
+    LineageService(engine).record_execution_lineage("run-v", [(snapshot, clean), (clean, result)])
+    page = console_site.signed_in("viewer").get("/console/executions/run-v").text
+    versions = page.split('id="versions"')[1]
+    assert "ontime_performance" in versions and "v1" in versions and "42" in versions
+    assert "TRANSFORM clean_flights 2013-02-05 v1" in versions
+    assert f"SNAPSHOT flights_snapshot 2013-02-05 sha256:snap{day}" in versions
+
+
 def test_banner_appears_when_runs_are_set_aside(console_site, engine):
     client = console_site.signed_in("viewer")
     ProjectionCursorStore(engine).record_backlog("dagster_run_status_changes", None)
@@ -82,6 +103,19 @@ def test_banner_appears_when_runs_are_set_aside(console_site, engine):
     page = client.get("/console/executions").text
     assert 'id="ingestion-banner"' in page
     assert "1 run set aside (oldest run-lost, SYS-002)" in page
+
+
+def test_banner_appears_when_the_projection_lags(console_site, engine):
+    import datetime as dt
+
+    store = ProjectionCursorStore(engine)
+    now = dt.datetime.now(dt.timezone.utc)
+    store.record_backlog("dagster_run_status_changes", now - dt.timedelta(seconds=60))
+    client = console_site.signed_in("viewer")
+    assert 'id="ingestion-banner"' not in client.get("/console/audit").text  # within 300 s
+    store.record_backlog("dagster_run_status_changes", now - dt.timedelta(seconds=900))
+    page = client.get("/console/audit").text
+    assert re.search(r"dagster_run_status_changes lags 9\d\d s", page), page
 
 
 def _replay_with_runs(engine) -> int:

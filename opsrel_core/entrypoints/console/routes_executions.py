@@ -74,10 +74,12 @@ async def executions(
 
 
 def _backtrace(services: Services, version: Any) -> dict[str, Any]:
-    """The lineage backtrace of one version, or the error code when none was recorded."""
+    """The lineage backtrace of one version, or the error code when none was recorded. The
+    version's layer is not stored with it, so each versioned layer is looked in (results
+    first), as ``opsrel lineage backtrace`` does without ``--node-type``."""
     try:
         lineage = services.lineage.backtrace_recorded_version(
-            version.asset_key, version.partition_key, version.version_number, ("RESULT",))
+            version.asset_key, version.partition_key, version.version_number)
     except OpsException as exc:
         return {"version": version, "lineage": None, "error": exc.code}
     return {"version": version, "lineage": lineage, "error": None}
