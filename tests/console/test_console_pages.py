@@ -73,6 +73,15 @@ def test_execution_detail_shows_history_and_report_link(console_site, engine):
     assert 'href="/console/reports/2013-02-03"' in page.text
     assert client.get("/console/executions/no-such-run").status_code == 404
 
+    from opsrel_core.services.execution_commands import ExecutionCommands
+
+    BatchExecutionService(engine).register_execution(ExecutionSpec(
+        "run-stopped", JOB, partition_key="2013-02-04", trigger_type=TriggerType.MANUAL))
+    BatchExecutionService(engine).start_execution("run-stopped")
+    ExecutionCommands(engine).request_stop("run-stopped", operator_id="op", reason="bad input")
+    stopped = client.get("/console/executions/run-stopped").text
+    assert 'id="stop">Stop requested' in stopped
+
 
 def test_execution_detail_shows_each_version_with_its_backtrace(console_site, engine):
     from opsrel_core.services.lineage import LineageService, NodeRef
@@ -163,6 +172,7 @@ def test_replay_pages_show_each_partition_and_stop_is_audited(console_site, engi
     assert re.search(r'id="replay-status">(STOPPING|STOPPED)<', after)
     audit = operator.get(f"/console/audit?target_type=replay&target_id={replay_id}").text
     assert "wrong window" in audit
+    assert viewer.get("/console/replays/99999").status_code == 404
 
 
 def test_audit_log_filters_and_shows_the_change_as_a_diff(console_site, engine):
