@@ -201,6 +201,8 @@ def test_audit_log_filters_and_shows_the_change_as_a_diff(console_site, engine):
     assert 'data-key="owner"' not in page  # unchanged keys are left out
     assert "quiet hours" in client.get("/console/audit?target_id=quiet_hours").text
     assert "too many alerts" not in client.get("/console/audit?since=2999-01-01").text
+    assert "quiet hours" in client.get("/console/audit?action_type=CONFIG_CHANGE").text
+    assert "quiet hours" not in client.get("/console/audit?action_type=BATCH_ACTION").text
 
 
 def test_quality_calendar_colours_days_and_marks_new_warnings(console_site, engine):

@@ -50,7 +50,8 @@ def _blank_to_none(value: str | None) -> str | None:
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit(
-    request: Request, operator_id: str | None = None, target_type: str | None = None,
+    request: Request, operator_id: str | None = None, action_type: str | None = None,
+    target_type: str | None = None,
     target_id: str | None = None, since: str | None = None, until: str | None = None,
     before: int | None = None, _: ConsoleSessionView = Depends(viewer),
     services: Services = Depends(get_services),
@@ -58,12 +59,14 @@ async def audit(
     """Audit records newest first, ``PAGE_SIZE`` a page (``before``: the last audit id of the
     previous page). ``since``/``until`` are UTC dates or date-times (a bad one: 422 page)."""
     values = {"operator_id": _blank_to_none(operator_id),
+              "action_type": _blank_to_none(action_type),
               "target_type": _blank_to_none(target_type),
               "target_id": _blank_to_none(target_id),
               "since": _blank_to_none(since), "until": _blank_to_none(until)}
     items: list[AuditLogView] = await run_in_threadpool(
         lambda: services.audit.list_audit_logs(
-            operator_id=values["operator_id"], target_type=values["target_type"],
+            operator_id=values["operator_id"], action_type=values["action_type"],
+            target_type=values["target_type"],
             target_id=values["target_id"], since=parse_instant(values["since"]),
             until=parse_instant(values["until"]), limit=PAGE_SIZE + 1, before_audit_id=before))
     next_before = items[PAGE_SIZE - 1].audit_id if len(items) > PAGE_SIZE else None
