@@ -152,6 +152,9 @@ def test_replay_pages_show_each_partition_and_stop_is_audited(console_site, engi
     viewer = console_site.signed_in("viewer")
     listing = viewer.get("/console/replays").text
     assert f'<tr data-replay="{replay_id}">' in listing and "late file" in listing
+    assert "No replay matches." in viewer.get("/console/replays?status=SUCCESS").text
+    assert f'data-replay="{replay_id}"' in viewer.get(
+        "/console/replays?job_id=flights_daily&status=requested").text
     page = viewer.get(f"/console/replays/{replay_id}").text
     rows = dict(re.findall(
         r'<tr data-partition="([^"]+)">.*?<span class="status [A-Z_]+">([^<]+)</span>', page, re.S))
@@ -251,6 +254,7 @@ def test_quality_calendar_colours_days_and_marks_new_warnings(console_site, engi
     assert 'href="/console/reports/2013-02-03"' in day3
     assert '<div class="rule">dest_known</div>' in day3
     assert '<div class="rule">tailnum_known</div>' in day3
+    assert '<div class="muted basis">latest attempt</div>' in day3  # no version is active
 
     report = client.get("/console/reports/2013-02-04")
     assert report.status_code == 200
