@@ -515,11 +515,13 @@ class AuditLogService:
         until: dt.datetime | None = None,
         limit: int = 100,
         before_audit_id: int | None = None,
+        action_type: str | None = None,
     ) -> list[AuditLogView]:
         """Return audit records, newest first (by ``audit_id``, the insertion order).
 
         Args:
-            operator_id, target_type, target_id: exact-match filters.
+            operator_id, target_type, target_id, action_type: exact-match filters
+                (``action_type``: ``BATCH_ACTION``, ``CONFIG_CHANGE``, ...).
             since: ``occurred_at >= since`` (UTC); until: ``occurred_at < until``.
             limit: page size, 1..1000.
             before_audit_id: keyset cursor: only records with a smaller ``audit_id`` (pass the
@@ -535,6 +537,7 @@ class AuditLogService:
             (AuditLog.operator_id, operator_id),
             (AuditLog.target_type, target_type),
             (AuditLog.target_id, target_id),
+            (AuditLog.action_type, action_type),
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
