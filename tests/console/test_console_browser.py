@@ -158,3 +158,31 @@ def test_restore_an_earlier_version_and_add_a_note(console_site, loopback_page, 
     import json
     active = [v["version_number"] for v in json.loads(listed.output) if v["is_active"]]
     assert active == [1]
+
+
+def test_every_list_page_renders_offline_with_the_data(console_site, loopback_page, tmp_path):
+    """Executions, an execution, replays, a replay, the audit log and the data-quality
+    calendar, each in the browser with nothing leaving loopback."""
+    seed_failure(console_site.database_url, earlier_success="run-ok-1")
+    page = loopback_page.page
+    _sign_in(page, console_site, "operator")
+    # A replay through the partition page, so that the replay and audit pages have one.
+    page.goto(console_site.url(console_links.partition_path(JOB, DAY)))
+    page.fill("#replay-reason", "re-delivered landing file")
+    page.click("text=Preview the replay")
+    page.click("text=Confirm the replay")
+    page.wait_for_url("**replayed=*")
+    pages = {
+        "executions": ("/console/executions", "run-fail-1"),
+        "execution": (console_links.execution_path("run-fail-1"), "INP-001"),
+        "replays": ("/console/replays", "re-delivered landing file"),
+        "replay": (console_links.replay_path(1), DAY),
+        "audit": ("/console/audit", "REPLAY"),
+        "quality": ("/console/quality?job=flights_daily&month=2013-01", "January 2013"),
+    }
+    for name, (path, expected) in pages.items():
+        reply = page.goto(console_site.url(path))
+        assert reply is not None and reply.status == 200, (path, reply and reply.status)
+        assert expected in page.inner_text("main"), (path, expected)
+        _shot(page, name, tmp_path)
+    assert loopback_page.blocked == []
