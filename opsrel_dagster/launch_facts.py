@@ -8,6 +8,7 @@ checks a code location declares per asset. No rule lives here: only translation.
 """
 
 import json
+import time
 from collections.abc import Iterable
 
 import dagster as dg
@@ -67,6 +68,28 @@ def launch_facts(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None)
 def will_retry(run: dg.DagsterRun) -> bool:
     """True when Dagster marked a failed run for an automatic retry."""
     return (run.tags.get(WILL_RETRY_TAG) or "").lower() == "true"
+
+
+def with_retry_decision(instance: dg.DagsterInstance, run: dg.DagsterRun,
+                        wait_seconds: float = 2.0) -> dg.DagsterRun:
+    """The run as it stands once Dagster decided whether a failed run is retried.
+
+    With run retries enabled, Dagster stores a run's FAILURE first and tags its decision
+    (``dagster/will_retry``, true or false) in a second write a moment later. A run read in
+    between would look like a final failure and raise an alert for a run about to be retried,
+    so a failed run without the tag is read again for up to ``wait_seconds`` (seconds); a
+    worker that died between the two writes leaves no tag, and the run is then taken as is.
+    """
+    if (run.status != dg.DagsterRunStatus.FAILURE or WILL_RETRY_TAG in run.tags
+            or not instance.run_retries_enabled):
+        return run
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        fresh = instance.get_run_by_id(run.run_id)
+        if fresh is not None and WILL_RETRY_TAG in fresh.tags:
+            return fresh
+    return run
 
 
 def check_evidence(

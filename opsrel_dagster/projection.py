@@ -41,7 +41,9 @@ from opsrel_core.services.execution_projection import (
 )
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.failures import ERROR_CODE_KEY
-from opsrel_dagster.launch_facts import check_evidence, launch_facts, will_retry
+from opsrel_dagster.launch_facts import (
+    check_evidence, launch_facts, will_retry, with_retry_decision,
+)
 from opsrel_dagster.provenance import LineageSpec, _run_facts, record_provenance
 
 log = logging.getLogger(__name__)
@@ -317,7 +319,7 @@ class RunProjection:
             stop_requested_at=stop_requested_at,
             attribution=who,
             evidence=check_evidence(events, self.blocking_checks),
-            will_retry=will_retry(run),
+            will_retry=will_retry(with_retry_decision(self.instance, run)),
             # The inputs of the run's OpenLineage end event (only read when it is recorded).
             snapshots=_run_facts(self.instance, run_id, events)["snapshots"]
             if self.lineage is not None and _terminal(status) else {},

@@ -70,11 +70,12 @@ def seed_token(engine: sa.Engine, operator_id: str, role: str) -> str:
 
 
 @contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL."""
+def serve(app: Any, **config: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL.
+    ``config``: more ``uvicorn.Config`` options, e.g. ``proxy_headers=True``."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -111,3 +112,6 @@ def api(database_url, tmp_path) -> Iterator[Api]:
     app = create_app(settings, limits=ApiLimits(auth_failures=100_000))
     with serve(app) as base:
         yield Api(base, tokens)
+
+
+serving = serve  # the name the trust-limit tests use
