@@ -67,9 +67,13 @@ def save_screenshot(page: "Page", path: str | os.PathLike[str]) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium_browser() -> Iterator["Browser"]:
-    """Headless chromium (sync Playwright API); ``--no-sandbox`` because the tests run as root."""
+    """Headless chromium (sync Playwright API); ``--no-sandbox`` because the tests run as root.
+
+    One per test, not per session: Playwright's sync API keeps an asyncio event loop running
+    in the test thread while it is open, which would make every later test in the same worker
+    that calls ``asyncio.run`` fail."""
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
