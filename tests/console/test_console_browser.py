@@ -14,7 +14,7 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import Replay
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
-from tests.console.test_console_inbox import DAY, JOB, seed_failure
+from tests.support.console_seed import DAY, JOB, seed_failure
 from tests.support.browser import save_screenshot
 
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"

@@ -4,11 +4,13 @@ confirmation, recorded once however often the confirmation is sent."""
 
 import re
 
+from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
+from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.replays import ReplayService
-from tests.console.test_console_inbox import DAY, JOB, seed_failure
+from tests.support.console_seed import DAY, JOB, seed_failure
 
 PATH = console_links.partition_path(JOB, DAY)
 
@@ -80,8 +82,58 @@ def test_preview_then_confirm_records_exactly_one_replay(console_site):
     assert [(a.action, a.operator_id, a.target_id) for a in audits] == [
         ("REPLAY", "operator-op", str(replay.replay_id))]
     after = client.get(first.headers["location"])
-    assert f"Replay #{replay.replay_id} requested." in after.text
+    flash = after.text.split('id="replay-flash"')[1].split("</div>")[0]
+    assert f"#{replay.replay_id}</a>" in flash and 'status REQUESTED">REQUESTED' in flash
+    # a replay not ended yet: the page reloads itself until it ends (no JavaScript)
+    assert '<meta http-equiv="refresh" content="3">' in after.text
     assert f'data-replay-id="{replay.replay_id}"' in after.text
+    assert '<meta http-equiv="refresh"' not in client.get(PATH).text  # only while following
+
+
+def test_the_replay_acknowledges_the_chosen_open_alert_with_its_reason(console_site):
+    alert_id = seed_failure(console_site.database_url, earlier_success="run-ok-1")
+    client = console_site.signed_in("operator")
+    page = client.get(PATH)
+    # the replay form offers the partition's open alert, checked
+    assert (f'<input type="checkbox" name="acknowledge" value="{alert_id}" checked>'
+            in page.text.split('id="replay-action"')[1].split("</section>")[0])
+    csrf = client.csrf_of(PATH)
+    reason = "landing file re-delivered by the vendor"
+    preview = client.post(f"{PATH}/replay/preview",
+                          {"csrf_token": csrf, "reason": reason, "acknowledge": str(alert_id)})
+    assert f"Confirming also acknowledges alert #{alert_id} with this reason." in preview.text
+    assert _alert_status(console_site.database_url, alert_id) == "OPEN"  # preview writes nothing
+    key = re.search(r'name="request_key" value="([^"]+)"', preview.text).group(1)
+    confirmed = client.post(f"{PATH}/replay", {"csrf_token": csrf, "reason": reason,
+                                                "request_key": key,
+                                                "acknowledge": str(alert_id)},
+                            allow_redirects=False)
+    assert confirmed.status_code == 303
+    [replay] = _replays(console_site.database_url)
+    assert confirmed.headers["location"] == (
+        f"{PATH}?replayed={replay.replay_id}&acknowledged={alert_id}")
+    assert _alert_status(console_site.database_url, alert_id) == "ACKNOWLEDGED"
+    engine = make_engine(console_site.database_url)
+    try:
+        audits = AuditLogService(engine).list_audit_logs(limit=10)
+    finally:
+        engine.dispose()
+    # the same two records as the two API calls: the replay and the acknowledgement
+    assert sorted((a.action, a.target_id, a.reason) for a in audits) == sorted([
+        ("REPLAY", str(replay.replay_id), reason),
+        ("ACKNOWLEDGE_ALERT", str(alert_id), reason)])
+    shown = client.get(confirmed.headers["location"]).text
+    assert f"Acknowledged alert #{alert_id}." in shown.split('id="replay-flash"')[1]
+    # the partition page now has no open alert to offer
+    assert 'name="acknowledge"' not in shown
+
+
+def _alert_status(database_url: str, alert_id: int) -> str:
+    engine = make_engine(database_url)
+    try:
+        return OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id).status
+    finally:
+        engine.dispose()
 
 
 def test_replay_is_refused_for_a_viewer_and_without_csrf(console_site):

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from opsrel_core.domain import console_links
 from opsrel_core.domain.replay_plan import ReplayAsk
 from opsrel_core.entrypoints.api.deps import Services, get_services
+from opsrel_core.errors import ConflictException
 from opsrel_core.entrypoints.console.render import render
 from opsrel_core.entrypoints.console.session import ConsoleRefusal, operator, viewer
 from opsrel_core.services.alert_incidents import IncidentService
@@ -38,6 +39,9 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 EXECUTIONS_SHOWN = 100
 ALERTS_SCANNED = 1000
 REPLAYS_SCANNED = 500
+# How often the page of a partition being replayed reloads itself (no JavaScript) until the
+# replay ends, so the operator sees the new version without a click.
+FOLLOW_REFRESH_SECONDS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +66,7 @@ class PartitionPage:
     replays: list[ReplayView]
     report: Any  # DqReportView or None
     report_note: str | None
+    replay_of_execution: dict[str, int]  # execution id -> the replay it ran for
 
 
 def _replay_covers(replay: ReplayView, partition_key: str) -> bool:
@@ -110,8 +115,20 @@ def partition_page(services: Services, job_id: str, partition_key: str) -> Parti
             note = "No data-quality report was built for this day yet."
     except ValueError:
         note = "Data-quality reports are by day; this partition key is not a date."
+    replay_of = {t.execution.execution_id: t.execution.replay_id for t in timeline
+                 if t.execution.replay_id is not None}
     return PartitionPage(job_id, partition_key, timeline, versions, alerts, replays, report,
-                         note)
+                         note, replay_of)
+
+
+def made_by_replay(page: PartitionPage, replay_id: int) -> list[tuple[str, ResultVersionView]]:
+    """The active versions of the page's assets that a run of ``replay_id`` made, by asset."""
+    return [(asset, v) for asset, history in page.versions.items() for v in history
+            if v.is_active and page.replay_of_execution.get(v.execution_id) == replay_id]
+
+
+def _ids(text: str | None) -> list[int]:
+    return [int(x) for x in (text or "").split(",") if x.strip().isdigit()]
 
 
 def _ask(job_id: str, partition_key: str, session: ConsoleSessionView, reason: str) -> ReplayAsk:
@@ -122,14 +139,19 @@ def _ask(job_id: str, partition_key: str, session: ConsoleSessionView, reason: s
 
 @router.get("/partitions/{job_id}/{partition_key:path}")
 async def partition(request: Request, job_id: str, partition_key: str,
-                    replayed: int | None = None, restored: str | None = None,
-                    stale: str | None = None,
+                    replayed: int | None = None, acknowledged: str | None = None,
+                    restored: str | None = None, stale: str | None = None,
                     session: ConsoleSessionView = Depends(viewer),
                     services: Services = Depends(get_services)) -> Response:
-    """The partition page; ``replayed`` (a replay id) shows the flash of a replay request."""
+    """The partition page. ``replayed`` (a replay id) follows that replay: its status, the page
+    refreshing every ``FOLLOW_REFRESH_SECONDS`` until it ends, then the active versions it made;
+    ``acknowledged`` (alert ids, comma-separated) names the alerts acknowledged with it."""
     page = await run_in_threadpool(partition_page, services, job_id, partition_key)
     notes = await run_in_threadpool(services.notes.list_notes, job_id, partition_key)
-    return await render(request, "partition.html", nav=None, page=page, replayed=replayed,
+    followed = next((r for r in page.replays if r.replay_id == replayed), None)
+    return await render(request, "partition.html", nav=None, page=page, followed=followed,
+                        acknowledged=_ids(acknowledged), refresh_seconds=FOLLOW_REFRESH_SECONDS,
+                        made_by_followed=made_by_replay(page, replayed) if followed else [],
                         restored=restored, notes=notes,
                         stale=[x for x in (stale or '').split(',') if x],
                         path=console_links.partition_path(job_id, partition_key))
@@ -138,13 +160,16 @@ async def partition(request: Request, job_id: str, partition_key: str,
 @router.post("/partitions/{job_id}/{partition_key:path}/replay/preview")
 async def replay_preview(request: Request, job_id: str, partition_key: str,
                          reason: str = Form("", max_length=2000),
+                         acknowledge: list[int] = Form([]),
                          session: ConsoleSessionView = Depends(operator),
                          services: Services = Depends(get_services)) -> Response:
     """The replay's plan, exactly as the API previews it, with a form that confirms it. The
-    form carries a fresh request key: confirming twice records one replay."""
+    form carries a fresh request key (confirming twice records one replay) and the alerts the
+    operator chose to acknowledge with the same reason."""
     ask = _ask(job_id, partition_key, session, reason)
     plan = await run_in_threadpool(services.replays.plan, ask)
     return await render(request, "replay_preview.html", nav=None, plan=plan, reason=reason,
+                        acknowledge=sorted(set(acknowledge)),
                         request_key=f"console-{secrets.token_urlsafe(18)}",
                         path=console_links.partition_path(job_id, partition_key))
 
@@ -153,16 +178,43 @@ async def replay_preview(request: Request, job_id: str, partition_key: str,
 async def replay_confirm(request: Request, job_id: str, partition_key: str,
                          reason: str = Form("", max_length=2000),
                          request_key: str = Form(..., min_length=1, max_length=200),
+                         acknowledge: list[int] = Form([]),
                          session: ConsoleSessionView = Depends(operator),
                          services: Services = Depends(get_services)) -> Response:
-    """Request the previewed replay (audited as ``POST /admin/batch/replay``), then back to the
-    partition page. 409: a run of the partition is in flight (BAT-012) or the operator has
-    their limit of pending replays (BAT-014); nothing is recorded then."""
+    """Request the previewed replay (audited as ``POST /admin/batch/replay``), acknowledge the
+    chosen alerts that are still open with the same reason (each audited as
+    ``POST /admin/alerts/{id}/acknowledge``), then back to the partition page, which follows
+    the replay. 409: a run of the partition is in flight (BAT-012) or the operator has their
+    limit of pending replays (BAT-014); nothing is recorded then, no acknowledgement either."""
     ask = _ask(job_id, partition_key, session, reason)
     view = await run_in_threadpool(
         lambda: services.replays.request(ask, request_key=request_key))
+    acknowledged = await run_in_threadpool(
+        _acknowledge_open, services, sorted(set(acknowledge)), session.operator_id, reason)
     target = console_links.partition_path(job_id, partition_key)
-    return RedirectResponse(f"{target}?replayed={view.replay_id}", status_code=303)
+    query = urllib.parse.urlencode({"replayed": view.replay_id} | (
+        {"acknowledged": ",".join(map(str, acknowledged))} if acknowledged else {}))
+    return RedirectResponse(f"{target}?{query}", status_code=303)
+
+
+def _acknowledge_open(services: Services, alert_ids: list[int], operator_id: str,
+                      reason: str) -> list[int]:
+    """Acknowledge those of ``alert_ids`` that are still OPEN; returns the ones acknowledged.
+    An alert resolved or acknowledged meanwhile is left as it is: the replay stands either way."""
+    done = []
+    for alert_id in alert_ids:
+        try:
+            alert = services.alerts.get_alert(alert_id)
+        except LookupError:
+            continue
+        if alert.status != "OPEN":
+            continue
+        try:
+            services.alerts.acknowledge_alert(alert_id, operator_id=operator_id, reason=reason)
+        except ConflictException:
+            continue  # another operator acknowledged it first; theirs is the record
+        done.append(alert_id)
+    return done
 
 
 @router.post("/partitions/{job_id}/{partition_key:path}/restore")
