@@ -61,7 +61,7 @@ class PartitionPage:
     job_id: str
     partition_key: str
     timeline: list[TimelineEntry]
-    versions: dict[str, list[ResultVersionView]]  # by asset, oldest version first
+    versions: dict[str, list[ResultVersionView]]  # by asset, newest version first
     alerts: list[AlertView]
     replays: list[ReplayView]
     report: Any  # DqReportView or None
