@@ -22,8 +22,8 @@ from opsrel_core.persistence import migrate, roles
 from opsrel_core.persistence.engine import make_engine
 from tests.support.pg_roles import APP_ROLE, app_url
 
-# The browser fixtures (chromium_browser, loopback_page) for every test folder.
-pytest_plugins = ["tests.support.browser"]
+# The browser fixtures (chromium_browser, loopback_page; firefox) for every test folder.
+pytest_plugins = ["tests.support.browser", "tests.support.firefox"]
 
 PG_ADMIN_URL = os.environ.get(
     "OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
