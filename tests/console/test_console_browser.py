@@ -1,10 +1,8 @@
 """The console in a real browser (Debian's chromium through Playwright), with every request
 that would leave loopback aborted and failing the test: sign-in and sign-out, the 3 a.m. path
-from the inbox to a requested replay, and a viewer who sees no action controls. Screenshots of
-the pages are saved to ``docs/console/`` when ``OPSREL_CONSOLE_SCREENSHOTS=1``."""
-
-import os
-import pathlib
+from the inbox to a requested replay, and a viewer who sees no action controls. Screenshots go to
+each test's folder (the ones in ``docs/console/`` are taken on real data by
+``tests/dagster/test_console_3am_live.py``)."""
 
 import sqlalchemy as sa
 
@@ -17,12 +15,10 @@ from opsrel_core.services.audit_log import AuditLogService
 from tests.support.console_seed import DAY, JOB, seed_failure
 from tests.support.browser import save_screenshot
 
-DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "console"
-
-
 def _shot(page, name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    target = DOCS if os.environ.get("OPSREL_CONSOLE_SCREENSHOTS") == "1" else tmp_path
-    save_screenshot(page, target / f"{name}.png")
+    # Seeded data: kept in the test's folder. docs/console holds the screenshots taken on real
+    # data by tests/dagster/test_console_3am_live.py.
+    save_screenshot(page, tmp_path / f"{name}.png")
 
 
 def _sign_in(page, site, role: str) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
-from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
+from tests.support.console_seed import seed_failure
 
 JOB = "flights_daily"
 DAY = "2013-01-09"
@@ -23,23 +23,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _open_alert(database_url: str) -> int:
-    """A failed run of ``JOB`` on ``DAY`` (INP-001 on raw_flights) and the OPEN alert it
-    raises, through the services; returns the alert id."""
-    engine = make_engine(database_url)
-    try:
-        executions = BatchExecutionService(engine)
-        executions.register_execution(ExecutionSpec(execution_id=RUN, job_id=JOB,
-                                                     partition_key=DAY))
-        executions.start_execution(RUN)
-        failed = executions.fail_execution(
-            RUN, error_codes.INP_EMPTY_FILE, error_message=f"landing file for {DAY} is empty",
-            failed_asset_key="raw_flights", failed_partition_key=DAY)
-        alert = OpsAlertService(engine, AlertSettings.from_env({})).raise_for_failed_execution(
-            failed)
-        assert alert is not None and alert.status == "OPEN"
-        return alert.alert_id
-    finally:
-        engine.dispose()
+    return seed_failure(database_url, RUN, DAY)
 
 
 def _sign_in(firefox, site, role: str) -> None:  # type: ignore[no-untyped-def]

@@ -141,6 +141,7 @@ def test_from_the_alert_link_to_a_verified_recovery_in_two_clicks(
             assert old.startswith("v1") and "ACTIVE" not in old and "Restore v1" in old
             _shot(page, "partition", tmp_path)
             _walk_every_page(page, console, tmp_path, len(week) + 2, failed.run_id)
+            stale = _restore_and_note(page, link, tmp_path)
         assert loopback_page.blocked == []
 
     # What the page showed is what opsrel recorded.
@@ -158,6 +159,11 @@ def test_from_the_alert_link_to_a_verified_recovery_in_two_clicks(
              r.tags["dagster/sensor_name"]) for r in runs] == [
         (BROKEN, REASON, "opsrel_replay_launch_sensor")]
     assert after[0]["execution_id"] == runs[0].run_id
+    # the restore: clean_flights v1 active again, v2 kept; the replay's downstream versions
+    # were made from v2, so the page named them as older than their input
+    clean = _versions_cli(opsrel_env, "clean_flights", BROKEN)
+    assert [(v["version_number"], v["is_active"]) for v in clean] == [(2, False), (1, True)]
+    assert f"carrier_daily_stats@{BROKEN}" in stale, stale
     runner.engine.dispose()
 
 
@@ -189,3 +195,23 @@ def _walk_every_page(page, console: str, tmp_path: Path,  # type: ignore[no-unty
     page.goto(console + f"/console/reports/{BROKEN}")
     assert BROKEN in page.inner_text("main")
     _shot(page, "report", tmp_path)
+
+
+def _restore_and_note(page, link: str, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+    """Restore clean_flights v1 (made from the file first delivered) and add a note, on the partition page;
+    returns the restore's flash."""
+    page.goto(link)
+    form = page.locator("form.restore-form:has(input[name=asset][value=clean_flights])").first
+    form.locator("input[name=reason]").fill("keep the first delivery until the vendor confirms")
+    form.locator("button").click()
+    page.wait_for_url("**restored=*")
+    flash = page.inner_text("#restored-flash")
+    assert "Restored clean_flights v1" in flash
+    page.fill("#note-body", "vendor asked to confirm which delivery of 2013-01-04 is final")
+    page.click("text=Add note")
+    page.wait_for_url("**/console/partitions/**")
+    assert "which delivery of 2013-01-04 is final" in page.inner_text("#notes")
+    _shot(page, "partition-restored", tmp_path)
+    page.goto(page.url.split("/console/")[0] + "/console/audit")
+    assert "RESTORE_VERSION" in page.inner_text("main") and "ADD_NOTE" in page.inner_text("main")
+    return flash
