@@ -170,8 +170,10 @@ async def replay_preview(request: Request, job_id: str, partition_key: str,
     plan = await run_in_threadpool(services.replays.plan, ask)
     return await render(request, "replay_preview.html", nav=None, plan=plan, reason=reason,
                         acknowledge=sorted(set(acknowledge)),
-                        request_key=f"console-{secrets.token_urlsafe(18)}",
-                        path=console_links.partition_path(job_id, partition_key))
+                        request_key=f"console-{secrets.token_urlsafe(18)}", fields={},
+                        confirm_action=console_links.partition_path(job_id, partition_key)
+                        + "/replay",
+                        cancel_path=console_links.partition_path(job_id, partition_key))
 
 
 @router.post("/partitions/{job_id}/{partition_key:path}/replay")
