@@ -101,6 +101,45 @@ def test_a_viewer_sees_no_action_controls(console_site, loopback_page, tmp_path)
     assert loopback_page.blocked == []
 
 
+def _alert_status(database_url: str, alert_id: int) -> str:
+    engine = make_engine(database_url)
+    try:
+        return OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id).status
+    finally:
+        engine.dispose()
+
+
+def test_forged_posts_from_the_browser_session_are_refused(console_site, loopback_page):
+    """POSTs sent with the browser's own session cookie (``page.request`` shares the context's
+    cookies): a viewer's, even with a valid CSRF token, and an operator's without one."""
+    alert_id = seed_failure(console_site.database_url)
+    page = loopback_page.page
+    ack = console_site.url(f"/console/alerts/{alert_id}/acknowledge")
+    replay = console_site.url(console_links.partition_path(JOB, DAY) + "/replay")
+    _sign_in(page, console_site, "viewer")
+    csrf = page.get_attribute("form[action='/console/sign-out'] input[name=csrf_token]", "value")
+    assert csrf
+    for url, form in ((ack, {"csrf_token": csrf, "reason": "forged"}),
+                      (replay, {"csrf_token": csrf, "reason": "forged", "request_key": "k"})):
+        reply = page.request.post(url, form=form, max_redirects=0)
+        assert reply.status == 403, (url, reply.status)
+    page.click("text=Sign out")
+    page.wait_for_url("**/console/sign-in")
+    _sign_in(page, console_site, "operator")
+    for url, form in ((ack, {"reason": "no token"}),
+                      (replay, {"reason": "no token", "request_key": "k"})):
+        reply = page.request.post(url, form=form, max_redirects=0)
+        assert reply.status == 403, (url, reply.status)
+    assert _alert_status(console_site.database_url, alert_id) == "OPEN"
+    engine = make_engine(console_site.database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(Replay)).scalar() == 0
+        assert AuditLogService(engine).list_audit_logs(limit=10) == []
+    finally:
+        engine.dispose()
+
+
 def test_restore_an_earlier_version_and_add_a_note(console_site, loopback_page, tmp_path):
     from click.testing import CliRunner
 
