@@ -82,7 +82,8 @@ from opsrel_core.notifiers import (
 from opsrel_core.notifiers import pagerduty, recovery, templates
 from opsrel_core.persistence.retry import retry_transient, retry_transient_methods
 from opsrel_core.persistence.tables import (
-    ALERT_STATUSES, SEVERITIES, Alert, AlertDelivery, AlertDeliveryAttempt, AlertTemplate,
+    ALERT_STATUSES, SEVERITIES, Alert, AlertDelivery, AlertDeliveryAttempt, AlertPartition,
+    AlertTemplate,
     BatchExecution, ErrorCode, UtcDateTime, utcnow,
 )
 from opsrel_core.persistence.uow import UnitOfWork
@@ -453,6 +454,29 @@ class OpsAlertService:
             stmt = stmt.where(Alert.status == status)
         if before_alert_id is not None:
             stmt = stmt.where(Alert.alert_id < before_alert_id)
+        with UnitOfWork(self._engine) as uow:
+            return [AlertView.of(row) for row in uow.session.scalars(stmt)]
+
+    def alerts_of_partition(self, job_id: str, partition_key: str,
+                            limit: int = 100) -> list[AlertView]:
+        """The alerts about one partition of a job, newest first: those raised for it and the
+        incidents that list it among their partitions (``alert_partition``). One query.
+
+        Args:
+            job_id, partition_key: the partition, e.g. ``("flights_daily", "2013-01-04")``.
+            limit: at most this many, 1..1000.
+
+        Raises:
+            ValueError: ``limit`` out of range.
+        """
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_LIST_LIMIT}, got {limit}")
+        listed = sa.select(AlertPartition.alert_id).where(
+            AlertPartition.partition_key == partition_key)
+        stmt = (sa.select(Alert).where(
+            Alert.job_id == job_id,
+            sa.or_(Alert.partition_key == partition_key, Alert.alert_id.in_(listed)))
+            .order_by(Alert.alert_id.desc()).limit(limit))
         with UnitOfWork(self._engine) as uow:
             return [AlertView.of(row) for row in uow.session.scalars(stmt)]
 

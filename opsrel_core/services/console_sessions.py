@@ -13,6 +13,7 @@ import secrets
 
 import sqlalchemy as sa
 
+from opsrel_core.domain.instants import to_utc
 from opsrel_core.persistence.tables import ApiToken, ConsoleSession, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.api_tokens import (
@@ -79,7 +80,7 @@ class ConsoleSessionService:
             token_expiry = uow.session.scalar(
                 sa.select(ApiToken.expires_at).where(ApiToken.token_id == found.token_id))
             if token_expiry is not None:
-                expires_at = min(expires_at, _aware(token_expiry))
+                expires_at = min(expires_at, to_utc(token_expiry))
             uow.session.add(ConsoleSession(
                 session_hash=hash_token(secret), token_id=found.token_id, csrf_token=csrf,
                 created_at=now, expires_at=expires_at))
@@ -104,8 +105,8 @@ class ConsoleSessionService:
             ).one_or_none()
         if row is None:
             return None
-        token_expiry = None if row.token_expires_at is None else _aware(row.token_expires_at)
-        expires_at = _aware(row.expires_at)
+        token_expiry = None if row.token_expires_at is None else to_utc(row.token_expires_at)
+        expires_at = to_utc(row.expires_at)
         if (row.ended_at is not None or expires_at <= now or row.revoked_at is not None
                 or (token_expiry is not None and token_expiry <= now)):
             return None
@@ -126,8 +127,3 @@ class ConsoleSessionService:
                 .values(ended_at=at or utcnow())).rowcount
             uow.commit()
         return bool(ended)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)

@@ -34,7 +34,7 @@ from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.execution_queries import encode_cursor
 from opsrel_core.settings import OpsSettings
-from tests.support.api_server import serving
+from tests.support.api_server import serve
 from tests.support.private_pg import private_pg  # noqa: F401 - the private cluster fixture
 from tests.support.receivers import free_port
 
@@ -157,7 +157,7 @@ def _rss_bytes() -> int:
 
 def test_an_anonymous_100_mib_body_over_http_leaves_server_memory_flat(tmp_path):
     """Found: an anonymous 100 MiB body raised server memory by 200 MB before a 422."""
-    with serving(_app(f"sqlite:///{tmp_path / 'ops.db'}", tmp_path)) as base:
+    with serve(_app(f"sqlite:///{tmp_path / 'ops.db'}", tmp_path)) as base:
         port = int(base.rsplit(":", 1)[1])
         before = _rss_bytes()
         sock = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -207,7 +207,7 @@ def test_a_body_over_the_limit_is_413_with_or_without_content_length(database_ur
     tokens = _tokens(database_url)
     limit = 16 * 1024
     ask = {"type": "single", "job_id": JOB, "partitions": ["2013-01-03"], "reason": "fix"}
-    with serving(_app(database_url, tmp_path, max_body_bytes=limit)) as base:
+    with serve(_app(database_url, tmp_path, max_body_bytes=limit)) as base:
         for chunked in (False, True):
             big = json.dumps({**ask, "pad": " " * limit}).encode()
             reply = _call(base, "POST", "/admin/batch/replay/preview", token=tokens["operator"],
@@ -245,7 +245,7 @@ def test_limits_come_from_the_environment():
 def test_failed_authentication_is_braked_per_client_with_retry_after(database_url, tmp_path):
     """Found: 300 bad tokens in 9 s got 300 plain 401s. With the defaults (10 per 60 s)."""
     tokens = _tokens(database_url)
-    with serving(_app(database_url, tmp_path)) as base:
+    with serve(_app(database_url, tmp_path)) as base:
         replies = [_call(base, "GET", "/admin/error-codes", token=f"opsrel_guess{i}")
                    for i in range(30)]
         assert [r[0] for r in replies] == [401] * 10 + [429] * 20
@@ -263,7 +263,7 @@ def test_behind_a_proxy_the_brake_counts_the_forwarded_address(database_url, tmp
     the others behind the same proxy; the window slides, so the client may try again."""
     tokens = _tokens(database_url)
     app = _app(database_url, tmp_path, auth_failures=3, auth_window_seconds=1.5)
-    with serving(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1") as base:
+    with serve(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1") as base:
         attacker = {"X-Forwarded-For": "203.0.113.7"}
         statuses = [_call(base, "GET", "/admin/alerts", token="bad", headers=attacker)[0]
                     for _ in range(4)]
@@ -321,7 +321,7 @@ def test_the_operator_limit_of_pending_replays_is_a_409_in_the_api(database_url,
     tokens = _tokens(database_url)
     settings = OpsSettings(database_url=database_url, home=tmp_path,
                            max_pending_replays_per_operator=2)
-    with serving(create_app(settings)) as base:
+    with serve(create_app(settings)) as base:
         def ask(day: str):
             return _call(base, "POST", "/admin/batch/replay", token=tokens["operator"],
                          body=json.dumps({"type": "single", "job_id": JOB, "partitions": [day],
@@ -378,7 +378,7 @@ def test_a_second_acknowledgement_by_another_operator_is_a_409_naming_who(api, e
 def test_database_down_is_503_sys_002(tmp_path):
     """A PostgreSQL URL at a closed port: found SYS-001 (500); now SYS-002 with 503."""
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/opsrel"
-    with serving(_app(url, tmp_path)) as base:
+    with serve(_app(url, tmp_path)) as base:
         reply = _call(base, "GET", "/admin/batch/executions", token="opsrel_any")
         body = _assert_problem(reply, 503, "SYS-002")
         assert reply[1]["retry-after"] == "30"
@@ -390,7 +390,7 @@ def test_database_down_is_503_sys_002(tmp_path):
 def test_database_that_stops_under_a_running_api_is_503_sys_002(private_pg, tmp_path):  # noqa: F811
     migrate.upgrade(private_pg.url)
     tokens = _tokens(private_pg.url)
-    with serving(_app(private_pg.url, tmp_path)) as base:
+    with serve(_app(private_pg.url, tmp_path)) as base:
         assert _call(base, "GET", "/admin/error-codes", token=tokens["viewer"])[0] == 200
         private_pg.stop()
         _assert_problem(_call(base, "GET", "/admin/error-codes", token=tokens["viewer"]), 503,

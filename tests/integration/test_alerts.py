@@ -393,3 +393,27 @@ def test_slack_text_escapes_control_characters_and_overrides_apply():
     subject, body = templates.render_email(_content(), override)
     assert subject == "ALERT INP-001 2013-01-05"
     assert body == "run: http://d:3000/runs/run-1 $unknown"
+
+
+def test_alerts_of_a_partition_are_its_own_and_the_incidents_listing_it(database_url):
+    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.services.alerts import OpsAlertService
+    from tests.support.console_seed import seed_failure
+
+    incident = seed_failure(database_url, "run-a", "2013-01-05")
+    assert seed_failure(database_url, "run-b", "2013-01-06") == incident  # one incident
+    engine = make_engine(database_url)
+    try:
+        alerts = OpsAlertService(engine, AlertSettings.from_env({}))
+        # the incident was raised for 01-05 and lists 01-06 too
+        assert [a.alert_id for a in alerts.alerts_of_partition("flights_daily", "2013-01-06")] == [
+            incident]
+        assert [a.alert_id for a in alerts.alerts_of_partition("flights_daily", "2013-01-05")] == [
+            incident]
+        assert alerts.alerts_of_partition("flights_daily", "2013-01-07") == []
+        assert alerts.alerts_of_partition("another_job", "2013-01-05") == []
+        with pytest.raises(ValueError, match="limit must be"):
+            alerts.alerts_of_partition("flights_daily", "2013-01-05", limit=0)
+    finally:
+        engine.dispose()

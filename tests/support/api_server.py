@@ -112,6 +112,3 @@ def api(database_url, tmp_path) -> Iterator[Api]:
     app = create_app(settings, limits=ApiLimits(auth_failures=100_000))
     with serve(app) as base:
         yield Api(base, tokens)
-
-
-serving = serve  # the name the trust-limit tests use

@@ -25,7 +25,6 @@ from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.errors import ConflictException
 from opsrel_core.entrypoints.console.render import render
 from opsrel_core.entrypoints.console.session import ConsoleRefusal, operator, viewer
-from opsrel_core.services.alert_incidents import IncidentService
 from opsrel_core.services.alerts import AlertView
 from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.console_sessions import ConsoleSessionView
@@ -37,7 +36,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 # How much of a partition's past the page shows; older entries are in the API's listings.
 EXECUTIONS_SHOWN = 100
-ALERTS_SCANNED = 1000
+ALERTS_SHOWN = 100
 REPLAYS_SCANNED = 500
 # How often the page of a partition being replayed reloads itself (no JavaScript) until the
 # replay ends, so the operator sees the new version without a click.
@@ -98,14 +97,7 @@ def partition_page(services: Services, job_id: str, partition_key: str) -> Parti
                 assets.append(version.asset_key)
     versions = {asset: services.versions.get_version_history(asset, partition_key)
                 for asset in sorted(assets)}
-    incidents = IncidentService(services.engine, services.replays)
-    alerts = []
-    for alert in services.alerts.list_alerts(limit=ALERTS_SCANNED):
-        if alert.job_id != job_id:
-            continue
-        listed = {p.partition_key for p in incidents.partitions(alert.alert_id)}
-        if partition_key in listed or alert.partition_key == partition_key:
-            alerts.append(alert)
+    alerts = services.alerts.alerts_of_partition(job_id, partition_key, ALERTS_SHOWN)
     replays = [r for r in services.replays.list_replays(job_id=job_id, limit=REPLAYS_SCANNED)
                if _replay_covers(r, partition_key)]
     report, note = None, None

@@ -76,11 +76,7 @@ async def sign_out(
     session=Depends(console_session.viewer),  # type: ignore[no-untyped-def]
 ) -> Response:
     """End the session (it is invalid from now on, wherever its cookie is kept)."""
-    form = await request.form()
-    sent = form.get(console_session.CSRF_FIELD)
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
-        raise ConsoleRefusal(403, "The form's security token is missing or stale; reload the "
-                                  "page and sign out again.")
+    await console_session.check_csrf(request, session)
     await run_in_threadpool(services.console_sessions.sign_out,
                             request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/console/sign-in", status_code=303)

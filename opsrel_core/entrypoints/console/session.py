@@ -70,15 +70,21 @@ async def viewer(request: Request, services: Services = Depends(get_services)
     return found
 
 
+async def check_csrf(request: Request, session: ConsoleSessionView) -> None:
+    """Refuse (403) a POST whose form does not carry the session's CSRF token."""
+    if request.method != "POST":
+        return
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
+        raise ConsoleRefusal(403, "The form's security token is missing or stale; reload "
+                                  "the page and submit it again.")
+
+
 async def operator(request: Request, session: ConsoleSessionView = Depends(viewer)
                    ) -> ConsoleSessionView:
     """A session that may act (operator or admin) on a form that carries its CSRF token."""
-    if request.method == "POST":
-        form = await request.form()
-        sent = form.get(CSRF_FIELD)
-        if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
-            raise ConsoleRefusal(403, "The form's security token is missing or stale; reload "
-                                      "the page and submit it again.")
+    await check_csrf(request, session)
     if not session.role.allows(Role.OPERATOR):
         raise ConsoleRefusal(
             403, f"Role {session.role.value} may not do this; operator is required.")
