@@ -20,8 +20,9 @@ run: $(STAMP)
 
 # The test suite, against SQLite and this machine's PostgreSQL (started if it is down), in two
 # worker processes (pytest-xdist; most tests wait on subprocesses and the database). Serially:
-# $(BIN)/pytest -q -n 0.
+# $(BIN)/pytest -q -n 0. The layering contracts (pyproject.toml, import-linter) are checked first.
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	bash scripts/ensure-postgres.sh
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
