@@ -23,6 +23,10 @@ class ExecutionStatus(str, enum.Enum):
         return self in TERMINAL_STATUSES
 
 
+EXECUTION_STATUSES: tuple[str, ...] = tuple(s.value for s in ExecutionStatus)
+"""The execution statuses as stored (the ``batch_execution.status`` check constraint)."""
+
+
 TERMINAL_STATUSES: frozenset[ExecutionStatus] = frozenset(
     {ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.STOPPED}
 )

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from opsrel_core.domain import status as domain_status
+
 OPS_SCHEMA = "ops"
 
 NAMING_CONVENTION = {
@@ -48,7 +50,7 @@ class UtcDateTime(sa.types.TypeDecorator):
         return value
 
 
-EXECUTION_STATUSES = ("READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED")
+EXECUTION_STATUSES = domain_status.EXECUTION_STATUSES
 TRIGGER_TYPES = (
     "MANUAL", "BACKFILL", "SENSOR", "SCHEDULE", "CLI", "REPLAY", "REEXECUTE", "RETRY",  # 0010
 )

@@ -506,6 +506,17 @@ class AuditLogService:
             uow.commit()
             return view
 
+    def newest_audit_id(self, target_type: str, target_id: str, action: str) -> int | None:
+        """The id of the newest audit record of ``action`` on a target (e.g. ``("replay",
+        "12", "REPLAY")``), or None when there is none."""
+        with UnitOfWork(self._engine) as uow:
+            return uow.session.scalar(
+                sa.select(AuditLog.audit_id)
+                .where(AuditLog.target_type == target_type, AuditLog.target_id == target_id,
+                       AuditLog.action == action)
+                .order_by(AuditLog.audit_id.desc()).limit(1)
+            )
+
     def list_audit_logs(
         self,
         operator_id: str | None = None,

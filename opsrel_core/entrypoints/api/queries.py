@@ -3,10 +3,7 @@ by a given action. The execution list is the core's one listing
 (``opsrel_core.services.execution_queries``), shared with the CLI; its filter and cursor helpers
 are re-exported here for the routes."""
 
-import sqlalchemy as sa
-
-from opsrel_core.persistence.tables import AuditLog
-from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.execution_queries import (
     MAX_LIMIT,
     ExecutionFilter,
@@ -28,10 +25,4 @@ class AdminQueries(ExecutionQueries):
 
     def audit_id_of(self, target_type: str, target_id: str, action: str) -> int | None:
         """The newest audit record of ``action`` on a target, or None."""
-        with UnitOfWork(self._engine) as uow:
-            return uow.session.scalar(
-                sa.select(AuditLog.audit_id)
-                .where(AuditLog.target_type == target_type, AuditLog.target_id == target_id,
-                       AuditLog.action == action)
-                .order_by(AuditLog.audit_id.desc()).limit(1)
-            )
+        return AuditLogService(self._engine).newest_audit_id(target_type, target_id, action)

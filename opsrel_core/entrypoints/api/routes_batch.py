@@ -16,7 +16,7 @@ from opsrel_core.entrypoints.api.schemas import (
     ReplayRequest, StartRequest, StopRequestBody, to_json,
 )
 from opsrel_core.domain.replay_plan import ReplayAsk, ReplayPlan
-from opsrel_core.persistence.tables import EXECUTION_STATUSES
+from opsrel_core.domain.status import EXECUTION_STATUSES
 from opsrel_core.services.execution_commands import StopRequest
 from opsrel_core.services.replays import REPLAY_ACTION, ReplayView
 

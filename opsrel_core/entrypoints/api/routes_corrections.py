@@ -13,8 +13,7 @@ from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.entrypoints.api.schemas import (
     NOT_BLANK_TEXT, PARTITION_KEY_PATTERN, PartitionKey, Reason, to_json,
 )
-from opsrel_core.persistence.tables import MAX_NOTE_LENGTH
-from opsrel_core.services.notes import NoteView
+from opsrel_core.services.notes import MAX_NOTE_LENGTH, NoteView
 from opsrel_core.services.result_versions import ResultVersionView
 
 router = APIRouter(prefix="/admin")

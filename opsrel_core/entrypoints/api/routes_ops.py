@@ -18,14 +18,14 @@ from opsrel_core.entrypoints.api.schemas import (
 from opsrel_core.entrypoints.api.responses import (
     Acknowledged, AlertPage, AuditPage, TokenCreated,
 )
-from opsrel_core.persistence.tables import ALERT_STATUSES, LINEAGE_NODE_TYPES
+from opsrel_core.services.alerts import ALERT_STATUSES
 from opsrel_core.services.api_tokens import ApiTokenView, token_expiry
 from opsrel_core.services.dq_reports import DqReportView
 from opsrel_core.services.error_codes import ErrorCodeView
 from opsrel_core.services.execution_commands import ReplayStopRequest
 from opsrel_core.services.execution_context import ExecutionContextView
 from opsrel_core.services.execution_projection import IngestionStatus, ProjectionCursorStore
-from opsrel_core.services.lineage import Lineage
+from opsrel_core.services.lineage import LINEAGE_NODE_TYPES, Lineage
 from opsrel_core.services.replays import ReplayHistory
 from opsrel_core.services.result_versions import ResultVersionView
 
