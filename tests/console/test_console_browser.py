@@ -12,7 +12,7 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import Replay
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
-from tests.support.console_seed import DAY, JOB, seed_failure
+from tests.support.console_seed import DAY, JOB, alert_of, seed_failure
 from tests.support.browser import save_screenshot
 
 def _shot(page, name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -101,13 +101,6 @@ def test_a_viewer_sees_no_action_controls(console_site, loopback_page, tmp_path)
     assert loopback_page.blocked == []
 
 
-def _alert_status(database_url: str, alert_id: int) -> str:
-    engine = make_engine(database_url)
-    try:
-        return OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id).status
-    finally:
-        engine.dispose()
-
 
 def test_forged_posts_from_the_browser_session_are_refused(console_site, loopback_page):
     """POSTs sent with the browser's own session cookie (``page.request`` shares the context's
@@ -130,7 +123,7 @@ def test_forged_posts_from_the_browser_session_are_refused(console_site, loopbac
                       (replay, {"reason": "no token", "request_key": "k"})):
         reply = page.request.post(url, form=form, max_redirects=0)
         assert reply.status == 403, (url, reply.status)
-    assert _alert_status(console_site.database_url, alert_id) == "OPEN"
+    assert alert_of(console_site.database_url, alert_id).status == "OPEN"
     engine = make_engine(console_site.database_url)
     try:
         with engine.connect() as conn:

@@ -4,23 +4,13 @@ a viewer and without the form's CSRF token."""
 
 import re
 
-from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.console_settings import DEFAULT_DAGSTER_URL
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.result_versions import ResultVersionService
-from tests.support.console_seed import DAY, JOB, seed_failure
+from tests.support.console_seed import DAY, JOB, alert_of, seed_failure
 
-
-def _alert(database_url: str, alert_id: int):  # type: ignore[no-untyped-def]
-    engine = make_engine(database_url)
-    try:
-        return OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id)
-    finally:
-        engine.dispose()
 
 
 def _row(html: str, alert_id: int) -> str:
@@ -59,7 +49,7 @@ def test_an_operator_acknowledges_with_a_reason_and_the_api_audit_record(console
     acked_section = after.text.split('id="acknowledged-alerts"')[1]
     assert f'data-alert-id="{alert_id}"' in acked_section
     assert f'action="/console/alerts/{alert_id}/acknowledge"' not in after.text
-    alert = _alert(console_site.database_url, alert_id)
+    alert = alert_of(console_site.database_url, alert_id)
     assert (alert.status, alert.acknowledged_by) == ("ACKNOWLEDGED", "operator-op")
     engine = make_engine(console_site.database_url)
     try:
@@ -79,7 +69,7 @@ def test_a_blank_reason_is_refused_and_changes_nothing(console_site):
                         {"csrf_token": client.csrf_of("/console/inbox"), "reason": "  "},
                         allow_redirects=False)
     assert reply.status_code == 422 and "reason is required" in reply.text
-    assert _alert(console_site.database_url, alert_id).status == "OPEN"
+    assert alert_of(console_site.database_url, alert_id).status == "OPEN"
 
 
 def test_a_viewer_sees_no_form_and_may_not_acknowledge(console_site):
@@ -92,7 +82,7 @@ def test_a_viewer_sees_no_form_and_may_not_acknowledge(console_site):
     reply = viewer.post(f"/console/alerts/{alert_id}/acknowledge",
                         {"csrf_token": csrf, "reason": "not mine to do"}, allow_redirects=False)
     assert reply.status_code == 403 and "operator is required" in reply.text
-    assert _alert(console_site.database_url, alert_id).acknowledged_at is None
+    assert alert_of(console_site.database_url, alert_id).acknowledged_at is None
 
 
 def test_acknowledging_without_the_csrf_token_is_refused(console_site):
@@ -104,7 +94,7 @@ def test_acknowledging_without_the_csrf_token_is_refused(console_site):
     wrong = client.post(f"/console/alerts/{alert_id}/acknowledge",
                         {"reason": "forged", "csrf_token": "x" * 43}, allow_redirects=False)
     assert wrong.status_code == 403
-    assert _alert(console_site.database_url, alert_id).status == "OPEN"
+    assert alert_of(console_site.database_url, alert_id).status == "OPEN"
 
 
 def test_another_operators_acknowledgement_is_a_conflict_page(console_site):
@@ -118,7 +108,7 @@ def test_another_operators_acknowledgement_is_a_conflict_page(console_site):
                         {"csrf_token": second.csrf_of("/console/inbox"), "reason": "me too"},
                         allow_redirects=False)
     assert reply.status_code == 409 and "admin-op" in reply.text
-    assert _alert(console_site.database_url, alert_id).acknowledged_by == "admin-op"
+    assert alert_of(console_site.database_url, alert_id).acknowledged_by == "admin-op"
 
 
 def test_an_incident_over_two_partitions_is_one_row_listing_both(console_site):

@@ -4,31 +4,14 @@ confirmation, recorded once however often the confirmation is sent."""
 
 import re
 
-from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
-from opsrel_core.services.replays import ReplayService
-from tests.support.console_seed import DAY, JOB, seed_failure
+from tests.support.console_seed import DAY, JOB, alert_of, audit_records, replays_of, seed_failure
 
 PATH = console_links.partition_path(JOB, DAY)
 
 
-def _replays(database_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(database_url)
-    try:
-        return ReplayService(engine).list_replays(job_id=JOB)
-    finally:
-        engine.dispose()
-
-
-def _replay_audits(database_url: str) -> list:  # type: ignore[type-arg]
-    engine = make_engine(database_url)
-    try:
-        return [r for r in AuditLogService(engine).list_audit_logs(target_type="replay")]
-    finally:
-        engine.dispose()
 
 
 def test_partition_page_lists_executions_versions_and_alerts(console_site):
@@ -64,21 +47,21 @@ def test_preview_then_confirm_records_exactly_one_replay(console_site):
                           {"csrf_token": csrf, "reason": "vendor re-delivered the file"})
     assert preview.status_code == 200
     assert f'<td class="code">{DAY}</td><td>run-fail-1</td>' in preview.text  # the redone run
-    assert _replays(console_site.database_url) == []  # a preview writes nothing
-    assert _replay_audits(console_site.database_url) == []
+    assert replays_of(console_site.database_url) == []  # a preview writes nothing
+    assert audit_records(console_site.database_url, target_type="replay") == []
     key = re.search(r'name="request_key" value="([^"]+)"', preview.text).group(1)
     form = {"csrf_token": csrf, "reason": "vendor re-delivered the file", "request_key": key}
     first = client.post(f"{PATH}/replay", form, allow_redirects=False)
     second = client.post(f"{PATH}/replay", form, allow_redirects=False)  # a double submit
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
-    replays = _replays(console_site.database_url)
+    replays = replays_of(console_site.database_url)
     assert len(replays) == 1
     replay = replays[0]
     assert (replay.operator_id, replay.reason, replay.partition_keys) == (
         "operator-op", "vendor re-delivered the file", (DAY,))
     assert first.headers["location"] == f"{PATH}?replayed={replay.replay_id}"
-    audits = _replay_audits(console_site.database_url)
+    audits = audit_records(console_site.database_url, target_type="replay")
     assert [(a.action, a.operator_id, a.target_id) for a in audits] == [
         ("REPLAY", "operator-op", str(replay.replay_id))]
     after = client.get(first.headers["location"])
@@ -102,17 +85,17 @@ def test_the_replay_acknowledges_the_chosen_open_alert_with_its_reason(console_s
     preview = client.post(f"{PATH}/replay/preview",
                           {"csrf_token": csrf, "reason": reason, "acknowledge": str(alert_id)})
     assert f"Confirming also acknowledges alert #{alert_id} with this reason." in preview.text
-    assert _alert_status(console_site.database_url, alert_id) == "OPEN"  # preview writes nothing
+    assert alert_of(console_site.database_url, alert_id).status == "OPEN"  # preview writes nothing
     key = re.search(r'name="request_key" value="([^"]+)"', preview.text).group(1)
     confirmed = client.post(f"{PATH}/replay", {"csrf_token": csrf, "reason": reason,
                                                 "request_key": key,
                                                 "acknowledge": str(alert_id)},
                             allow_redirects=False)
     assert confirmed.status_code == 303
-    [replay] = _replays(console_site.database_url)
+    [replay] = replays_of(console_site.database_url)
     assert confirmed.headers["location"] == (
         f"{PATH}?replayed={replay.replay_id}&acknowledged={alert_id}")
-    assert _alert_status(console_site.database_url, alert_id) == "ACKNOWLEDGED"
+    assert alert_of(console_site.database_url, alert_id).status == "ACKNOWLEDGED"
     engine = make_engine(console_site.database_url)
     try:
         audits = AuditLogService(engine).list_audit_logs(limit=10)
@@ -128,13 +111,6 @@ def test_the_replay_acknowledges_the_chosen_open_alert_with_its_reason(console_s
     assert 'name="acknowledge"' not in shown
 
 
-def _alert_status(database_url: str, alert_id: int) -> str:
-    engine = make_engine(database_url)
-    try:
-        return OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id).status
-    finally:
-        engine.dispose()
-
 
 def test_replay_is_refused_for_a_viewer_and_without_csrf(console_site):
     seed_failure(console_site.database_url)
@@ -148,7 +124,7 @@ def test_replay_is_refused_for_a_viewer_and_without_csrf(console_site):
     reply = operator.post(f"{PATH}/replay", {"reason": "x", "request_key": "k"},
                           allow_redirects=False)
     assert reply.status_code == 403
-    assert _replays(console_site.database_url) == []
+    assert replays_of(console_site.database_url) == []
 
 
 def test_a_partition_key_with_a_slash_and_colon_has_its_page(console_site):

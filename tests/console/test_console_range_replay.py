@@ -10,10 +10,8 @@ import pytest
 
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.replays import ReplayService
-from tests.support.console_seed import DAY, JOB, seed_failure
+from tests.support.console_seed import DAY, JOB, audit_records, replays_of, seed_failure
 
 PAGE = "/console/replays"
 START, END = "2013-01-03", "2013-01-06"
@@ -21,20 +19,6 @@ RANGE = ["2013-01-03", "2013-01-04", "2013-01-05", "2013-01-06"]
 REASON = "carrier feed re-delivered for the first week"
 
 
-def _replays(database_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(database_url)
-    try:
-        return ReplayService(engine).list_replays(job_id=JOB)
-    finally:
-        engine.dispose()
-
-
-def _audits(database_url: str) -> list:  # type: ignore[type-arg]
-    engine = make_engine(database_url)
-    try:
-        return AuditLogService(engine).list_audit_logs(limit=1000)
-    finally:
-        engine.dispose()
 
 
 def _form(csrf: str, **overrides: str) -> dict[str, str]:
@@ -68,7 +52,7 @@ def test_an_operator_has_the_form_and_a_viewer_has_none(console_site):
 
 def test_the_preview_lists_exactly_the_range_and_writes_nothing(console_site):
     seed_failure(console_site.database_url, earlier_success="run-ok-1")
-    audits_before = len(_audits(console_site.database_url))
+    audits_before = len(audit_records(console_site.database_url, limit=1000))
     client = console_site.signed_in("operator")
     preview = client.post(f"{PAGE}/preview", _form(client.csrf_of(PAGE)))
     assert preview.status_code == 200, preview.text
@@ -84,8 +68,8 @@ def test_the_preview_lists_exactly_the_range_and_writes_nothing(console_site):
     for name, value in (("job_id", JOB), ("start", START), ("end", END), ("reason", REASON)):
         assert f'name="{name}" value="{value}"' in confirm
     assert 'href="/console/replays">Cancel</a>' in confirm
-    assert _replays(console_site.database_url) == []  # a preview is not an action
-    assert len(_audits(console_site.database_url)) == audits_before
+    assert replays_of(console_site.database_url) == []  # a preview is not an action
+    assert len(audit_records(console_site.database_url, limit=1000)) == audits_before
 
 
 def test_confirming_twice_records_one_range_replay_and_one_audit_record(console_site):
@@ -96,14 +80,14 @@ def test_confirming_twice_records_one_range_replay_and_one_audit_record(console_
     first = client.post(f"{PAGE}/start", form, allow_redirects=False)
     second = client.post(f"{PAGE}/start", form, allow_redirects=False)  # a double submit
     assert first.status_code == second.status_code == 303
-    [replay] = _replays(console_site.database_url)
+    [replay] = replays_of(console_site.database_url)
     assert first.headers["location"] == second.headers["location"] == (
         console_links.replay_path(replay.replay_id))
     assert (replay.replay_type.value, replay.job_id, replay.partition_start,
             replay.partition_end, replay.reason, replay.operator_id) == (
         "RANGE", JOB, START, END, REASON, "operator-op")
     assert list(replay.partition_keys) == RANGE
-    audits = [a for a in _audits(console_site.database_url) if a.target_type == "replay"]
+    audits = [a for a in audit_records(console_site.database_url, limit=1000) if a.target_type == "replay"]
     assert [(a.action, a.action_type, a.operator_id, a.target_id, a.reason) for a in audits] == [
         ("REPLAY", "BATCH_ACTION", "operator-op", str(replay.replay_id), REASON)]
     shown = client.get(first.headers["location"])
@@ -124,8 +108,8 @@ def test_a_viewer_and_a_post_without_csrf_are_refused(console_site):
         del form["csrf_token"]
         reply = operator.post(f"{PAGE}/{action}", form, allow_redirects=False)
         assert reply.status_code == 403, action
-    assert _replays(console_site.database_url) == []
-    assert [a for a in _audits(console_site.database_url) if a.target_type == "replay"] == []
+    assert replays_of(console_site.database_url) == []
+    assert [a for a in audit_records(console_site.database_url, limit=1000) if a.target_type == "replay"] == []
 
 
 @pytest.mark.parametrize("overrides, code", [
@@ -143,8 +127,8 @@ def test_a_refused_range_is_an_error_page_and_records_nothing(console_site, over
         assert reply.status_code == 422, (action, reply.status_code)
         assert _error_code(reply.text) == code, (action, reply.text)
         assert "Nothing was changed." in reply.text
-    assert _replays(console_site.database_url) == []
-    assert [a for a in _audits(console_site.database_url) if a.target_type == "replay"] == []
+    assert replays_of(console_site.database_url) == []
+    assert [a for a in audit_records(console_site.database_url, limit=1000) if a.target_type == "replay"] == []
 
 
 def test_a_run_in_flight_in_the_range_refuses_the_confirmation(console_site):
@@ -162,8 +146,8 @@ def test_a_run_in_flight_in_the_range_refuses_the_confirmation(console_site):
     reply = client.post(f"{PAGE}/start", _form(csrf, request_key=key), allow_redirects=False)
     assert reply.status_code == 409
     assert _error_code(reply.text) == error_codes.BAT_PARTITION_BUSY
-    assert _replays(console_site.database_url) == []
-    assert [a for a in _audits(console_site.database_url) if a.target_type == "replay"] == []
+    assert replays_of(console_site.database_url) == []
+    assert [a for a in audit_records(console_site.database_url, limit=1000) if a.target_type == "replay"] == []
 
 
 def test_start_a_range_replay_in_the_browser(console_site, loopback_page):
@@ -187,5 +171,5 @@ def test_start_a_range_replay_in_the_browser(console_site, loopback_page):
     assert [rows.nth(i).get_attribute("data-partition") for i in range(rows.count())] == RANGE
     assert "RANGE replay of" in page.inner_text("main")
     assert loopback_page.blocked == []
-    [replay] = _replays(console_site.database_url)
+    [replay] = replays_of(console_site.database_url)
     assert (replay.partition_start, replay.partition_end, replay.reason) == (START, END, REASON)

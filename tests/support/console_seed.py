@@ -41,3 +41,34 @@ def seed_failure(database_url: str, run_id: str = "run-fail-1", partition: str =
         return alert.alert_id
     finally:
         engine.dispose()
+
+
+def alert_of(database_url: str, alert_id: int):  # type: ignore[no-untyped-def]
+    """The alert as the service reads it now."""
+    engine = make_engine(database_url)
+    try:
+        return OpsAlertService(engine, AlertSettings.from_env({})).get_alert(alert_id)
+    finally:
+        engine.dispose()
+
+
+def replays_of(database_url: str, job_id: str = JOB) -> list:  # type: ignore[type-arg]
+    """The job's replays, newest first."""
+    from opsrel_core.services.replays import ReplayService
+
+    engine = make_engine(database_url)
+    try:
+        return ReplayService(engine).list_replays(job_id=job_id)
+    finally:
+        engine.dispose()
+
+
+def audit_records(database_url: str, **filters) -> list:  # type: ignore[no-untyped-def,type-arg]
+    """Audit records, newest first (``AuditLogService.list_audit_logs`` filters)."""
+    from opsrel_core.services.audit_log import AuditLogService
+
+    engine = make_engine(database_url)
+    try:
+        return AuditLogService(engine).list_audit_logs(**filters)
+    finally:
+        engine.dispose()
