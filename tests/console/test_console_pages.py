@@ -263,3 +263,10 @@ def test_quality_calendar_colours_days_and_marks_new_warnings(console_site, engi
                      report.text, re.S)
     assert client.get("/console/reports/2013-02-20").status_code == 404
     assert client.get("/console/quality?month=2013-13").status_code == 422
+    # without a month the calendar opens on the month of the report built last (2013-02-06)
+    opened = client.get("/console/quality").text
+    assert 'data-day="2013-02-06"' in opened and 'data-day="2013-03-01"' not in opened
+    # the partition page links its data-quality line to the report
+    partition = client.get("/console/partitions/flights_daily/2013-02-03").text
+    assert 'id="report-link">the report</a>' in partition
+    assert 'href="/console/reports/2013-02-03" id="report-link"' in partition

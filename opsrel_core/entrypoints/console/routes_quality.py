@@ -80,9 +80,14 @@ async def quality(
     request: Request, job: str | None = None, month: str | None = None,
     _: ConsoleSessionView = Depends(viewer), services: Services = Depends(get_services),
 ) -> HTMLResponse:
-    """The month's calendar (``month``: ``YYYY-MM``, default the current one; ``job``: whose
-    partition pages the cells' links lead to, default ``flights_daily``): a cell per day,
+    """The month's calendar (``month``: ``YYYY-MM``; default the month of the daily report
+    built last, so the page opens where the latest runs are, else the current month; ``job``:
+    whose partition pages the cells' links lead to, default ``flights_daily``): a cell per day,
     coloured by its daily report's outcome and linking to ``/console/reports/{day}``."""
+    if not (month or "").strip():
+        newest = await run_in_threadpool(services.reports.list_reports, "DAILY", None, None, 1)
+        if newest and newest[0].report_date is not None:
+            month = newest[0].report_date.strftime("%Y-%m")
     first = parse_month(month)
     cells = month_cells(await run_in_threadpool(_month_reports, services, first))
     previous = (first - dt.timedelta(days=1)).replace(day=1)
