@@ -1,20 +1,16 @@
-"""Alert delivery from Dagster and the CLI: the dispatch sensor and ``dispatch_alerts``.
+"""Alert delivery from Dagster: the dispatch sensor over ``services.alert_dispatch``.
 
-The outbox (``alert_delivery`` rows) is written with each alert; this module only sends what is
-pending, with the channels the environment configures (``OPSREL_SMTP_*``,
-``OPSREL_ALERT_EMAIL_*``, ``OPSREL_SLACK_WEBHOOK_URL``, ``OPSREL_PAGERDUTY_ROUTING_KEY``). A channel without settings keeps its
-deliveries pending instead of failing them.
+Each tick sends what is pending, with the channels the environment configures; a failed tick
+raises only redacted text. ``dispatch_alerts`` is re-exported for the runner.
 """
 
 import dagster as dg
-import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
-from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
-from opsrel_core.notifiers.email import SmtpEmailSender
-from opsrel_core.notifiers.pagerduty import PagerDutyEventsSender
-from opsrel_core.notifiers.slack import SlackWebhookSender
-from opsrel_core.services.alerts import AlertDispatcher, DispatchReport
+from opsrel_core.log_redaction import redactor_from_env
+from opsrel_core.services.alert_dispatch import dispatch_alerts
+
+__all__ = ["DISPATCH_INTERVAL_SECONDS", "DispatchSensorError", "dispatch_alerts",
+           "make_alert_dispatch_sensor"]
 from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
 
@@ -23,33 +19,6 @@ DISPATCH_INTERVAL_SECONDS = 30
 
 class DispatchSensorError(RuntimeError):
     """The dispatch sensor failed; the message is redacted and the original chain is dropped."""
-
-
-def dispatch_alerts(
-    engine: sa.Engine, settings: AlertSettings | None = None, limit: int = 100
-) -> DispatchReport:
-    """Send the due deliveries once.
-
-    Args:
-        engine: engine of the ops database.
-        settings: channel settings; from the environment when omitted.
-        limit: at most this many deliveries in this call.
-
-    Returns:
-        The dispatcher's report (claimed, sent, retried, failed).
-
-    Raises:
-        ValueError: the alert settings in the environment are invalid (the message names the
-            variable, never a secret).
-    """
-    settings = settings or AlertSettings.from_env()
-    # Sensors run in Dagster's processes, not behind the CLI: redact their log records too.
-    install_log_redaction(redactor_from_env() | settings.redactor)
-    email = SmtpEmailSender(settings) if settings.email_enabled else None
-    slack = SlackWebhookSender(settings) if settings.slack_enabled else None
-    pagerduty = PagerDutyEventsSender(settings) if settings.pagerduty_enabled else None
-    return AlertDispatcher(engine, settings, email, slack,
-                           pagerduty_sender=pagerduty).dispatch_once(limit=limit)
 
 
 def make_alert_dispatch_sensor(

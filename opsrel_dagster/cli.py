@@ -77,12 +77,11 @@ alerts_group.add_command(cli_late.alerts_late)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def alerts_dispatch(as_json: bool) -> None:
     """Send the pending alert deliveries once (what the dispatch sensor does each tick)."""
-    from opsrel_dagster.alerting import dispatch_alerts
-    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.services.alert_dispatch import dispatch_alerts
 
-    runner = HeadlessRunner.from_env()
     try:
-        report = dispatch_alerts(runner.engine)
+        report = dispatch_alerts(_engine())
     except ValueError as exc:
         raise click.UsageError(f"alert settings: {exc}")
     from opsrel_core.alert_settings import AlertSettings
@@ -109,11 +108,11 @@ def alerts_list(status: str | None, limit: int, as_json: bool) -> None:
     import dataclasses
 
     from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.entrypoints.cli import _engine
     from opsrel_core.services.alerts import OpsAlertService
-    from opsrel_dagster.headless import HeadlessRunner
 
-    runner = HeadlessRunner.from_env()
-    alerts = OpsAlertService(runner.engine, AlertSettings.from_env()).list_alerts(
+    # No Dagster: a read of the ops schema only.
+    alerts = OpsAlertService(_engine(), AlertSettings.from_env()).list_alerts(
         status=status, limit=limit
     )
     if as_json:
@@ -141,14 +140,13 @@ def alerts_ack(alert_id: int, operator: str | None, reason: str, as_json: bool) 
 
     from opsrel_core.alert_settings import AlertSettings
     from opsrel_core.errors import OpsException
+    from opsrel_core.entrypoints.cli import _engine
     from opsrel_core.services.alerts import OpsAlertService
-    from opsrel_dagster.headless import HeadlessRunner
 
     if not reason.strip():
         raise click.BadParameter("must not be blank: say why the alert is acknowledged",
                                  param_hint="--reason")
-    runner = HeadlessRunner.from_env()
-    service = OpsAlertService(runner.engine, AlertSettings.from_env())
+    service = OpsAlertService(_engine(), AlertSettings.from_env())
     try:
         alert = service.acknowledge_alert(
             alert_id, operator_id=operator or getpass.getuser(), reason=reason

@@ -454,6 +454,7 @@ def test_a_sensor_failure_carrying_a_secret_is_raised_redacted(sqlite_database_u
 
     import dagster as dg
 
+    from opsrel_core.services.alerts import AlertDispatcher
     from opsrel_dagster import alerting
     from opsrel_dagster.resources import OpsDatabase
 
@@ -463,7 +464,7 @@ def test_a_sensor_failure_carrying_a_secret_is_raised_redacted(sqlite_database_u
     def broken(self, limit=100):
         raise ConnectionError(f"proxy refused {urllib.parse.quote(url, safe='')}")
 
-    monkeypatch.setattr(alerting.AlertDispatcher, "dispatch_once", broken)
+    monkeypatch.setattr(AlertDispatcher, "dispatch_once", broken)
     context = dg.build_sensor_context(
         resources={"ops_db": OpsDatabase(database_url=sqlite_database_url)})
     with pytest.raises(Exception) as info:
