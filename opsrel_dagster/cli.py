@@ -171,13 +171,12 @@ def reproduce_command(execution_id: str, as_json: bool) -> None:
     or for an unknown execution (BAT-002), 2 when it cannot be reproduced (INP-005).
     """
     from opsrel_core.errors import OpsException
-    from opsrel_dagster.defs.flights import RESULT_ASSET_KEYS
     from opsrel_dagster.headless import HeadlessRunner
     from opsrel_dagster.reproduce import reproduce_execution
 
     runner = HeadlessRunner.from_env()
     try:
-        results = reproduce_execution(runner.engine, execution_id, RESULT_ASSET_KEYS)
+        results = reproduce_execution(runner.engine, execution_id, runner.job)
     except OpsException as exc:
         fail(exc, "cannot reproduce: ")
     if as_json:

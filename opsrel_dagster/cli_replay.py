@@ -74,10 +74,11 @@ def replay_group() -> None:
 @_common
 def replay_single(day: str, **options: Any) -> None:
     """Replay the daily partition DAY (YYYY-MM-DD)."""
-    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_dagster.definitions import opsrel_job
+    from opsrel_dagster.headless import partition_keys_between
 
     when = _date(day, "DAY")
-    _replay("single", HeadlessRunner.partition_keys(when, when), **options)
+    _replay("single", partition_keys_between(opsrel_job(), when, when), **options)
 
 
 @replay_group.command("range")
@@ -86,21 +87,22 @@ def replay_single(day: str, **options: Any) -> None:
 @_common
 def replay_range(first: str, last: str, **options: Any) -> None:
     """Replay the daily partitions FIRST..LAST (inclusive)."""
-    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_dagster.definitions import opsrel_job
+    from opsrel_dagster.headless import partition_keys_between
 
     start, end = _date(first, "FIRST"), _date(last, "LAST")
     if end < start:
         raise click.BadParameter(f"{end} is before {start}", param_hint="LAST")
-    _replay("range", HeadlessRunner.partition_keys(start, end), **options)
+    _replay("range", partition_keys_between(opsrel_job(), start, end), **options)
 
 
 @replay_group.command("full")
 @_common
 def replay_full(**options: Any) -> None:
     """Replay every partition of the job (all of 2013)."""
-    from opsrel_dagster.defs.flights import flights_partitions
+    from opsrel_dagster.definitions import opsrel_job
 
-    _replay("full", flights_partitions.get_partition_keys(), **options)
+    _replay("full", opsrel_job().partitions_def.get_partition_keys(), **options)
 
 
 @replay_group.command("alert")
@@ -123,12 +125,14 @@ def replay_alert(alert_id: int, **options: Any) -> None:
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(EXIT_REFUSED)
-    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID
+    from opsrel_dagster.definitions import opsrel_job
 
-    if ask.job_id != FLIGHTS_JOB_ID:
-        # This command runs the example's job; another job's incident is replayed by the API.
+    job_id = opsrel_job().job_id
+    if ask.job_id != job_id:
+        # This command runs the code location's job; another job's incident is replayed by
+        # the API.
         click.echo(f"replay refused: alert {alert_id} is about job {ask.job_id}, not "
-                   f"{FLIGHTS_JOB_ID}; use POST /admin/alerts/{alert_id}/replay", err=True)
+                   f"{job_id}; use POST /admin/alerts/{alert_id}/replay", err=True)
         sys.exit(EXIT_REFUSED)
     assert ask.partitions is not None
     _replay(ask.kind, list(ask.partitions), **options)
@@ -258,7 +262,7 @@ def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
     from opsrel_core.entrypoints.cli import _engine
     from opsrel_core.errors import OpsException
     from opsrel_core.services.replays import ReplayService
-    from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
+    from opsrel_dagster.definitions import opsrel_job
     from opsrel_dagster.webserver import DagsterWebserver, WebserverUnavailable
 
     try:
@@ -269,11 +273,12 @@ def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
     if not daemon_alive:
         click.echo("warning: the Dagster instance reports no healthy sensor daemon; the replay "
                    "is launched once `dagster-daemon run` (or `dagster dev`) runs", err=True)
+    job = opsrel_job()
     replays = ReplayService(_engine())
     try:
         replay = replays.request(
-            ReplayAsk(kind, FLIGHTS_JOB_ID, operator_id, reason, tuple(keys)),
-            request_key=request_key, job_keys=flights_partitions.get_partition_keys())
+            ReplayAsk(kind, job.job_id, operator_id, reason, tuple(keys)),
+            request_key=request_key, job_keys=job.partitions_def.get_partition_keys())
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(EXIT_REFUSED)

@@ -23,6 +23,7 @@ from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
 from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ telemetry:
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_ASSET = "flights_snapshot"
-PERFORMANCE_ASSET = "ontime_performance"
 # Dagster's console logger prints every event, and two stack traces per failed step; the summary
 # (status, error code, operator message) is what an operator reads. Run logs stay in Dagster's
 # event log and show in the UI.
@@ -106,8 +105,26 @@ def _ranges(partition_keys: list[str], size: int) -> list[list[str]]:
     return runs
 
 
+def partition_keys_between(job: OpsrelJob, start: dt.date, end: dt.date) -> list[str]:
+    """The job's daily partition keys from ``start`` to ``end`` inclusive.
+
+    Raises:
+        click.BadParameter: a day outside the job's partitions definition.
+    """
+    keys = job.partitions_def.get_partition_keys()
+    first, last = keys[0], keys[-1]
+    wanted = [k for k in keys if start.isoformat() <= k <= end.isoformat()]
+    if start.isoformat() < first or end.isoformat() > last:
+        import click
+
+        raise click.BadParameter(
+            f"the {job.job_id} partitions run from {first} to {last}; {start}..{end} is outside"
+        )
+    return wanted
+
+
 class HeadlessRunner:
-    """Materializes the flights pipeline per partition and records each run.
+    """Materializes a declared job (``job_spec.OpsrelJob``) per partition and records each run.
 
     Args:
         settings: opsrel settings (ops database URL, home folder).
@@ -115,48 +132,42 @@ class HeadlessRunner:
         engine: engine of the ops database (migrated to head).
     """
 
-    def __init__(self, settings: OpsSettings, instance: dg.DagsterInstance, engine: sa.Engine):
+    def __init__(self, settings: OpsSettings, instance: dg.DagsterInstance, engine: sa.Engine,
+                 job: OpsrelJob | None = None):
+        # The jobs come from the assembly: the runner never imports a domain.
+        from opsrel_dagster import definitions
+
         self.settings = settings
         self.instance = instance
         self.engine = engine
-        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
-        from opsrel_dagster.defs.flights import defs as flights_defs
-        from opsrel_dagster.launch_facts import blocking_checks_of
-
+        self.job = job or definitions.opsrel_job()
         self.projection = RunProjection(
-            instance, engine, {FLIGHTS_JOB_ID: flights_partitions},
-            lineage_by_job={FLIGHTS_JOB_ID: FLIGHTS_LINEAGE},
-            blocking_checks=blocking_checks_of(flights_defs),
+            instance, engine, {j.job_id: j.partitions_def for j in definitions.JOBS.values()},
+            lineage_by_job={j.job_id: j.lineage for j in definitions.JOBS.values()},
+            blocking_checks=definitions.blocking_checks(),
         )
 
     @classmethod
-    def from_env(cls) -> "HeadlessRunner":
-        """Set everything up from the environment: Dagster home, ops schema at head, instance."""
+    def from_env(cls, job_id: str | None = None) -> "HeadlessRunner":
+        """Set everything up from the environment: Dagster home, ops schema at head, instance;
+        the runner runs the declared job ``job_id`` (default: the code location's only job).
+
+        Raises:
+            LookupError: no declared job ``job_id``.
+        """
+        from opsrel_dagster import definitions
+
+        job = definitions.opsrel_job(job_id)
         settings = OpsSettings.from_env()
         settings.home.mkdir(parents=True, exist_ok=True)
         ensure_dagster_home(settings)
         migrate.upgrade(settings.database_url)
-        return cls(settings, dg.DagsterInstance.get(), make_engine(settings.database_url))
+        return cls(settings, dg.DagsterInstance.get(), make_engine(settings.database_url), job)
 
-    @staticmethod
-    def partition_keys(start: dt.date, end: dt.date) -> list[str]:
-        """The flights partitions from ``start`` to ``end`` inclusive.
-
-        Raises:
-            click.BadParameter-like ``ValueError``: a day outside the partitions definition.
-        """
-        from opsrel_dagster.defs.flights import flights_partitions
-
-        keys = flights_partitions.get_partition_keys()
-        first, last = keys[0], keys[-1]
-        wanted = [k for k in keys if start.isoformat() <= k <= end.isoformat()]
-        if start.isoformat() < first or end.isoformat() > last:
-            import click
-
-            raise click.BadParameter(
-                f"the flights partitions run from {first} to {last}; {start}..{end} is outside"
-            )
-        return wanted
+    def partition_keys(self, start: dt.date, end: dt.date) -> list[str]:
+        """The runner's job's partitions from ``start`` to ``end`` inclusive
+        (``partition_keys_between``)."""
+        return partition_keys_between(self.job, start, end)
 
     def run_partitions(
         self,
@@ -217,18 +228,15 @@ class HeadlessRunner:
     def _run(self, days: list[str], tags: dict[str, str]) -> list[PartitionSummary]:
         """One Dagster run over ``days`` (one partition, or a range of consecutive days), then
         its projection; one summary per day."""
-        from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
-        from opsrel_dagster.defs.flights import defs as flights_defs
-
         if len(days) > 1:
             tags = {**tags, "dagster/asset_partition_range_start": days[0],
                     "dagster/asset_partition_range_end": days[-1]}
         began = dt.datetime.now(dt.timezone.utc)
         result = dg.materialize(
-            [*FLIGHT_ASSETS, *FLIGHT_CHECKS],
+            self.job.materializable(),
             partition_key=days[0] if len(days) == 1 else None,
             instance=self.instance,
-            resources=dict(flights_defs.resources),
+            resources=self.job.resources(),
             tags=tags,
             run_config=QUIET_RUN_CONFIG,
             raise_on_error=False,
@@ -285,11 +293,9 @@ class HeadlessRunner:
         """
         from opsrel_core.domain.replay_plan import ReplayAsk, run_tags_for
         from opsrel_core.services.replays import ReplayService, ReplayStatus
-        from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, flights_partitions
-
         replays = ReplayService(self.engine)
-        job_keys = flights_partitions.get_partition_keys()
-        ask = ReplayAsk(kind, FLIGHTS_JOB_ID, operator_id, reason, tuple(partition_keys))
+        job_keys = self.job.partitions_def.get_partition_keys()
+        ask = ReplayAsk(kind, self.job.job_id, operator_id, reason, tuple(partition_keys))
         replay = replays.request(ask, request_key=request_key, job_keys=job_keys)
         if replay.status != "REQUESTED":
             return replays.refresh_status(replay.replay_id, replay.keys(job_keys)), []
@@ -360,6 +366,7 @@ class HeadlessRunner:
 
     def _summary(self, key: str, run_id: str, seconds: float) -> PartitionSummary:
         execution = self.projection.project_run(run_id)
+        job = self.job
         rows: dict[str, int] = {}
         snapshot_id = None
         result_flights = None
@@ -367,10 +374,11 @@ class HeadlessRunner:
             count = materialization.metadata.get("dagster/row_count")
             if count is not None:
                 rows[asset] = int(getattr(count, "value", count))
-            if asset == SNAPSHOT_ASSET and "snapshot_id" in materialization.metadata:
-                snapshot_id = str(getattr(materialization.metadata["snapshot_id"], "value", ""))
-            if asset == PERFORMANCE_ASSET and "flights_total" in materialization.metadata:
-                result_flights = int(getattr(materialization.metadata["flights_total"], "value", 0))
+            metadata = materialization.metadata
+            if asset == job.snapshot_asset and job.snapshot_metadata_key in metadata:
+                snapshot_id = str(getattr(metadata[job.snapshot_metadata_key], "value", ""))
+            if asset == job.summary_asset and job.summary_metadata_key in metadata:
+                result_flights = int(getattr(metadata[job.summary_metadata_key], "value", 0))
         return PartitionSummary(
             partition_key=key,
             run_id=run_id,
@@ -387,8 +395,7 @@ class HeadlessRunner:
         """Each day's summary of a range run: the execution's status, the rows of each day's
         versions, its snapshot and its flight total (from the steps' per-day metadata)."""
         from opsrel_core.services.result_versions import ResultVersionService
-        from opsrel_dagster.defs.flights.common import BY_PARTITION_KEY
-
+        job = self.job
         execution = self.projection.project_run(run_id)
         rows: dict[str, dict[str, int]] = {day: {} for day in days}
         for version in ResultVersionService(self.engine).versions_of_execution(run_id):
@@ -397,11 +404,13 @@ class HeadlessRunner:
         flights: dict[str, int] = {}
         for asset, materialization in self._materializations(run_id):
             metadata = materialization.metadata
-            if asset == SNAPSHOT_ASSET and "opsrel/snapshot_ids" in metadata:
-                snapshots.update(dict(getattr(metadata["opsrel/snapshot_ids"], "value", {})))
-            if asset == PERFORMANCE_ASSET and BY_PARTITION_KEY in metadata:
-                for day, figures in dict(getattr(metadata[BY_PARTITION_KEY], "value", {})).items():
-                    flights[day] = int(figures["flights_total"])
+            if asset == job.snapshot_asset and SNAPSHOT_IDS_METADATA in metadata:
+                snapshots.update(dict(getattr(metadata[SNAPSHOT_IDS_METADATA], "value", {})))
+            if asset == job.summary_asset and BY_PARTITION_METADATA in metadata:
+                for day, figures in dict(getattr(metadata[BY_PARTITION_METADATA], "value",
+                                                 {})).items():
+                    if job.summary_metadata_key in figures:
+                        flights[day] = int(figures[job.summary_metadata_key])
         return [
             PartitionSummary(
                 partition_key=day,

@@ -27,6 +27,7 @@ from opsrel_core.services.execution_context import ExecutionContextService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.job_spec import OpsrelJob
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,25 +60,23 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def reproduce_execution(
-    engine: sa.Engine, execution_id: str, result_assets: tuple[str, ...]
+    engine: sa.Engine, execution_id: str, job: OpsrelJob
 ) -> list[ReproducedResult]:
     """Re-run one execution's context in isolation and compare its results' content hashes.
 
     Args:
         engine: the real ops database (read only here).
         execution_id: a completed execution with a recorded context.
-        result_assets: the asset keys to compare (e.g. the RESULT layer).
+        job: the execution's declared job: its assets, resources, landing file name and the
+            result assets to compare (``job.result_assets``).
 
     Returns:
-        One comparison per result asset, in ``result_assets`` order.
+        One comparison per result asset, in ``job.result_assets`` order.
 
     Raises:
         BatchExecutionException: BAT-002 when the execution has no recorded context.
         InputDataException: INP-005 when its snapshot is not in the snapshot store any more.
     """
-    from opsrel_dagster.defs.flights import FLIGHT_ASSETS
-    from opsrel_dagster.defs.flights import defs as flights_defs
-
     context = ExecutionContextService(engine).get_context(execution_id)
     partition = context.parameters.get("partition_key")
     snapshot = SnapshotService(engine).get_snapshot(context.snapshot_ids[0]) if context.snapshot_ids else None
@@ -96,7 +95,7 @@ def reproduce_execution(
     try:
         landing = workdir / "landing"
         landing.mkdir()
-        with gzip.open(snapshot_path, "rb") as src, (landing / f"flights_{partition}.csv").open("wb") as dst:
+        with gzip.open(snapshot_path, "rb") as src, (landing / job.landing_file_of(partition)).open("wb") as dst:
             shutil.copyfileobj(src, dst)
         scratch_url = f"sqlite:///{workdir / 'ops.db'}"
         migrate.upgrade(scratch_url)
@@ -107,10 +106,10 @@ def reproduce_execution(
         }
         with _environment(env), dg.DagsterInstance.ephemeral() as instance:
             result = dg.materialize(
-                FLIGHT_ASSETS,
+                job.assets(),
                 partition_key=partition,
                 instance=instance,
-                resources=dict(flights_defs.resources),
+                resources=job.resources(),
                 run_config=context.parameters.get("run_config") or {},
                 tags={
                     opsrel_tags.OPERATOR: "opsrel reproduce",
@@ -130,5 +129,5 @@ def reproduce_execution(
         shutil.rmtree(workdir, ignore_errors=True)
     return [
         ReproducedResult(asset, partition, originals.get(asset), reproduced.get(asset))
-        for asset in result_assets
+        for asset in job.result_assets
     ]

@@ -9,9 +9,9 @@ AGGREGATION ``carrier_daily_stats`` -> RESULTS ``ontime_performance``, ``delay_e
 
 import dagster as dg
 
-from opsrel_dagster.defs.flights.common import FLIGHTS_JOB_ID, flights_partitions
-from opsrel_dagster.defs.flights.ingest_assets import flights_snapshot, raw_flights
-from opsrel_dagster.defs.flights.result_assets import (
+from .common import FLIGHTS_JOB_ID, flights_partitions
+from .ingest_assets import flights_snapshot, raw_flights
+from .result_assets import (
     DelaySimulationConfig,
     carrier_daily_stats,
     clean_flights,
@@ -19,10 +19,13 @@ from opsrel_dagster.defs.flights.result_assets import (
     delay_simulation,
     ontime_performance,
 )
-from opsrel_dagster.defs.flights.rules import FLIGHT_CHECKS, FLIGHT_RULES
-from opsrel_dagster.defs.flights.snapshot_store import Stamped
-from opsrel_dagster.defs.flights.source import FlightsSource, SourceBatch
+from .rules import FLIGHT_CHECKS, FLIGHT_RULES
+from .snapshot_store import Stamped
+from .source import FlightsSource, SourceBatch
+from .common import SNAPSHOT_ID_KEY
+from .landing import LANDING_PATTERN
 from opsrel_dagster.io_managers import VersionedIOManager
+from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.provenance import AssetLayer, LineageSpec
 from opsrel_dagster.resources import OpsDatabase
 
@@ -65,7 +68,23 @@ defs = dg.Definitions(
     },
 )
 
+FLIGHTS = OpsrelJob(
+    job_id=FLIGHTS_JOB_ID,
+    definitions=defs,
+    partitions_def=flights_partitions,
+    asset_selection=dg.AssetSelection.groups("flights"),
+    lineage=FLIGHTS_LINEAGE,
+    result_assets=RESULT_ASSET_KEYS,
+    snapshot_asset="flights_snapshot",
+    snapshot_metadata_key=SNAPSHOT_ID_KEY,
+    summary_asset="ontime_performance",
+    summary_metadata_key="flights_total",
+    landing_file=LANDING_PATTERN.replace("{date}", "{partition}"),
+)
+"""What opsrel needs of the flights job; ``definitions.py`` collects it."""
+
 __all__ = [
+    "FLIGHTS",
     "FLIGHTS_JOB_ID",
     "FLIGHT_ASSETS",
     "FLIGHT_CHECKS",

@@ -8,8 +8,9 @@ import dagster as dg
 import pandas as pd
 
 from opsrel_core.errors import OpsException
-from opsrel_dagster.defs.flights.snapshot_store import Stamped
+from .snapshot_store import Stamped
 from opsrel_dagster.failures import as_failure
+from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ def stamped_output(stamped: Stamped, **metadata: object) -> dg.Output:
     )
 
 
-BY_PARTITION_KEY = "opsrel/by_partition"
+BY_PARTITION_KEY = BY_PARTITION_METADATA
 """Materialization metadata of a range run: ``{partition_key: {name: value}}``, each day's own
 figures (what a single-partition run shows as plain metadata entries)."""
 
@@ -102,7 +103,7 @@ def stamped_outputs(
         stamped,
         metadata={
             ROW_COUNT_KEY: sum(day["row_count"] for day in days.values()),
-            "opsrel/snapshot_ids": dg.MetadataValue.json(
+            SNAPSHOT_IDS_METADATA: dg.MetadataValue.json(
                 {key: value.snapshot_id for key, value in stamped.items()}),
             BY_PARTITION_KEY: dg.MetadataValue.json(days),
             "dagster/column_schema": column_schema(next(iter(stamped.values())).frame),

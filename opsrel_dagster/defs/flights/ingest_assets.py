@@ -8,7 +8,7 @@ import dagster as dg
 
 from opsrel_core.errors import OpsException
 from opsrel_core.services.snapshots import SnapshotRecord
-from opsrel_dagster.defs.flights.common import (
+from .common import (
     FLIGHTS_GROUP,
     ROW_COUNT_KEY,
     SNAPSHOT_ID_KEY,
@@ -18,8 +18,9 @@ from opsrel_dagster.defs.flights.common import (
     flights_partitions,
     per_partition_output,
 )
-from opsrel_dagster.defs.flights.snapshot_store import Stamped, canonical_frame, store_snapshot
-from opsrel_dagster.defs.flights.source import FlightsSource
+from .snapshot_store import Stamped, canonical_frame, store_snapshot
+from .source import FlightsSource
+from opsrel_dagster.job_spec import SNAPSHOT_IDS_METADATA
 from opsrel_dagster.replay_policy import require_attribution_to_replace
 from opsrel_dagster.resources import OpsDatabase
 
@@ -33,7 +34,7 @@ warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies
 
 SOURCE_URIS_KEY = "opsrel/source_uris"
 """Materialization metadata: ``{partition_key: source URI}`` of the days a step loaded."""
-SNAPSHOT_IDS_KEY = "opsrel/snapshot_ids"
+SNAPSHOT_IDS_KEY = SNAPSHOT_IDS_METADATA
 """Materialization metadata: ``{partition_key: snapshot_id}`` of the days a step stored."""
 
 

@@ -36,7 +36,7 @@ from opsrel_core.domain.error_codes import (
     INP_WRONG_PARTITION,
 )
 from opsrel_core.errors import ExternalApiException, InputDataException
-from opsrel_dagster.defs.flights.schema import STRING_COLUMNS, canonical_flights, missing_columns
+from .schema import STRING_COLUMNS, canonical_flights, missing_columns
 
 LANDING_PATTERN = "flights_{date}.csv"
 MAX_LANDING_BYTES = 256 * 1024 * 1024

@@ -16,7 +16,7 @@ import pandas as pd
 
 from opsrel_core.domain.error_codes import INP_NO_SOURCE_DATA
 from opsrel_core.errors import InputDataException
-from opsrel_dagster.defs.flights.schema import PACKAGE_SOURCE_URI, canonical_flights
+from .schema import PACKAGE_SOURCE_URI, canonical_flights
 
 WEATHER_COLUMNS: tuple[str, ...] = (
     "origin", "time_hour", "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust",

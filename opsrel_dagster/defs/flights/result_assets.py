@@ -14,17 +14,17 @@ import pandas as pd
 import pydantic
 
 from opsrel_core.errors import OpsException
-from opsrel_dagster.defs.flights import explanation, performance, simulation, transform
-from opsrel_dagster.defs.flights.common import (
+from . import explanation, performance, simulation, transform
+from .common import (
     FLIGHTS_GROUP,
     by_partition,
     fail_coded,
     flights_partitions,
     stamped_outputs,
 )
-from opsrel_dagster.defs.flights.schema import WEATHER_SOURCE_URI
-from opsrel_dagster.defs.flights.snapshot_store import Stamped
-from opsrel_dagster.defs.flights.source import FlightsSource
+from .schema import WEATHER_SOURCE_URI
+from .snapshot_store import Stamped
+from .source import FlightsSource
 
 
 def _derive(parent: Stamped, frame: pd.DataFrame) -> Stamped:

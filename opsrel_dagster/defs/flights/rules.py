@@ -32,8 +32,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from opsrel_dagster.checks import PanderaRule, TableMeasure, pandera_asset_checks
-from opsrel_dagster.defs.flights.package_data import package_data_dir
-from opsrel_dagster.defs.flights.result_assets import clean_flights
+from .package_data import package_data_dir
+from .result_assets import clean_flights
 
 MAX_DEP_DELAY_MIN = 600.0
 MAX_CANCELLED_SHARE = 0.5

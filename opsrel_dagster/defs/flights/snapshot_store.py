@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from opsrel_dagster.defs.flights.schema import FLIGHT_COLUMNS
+from .schema import FLIGHT_COLUMNS
 
 SNAPSHOT_PREFIX = "sha256:"
 

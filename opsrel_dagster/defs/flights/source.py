@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from opsrel_dagster.defs.flights.landing import find_landing_file, read_landing_file
-from opsrel_dagster.defs.flights.package_data import package_flights_for_day, package_weather
-from opsrel_dagster.defs.flights.schema import PACKAGE_SOURCE_URI
+from .landing import find_landing_file, read_landing_file
+from .package_data import package_flights_for_day, package_weather
+from .schema import PACKAGE_SOURCE_URI
 
 LANDING_DIR_ENV = "OPSREL_LANDING_DIR"
 
