@@ -30,18 +30,21 @@ def _date(value: str, name: str) -> dt.date:
 @cli.command("run")
 @click.option("--from", "date_from", required=True, help="First partition (YYYY-MM-DD), inclusive.")
 @click.option("--to", "date_to", required=True, help="Last partition (YYYY-MM-DD), inclusive.")
+@click.option("--job", "job_id", default=None,
+              help="The declared job (default: the code location's only job).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run_command(date_from: str, date_to: str, as_json: bool) -> None:
-    """Materialize the flights pipeline for daily partitions FROM..TO and record every run.
+def run_command(date_from: str, date_to: str, job_id: str | None, as_json: bool) -> None:
+    """Materialize a declared job's daily partitions FROM..TO and record every run.
 
     Exits 0 when every partition succeeded, 1 when any failed, 2 on bad arguments.
     """
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
     if end < start:
         raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    from opsrel_dagster.cli_replay import declared_job
     from opsrel_dagster.headless import HeadlessRunner
 
-    runner = HeadlessRunner.from_env()
+    runner = HeadlessRunner.from_env(declared_job(job_id).job_id)
     keys = runner.partition_keys(start, end)
     show_progress = not as_json and sys.stderr.isatty()
     started = time.monotonic()

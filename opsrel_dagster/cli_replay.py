@@ -41,9 +41,25 @@ def _date(value: str, name: str) -> dt.date:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name)
 
 
+def declared_job(job_id: str | None):  # type: ignore[no-untyped-def]
+    """The declared job ``job_id`` (default: the code location's only one) from the assembly.
+
+    Raises:
+        click.BadParameter: no such declared job (exit 2; the message lists the declared ids).
+    """
+    from opsrel_dagster.definitions import opsrel_job
+
+    try:
+        return opsrel_job(job_id)
+    except LookupError as exc:
+        raise click.BadParameter(str(exc), param_hint="--job") from None
+
+
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options every replay subcommand takes."""
     for option in reversed([
+        click.option("--job", "job_id", default=None,
+                     help="The declared job (default: the code location's only job)."),
         click.option("--reason", required=True, help="Why: recorded with the replay and its audit record."),
         click.option("--operator", default=None, help="Who (default: the OS user)."),
         click.option("--request-key", default=None, help="Idempotency key: the same key runs once."),
@@ -74,11 +90,11 @@ def replay_group() -> None:
 @_common
 def replay_single(day: str, **options: Any) -> None:
     """Replay the daily partition DAY (YYYY-MM-DD)."""
-    from opsrel_dagster.definitions import opsrel_job
     from opsrel_dagster.headless import partition_keys_between
 
     when = _date(day, "DAY")
-    _replay("single", partition_keys_between(opsrel_job(), when, when), **options)
+    job = declared_job(options["job_id"])
+    _replay("single", partition_keys_between(job, when, when), **options)
 
 
 @replay_group.command("range")
@@ -87,22 +103,21 @@ def replay_single(day: str, **options: Any) -> None:
 @_common
 def replay_range(first: str, last: str, **options: Any) -> None:
     """Replay the daily partitions FIRST..LAST (inclusive)."""
-    from opsrel_dagster.definitions import opsrel_job
     from opsrel_dagster.headless import partition_keys_between
 
     start, end = _date(first, "FIRST"), _date(last, "LAST")
     if end < start:
         raise click.BadParameter(f"{end} is before {start}", param_hint="LAST")
-    _replay("range", partition_keys_between(opsrel_job(), start, end), **options)
+    job = declared_job(options["job_id"])
+    _replay("range", partition_keys_between(job, start, end), **options)
 
 
 @replay_group.command("full")
 @_common
 def replay_full(**options: Any) -> None:
     """Replay every partition of the job (all of 2013)."""
-    from opsrel_dagster.definitions import opsrel_job
-
-    _replay("full", opsrel_job().partitions_def.get_partition_keys(), **options)
+    job = declared_job(options["job_id"])
+    _replay("full", job.partitions_def.get_partition_keys(), **options)
 
 
 @replay_group.command("alert")
@@ -125,17 +140,17 @@ def replay_alert(alert_id: int, **options: Any) -> None:
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(EXIT_REFUSED)
-    from opsrel_dagster.definitions import opsrel_job
+    from opsrel_dagster.definitions import JOBS
 
-    job_id = opsrel_job().job_id
-    if ask.job_id != job_id:
-        # This command runs the code location's job; another job's incident is replayed by
-        # the API.
-        click.echo(f"replay refused: alert {alert_id} is about job {ask.job_id}, not "
-                   f"{job_id}; use POST /admin/alerts/{alert_id}/replay", err=True)
+    if options["job_id"] not in (None, ask.job_id) or ask.job_id not in JOBS:
+        # The alert says which job to replay; one this code location does not declare is
+        # replayed where it is declared (or through the API).
+        click.echo(f"replay refused: alert {alert_id} is about job {ask.job_id}, which this "
+                   f"command cannot run here (declared: {', '.join(sorted(JOBS))}); use "
+                   f"POST /admin/alerts/{alert_id}/replay", err=True)
         sys.exit(EXIT_REFUSED)
     assert ask.partitions is not None
-    _replay(ask.kind, list(ask.partitions), **options)
+    _replay(ask.kind, list(ask.partitions), **{**options, "job_id": ask.job_id})
 
 
 @replay_group.command("status")
@@ -212,7 +227,7 @@ def _replay_table(found: list[Any]) -> str:
 
 def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
             request_key: str | None, wait: bool, timeout: float | None, as_json: bool,
-            range_days: int | None = None) -> None:
+            range_days: int | None = None, job_id: str | None = None) -> None:
     from opsrel_dagster.webserver import DAGSTER_URL_ENV
 
     operator_id = operator or getpass.getuser()
@@ -222,17 +237,19 @@ def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
             raise click.UsageError("--range-days applies to embedded replays only (the daemon's "
                                    "replay sensor launches one run per day); unset "
                                    f"{DAGSTER_URL_ENV} or drop --range-days")
-        _submit(url, kind, keys, operator_id, reason, request_key, wait, timeout, as_json)
+        _submit(url, kind, keys, operator_id, reason, request_key, wait, timeout, as_json,
+                job_id)
     else:
-        _run_embedded(kind, keys, operator_id, reason, request_key, as_json, range_days)
+        _run_embedded(kind, keys, operator_id, reason, request_key, as_json, range_days, job_id)
 
 
 def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
-                  request_key: str | None, as_json: bool, range_days: int | None = None) -> None:
+                  request_key: str | None, as_json: bool, range_days: int | None = None,
+                  job_id: str | None = None) -> None:
     from opsrel_core.errors import OpsException
     from opsrel_dagster.headless import HeadlessRunner
 
-    runner = HeadlessRunner.from_env()
+    runner = HeadlessRunner.from_env(declared_job(job_id).job_id)
     try:
         replay, summaries = runner.run_replay(
             keys, kind=kind, operator_id=operator_id, reason=reason, request_key=request_key,
@@ -257,12 +274,12 @@ def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
 
 
 def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
-            request_key: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:
+            request_key: str | None, wait: bool, timeout: float | None, as_json: bool,
+            job_id: str | None = None) -> None:
     from opsrel_core.domain.replay_plan import ReplayAsk
     from opsrel_core.entrypoints.cli import _engine
     from opsrel_core.errors import OpsException
     from opsrel_core.services.replays import ReplayService
-    from opsrel_dagster.definitions import opsrel_job
     from opsrel_dagster.webserver import DagsterWebserver, WebserverUnavailable
 
     try:
@@ -273,7 +290,7 @@ def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
     if not daemon_alive:
         click.echo("warning: the Dagster instance reports no healthy sensor daemon; the replay "
                    "is launched once `dagster-daemon run` (or `dagster dev`) runs", err=True)
-    job = opsrel_job()
+    job = declared_job(job_id)
     replays = ReplayService(_engine())
     try:
         replay = replays.request(
