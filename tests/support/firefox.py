@@ -9,8 +9,8 @@ Fixture (registered for the whole suite by ``pytest_plugins`` in ``tests/conftes
 - ``firefox`` (function): a ``FirefoxPage`` — headless Firefox ESR on a fresh, throw-away
   profile whose preferences turn off Firefox's own background connections (updates, telemetry,
   safe-browsing lists, prefetching, DNS over HTTPS, ...), closed and its profile deleted after
-  the test. Missing Firefox SKIPS the test, unless ``OPSREL_REQUIRE_BROWSERS`` is set to any
-  non-empty value (``.ci/run`` sets it): then it FAILS, saying how to install it.
+  the test. Missing Firefox FAILS the test, saying how to install it (``.ci/run`` does); it
+  never skips.
 
 Nothing here blocks a request: a page's requests are read back from the page itself
 (``FirefoxPage.loaded_urls``) so a test can assert that none left loopback.
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from marionette_driver.marionette import HTMLElement, Marionette
 
 FIREFOX_ESR = "/usr/bin/firefox-esr"
-REQUIRE_BROWSERS_ENV = "OPSREL_REQUIRE_BROWSERS"
 # Firefox starts in about 4 s here; a loaded CI machine gets more.
 STARTUP_SECONDS = 60
 WAIT_SECONDS = 15
@@ -62,16 +61,12 @@ QUIET_PREFS: dict[str, Any] = {
 
 
 def firefox_path() -> str:
-    """``/usr/bin/firefox-esr``; when it is missing, skips the test, or fails it (with how to
-    install it) when ``OPSREL_REQUIRE_BROWSERS`` is set."""
+    """``/usr/bin/firefox-esr``; when it is missing the test FAILS with how to install it (as
+    the chromium tests do: a skipped browser test would prove nothing in CI)."""
     if os.access(FIREFOX_ESR, os.X_OK):
         return FIREFOX_ESR
-    message = (f"the Firefox tests need Debian's firefox-esr at {FIREFOX_ESR} and it is not "
-               "installed: apt-get install -y firefox-esr (.ci/run installs it)")
-    if os.environ.get(REQUIRE_BROWSERS_ENV):
-        pytest.fail(f"{message}; {REQUIRE_BROWSERS_ENV} is set, so this fails rather than "
-                    "skips", pytrace=False)
-    pytest.skip(message)
+    pytest.fail(f"the Firefox tests need Debian's firefox-esr at {FIREFOX_ESR} and it is not "
+                "installed: apt-get install -y firefox-esr (.ci/run installs it)", pytrace=False)
 
 
 @dataclasses.dataclass
