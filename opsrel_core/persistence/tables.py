@@ -111,6 +111,17 @@ class BatchJob(Base):
     deadline_timezone: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
+class BatchJobPartition(Base):
+    """One partition key of a job, at its place in the job's order (migration 0023); written
+    by ``BatchJobCatalog.register`` from the application's partitions definition."""
+
+    __tablename__ = "batch_job_partition"
+    __table_args__ = (sa.UniqueConstraint("job_id", "partition_key"),)
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("batch_job.job_id"), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    partition_key: Mapped[str] = mapped_column(sa.String(100))
+
+
 class ErrorCode(Base):
     """One entry of the error-code catalog (C1-T03)."""
 

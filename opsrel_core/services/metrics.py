@@ -38,12 +38,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy.orm import Session
 
-from opsrel_core.domain.partitions import PartitionSet
 from opsrel_core.persistence.tables import (
     ALERT_CHANNELS, REPLAY_STATUSES, VALIDATION_STATUSES, Alert, AlertDelivery, AlertSilence,
     BatchExecution,
     BatchJob, Replay, ResultVersion, ValidationResult, ValidationRuleVersion, utcnow,
 )
+from opsrel_core.services.batch_jobs import partition_set_of
 from opsrel_core.services.execution_projection import IngestionStatus, ProjectionCursorStore
 from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.projection_failures import ProjectionFailureService
@@ -233,8 +233,7 @@ class OpsMetricsReader:
         began = time.perf_counter()
         now = self._clock()
         with self._lock, self._engine.connect() as conn:
-            jobs = conn.execute(sa.select(BatchJob.job_id, BatchJob.asset_selection,
-                                          BatchJob.partitions).order_by(BatchJob.job_id)).all()
+            jobs = conn.execute(sa.select(BatchJob.__table__).order_by(BatchJob.job_id)).all()
             ended = self._ended(conn, now)
             in_flight = _counts(conn, sa.select(
                 BatchExecution.job_id, BatchExecution.status, sa.func.count())
@@ -243,9 +242,9 @@ class OpsMetricsReader:
             without: dict[str, int] = {}
             failed: dict[str, int] = {}
             quality: dict[tuple[str, str, str], int] = {}
-            for job_id, assets, kind in jobs:
-                assets = list(assets or [])
-                latest = _latest_attempts(conn, job_id, kind)
+            for job in jobs:
+                job_id, assets = job.job_id, list(job.asset_selection or [])
+                latest = _latest_attempts(conn, job)
                 active = _active_partitions(conn, assets) if latest else set()
                 without[job_id], failed[job_id] = partition_health(latest, active)
                 quality.update(_latest_quality(conn, job_id, assets))
@@ -303,13 +302,16 @@ def _counts(conn: sa.Connection, stmt: sa.Select) -> dict:  # type: ignore[type-
             for row in conn.execute(stmt)}
 
 
-def _latest_attempts(conn: sa.Connection, job_id: str, kind: str) -> dict[str, PartitionAttempt]:
+def _latest_attempts(conn: sa.Connection, job: sa.Row) -> dict[str, PartitionAttempt]:  # type: ignore[type-arg]
     """Every partition the job ran or tried, with its newest execution (created, then id).
 
     The distinct keys are walked by a recursive query, one index seek per key (the next key
     after the last), and each key's newest execution is one more; a run over a range of
-    partitions (a single-run backfill) is an attempt at every partition it covers.
+    partitions (a single-run backfill) is an attempt at every partition it covers, in the
+    job's registered key order (``partition_set_of``; the days between its ends for a job with
+    no registered keys).
     """
+    job_id = job.job_id
     e, e2 = BatchExecution.__table__, BatchExecution.__table__.alias("e2")
     start = sa.select(sa.func.min(e.c.partition_key).label("k")).where(e.c.job_id == job_id)
     keys = start.cte("partition_keys", recursive=True)
@@ -335,14 +337,14 @@ def _latest_attempts(conn: sa.Connection, job_id: str, kind: str) -> dict[str, P
     walk = walk.add_columns(newest(e2.c.created_at), newest(e2.c.execution_id))
     for key, status, created, execution_id in conn.execute(walk):
         latest[key] = PartitionAttempt(_aware(created), execution_id, status)
+    partition_set = partition_set_of(conn, job)
     for first, last, created, execution_id, status in ranges:
         attempt = PartitionAttempt(_aware(created), execution_id, status)
-        covered = {k for k in latest if first <= k <= (last or first)}
         try:
-            listed = PartitionSet(kind, first, last or first).keys()
-        except ValueError:  # keys that are not the dates their kind says: only the bounds
-            listed = None
-        covered.update(listed or [first, last or first])
+            covered = set(partition_set.between(first, last or first))
+        except ValueError:  # ends that are not keys of the set: string order, and the ends
+            covered = {k for k in latest if first <= k <= (last or first)}
+            covered.update([first, last or first])
         for key in covered:
             seen = latest.get(key)
             if seen is None or (attempt.created_at, attempt.execution_id) > (

@@ -44,6 +44,7 @@ from opsrel_core.persistence.tables import BatchExecution, BatchJob, Replay, Res
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.audit_log import AuditActionType, audit_change, require_attribution
 from opsrel_core.services.batch_execution import ExecutionView
+from opsrel_core.services.batch_jobs import partition_set_of
 from opsrel_core.services.result_versions import ResultVersionView
 
 # Codes of a refused replay request (catalog migration 0004).
@@ -385,13 +386,15 @@ class ReplayService:
     def _resolve(self, session: Session, ask: ReplayAsk, job_keys: Sequence[str] | None
                  ) -> tuple[str, ...]:
         job = _job(session, ask.job_id)
-        partition_set = PartitionSet(job.partitions, job.partition_start, job.partition_end)
+        partition_set = partition_set_of(session, job)
         listed = [k for k in (*(ask.partitions or ()), ask.start, ask.end)
                   if isinstance(k, str) and k.strip()]
-        _check_partitions(job, listed)
+        _check_partitions(job, partition_set, listed)
+        # The registered keys order a range (never date arithmetic); an adapter's own list
+        # wins when given, and every key is still checked against the catalog.
         keys = resolve_keys(ask.kind, partitions=ask.partitions, start=ask.start, end=ask.end,
                             job_keys=job_keys if job_keys is not None else partition_set.keys())
-        _check_partitions(job, keys)
+        _check_partitions(job, partition_set, keys)
         return keys
 
     def _plan(self, session: Session, ask: ReplayAsk, keys: Sequence[str]) -> ReplayPlan:
@@ -609,9 +612,8 @@ def _job(session: Session, job_id: str) -> BatchJob:
     return job
 
 
-def _check_partitions(job: BatchJob, keys: Sequence[str]) -> None:
+def _check_partitions(job: BatchJob, partition_set: PartitionSet, keys: Sequence[str]) -> None:
     """Refuse (``INVALID_REQUEST_CODE``) keys outside the job's partition set; reads nothing."""
-    partition_set = PartitionSet(job.partitions, job.partition_start, job.partition_end)
     outside = partition_set.outside(keys)
     if outside:
         raise _error(INVALID_REQUEST_CODE, f"partitions {outside[:5]!r} are not in the partition "
