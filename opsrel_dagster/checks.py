@@ -335,10 +335,7 @@ def evaluate_rule(rule: PanderaRule, frame: pd.DataFrame) -> RuleOutcome:
 
 
 def _frame_of(obj: Any) -> pd.DataFrame:
-    # Stamped (.frame), SourceBatch (.flights) or a bare frame.
-    for attribute in ("frame", "flights"):
-        if hasattr(obj, attribute):
-            return getattr(obj, attribute)
+    # The value is the frame; a domain whose values wrap a frame passes its own ``frame_of``.
     return obj
 
 
@@ -518,8 +515,8 @@ def pandera_asset_checks(
         asset: the checked asset (its definition, or its key when ``partitions_def`` is given).
         rules: the rules; names must be unique.
         partitions_def: the checks' partitions; by default the asset definition's.
-        frame_of: gets the frame to validate from the loaded asset value (default: ``.frame``
-            of a ``Stamped``, ``.flights`` of a ``SourceBatch``, or the value itself).
+        frame_of: gets the frame to validate from the loaded asset value (default: the value
+            itself, a DataFrame).
 
     Returns:
         The checks: FAIL rules blocking with ERROR severity, WARN rules non-blocking. Each needs

@@ -16,36 +16,49 @@ import time
 import click
 
 from opsrel_core.entrypoints import cli_alerts, cli_late
-from opsrel_core.entrypoints.cli import cli, fail, table
+from opsrel_core.entrypoints.cli import AFTER_UPGRADE, cli, fail, table
 from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay ...`
 
 
-def _date(value: str, name: str) -> dt.date:
+def _register_declared_jobs(database_url: str) -> str:
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_dagster.definitions import JOBS
+    from opsrel_dagster.registration import register_jobs
+
+    engine = make_engine(database_url)
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name)
+        changed = register_jobs(engine, JOBS.values())
+    finally:
+        engine.dispose()
+    return (f"batch-job catalog: {', '.join(sorted(JOBS))} registered"
+            f" ({', '.join(changed) or 'no change'})")
+
+
+AFTER_UPGRADE.append(_register_declared_jobs)
 
 
 @cli.command("run")
-@click.option("--from", "date_from", required=True, help="First partition (YYYY-MM-DD), inclusive.")
-@click.option("--to", "date_to", required=True, help="Last partition (YYYY-MM-DD), inclusive.")
+@click.option("--from", "date_from", required=True,
+              help="First partition key, inclusive, as Dagster spells it (2013-01-01; "
+                   "2013-11-03-01:00 for an hourly job, or a date for its first hour that day).")
+@click.option("--to", "date_to", required=True,
+              help="Last partition key, inclusive (a date: that day's last key).")
 @click.option("--job", "job_id", default=None,
               help="The declared job (default: the code location's only job).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run_command(date_from: str, date_to: str, job_id: str | None, as_json: bool) -> None:
-    """Materialize a declared job's daily partitions FROM..TO and record every run.
+    """Materialize a declared job's partitions FROM..TO (in the job's key order) and record
+    every run.
 
     Exits 0 when every partition succeeded, 1 when any failed, 2 on bad arguments.
     """
-    start, end = _date(date_from, "--from"), _date(date_to, "--to")
-    if end < start:
-        raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
-    from opsrel_dagster.cli_replay import declared_job
+    from opsrel_dagster.cli_replay import declared_job, keys_between
+
+    job = declared_job(job_id)
+    keys = keys_between(job, date_from, date_to, "--from/--to")
     from opsrel_dagster.headless import HeadlessRunner
 
-    runner = HeadlessRunner.from_env(declared_job(job_id).job_id)
-    keys = runner.partition_keys(start, end)
+    runner = HeadlessRunner.from_env(job.job_id)
     show_progress = not as_json and sys.stderr.isatty()
     started = time.monotonic()
 

@@ -34,11 +34,17 @@ from opsrel_core.entrypoints.cli import cli, fail, table
 EXIT_FAILED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
 
 
-def _date(value: str, name: str) -> dt.date:
+def keys_between(job: Any, first: str, last: str, hint: str) -> list[str]:
+    """The declared job's keys FIRST..LAST (``OpsrelJob.keys_between``), before any Dagster run.
+
+    Raises:
+        click.BadParameter: a bound that is not a partition of the job, or LAST before FIRST
+            (exit 2; the message names the job's first and last keys).
+    """
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name)
+        return job.keys_between(first, last)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def declared_job(job_id: str | None):  # type: ignore[no-untyped-def]
@@ -86,15 +92,17 @@ def replay_group() -> None:
 
 
 @replay_group.command("single")
-@click.argument("day")
+@click.argument("partition")
 @_common
-def replay_single(day: str, **options: Any) -> None:
-    """Replay the daily partition DAY (YYYY-MM-DD)."""
-    from opsrel_dagster.headless import partition_keys_between
-
-    when = _date(day, "DAY")
+def replay_single(partition: str, **options: Any) -> None:
+    """Replay the partition PARTITION (its key as Dagster spells it: 2013-01-01, or
+    2013-11-03-01:00-0500 for the repeated hour of an hourly job)."""
     job = declared_job(options["job_id"])
-    _replay("single", partition_keys_between(job, when, when), **options)
+    if job.position_of(partition) is None:
+        raise click.BadParameter(
+            f"{partition!r} is not a partition of job {job.job_id} ({job.partitions_kind()}, "
+            f"{job.partition_keys()[0]}..{job.partition_keys()[-1]})", param_hint="PARTITION")
+    _replay("single", [partition], **options)
 
 
 @replay_group.command("range")
@@ -102,22 +110,18 @@ def replay_single(day: str, **options: Any) -> None:
 @click.argument("last")
 @_common
 def replay_range(first: str, last: str, **options: Any) -> None:
-    """Replay the daily partitions FIRST..LAST (inclusive)."""
-    from opsrel_dagster.headless import partition_keys_between
-
-    start, end = _date(first, "FIRST"), _date(last, "LAST")
-    if end < start:
-        raise click.BadParameter(f"{end} is before {start}", param_hint="LAST")
+    """Replay the partitions FIRST..LAST (inclusive, in the job's key order; for a job cut
+    finer than a day a date stands for that day's first or last key)."""
     job = declared_job(options["job_id"])
-    _replay("range", partition_keys_between(job, start, end), **options)
+    _replay("range", keys_between(job, first, last, "FIRST/LAST"), **options)
 
 
 @replay_group.command("full")
 @_common
 def replay_full(**options: Any) -> None:
-    """Replay every partition of the job (all of 2013)."""
+    """Replay every partition of the job."""
     job = declared_job(options["job_id"])
-    _replay("full", job.partitions_def.get_partition_keys(), **options)
+    _replay("full", job.partition_keys(), **options)
 
 
 @replay_group.command("alert")

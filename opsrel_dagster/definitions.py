@@ -51,18 +51,22 @@ def _sensors() -> list[dg.SensorDefinition]:
             partitions_by_job={j.job_id: j.partitions_def for j in JOBS.values()},
             lineage_by_job={j.job_id: j.lineage for j in JOBS.values()},
             blocking_checks=blocking_checks(),
+            jobs=tuple(JOBS.values()),
         ),
         make_run_failure_sensor(),
         make_late_partition_sensor(),
         make_alert_dispatch_sensor(),
         make_lineage_dispatch_sensor(),
     ]
-    for job in JOBS.values():
-        suffix = "" if len(JOBS) == 1 else f"_{job.job_id}"
+    for position, job in enumerate(JOBS.values()):
+        # The first declared job keeps the plain sensor names: a sensor's cursor is kept under
+        # its name, so renaming it would make a running deployment forget what it launched.
+        suffix = "" if position == 0 else f"_{job.job_id}"
         if job.landing_file is not None:
             sensors.append(make_landing_sensor(job.job_id, job.asset_selection,
                                                job.partitions_def,
-                                               name=f"opsrel_landing_sensor{suffix}"))
+                                               name=f"opsrel_landing_sensor{suffix}",
+                                               landing_file=job.landing_file))
         sensors.append(make_replay_launch_sensor(job.job_id, job.asset_selection,
                                                  job.partitions_def,
                                                  name=f"opsrel_replay_launch_sensor{suffix}"))

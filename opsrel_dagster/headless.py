@@ -25,6 +25,7 @@ from opsrel_core.settings import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
 from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
+from opsrel_dagster.registration import register_jobs
 
 if TYPE_CHECKING:
     from opsrel_core.services.replays import ReplayView
@@ -91,36 +92,35 @@ def ensure_dagster_home(settings: OpsSettings) -> Path:
     return home
 
 
-def _ranges(partition_keys: list[str], size: int) -> list[list[str]]:
-    """Split days, in order, into runs of up to ``size`` consecutive days (a gap between two
-    days starts a new run: a range run covers every day between its ends)."""
+def _ranges(job: OpsrelJob, partition_keys: list[str], size: int) -> list[list[str]]:
+    """Split keys, in order, into runs of up to ``size`` keys that are neighbours in the job's
+    key order (a gap starts a new run: a range run covers every key between its ends)."""
     runs: list[list[str]] = []
     for key in partition_keys:
         last = runs[-1] if runs else None
-        if (last is not None and len(last) < size
-                and dt.date.fromisoformat(key) - dt.date.fromisoformat(last[-1]) == dt.timedelta(days=1)):
+        here, before = job.position_of(key), job.position_of(last[-1]) if last else None
+        if (last is not None and len(last) < size and here is not None and before is not None
+                and here == before + 1):
             last.append(key)
         else:
             runs.append([key])
     return runs
 
 
-def partition_keys_between(job: OpsrelJob, start: dt.date, end: dt.date) -> list[str]:
-    """The job's daily partition keys from ``start`` to ``end`` inclusive.
+def partition_keys_between(job: OpsrelJob, first: str | dt.date, last: str | dt.date) -> list[str]:
+    """The job's partition keys from ``first`` to ``last`` inclusive, in the partitions
+    definition's order (``OpsrelJob.keys_between``: keys as Dagster spells them, or local dates
+    for a job cut finer than a day).
 
     Raises:
-        click.BadParameter: a day outside the job's partitions definition.
+        click.BadParameter: a bound outside the job's partitions, or ``last`` before ``first``.
     """
-    keys = job.partitions_def.get_partition_keys()
-    first, last = keys[0], keys[-1]
-    wanted = [k for k in keys if start.isoformat() <= k <= end.isoformat()]
-    if start.isoformat() < first or end.isoformat() > last:
+    try:
+        return job.keys_between(str(first), str(last))
+    except ValueError as exc:
         import click
 
-        raise click.BadParameter(
-            f"the {job.job_id} partitions run from {first} to {last}; {start}..{end} is outside"
-        )
-    return wanted
+        raise click.BadParameter(str(exc)) from None
 
 
 class HeadlessRunner:
@@ -141,6 +141,9 @@ class HeadlessRunner:
         self.instance = instance
         self.engine = engine
         self.job = job or definitions.opsrel_job()
+        # The catalog must know every declared job's keys before a run of it is projected
+        # (the projection finds a run's job there) or replayed (the core expands ranges there).
+        register_jobs(engine, definitions.JOBS.values())
         self.projection = RunProjection(
             instance, engine, {j.job_id: j.partitions_def for j in definitions.JOBS.values()},
             lineage_by_job={j.job_id: j.lineage for j in definitions.JOBS.values()},
@@ -164,7 +167,7 @@ class HeadlessRunner:
         migrate.upgrade(settings.database_url)
         return cls(settings, dg.DagsterInstance.get(), make_engine(settings.database_url), job)
 
-    def partition_keys(self, start: dt.date, end: dt.date) -> list[str]:
+    def partition_keys(self, start: str | dt.date, end: str | dt.date) -> list[str]:
         """The runner's job's partitions from ``start`` to ``end`` inclusive
         (``partition_keys_between``)."""
         return partition_keys_between(self.job, start, end)
@@ -212,7 +215,7 @@ class HeadlessRunner:
             raise ValueError(f"range_size must be at least 1, got {range_size}")
         summaries: list[PartitionSummary] = []
         total = len(partition_keys)
-        for days in _ranges(partition_keys, range_size or 1):
+        for days in _ranges(self.job, partition_keys, range_size or 1):
             if on_progress:
                 on_progress(len(summaries), total, days[0])
             if may_launch is not None and not may_launch():

@@ -45,11 +45,8 @@ CONSOLE_KEY = "opsrel/console"
 
 
 def len_or_one(obj: Any) -> int:
-    """Rows of one partition's value: its frame's length (``Stamped.frame``,
-    ``SourceBatch.flights``), else ``len(obj)``, else 1."""
-    for attribute in ("frame", "flights"):
-        if hasattr(obj, attribute):
-            return len(getattr(obj, attribute))
+    """Rows of one partition's value: ``len(obj)`` (a DataFrame's rows; a domain's own value
+    type says its rows by defining ``__len__``), else 1."""
     try:
         return len(obj)
     except TypeError:

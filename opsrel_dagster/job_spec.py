@@ -7,6 +7,8 @@ Nothing in the library reads a domain's asset names or metadata keys: they come 
 """
 
 import dataclasses
+import datetime as dt
+import functools
 from typing import Any
 
 import dagster as dg
@@ -41,6 +43,8 @@ class OpsrelJob:
         landing_file: the landing file name of a partition, ``{partition}`` standing for the
             key (``opsrel reproduce`` lays a snapshot out as it); None: the job reads no
             landing files.
+        name, description: how the batch-job catalog names and describes the job (default:
+            the job id, no description).
     """
 
     job_id: str
@@ -54,6 +58,8 @@ class OpsrelJob:
     summary_asset: str | None = None
     summary_metadata_key: str | None = None
     landing_file: str | None = None
+    name: str | None = None
+    description: str = ""
 
     def materializable(self) -> list[Any]:
         """The job's asset and asset-check definitions, as ``dg.materialize`` takes them."""
@@ -70,6 +76,87 @@ class OpsrelJob:
     def blocking_checks(self) -> dict[str, frozenset[str]]:
         """The job's blocking asset checks by asset key (``launch_facts.blocking_checks_of``)."""
         return blocking_checks_of(self.definitions)
+
+    @functools.cached_property
+    def _keys(self) -> tuple[str, ...]:
+        # Listing a year of hourly keys costs Dagster about 0.3 s: once per declaration.
+        return tuple(self.partitions_def.get_partition_keys())
+
+    @functools.cached_property
+    def _key_order(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self._keys)}
+
+    def partition_keys(self) -> list[str]:
+        """Every partition key of the job, in its partitions definition's order (for the
+        hourly America/New_York 2013 set: 8,760 keys, ``2013-11-03-01:00-0500`` after
+        ``2013-11-03-01:00``)."""
+        return list(self._keys)
+
+    def partitions_kind(self) -> str:
+        """How the job's keys are cut, as the batch-job catalog names it: ``daily``, ``hourly``,
+        ``weekly``, ``monthly`` (a time window of that cadence), ``time_window`` (any other
+        cron), ``static`` or ``other``."""
+        definition = self.partitions_def
+        if isinstance(definition, dg.StaticPartitionsDefinition):
+            return "static"
+        if isinstance(definition, dg.TimeWindowPartitionsDefinition):
+            for kind, cls in (("hourly", dg.HourlyPartitionsDefinition),
+                              ("daily", dg.DailyPartitionsDefinition),
+                              ("weekly", dg.WeeklyPartitionsDefinition),
+                              ("monthly", dg.MonthlyPartitionsDefinition)):
+                if isinstance(definition, cls):
+                    return kind
+            return "time_window"
+        return "other"
+
+    def position_of(self, partition_key: str) -> int | None:
+        """The key's position in the job's key order, or None when it is not a partition."""
+        return self._key_order.get(partition_key)
+
+    def keys_between(self, first: str, last: str) -> list[str]:
+        """The job's keys from ``first`` to ``last`` inclusive, in the partitions definition's
+        order (never by date arithmetic: on the fall-back day of an hourly New York set,
+        ``2013-11-03-00:00``..``2013-11-03-23:00`` is 25 keys).
+
+        A bound may also be a local date ``YYYY-MM-DD`` for a job cut finer than a day (the
+        hourly weather job): ``first`` then stands for that day's first key and ``last`` for
+        its last key, so ``2013-11-03``..``2013-11-03`` is the whole local day.
+
+        Raises:
+            ValueError: a bound that is neither a key nor (for a sub-daily job) a date with
+                keys, or ``last`` before ``first``; the message names the job's first and
+                last keys.
+        """
+        keys = self.partition_keys()
+        start, end = self._bound(first, keys, 0), self._bound(last, keys, -1)
+        if start is None or end is None:
+            wrong = first if start is None else last
+            raise ValueError(f"{wrong!r} is not a partition of job {self.job_id} "
+                             f"({self.partitions_kind()}, {keys[0]}..{keys[-1]})")
+        if end < start:
+            raise ValueError(f"{last} is before {first} in job {self.job_id}")
+        return keys[start:end + 1]
+
+    def _bound(self, value: str, keys: list[str], side: int) -> int | None:
+        position = self.position_of(value)
+        if position is not None or not isinstance(self.partitions_def,
+                                                  dg.TimeWindowPartitionsDefinition):
+            return position
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+        if day.isoformat() != value:
+            return None
+        # The keys whose time window starts on that local day, through the definition itself.
+        tz = self.partitions_def.timezone
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(tz)
+        window = dg.TimeWindow(dt.datetime.combine(day, dt.time(), zone),
+                               dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone))
+        inside = self.partitions_def.get_partition_keys_in_time_window(window)
+        return self.position_of(inside[side]) if inside else None
 
     def landing_file_of(self, partition_key: str) -> str:
         """The landing file name of ``partition_key``.

@@ -1,6 +1,8 @@
 """A sensor that runs a partition when its landing file arrives or changes (C1-T05).
 
-It watches ``OPSREL_LANDING_DIR`` for ``flights_YYYY-MM-DD.csv``. Each file is identified by the
+It watches ``OPSREL_LANDING_DIR`` for the job's landing files, named by the job's declaration
+(``OpsrelJob.landing_file``: ``flights_{partition}.csv`` for the flights job, so
+``flights_2013-01-04.csv``). Each file is identified by the
 sha256 of its bytes, and the run key is ``<partition>:<sha256>``: Dagster launches a run key once
 per sensor, so the same file never runs twice, even after the cursor is reset. The cursor keeps the
 last hash requested per partition, so that a changed file's reason names both hashes.
@@ -21,7 +23,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
 import dagster as dg
@@ -30,7 +31,7 @@ from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
 
-FILE_PATTERN = re.compile(r"^flights_(\d{4}-\d{2}-\d{2})\.csv$")
+DEFAULT_LANDING_FILE = "flights_{partition}.csv"
 MAX_REQUESTS_PER_TICK = 50
 
 
@@ -43,14 +44,23 @@ def file_digest(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def landed_files(landing_dir: Path, partition_keys: set[str]) -> list[tuple[str, Path]]:
-    """(partition key, path) of each regular landing file whose date is a known partition, by date."""
-    found = []
-    for entry in sorted(landing_dir.iterdir()):
-        match = FILE_PATTERN.match(entry.name)
-        if match and match.group(1) in partition_keys and entry.is_file():
-            found.append((match.group(1), entry))
-    return found
+def landed_files(
+    landing_dir: Path, partition_keys: list[str], landing_file: str = DEFAULT_LANDING_FILE,
+) -> list[tuple[str, Path]]:
+    """(partition key, path) of each regular landing file named for a partition of the job, in
+    the job's key order.
+
+    Args:
+        landing_dir: the landing folder.
+        partition_keys: the job's keys, in order.
+        landing_file: the file name of a partition, ``{partition}`` standing for its key; a
+            file is matched by its whole name, never by a pattern over keys (an hourly key such
+            as ``2013-11-03-01:00-0500`` is spelled only by its partitions definition).
+    """
+    by_name = {landing_file.format(partition=key): key for key in partition_keys}
+    present = {entry.name: entry for entry in landing_dir.iterdir() if entry.name in by_name}
+    return [(by_name[name], present[name]) for name in by_name
+            if name in present and present[name].is_file()]
 
 
 def make_landing_sensor(
@@ -59,15 +69,17 @@ def make_landing_sensor(
     partitions_def: dg.PartitionsDefinition,
     name: str = "opsrel_landing_sensor",
     minimum_interval_seconds: int = 30,
+    landing_file: str = DEFAULT_LANDING_FILE,
 ) -> dg.SensorDefinition:
     """Build the landing-folder sensor for one job.
 
     Args:
         job_id: the batch job of the catalog (for replay records), e.g. ``"flights_daily"``.
         asset_selection: the assets each run materializes.
-        partitions_def: their partitions; files for other dates are ignored.
+        partitions_def: their partitions; files named for no partition are ignored.
         name: sensor name (also the automatic operator id ``sensor:<name>``).
         minimum_interval_seconds: seconds between ticks.
+        landing_file: a partition's file name, ``{partition}`` standing for its key.
 
     Returns:
         A sensor requiring the ``ops_db`` resource; it skips while ``OPSREL_LANDING_DIR`` is unset.
@@ -78,7 +90,7 @@ def make_landing_sensor(
         asset_selection=asset_selection,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Runs a partition when flights_YYYY-MM-DD.csv lands in OPSREL_LANDING_DIR; "
+        description=f"Runs a partition when {landing_file} lands in OPSREL_LANDING_DIR; "
         "a changed file for a partition with a result is recorded as an automatic replay.",
     )
     @acts_as_sensor(name)
@@ -98,7 +110,7 @@ def make_landing_sensor(
         replays = ReplayService(ops_db.engine)
         operator = f"sensor:{name}"
         requests = []
-        for partition_key, path in landed_files(landing_dir, set(job_keys)):
+        for partition_key, path in landed_files(landing_dir, job_keys, landing_file):
             digest = file_digest(path)
             previous = seen.get(partition_key)
             if previous == digest:

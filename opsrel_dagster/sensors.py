@@ -10,7 +10,7 @@ All start RUNNING (``DefaultSensorStatus.RUNNING``): nothing has to be switched 
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 
@@ -18,7 +18,9 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.services.late_partitions import LatePartitionService
 from opsrel_dagster.acting import acts_as_sensor
+from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.registration import register_jobs
 from opsrel_dagster.resources import OpsDatabase
 
 PROJECTION_INTERVAL_SECONDS = 15
@@ -32,6 +34,7 @@ def make_projection_sensor(
     partitions_by_job: dict[str, dg.PartitionsDefinition] | None = None,
     lineage_by_job: dict | None = None,
     blocking_checks: dict[str, frozenset[str]] | None = None,
+    jobs: Sequence[OpsrelJob] = (),
 ) -> dg.SensorDefinition:
     """Build the sensor that applies the run projection each tick.
 
@@ -41,6 +44,8 @@ def make_projection_sensor(
         lineage_by_job: each batch job's lineage layers (context, lineage and DQ reports).
         blocking_checks: the blocking checks declared per asset key (``blocking_checks_of``
             over the code location's definitions): the activation gate requires them.
+        jobs: the declared jobs, registered in the batch-job catalog on the first tick of each
+            code-location process (``registration.register_jobs``).
         minimum_interval_seconds: seconds between ticks.
         batches_per_tick: bounded work per tick; a backlog continues on the next tick.
 
@@ -58,6 +63,7 @@ def make_projection_sensor(
     def _projection_sensor(context: dg.SensorEvaluationContext, ops_db: OpsDatabase):
         # A run whose projection raises is set aside by ``sync`` (retried with backoff, SYS-004
         # after repeated attempts): the tick succeeds and the cursor moves on for the others.
+        register_jobs(ops_db.engine, jobs)
         report = RunProjection(
             context.instance, ops_db.engine, partitions_by_job, lineage_by_job=lineage_by_job,
             blocking_checks=blocking_checks,

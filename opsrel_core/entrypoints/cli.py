@@ -6,6 +6,7 @@ dagster.
 """
 
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 import click
@@ -68,16 +69,26 @@ def db() -> None:
     """Manage the ops schema with its Alembic migrations."""
 
 
+AFTER_UPGRADE: list[Callable[[str], str]] = []
+"""Called with the database URL after ``opsrel db upgrade`` reaches head; each returns a line to
+print. The application registers its declared jobs in the batch-job catalog here (the core
+knows no code location)."""
+
+
 @db.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: head)."""
+    """Apply migrations up to REVISION (default: head); at head, register the code location's
+    declared jobs in the batch-job catalog."""
     settings = OpsSettings.from_env()
     migrate.upgrade(settings.database_url, revision)
     click.echo(
         f"ops schema at {migrate.current_revision(settings.database_url)} "
         f"({_redacted(settings.database_url)})"
     )
+    if revision == "head":
+        for hook in AFTER_UPGRADE:
+            click.echo(hook(settings.database_url))
 
 
 @db.command("downgrade")

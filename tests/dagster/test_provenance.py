@@ -12,6 +12,7 @@ from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_RULES, clean_flights
 from opsrel_dagster.defs.flights import defs as flights_defs
+from opsrel_dagster.defs.flights.rules import frame_of
 from opsrel_dagster.projection import RunProjection
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 
@@ -67,7 +68,7 @@ def test_a_changed_rule_bound_is_a_new_version_named_by_later_contexts(runner):
         for rule in FLIGHT_RULES
     )
     result = dg.materialize(
-        [*FLIGHT_ASSETS, *pandera_asset_checks(clean_flights, changed)],
+        [*FLIGHT_ASSETS, *pandera_asset_checks(clean_flights, changed, frame_of=frame_of)],
         partition_key=day, instance=runner.instance, resources=dict(flights_defs.resources),
         tags={"opsrel/operator": "ivy", "opsrel/reason": "tighter cancellation bound"},
     )

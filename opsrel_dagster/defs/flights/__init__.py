@@ -80,6 +80,10 @@ FLIGHTS = OpsrelJob(
     summary_asset="ontime_performance",
     summary_metadata_key="flights_total",
     landing_file=LANDING_PATTERN.replace("{date}", "{partition}"),
+    name="NYC flights daily pipeline",
+    description="SOURCE raw_flights -> SNAPSHOT flights_snapshot -> TRANSFORM clean_flights -> "
+                "AGGREGATION carrier_daily_stats -> RESULTS ontime_performance, "
+                "delay_explanation, delay_simulation; daily partitions 2013-01-01..2013-12-31.",
 )
 """What opsrel needs of the flights job; ``definitions.py`` collects it."""
 

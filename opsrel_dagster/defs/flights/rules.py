@@ -34,6 +34,7 @@ import pandera.pandas as pa
 from opsrel_dagster.checks import PanderaRule, TableMeasure, pandera_asset_checks
 from .package_data import package_data_dir
 from .result_assets import clean_flights
+from .snapshot_store import Stamped
 
 MAX_DEP_DELAY_MIN = 600.0
 MAX_CANCELLED_SHARE = 0.5
@@ -131,7 +132,12 @@ FLIGHT_RULES: tuple[PanderaRule, ...] = (
 )
 """The flights rules, FAIL rules first."""
 
-FLIGHT_CHECKS = pandera_asset_checks(clean_flights, FLIGHT_RULES)
+def frame_of(value: Stamped | pd.DataFrame) -> pd.DataFrame:
+    """The table a rule validates: a ``Stamped`` value's frame (``clean_flights`` is stamped)."""
+    return value.frame if isinstance(value, Stamped) else value
+
+
+FLIGHT_CHECKS = pandera_asset_checks(clean_flights, FLIGHT_RULES, frame_of=frame_of)
 """One asset check per rule on ``clean_flights`` (FAIL blocking, WARN not)."""
 
 __all__ = [

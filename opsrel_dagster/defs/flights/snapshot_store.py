@@ -33,6 +33,10 @@ class Stamped:
     source_rows: int
     frame: pd.DataFrame
 
+    def __len__(self) -> int:
+        # The rows opsrel records for the result version: the table's, not the stamp's.
+        return len(self.frame)
+
 
 def canonical_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` in canonical order: fixed column order, rows sorted by every column.

@@ -27,6 +27,10 @@ class SourceBatch:
     flights: pd.DataFrame
     source_uri: str
 
+    def __len__(self) -> int:
+        # The rows opsrel records for the raw_flights version: one per flight delivered.
+        return len(self.flights)
+
 
 def load_flights_day(day: dt.date, landing_dir: Path | None) -> SourceBatch:
     """Load one day: the landing file ``flights_<date>.csv`` when present, else package data.

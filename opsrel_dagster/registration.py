@@ -1,0 +1,52 @@
+"""Register the declared jobs in the batch-job catalog, so that the core knows their partitions.
+
+The core never imports Dagster: the admin API, the console and the replay service validate and
+expand partition keys through the catalog (``BatchJobCatalog.partition_set``). The application
+registers each declaration's ordered keys there: ``opsrel run`` and the replay commands before
+they run, ``opsrel db upgrade`` after migrating, and the projection sensor on its first tick in
+each code-location process (so a deployment that only runs the daemon registers too).
+"""
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from opsrel_dagster.job_spec import OpsrelJob
+
+_REGISTERED: set[tuple[str, str]] = set()
+
+
+def registration_of(job: OpsrelJob):  # type: ignore[no-untyped-def]
+    """The catalog registration of a declaration (``batch_jobs.JobRegistration``): its id,
+    name, description, asset keys (upstream first), partitions kind and every key in order."""
+    from opsrel_core.services.batch_jobs import JobRegistration
+
+    return JobRegistration(
+        job_id=job.job_id,
+        name=job.name or job.job_id,
+        description=job.description,
+        asset_selection=tuple(a.key.to_user_string() for a in job.assets()),
+        partitions=job.partitions_kind(),
+        partition_keys=tuple(job.partition_keys()),
+    )
+
+
+def register_jobs(engine: sa.Engine, jobs: Iterable[OpsrelJob]) -> list[str]:
+    """Register ``jobs`` in the ops database's catalog (idempotent: an unchanged job writes
+    nothing); once per process and database for each job.
+
+    Returns:
+        The ids of the jobs whose catalog row or keys changed.
+    """
+    from opsrel_core.services.batch_jobs import BatchJobCatalog
+
+    catalog = BatchJobCatalog(engine)
+    changed = []
+    for job in jobs:
+        memo = (str(engine.url), job.job_id)
+        if memo in _REGISTERED:
+            continue
+        if catalog.register(registration_of(job)):
+            changed.append(job.job_id)
+        _REGISTERED.add(memo)
+    return changed
