@@ -1,22 +1,32 @@
-"""Apply, revert and inspect the ops schema's Alembic migrations (``opsrel db ...``)."""
+"""Apply, revert and inspect the ops schema's Alembic migrations (``opsrel db ...``).
+
+Alembic is imported only where a migration runs or is rendered: a command that reads the ops
+schema checks the stored revision with one query (``ensure_current``) and never loads Alembic
+or the migration scripts (about half a second).
+"""
 
 import io
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from opsrel_core.persistence import roles
 from opsrel_core.persistence.engine import make_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSION_TABLE = roles.VERSION_TABLE
+VERSIONS_DIR = REPO_ROOT / "migrations" / "versions"
+# Each migration file is ``NNNN_name.py`` with revision ``NNNN``, revising the one before it
+# (``tests/integration/test_migrations.py`` keeps the chain so): the newest file names the head.
+_REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
 
 
-def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> Config:
+def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> "Config":
     """Build the Alembic config for the ops schema.
 
     Args:
@@ -26,6 +36,8 @@ def alembic_config(database_url: str, stdout: io.TextIOBase | None = None) -> Co
     Returns:
         A Config whose ``script_location`` is the repository's ``migrations/`` folder.
     """
+    from alembic.config import Config
+
     if stdout is not None:
         cfg = Config(str(REPO_ROOT / "alembic.ini"), output_buffer=stdout, stdout=stdout)
     else:
@@ -56,6 +68,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         current = current_revision(database_url)
         if current == head_revision():
             return
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(database_url), revision)
     except sa.exc.DBAPIError as exc:
@@ -111,6 +125,8 @@ def refuse_audit_loss(revision: str, connection, schema: str | None) -> None:  #
         connection: an open connection to the ops database.
         schema: ``"ops"`` on PostgreSQL, None on SQLite.
     """
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision)
     hook = getattr(script.module, AUDIT_LOSS_HOOK, None) if script is not None else None
     lost = hook(connection, schema) if hook is not None else 0
@@ -127,6 +143,8 @@ def downgrade(database_url: str, revision: str) -> None:
         sqlalchemy.exc.IntegrityError: recorded rows still refer to data the downgrade would
             remove; the downgrade ran in one transaction and was rolled back.
     """
+    from alembic.script import ScriptDirectory
+
     current = current_revision(database_url)
     if current is not None:
         scripts = ScriptDirectory.from_config(alembic_config(database_url))
@@ -140,18 +158,61 @@ def downgrade(database_url: str, revision: str) -> None:
                     refuse_audit_loss(rev, conn, schema)
         finally:
             engine.dispose()
+    from alembic import command
+
     command.downgrade(alembic_config(database_url), revision)
 
 
 def head_revision() -> str:
-    """The newest revision id in ``migrations/versions``."""
+    """The newest revision id in ``migrations/versions`` (Alembic's head)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None
     return head
 
 
+def newest_revision_file() -> str:
+    """The head revision read from the migration file names alone (no Alembic): the largest
+    ``NNNN`` of ``migrations/versions/NNNN_*.py``."""
+    revisions = [m.group(1) for p in VERSIONS_DIR.iterdir() if (m := _REVISION_FILE.match(p.name))]
+    return max(revisions)
+
+
+def stored_revision(engine: sa.Engine) -> str | None:
+    """The revision in the ops schema's version table, by one query; None when the table does
+    not exist yet (nothing migrated)."""
+    schema = "ops" if engine.dialect.name == "postgresql" else None
+    table = sa.table(VERSION_TABLE, sa.column("version_num"), schema=schema)
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(VERSION_TABLE, schema=schema):
+            return None
+        return conn.execute(sa.select(table.c.version_num)).scalar()
+
+
+def ensure_current(database_url: str, engine: sa.Engine | None = None) -> None:
+    """Migrate only when the schema is behind: at head (the usual case) this costs one query
+    and loads no Alembic. A database not yet created or behind is upgraded (``upgrade``), so a
+    first command on the embedded default still finds its schema.
+
+    Raises:
+        MigrationPrivilegeError: the schema is behind and this login may not migrate it.
+    """
+    own = engine is None
+    engine = engine or make_engine(database_url)
+    try:
+        current = stored_revision(engine)
+    finally:
+        if own:
+            engine.dispose()
+    if current != newest_revision_file():
+        upgrade(database_url)
+
+
 def current_revision(database_url: str) -> str | None:
     """The revision the database stands at, or None when no migration was applied."""
+    from alembic.runtime.migration import MigrationContext
+
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -174,6 +235,8 @@ def offline_sql(database_url: str, revision_range: str = "head") -> str:
     Returns:
         The SQL text a DBA can review.
     """
+    from alembic import command
+
     buffer = io.StringIO()
     command.upgrade(alembic_config(database_url, stdout=buffer), revision_range, sql=True)
     return buffer.getvalue()

@@ -130,6 +130,38 @@ def test_head_revision_is_the_newest_script():
     assert migrate.head_revision() == sorted(
         p.name.split("_")[0] for p in (migrate.REPO_ROOT / "migrations" / "versions").glob("0*.py")
     )[-1]
+    # ``ensure_current`` reads the head from the file names: each file's revision is its number
+    # and revises the one before, so the newest file is Alembic's head.
+    assert migrate.newest_revision_file() == migrate.head_revision()
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    for script in scripts.walk_revisions():
+        number = int(script.revision)
+        assert script.path.rsplit("/", 1)[1].startswith(f"{number:04d}_")
+        assert script.down_revision == (None if number == 1 else f"{number - 1:04d}")
+
+
+def test_a_read_at_head_checks_one_revision_and_loads_no_alembic(database_url):
+    import subprocess
+    import sys
+
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        assert migrate.stored_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+    probe = ("import sys; from opsrel_core.persistence import migrate; "
+             f"migrate.ensure_current({database_url!r}); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_read_on_an_empty_database_creates_the_schema(empty_database_url):
+    migrate.ensure_current(empty_database_url)
+    assert migrate.current_revision(empty_database_url) == migrate.head_revision()
 
 
 def test_postgres_tables_live_in_schema_ops(pg_database_url):
