@@ -6,6 +6,7 @@ Such a value is bad input (a 422 problem in the admin API), never a server error
 """
 
 import datetime as dt
+from typing import Any
 
 
 def to_utc(value: dt.datetime) -> dt.datetime:
@@ -28,3 +29,11 @@ def to_utc(value: dt.datetime) -> dt.datetime:
         raise ValueError(
             f"{value.isoformat()} is outside the range of times (years 1 to 9999 in UTC)"
         ) from None
+
+
+def utc_if_instant(value: Any) -> Any:
+    """``to_utc`` of a datetime; any other value (None, a number, a string) as it is.
+
+    For rows read back whole: SQLite returns naive datetimes, and everything stored is UTC.
+    """
+    return to_utc(value) if isinstance(value, dt.datetime) else value

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsrel_core.domain.instants import utc_if_instant
 from opsrel_core.domain import alert_incidents as incidents
 from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
@@ -66,7 +67,7 @@ def join(conn: sa.Connection, alert_id: int, partition_key: str, execution_id: s
             alert_id=alert_id, partition_key=partition_key, execution_id=execution_id,
             first_seen_at=at, last_seen_at=at))
         return True, False
-    first, last = _aware(row.first_seen_at), _aware(row.last_seen_at)
+    first, last = utc_if_instant(row.first_seen_at), utc_if_instant(row.last_seen_at)
     if first <= at <= last:
         return False, True
     values: dict[str, Any] = {"first_seen_at": min(first, at), "last_seen_at": max(last, at)}
@@ -178,8 +179,8 @@ class IncidentService:
             _alert(conn, alert_id)
             rows = conn.execute(sa.select(_PART).where(_PART.c.alert_id == alert_id)
                                 .order_by(_PART.c.partition_key)).all()
-            return [IncidentPartition(r.partition_key, r.execution_id, _aware(r.first_seen_at),
-                                      _aware(r.last_seen_at), _aware(r.recovered_at),
+            return [IncidentPartition(r.partition_key, r.execution_id, utc_if_instant(r.first_seen_at),
+                                      utc_if_instant(r.last_seen_at), utc_if_instant(r.recovered_at),
                                       r.recovered_by_execution_id) for r in rows]
 
     def replay_ask(self, alert_id: int, *, operator_id: str, reason: str) -> ReplayAsk:
@@ -234,9 +235,3 @@ def _alert(conn: sa.Connection, alert_id: int) -> Any:
     if row is None:
         raise NotFoundException(error_codes.BAT_RECORD_NOT_FOUND, f"no alert with id {alert_id}")
     return row
-
-
-def _aware(value: Any) -> Any:
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value

@@ -209,11 +209,5 @@ def silence_still_holds(conn: sa.Connection, silence_id: int, at: dt.datetime) -
     """Whether silence ``silence_id`` holds at ``at`` (read on the caller's connection)."""
     row = conn.execute(sa.select(_SILENCE.c.expires_at, _SILENCE.c.ended_at)
                        .where(_SILENCE.c.silence_id == silence_id)).first()
-    return row is not None and silence_holds(_utc(row.expires_at),
-                                             _utc(row.ended_at) if row.ended_at else None, at)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    return row is not None and silence_holds(to_utc(row.expires_at),
+                                             to_utc(row.ended_at) if row.ended_at else None, at)

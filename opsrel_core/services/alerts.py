@@ -69,6 +69,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsrel_core.domain.instants import to_utc, utc_if_instant
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.domain import alert_incidents as incidents
 from opsrel_core.domain import alert_lifecycle as lifecycle
@@ -149,7 +150,7 @@ class AlertView:
     @classmethod
     def of(cls, row: Any) -> "AlertView":
         """Build the view from an ORM ``Alert`` or a Core row of the ``alert`` table."""
-        return cls(**{f.name: _aware(getattr(row, f.name)) for f in dataclasses.fields(cls)})
+        return cls(**{f.name: utc_if_instant(getattr(row, f.name)) for f in dataclasses.fields(cls)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,7 +275,7 @@ class OpsAlertService:
         return self._occur(
             _AlertSpec(event_kind, severity, title, message, error_code, job_id, execution_id,
                        asset_key, partition_key, dedupe_key, describe, rule_id),
-            _utc(at) if at else self._clock(),
+            to_utc(at) if at else self._clock(),
             count_once=False,
         )
 
@@ -326,7 +327,7 @@ class OpsAlertService:
             incidents.incident_key(execution.error_code, execution.job_id),
             incident=describe_incident, window_seconds=self._settings.incident_window_seconds,
         )
-        at = _aware(execution.ended_at) or _aware(execution.created_at)
+        at = utc_if_instant(execution.ended_at) or utc_if_instant(execution.created_at)
         assert at is not None
         horizon = self._clock() - dt.timedelta(seconds=self._settings.history_horizon_seconds)
         return self._occur(spec, at, count_once=True, history=at < horizon)
@@ -366,7 +367,7 @@ class OpsAlertService:
         """
         reason = reason if reason and reason.strip() else DEFAULT_ACK_REASON
         operator_id, reason = require_attribution(operator_id, reason)
-        at = _utc(at) if at else self._clock()
+        at = to_utc(at) if at else self._clock()
         with UnitOfWork(self._engine) as uow:
             # A guarded no-op write takes the row (PostgreSQL) or database (SQLite) write lock
             # first, so a concurrent acknowledgement is seen and writes nothing.
@@ -384,7 +385,7 @@ class OpsAlertService:
                     raise ConflictException(
                         error_codes.BAT_ALREADY_ACKNOWLEDGED,
                         f"alert {alert_id} was already acknowledged by {row.acknowledged_by} at "
-                        f"{_utc(row.acknowledged_at).isoformat()}; nothing was recorded",
+                        f"{to_utc(row.acknowledged_at).isoformat()}; nothing was recorded",
                         {"alert_id": alert_id, "acknowledged_by": row.acknowledged_by},
                     )
                 return AlertView.of(row)
@@ -413,7 +414,7 @@ class OpsAlertService:
             NotFoundException: BAT-011 when no alert has this id.
             ConflictException: BAT-001 when it is already resolved; nothing changes.
         """
-        at = _utc(at) if at else self._clock()
+        at = to_utc(at) if at else self._clock()
         with UnitOfWork(self._engine) as uow:
             row = resolve_alert(uow.session, alert_id, operator_id=operator_id, reason=reason, at=at)
             uow.commit()
@@ -508,10 +509,10 @@ class OpsAlertService:
                 DeliveryView(
                     delivery_id=d.delivery_id, alert_id=d.alert_id, channel=d.channel,
                     kind=d.kind, status=d.status, attempts=d.attempts,
-                    next_attempt_at=_aware(d.next_attempt_at), last_error=_masked(d.last_error),
-                    sent_at=_aware(d.sent_at), created_at=_aware(d.created_at),
+                    next_attempt_at=utc_if_instant(d.next_attempt_at), last_error=_masked(d.last_error),
+                    sent_at=utc_if_instant(d.sent_at), created_at=utc_if_instant(d.created_at),
                     attempt_history=tuple(
-                        AttemptView(a.attempt_id, _aware(a.attempted_at), a.succeeded,
+                        AttemptView(a.attempt_id, utc_if_instant(a.attempted_at), a.succeeded,
                                     _masked(a.error))
                         for a in attempts if a.delivery_id == d.delivery_id
                     ),
@@ -593,7 +594,7 @@ class OpsAlertService:
                     .with_for_update()
                 ).first()
                 if open_alert is not None and lifecycle.absorbs_repeat(
-                        open_alert.status, _aware(open_alert.last_seen_at), at, window):
+                        open_alert.status, utc_if_instant(open_alert.last_seen_at), at, window):
                     guard = [alert.c.alert_id == open_alert.alert_id,
                              alert.c.status == open_alert.status]
                     if count_once and not per_partition:
@@ -1071,15 +1072,15 @@ class AlertDispatcher:
             operator_action=operator_action,
             ack_command=templates.ack_command(str(alert.alert_id)),
             occurrence_count=str(alert.occurrence_count),
-            first_seen_at=_aware(alert.first_seen_at).isoformat(),
-            last_seen_at=_aware(alert.last_seen_at).isoformat(),
+            first_seen_at=utc_if_instant(alert.first_seen_at).isoformat(),
+            last_seen_at=utc_if_instant(alert.last_seen_at).isoformat(),
         )
 
     def _recovery(self, alert: Alert, content: templates.AlertContent) -> recovery.RecoveryContent:
         by = alert.resolved_by_execution_id
         return recovery.RecoveryContent(
             alert=content, resolved_by_execution_id=by or "-",
-            resolved_at=_aware(alert.resolved_at).isoformat() if alert.resolved_at else "-",
+            resolved_at=utc_if_instant(alert.resolved_at).isoformat() if alert.resolved_at else "-",
             recovery_link=self._settings.run_link(by) or "-",
         )
 
@@ -1089,16 +1090,3 @@ class AlertDispatcher:
             AlertTemplate.event_kind == event_kind, AlertTemplate.channel == channel
         )).first()
         return None if row is None else templates.TemplateOverride(row.subject_template, row.body_template)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
-def _aware(value: Any) -> Any:
-    # SQLite returns naive datetimes; everything stored is UTC.
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value

@@ -26,6 +26,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from opsrel_core.domain.instants import utc_if_instant
 from opsrel_core.domain import error_codes, operator_names
 from opsrel_core.errors import NotFoundException
 from opsrel_core.persistence.tables import ApiToken, utcnow
@@ -81,9 +82,9 @@ class ApiTokenView:
     @classmethod
     def of(cls, row: ApiToken, audit_id: int | None = None) -> "ApiTokenView":
         """Build the view of a row."""
-        return cls(row.token_id, row.operator_id, Role(row.role), _aware(row.created_at),
-                   _aware(row.revoked_at), audit_id, _aware(row.expires_at),
-                   _aware(row.last_used_at))
+        return cls(row.token_id, row.operator_id, Role(row.role), utc_if_instant(row.created_at),
+                   utc_if_instant(row.revoked_at), audit_id, utc_if_instant(row.expires_at),
+                   utc_if_instant(row.last_used_at))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +141,7 @@ def token_expiry(
     try:
         instant = (dt.datetime.fromisoformat(expires_at) if isinstance(expires_at, str)
                    else expires_at)
-        instant = _aware(instant).astimezone(dt.timezone.utc)  # type: ignore[union-attr]
+        instant = utc_if_instant(instant).astimezone(dt.timezone.utc)  # type: ignore[union-attr]
     except (ValueError, TypeError, OverflowError, AttributeError):
         raise ValueError(f"expires_at {expires_at!r} is not an ISO 8601 instant") from None
     if instant <= now:
@@ -259,13 +260,13 @@ class ApiTokenService:
             ).one_or_none()
             if row is None or row.revoked_at is not None:
                 raise TokenRefused("the token is invalid or revoked")
-            expires_at = _aware(row.expires_at)
+            expires_at = utc_if_instant(row.expires_at)
             if expires_at is not None and expires_at <= now:
                 raise TokenRefused(
                     f"the token expired at {expires_at.isoformat()}; ask an admin for a new one "
                     "(`opsrel tokens create ... --expires-in 30d`)")
             found = AuthenticatedToken(row.token_id, row.operator_id, Role(row.role))
-            last_used = _aware(row.last_used_at)
+            last_used = utc_if_instant(row.last_used_at)
             stale = now - dt.timedelta(seconds=LAST_USED_RESOLUTION_SECONDS)
             if last_used is None or last_used <= stale:
                 uow.session.execute(
@@ -290,9 +291,3 @@ class ApiTokenService:
         with UnitOfWork(self._engine) as uow:
             rows = uow.session.scalars(sa.select(ApiToken).order_by(ApiToken.token_id))
             return [ApiTokenView.of(r) for r in rows]
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsrel_core.domain.instants import to_utc
 from opsrel_core.domain import error_codes, operator_names
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import AuditLog, BatchExecution, Base, utcnow
@@ -117,7 +118,7 @@ class AuditLogView:
         of the log is shown with them masked, never as stored.
         """
         values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
-        values["occurred_at"] = _utc(row.occurred_at)
+        values["occurred_at"] = to_utc(row.occurred_at)
         values["reason"] = redact_text(values["reason"])
         values["before_state"] = redact_state(values["before_state"])
         values["after_state"] = redact_state(values["after_state"])
@@ -205,7 +206,7 @@ def json_safe(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dt.datetime):
-        return _utc(value).isoformat()
+        return to_utc(value).isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (decimal.Decimal, uuid.UUID)):
@@ -314,7 +315,7 @@ def audit_change(
     # transaction), not an ORM object: the unit of work was most of an audited action's client
     # CPU (benchmark B7). The table stays append-only: nothing here updates or deletes.
     values = dict(
-        occurred_at=_utc(at) if at else utcnow(),
+        occurred_at=to_utc(at) if at else utcnow(),
         operator_id=operator_id,
         action_type=kind.value,
         action=action,
@@ -553,9 +554,9 @@ class AuditLogService:
             if value is not None:
                 stmt = stmt.where(column == value)
         if since is not None:
-            stmt = stmt.where(AuditLog.occurred_at >= _utc(since))
+            stmt = stmt.where(AuditLog.occurred_at >= to_utc(since))
         if until is not None:
-            stmt = stmt.where(AuditLog.occurred_at < _utc(until))
+            stmt = stmt.where(AuditLog.occurred_at < to_utc(until))
         if before_audit_id is not None:
             stmt = stmt.where(AuditLog.audit_id < before_audit_id)
         with UnitOfWork(self._engine) as uow:
@@ -585,13 +586,6 @@ def _target_id(target: object) -> str:
 
 def _execution_id(target: object) -> str | None:
     return target.execution_id if isinstance(target, BatchExecution) else None
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite returns naive datetimes; everything stored is UTC.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
 
 
 def require_attribution(operator_id: object, reason: object) -> tuple[str, str]:

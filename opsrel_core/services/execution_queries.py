@@ -107,9 +107,9 @@ class ExecutionQueries:
         if filters.partition_to is not None:
             stmt = stmt.where(first <= filters.partition_to)
         if filters.since is not None:
-            stmt = stmt.where(e.created_at >= _utc(filters.since))
+            stmt = stmt.where(e.created_at >= to_utc(filters.since))
         if filters.until is not None:
-            stmt = stmt.where(e.created_at < _utc(filters.until))
+            stmt = stmt.where(e.created_at < to_utc(filters.until))
         if cursor is not None:
             at, key = _execution_cursor(cursor)
             # A row-value comparison, so that the database seeks the (created_at, execution_id)
@@ -123,7 +123,7 @@ class ExecutionQueries:
         following = None
         if len(rows) > limit:
             last_row = views[-1]
-            following = encode_cursor({"c": _utc(last_row.created_at).isoformat(),
+            following = encode_cursor({"c": to_utc(last_row.created_at).isoformat(),
                                        "i": last_row.execution_id})
         return views, following
 
@@ -131,7 +131,7 @@ class ExecutionQueries:
 def _execution_cursor(cursor: str) -> tuple[dt.datetime, str]:
     payload = decode_cursor(cursor)
     try:
-        return _utc(dt.datetime.fromisoformat(payload["c"])), str(payload["i"])
+        return to_utc(dt.datetime.fromisoformat(payload["c"])), str(payload["i"])
     except (KeyError, TypeError, ValueError):
         raise ValueError("invalid cursor") from None
 
@@ -146,10 +146,5 @@ def _view(row: sa.Row) -> ExecutionView:
     values["status"] = ExecutionStatus(values["status"])
     for name in _VIEW_TIMES:
         if values[name] is not None:
-            values[name] = _utc(values[name])
+            values[name] = to_utc(values[name])
     return ExecutionView(**values)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    # Raises ValueError for an instant outside years 1..9999 in UTC (bad input, not a crash).
-    return to_utc(value)

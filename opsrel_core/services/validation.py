@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsrel_core.domain.instants import utc_if_instant
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import (
     RULE_SEVERITIES,
@@ -49,11 +50,6 @@ def rule_version_hash(definition: dict[str, Any], severity: str) -> str:
     """
     text = canonical_json({"definition": definition, "severity": severity})
     return HASH_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite returns naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +140,7 @@ def _result_view(row: sa.Row) -> ValidationResultView:
         measured_value=result.measured_value,
         bound=result.bound,
         sample_failures=result.sample_failures,
-        created_at=_aware(result.created_at),
+        created_at=utc_if_instant(result.created_at),
     )
 
 
@@ -490,5 +486,5 @@ class ValidationService:
             description=rule.description,
             version_hash=version.version_hash,
             definition=version.definition,
-            created_at=_aware(version.created_at),
+            created_at=utc_if_instant(version.created_at),
         )
