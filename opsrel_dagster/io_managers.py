@@ -267,25 +267,3 @@ class VersionedIOManager(dg.ConfigurableIOManager):
                 partition_key=partition_key,
             )
         return read_version(version)
-
-
-def load_active_result(engine, asset_key: str, partition_key: str) -> Any:  # type: ignore[no-untyped-def]
-    """What a reader outside a run gets: the data of the active version of an asset partition.
-
-    Args:
-        engine: engine of the ops database.
-        asset_key: e.g. ``"ontime_performance"``; partition_key: e.g. ``"2013-01-01"``.
-
-    Returns:
-        The stored object (for the flights assets a ``Stamped`` with ``.frame``).
-
-    Raises:
-        BatchExecutionException: BAT-006 when the partition has no active version.
-    """
-    version = ResultVersionService(engine).get_active_version(asset_key, partition_key)
-    if version is None:
-        raise BatchExecutionException(
-            error_codes.BAT_NO_ACTIVE_VERSION,
-            f"{asset_key} partition {partition_key} has no active result version",
-        )
-    return read_version(version)

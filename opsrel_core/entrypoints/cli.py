@@ -178,11 +178,6 @@ def db_grant(app_role: str, create_role: bool, as_sql: bool) -> None:
                "and only read and append to ops.audit_log")
 
 
-def main() -> None:
-    """Run the core CLI (without the Dagster commands)."""
-    cli()
-
-
 def _engine():  # type: ignore[no-untyped-def]
     from opsrel_core.persistence.engine import make_engine
 

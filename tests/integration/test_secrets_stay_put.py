@@ -399,7 +399,7 @@ def test_the_api_process_logs_no_secret(sqlite_database_url, tmp_path):
     out_path, err_path = tmp_path / "api.out", tmp_path / "api.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from opsrel_core.entrypoints.cli import main; main()",
+            [sys.executable, "-c", "from opsrel_core.entrypoints.cli import cli; cli()",
              "api", "serve", "--port", str(port)],
             cwd=REPO, env=env, stdout=out, stderr=err, start_new_session=True,
         )

@@ -122,8 +122,3 @@ def store_snapshot(frame: pd.DataFrame, snapshot_dir: Path, partition_key: str) 
             os.unlink(tmp_name)
         raise
     return StoredSnapshot(snapshot_id, path, written=True)
-
-
-def read_snapshot(path: Path) -> pd.DataFrame:
-    """Read a stored snapshot back (canonical row order, pandas' inferred types)."""
-    return pd.read_csv(path, compression="gzip")
