@@ -149,3 +149,20 @@ def engine(database_url) -> Iterator[sa.Engine]:
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
+
+
+TIERS = {
+    "unit": "unit",            # domain and services, no database server, seconds
+    "integration": "core",     # the core on SQLite and PostgreSQL
+    "dagster": "dagster",      # real Dagster instances (and processes) on the ops schema
+    "api": "api",              # the admin API over HTTP
+    "console": "console",      # the operator console, in real browsers
+}
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Mark each test with its tier, named by its folder (``pytest -m unit``, ``-m core``...)."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        tier = TIERS.get(parts[1]) if len(parts) > 2 and parts[0] == "tests" else None
+        item.add_marker(getattr(pytest.mark, tier or "suite"))
