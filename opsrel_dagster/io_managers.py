@@ -22,6 +22,8 @@ import hashlib
 import os
 import pickle
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -87,9 +89,16 @@ def write_once(directory: Path, data: bytes) -> tuple[str, Path]:
     return f"sha256:{digest}", path
 
 
+def file_uri_path(uri: str) -> Path:
+    """The local path of a ``file://`` URI as ``Path.as_uri`` writes it, percent-decoded (an
+    hourly key's ``:`` is stored as ``%3A``: ``.../2013-11-03-01%3A00-0500.pkl``)."""
+    parsed = urllib.parse.urlparse(uri)
+    return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else Path(uri)
+
+
 def read_version(version: ResultVersionView) -> Any:
     """Load the data of a stored version (``storage_uri`` is a ``file://`` URI)."""
-    path = Path(version.storage_uri.removeprefix("file://"))
+    path = file_uri_path(version.storage_uri)
     with path.open("rb") as fh:
         return pickle.load(fh)
 

@@ -28,6 +28,7 @@ from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.job_spec import OpsrelJob
+from opsrel_dagster.io_managers import file_uri_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +81,7 @@ def reproduce_execution(
     context = ExecutionContextService(engine).get_context(execution_id)
     partition = context.parameters.get("partition_key")
     snapshot = SnapshotService(engine).get_snapshot(context.snapshot_ids[0]) if context.snapshot_ids else None
-    snapshot_path = Path(snapshot.storage_uri.removeprefix("file://")) if snapshot else None
+    snapshot_path = file_uri_path(snapshot.storage_uri) if snapshot else None
     if partition is None or snapshot_path is None or not snapshot_path.exists():
         raise InputDataException(
             error_codes.INP_NO_SOURCE_DATA,

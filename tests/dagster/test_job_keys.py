@@ -130,3 +130,17 @@ def test_db_upgrade_registers_the_code_locations_jobs(tmp_path: Path, monkeypatc
         assert tuple(keys) == (365, "2013-01-01", "2013-12-31")
     finally:
         engine.dispose()
+
+
+def test_a_version_stored_under_an_hourly_key_reads_back(tmp_path: Path):
+    import pickle
+
+    from opsrel_dagster.io_managers import file_uri_path
+
+    stored = tmp_path / "flight_category" / "2013-11-03-01:00-0500.pkl"
+    stored.parent.mkdir()
+    stored.write_bytes(pickle.dumps({"rows": 3}))
+    uri = stored.resolve().as_uri()
+    assert "%3A" in uri  # Path.as_uri percent-encodes the key's colons
+    assert file_uri_path(uri) == stored.resolve()
+    assert pickle.loads(file_uri_path(uri).read_bytes()) == {"rows": 3}
