@@ -22,9 +22,10 @@ from opsrel_dagster import cli_replay  # noqa: F401 - registers `opsrel replay .
 
 def _register_declared_jobs(database_url: str) -> str:
     from opsrel_core.persistence.engine import make_engine
-    from opsrel_dagster.definitions import JOBS
+    from opsrel_dagster.assembly import load_assembly
     from opsrel_dagster.registration import register_jobs
 
+    JOBS = load_assembly().jobs
     engine = make_engine(database_url)
     try:
         changed = register_jobs(engine, JOBS.values())

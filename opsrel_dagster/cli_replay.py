@@ -53,10 +53,10 @@ def declared_job(job_id: str | None):  # type: ignore[no-untyped-def]
     Raises:
         click.BadParameter: no such declared job (exit 2; the message lists the declared ids).
     """
-    from opsrel_dagster.definitions import opsrel_job
+    from opsrel_dagster.assembly import load_assembly
 
     try:
-        return opsrel_job(job_id)
+        return load_assembly().job(job_id)
     except LookupError as exc:
         raise click.BadParameter(str(exc), param_hint="--job") from None
 
@@ -144,8 +144,9 @@ def replay_alert(alert_id: int, **options: Any) -> None:
     except OpsException as exc:
         click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
         sys.exit(EXIT_REFUSED)
-    from opsrel_dagster.definitions import JOBS
+    from opsrel_dagster.assembly import load_assembly
 
+    JOBS = load_assembly().jobs
     if options["job_id"] not in (None, ask.job_id) or ask.job_id not in JOBS:
         # The alert says which job to replay; one this code location does not declare is
         # replayed where it is declared (or through the API).

@@ -1,84 +1,35 @@
-"""The one assembly point of the opsrel code location (``workspace.yaml`` loads ``defs``).
+"""The one assembly point of the example code location (``workspace.yaml`` loads ``defs``).
 
-Each domain under ``defs/`` declares its job (``job_spec.OpsrelJob``); this module collects the
-declarations in ``JOBS``, merges their definitions, and builds opsrel's sensors from them. The
-runner, ``opsrel reproduce`` and the CLI take a job from here (``opsrel_job``) and never import
-a domain.
+Each domain under ``defs/`` declares its job (``job_spec.OpsrelJob``); this module lists the
+declarations once in ``ASSEMBLY`` (``assembly.Assembly``), which binds the library's resources
+and builds opsrel's sensors. The runner, ``opsrel reproduce`` and the CLI take a job from the
+assembly (``assembly.load_assembly``) and never import a domain.
 """
 
-import dagster as dg
-
-from opsrel_dagster.alerting import make_alert_dispatch_sensor
+from opsrel_dagster.assembly import Assembly
 from opsrel_dagster.defs.flights import FLIGHTS
 from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.landing_sensor import make_landing_sensor
-from opsrel_dagster.openlineage import make_lineage_dispatch_sensor
-from opsrel_dagster.replay_sensor import make_replay_launch_sensor
-from opsrel_dagster.sensors import (
-    make_late_partition_sensor, make_projection_sensor, make_run_failure_sensor,
-)
 
-JOBS: dict[str, OpsrelJob] = {job.job_id: job for job in (FLIGHTS,)}
+ASSEMBLY = Assembly([FLIGHTS])
+"""The example code location's jobs; the first is the default job of a command without
+``--job``."""
+
+JOBS: dict[str, OpsrelJob] = ASSEMBLY.jobs
 """Every declared job of the code location, by job id."""
 
 
 def opsrel_job(job_id: str | None = None) -> OpsrelJob:
-    """The declared job ``job_id``; without one, the code location's only job.
+    """The declared job ``job_id``; without one, the default job (``Assembly.job``).
 
     Raises:
-        LookupError: no job of that id, or several jobs and none named (the message lists the
-            declared ids).
+        LookupError: no job of that id (the message lists the declared ids).
     """
-    if job_id is None and len(JOBS) == 1:
-        return next(iter(JOBS.values()))
-    if job_id in JOBS:
-        return JOBS[job_id]
-    raise LookupError(f"no declared job {job_id!r}; the code location declares "
-                      f"{', '.join(sorted(JOBS))}")
+    return ASSEMBLY.job(job_id)
 
 
 def blocking_checks() -> dict[str, frozenset[str]]:
     """The blocking asset checks of every declared job, by asset key."""
-    found: dict[str, frozenset[str]] = {}
-    for job in JOBS.values():
-        found.update(job.blocking_checks())
-    return found
+    return ASSEMBLY.blocking_checks()
 
 
-def _sensors() -> list[dg.SensorDefinition]:
-    sensors = [
-        make_projection_sensor(
-            partitions_by_job={j.job_id: j.partitions_def for j in JOBS.values()},
-            lineage_by_job={j.job_id: j.lineage for j in JOBS.values()},
-            blocking_checks=blocking_checks(),
-            jobs=tuple(JOBS.values()),
-        ),
-        make_run_failure_sensor(),
-        make_late_partition_sensor(),
-        make_alert_dispatch_sensor(),
-        make_lineage_dispatch_sensor(),
-    ]
-    for position, job in enumerate(JOBS.values()):
-        # The first declared job keeps the plain sensor names: a sensor's cursor is kept under
-        # its name, so renaming it would make a running deployment forget what it launched.
-        suffix = "" if position == 0 else f"_{job.job_id}"
-        if job.landing_file is not None:
-            sensors.append(make_landing_sensor(job.job_id, job.asset_selection,
-                                               job.partitions_def,
-                                               name=f"opsrel_landing_sensor{suffix}",
-                                               landing_file=job.landing_file))
-        sensors.append(make_replay_launch_sensor(job.job_id, job.asset_selection,
-                                                 job.partitions_def,
-                                                 name=f"opsrel_replay_launch_sensor{suffix}"))
-    return sensors
-
-
-defs = dg.Definitions.merge(
-    *(job.definitions for job in JOBS.values()),
-    dg.Definitions(
-        # Small pandas steps: one process per run, not per step (measured here: about 4 s a
-        # partition, against about 20 s with the multiprocess executor).
-        executor=dg.in_process_executor,
-        sensors=_sensors(),
-    ),
-)
+defs = ASSEMBLY.definitions()

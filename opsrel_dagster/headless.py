@@ -23,6 +23,7 @@ from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.assembly import Assembly, load_assembly
 from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
 from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
 from opsrel_dagster.registration import register_jobs
@@ -133,21 +134,21 @@ class HeadlessRunner:
     """
 
     def __init__(self, settings: OpsSettings, instance: dg.DagsterInstance, engine: sa.Engine,
-                 job: OpsrelJob | None = None):
+                 job: OpsrelJob | None = None, assembly: Assembly | None = None):
         # The jobs come from the assembly: the runner never imports a domain.
-        from opsrel_dagster import definitions
-
+        self.assembly = assembly or load_assembly()
         self.settings = settings
         self.instance = instance
         self.engine = engine
-        self.job = job or definitions.opsrel_job()
+        self.job = job or self.assembly.job()
+        jobs = self.assembly.jobs.values()
         # The catalog must know every declared job's keys before a run of it is projected
         # (the projection finds a run's job there) or replayed (the core expands ranges there).
-        register_jobs(engine, definitions.JOBS.values())
+        register_jobs(engine, jobs)
         self.projection = RunProjection(
-            instance, engine, {j.job_id: j.partitions_def for j in definitions.JOBS.values()},
-            lineage_by_job={j.job_id: j.lineage for j in definitions.JOBS.values()},
-            blocking_checks=definitions.blocking_checks(),
+            instance, engine, {j.job_id: j.partitions_def for j in jobs},
+            lineage_by_job={j.job_id: j.lineage for j in jobs},
+            blocking_checks=self.assembly.blocking_checks(),
         )
 
     @classmethod
@@ -158,14 +159,14 @@ class HeadlessRunner:
         Raises:
             LookupError: no declared job ``job_id``.
         """
-        from opsrel_dagster import definitions
-
-        job = definitions.opsrel_job(job_id)
+        assembly = load_assembly()
+        job = assembly.job(job_id)
         settings = OpsSettings.from_env()
         settings.home.mkdir(parents=True, exist_ok=True)
         ensure_dagster_home(settings)
         migrate.upgrade(settings.database_url)
-        return cls(settings, dg.DagsterInstance.get(), make_engine(settings.database_url), job)
+        return cls(settings, dg.DagsterInstance.get(), make_engine(settings.database_url), job,
+                   assembly)
 
     def partition_keys(self, start: str | dt.date, end: str | dt.date) -> list[str]:
         """The runner's job's partitions from ``start`` to ``end`` inclusive
@@ -239,7 +240,7 @@ class HeadlessRunner:
             self.job.materializable(),
             partition_key=days[0] if len(days) == 1 else None,
             instance=self.instance,
-            resources=self.job.resources(),
+            resources=self.assembly.resources(self.job),
             tags=tags,
             run_config=QUIET_RUN_CONFIG,
             raise_on_error=False,

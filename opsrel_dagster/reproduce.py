@@ -28,6 +28,7 @@ from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.job_spec import OpsrelJob
+from opsrel_dagster.assembly import LIBRARY_RESOURCES
 from opsrel_dagster.io_managers import file_uri_path
 
 
@@ -110,7 +111,7 @@ def reproduce_execution(
                 job.assets(),
                 partition_key=partition,
                 instance=instance,
-                resources=job.resources(),
+                resources={**LIBRARY_RESOURCES, **job.resources()},
                 run_config=context.parameters.get("run_config") or {},
                 tags={
                     opsrel_tags.OPERATOR: "opsrel reproduce",
