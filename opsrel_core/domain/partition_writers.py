@@ -7,6 +7,7 @@ BAT-012 and writes nothing; the landing sensor waits and asks again on a later t
 """
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 
 from opsrel_core.domain import error_codes
@@ -25,7 +26,8 @@ class InFlight:
         ident: the execution id or the replay id (as text).
         status: its status.
         partitions: the keys it writes, when known exactly (a single-partition execution, a
-            replay's plan); else None and ``range_start..range_end`` (inclusive) is used.
+            replay's plan, a range run whose ends are keys of the job's registered order);
+            else None and ``range_start..range_end`` (inclusive, string order) is used.
     """
 
     kind: str
@@ -35,10 +37,15 @@ class InFlight:
     range_start: str | None = None
     range_end: str | None = None
 
+    @functools.cached_property
+    def _partition_set(self) -> frozenset[str] | None:
+        # A full replay of an hourly job plans thousands of keys: look them up, not along.
+        return None if self.partitions is None else frozenset(self.partitions)
+
     def covers(self, key: str) -> bool:
         """True when this run may write partition ``key``."""
-        if self.partitions is not None:
-            return key in self.partitions
+        if self._partition_set is not None:
+            return key in self._partition_set
         if self.range_start is None:
             return False
         return self.range_start <= key <= (self.range_end or self.range_start)

@@ -102,6 +102,27 @@ class PartitionSet:
                              f"before {first!r} in the job's order")
         return list(self.listed[low:high + 1])  # type: ignore[index]
 
+    def span(self, first: str, last: str | None) -> tuple[str, ...] | None:
+        """The listed keys a range run over ``first..last`` covers (``last`` None: ``first``
+        alone), in the job's order; None when the set has no listed keys or an end is not one
+        of them (the caller then compares as text)."""
+        if self._positions is None:
+            return None
+        try:
+            return tuple(self.between(first, last or first))
+        except ValueError:
+            return None
+
+    @functools.cached_property
+    def sorts_as_text(self) -> bool:
+        """True when the key order is string order (ISO dates, Dagster's hourly and monthly
+        keys); False for listed keys in another order (static keys as declared)."""
+        positions = self._positions
+        if positions is None:
+            return True
+        keys = list(positions)
+        return all(a < b for a, b in zip(keys, keys[1:]))
+
     def describe(self) -> str:
         """A short human form, e.g. ``daily 2013-01-01..2013-12-31`` or
         ``hourly 2013-01-01-00:00..2013-12-31-23:00 (8760 keys)``."""

@@ -336,7 +336,8 @@ def executions() -> None:
 @click.option("--job", "job_id", default=None, help="Only this job.")
 @click.option("--status", type=click.Choice(["READY", "RUNNING", "SUCCESS", "FAILED", "STOPPED"]), default=None)
 @click.option("--partition", default=None,
-              help="Only runs that covered this partition (YYYY-MM-DD): its own and range runs over it.")
+              help="Only runs that covered this partition key (as the job spells it: 2013-01-03, "
+                   "2013-11-03-01:00-0500): its own and range runs over it.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")

@@ -150,17 +150,24 @@ class ReplayHistory:
 
 @dataclasses.dataclass(frozen=True)
 class ChildRun:
-    """What status derivation needs of one child execution (range runs cover start..end)."""
+    """What status derivation needs of one child execution (range runs cover start..end).
+
+    ``keys``: the keys a range run covers in the job's registered order (``_child_run``);
+    None: ``range_start..range_end`` in string order.
+    """
 
     partition_key: str | None
     range_start: str | None
     range_end: str | None
     status: ExecutionStatus
+    keys: frozenset[str] | None = None
 
     def covers(self, partition: str) -> bool:
         """True when this run materializes ``partition``."""
         if self.partition_key is not None:
             return self.partition_key == partition
+        if self.keys is not None:
+            return partition in self.keys
         if self.range_start is not None and self.range_end is not None:
             return self.range_start <= partition <= self.range_end
         return False
@@ -376,10 +383,12 @@ class ReplayService:
         """A SUCCESS execution of the partition (its own or a range covering it) that started at
         or after ``since`` (UTC), or None: such a run already read every input as of ``since``."""
         with UnitOfWork(self._engine) as uow:
+            order = _order(uow.session, job_id)
             for execution in _covering(uow.session, job_id, [partition_key]):
                 started = _aware(execution.started_at)
                 if (execution.status == ExecutionStatus.SUCCESS.value and started is not None
-                        and started >= since):
+                        and started >= since
+                        and _child_run(execution, order).covers(partition_key)):
                     return execution.execution_id
         return None
 
@@ -468,11 +477,8 @@ class ReplayService:
         expected = _keys(expected_partitions)
 
         def decide(session: Session, row: Replay) -> dict[str, Any]:
-            children = [
-                ChildRun(e.partition_key, e.partition_range_start, e.partition_range_end,
-                         ExecutionStatus(e.status))
-                for e in _children(session, replay_id)
-            ]
+            order = _order(session, row.job_id)
+            children = [_child_run(e, order) for e in _children(session, replay_id)]
             wanted = derive_status(ReplayStatus(row.status), children, expected)
             if wanted.value == row.status:
                 return {}
@@ -661,26 +667,51 @@ def _active_executions(session: Session, job: BatchJob, keys: Sequence[str]) -> 
 
 
 def _covering(session: Session, job_id: str, keys: Sequence[str]) -> list[BatchExecution]:
-    """The job's executions of any of ``keys`` (their own partition, or a range covering one)."""
+    """The job's executions of any of ``keys`` (their own partition, or a range covering one:
+    ``_child_run(row, _order(...)).covers`` says which keys it covers)."""
     if not keys:
         return []
     rows: list[BatchExecution] = []
     for chunk in _chunks(keys):
         rows.extend(session.scalars(sa.select(BatchExecution).where(
             BatchExecution.job_id == job_id, BatchExecution.partition_key.in_(chunk))))
-    low, high = min(keys), max(keys)
-    rows.extend(session.scalars(sa.select(BatchExecution).where(
-        BatchExecution.job_id == job_id, BatchExecution.partition_key.is_(None),
-        BatchExecution.partition_range_start <= high, BatchExecution.partition_range_end >= low)))
+    ranges = sa.select(BatchExecution).where(BatchExecution.job_id == job_id,
+                                             BatchExecution.partition_key.is_(None))
+    order = _order(session, job_id)
+    if order is None or order.sorts_as_text:
+        # Key order is string order here, so the database can narrow the range runs.
+        low, high = min(keys), max(keys)
+        ranges = ranges.where(BatchExecution.partition_range_start <= high,
+                              BatchExecution.partition_range_end >= low)
+    rows.extend(session.scalars(ranges))
     return rows
+
+
+def _order(session: Session, job_id: str) -> PartitionSet | None:
+    """The job's partition set (its registered key order), read once per transaction; None
+    for a job not in the catalog."""
+    cache = session.info.setdefault("opsrel.partition_sets", {})
+    if job_id not in cache:
+        job = session.get(BatchJob, job_id)
+        cache[job_id] = None if job is None else partition_set_of(session, job)
+    return cache[job_id]
+
+
+def _child_run(row: BatchExecution, order: PartitionSet | None) -> ChildRun:
+    """A child execution; a range run's keys in the job's order when its ends are keys of it."""
+    span = (None if order is None or row.partition_key is not None
+            or row.partition_range_start is None
+            else order.span(row.partition_range_start, row.partition_range_end))
+    return ChildRun(row.partition_key, row.partition_range_start, row.partition_range_end,
+                    ExecutionStatus(row.status), None if span is None else frozenset(span))
 
 
 def _latest_executions(session: Session, job_id: str, keys: Sequence[str]) -> dict[str, str]:
     """Per key, the job's most recently created execution of that partition."""
     latest: dict[str, BatchExecution] = {}
+    order = _order(session, job_id)
     for row in _covering(session, job_id, keys):
-        child = ChildRun(row.partition_key, row.partition_range_start, row.partition_range_end,
-                         ExecutionStatus(row.status))
+        child = _child_run(row, order)
         for key in ([row.partition_key] if row.partition_key is not None else keys):
             if child.covers(key) and (key not in latest or (_aware(row.created_at), row.execution_id)
                                       > (_aware(latest[key].created_at), latest[key].execution_id)):
@@ -692,10 +723,13 @@ def _in_flight(session: Session, job_id: str, keys: Sequence[str]
                ) -> list[partition_writers.InFlight]:
     """Executions READY/RUNNING and replays REQUESTED/RUNNING/STOPPING of the job that may
     write one of ``keys``."""
+    order = _order(session, job_id)
     found = [
         partition_writers.InFlight(
             "execution", row.execution_id, row.status,
-            partitions=None if row.partition_key is None else (row.partition_key,),
+            partitions=(row.partition_key,) if row.partition_key is not None else (
+                None if order is None or row.partition_range_start is None
+                else order.span(row.partition_range_start, row.partition_range_end)),
             range_start=row.partition_range_start, range_end=row.partition_range_end)
         for row in _covering(session, job_id, keys)
         if row.status in partition_writers.EXECUTION_IN_FLIGHT

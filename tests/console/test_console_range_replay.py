@@ -173,3 +173,35 @@ def test_start_a_range_replay_in_the_browser(console_site, loopback_page):
     assert loopback_page.blocked == []
     [replay] = replays_of(console_site.database_url)
     assert (replay.partition_start, replay.partition_end, replay.reason) == (START, END, REASON)
+
+
+def test_a_range_over_the_fall_back_day_of_an_hourly_job(console_site):
+    """An hourly job the application registered: the form takes Dagster's keys, the preview
+    lists the day's 25 hours (its repeated hour twice) and the confirmation records them."""
+    from opsrel_core.services.batch_jobs import BatchJobCatalog, JobRegistration
+    from tests.support.hourly_keys import day_of, hourly_keys
+
+    hours = hourly_keys()
+    engine = make_engine(console_site.database_url)
+    try:
+        BatchJobCatalog(engine).register(JobRegistration(
+            "weather_hourly", "Weather per hour", "hourly", ("weather_observations",), "hourly",
+            hours))
+    finally:
+        engine.dispose()
+    client = console_site.signed_in("operator")
+    csrf = client.csrf_of(PAGE)
+    form = _form(csrf, job_id="weather_hourly", start="2013-11-03-00:00", end="2013-11-03-23:00")
+    preview = client.post(f"{PAGE}/preview", form)
+    assert preview.status_code == 200, preview.text
+    plan = preview.text.split('id="replay-plan"')[1].split("</table>")[0]
+    assert re.findall(r'<tr><td class="code">([^<]+)</td>', plan) == day_of(hours, "2013-11-03")
+    assert "This replay runs 25 partitions" in preview.text
+    started = client.post(f"{PAGE}/start", {**form, "request_key": _request_key(preview.text)},
+                          allow_redirects=False)
+    assert started.status_code == 303, started.text
+    [replay] = replays_of(console_site.database_url, job_id="weather_hourly")
+    assert replay.partition_keys == tuple(day_of(hours, "2013-11-03"))
+    refused = client.post(f"{PAGE}/preview", {**form, "start": "2013-03-10-02:00",
+                                              "end": "2013-03-10-05:00"})
+    assert refused.status_code == 422 and _error_code(refused.text) == error_codes.BAT_REPLAY_INVALID

@@ -192,3 +192,46 @@ def test_a_range_run_counts_for_every_hour_it_covers_in_the_metrics(engine, regi
     executions.fail_execution("weather-fall-back", error_codes.INP_EMPTY_FILE)
     snapshot = OpsMetricsReader(engine).read()
     assert snapshot.partitions_without_active_version[JOB] == 25
+
+
+# -- static keys: their declared order is not string order -----------------------------------
+
+AIRPORTS = JobRegistration("weather_airports", "Per airport", "static", ("weather_by_airport",),
+                           "static", ("LGA", "JFK", "EWR"))
+
+
+def test_static_keys_range_and_range_runs_follow_the_declared_order(engine, catalog):
+    from opsrel_core.errors import ConflictException
+    from opsrel_core.services.replays import ReplayStatus
+
+    assert catalog.register(AIRPORTS) is True
+    job = AIRPORTS.job_id
+    replays = ReplayService(engine)
+    plan = replays.plan(ReplayAsk("range", job, "kim", "all three", None, "LGA", "EWR"))
+    assert plan.partitions == ("LGA", "JFK", "EWR")
+    with pytest.raises(BatchExecutionException, match="reversed"):
+        replays.plan(ReplayAsk("range", job, "kim", "backwards", None, "EWR", "LGA"))
+    # a range run LGA..JFK (declared order; as text it would be reversed) is in flight
+    executions = BatchExecutionService(engine)
+    executions.register_execution(ExecutionSpec(
+        execution_id="airports-range", job_id=job, partition_range=("LGA", "JFK"),
+        trigger_type=TriggerType.MANUAL, operator_id="op"))
+    assert replays.busy_partitions(job, ["LGA", "JFK", "EWR"]) == {
+        "LGA": ["execution airports-range (READY)"], "JFK": ["execution airports-range (READY)"]}
+    with pytest.raises(ConflictException) as busy:
+        replays.replay_single(job_id=job, partition_key="JFK", operator_id="kim", reason="x")
+    assert busy.value.code == error_codes.BAT_PARTITION_BUSY
+    executions.start_execution("airports-range")
+    executions.complete_execution("airports-range")
+    # a replay of LGA and JFK whose one child is a range run over both succeeds
+    replay = replays.replay_range(job_id=job, start="LGA", end="JFK", partition_keys=None,
+                                  operator_id="kim", reason="redo")
+    assert replay.partition_keys == ("LGA", "JFK")
+    executions.register_execution(ExecutionSpec(
+        execution_id="airports-replay", job_id=job, partition_range=("LGA", "JFK"),
+        replay_id=replay.replay_id, trigger_type=TriggerType.REPLAY, operator_id="kim"))
+    executions.start_execution("airports-replay")
+    executions.complete_execution("airports-replay")
+    assert replays.refresh_status(replay.replay_id, ["LGA", "JFK"]).status is ReplayStatus.SUCCESS
+    assert replays.parent_execution_id(job, "JFK") == "airports-replay"
+    assert replays.parent_execution_id(job, "EWR") is None

@@ -86,3 +86,13 @@ def test_without_listed_keys_the_daily_rules_hold():
     with pytest.raises(ValueError, match="has no listed keys"):
         PartitionSet("hourly", "2013-01-01-00:00", None).between("2013-01-01-00:00",
                                                                   "2013-01-01-03:00")
+
+
+def test_span_of_a_range_run_and_whether_keys_sort_as_text():
+    assert STATIC.span("ewr", "lga") == ("ewr", "jfk", "lga")
+    assert STATIC.span("jfk", None) == ("jfk",)
+    assert STATIC.span("ewr", "nowhere") is None
+    assert PartitionSet("daily", "2013-01-01", "2013-12-31").span("2013-01-01", "2013-01-02") is None
+    assert not STATIC.sorts_as_text
+    assert HOURLY.sorts_as_text  # Dagster's hourly keys, the repeated hour's offset included
+    assert PartitionSet("daily").sorts_as_text

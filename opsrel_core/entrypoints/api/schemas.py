@@ -28,7 +28,8 @@ UtcInstant = Annotated[dt.datetime, AfterValidator(to_utc)]
 
 
 class StartRequest(BaseModel):
-    """Manual start of a job: one partition, or an inclusive range of daily partitions."""
+    """Manual start of a job: one partition, or an inclusive range of partitions (from one key
+    to another in the job's own key order: hourly, daily, monthly or static)."""
 
     partition: PartitionKey | None = None
     partition_start: PartitionKey | None = None

@@ -102,8 +102,11 @@ async def range_replay_start(
 
 def partition_statuses(history: ReplayHistory) -> list[dict[str, Any]]:
     """Each partition of a replay with its newest execution (None: not launched yet), in the
-    order of the replay's plan; a range execution stands for every partition it covers."""
+    order of the replay's plan; a range execution stands for every partition it covers (by the
+    plan's order when both its ends are planned keys: hourly and static keys need not sort as
+    text)."""
     keys = list(history.replay.partition_keys or ())
+    position = {k: i for i, k in enumerate(keys)}
     latest: dict[str, Any] = {}
     for child in history.executions:  # oldest first: a later run replaces an earlier one
         e = child.execution
@@ -111,7 +114,11 @@ def partition_statuses(history: ReplayHistory) -> list[dict[str, Any]]:
             covered = [e.partition_key]
         else:
             start, end = e.partition_range_start or "", e.partition_range_end or ""
-            covered = [k for k in keys if start <= k <= end] or [f"{start}…{end}"]
+            if start in position and end in position:
+                covered = keys[position[start]:position[end] + 1]
+            else:
+                covered = [k for k in keys if start <= k <= end]
+            covered = covered or [f"{start}…{end}"]
         for key in covered:
             latest[key] = child
             if key not in keys:
