@@ -369,15 +369,18 @@ class HeadlessRunner:
         return found
 
     def _summary(self, key: str, run_id: str, seconds: float) -> PartitionSummary:
+        from opsrel_core.services.result_versions import ResultVersionService
+
         execution = self.projection.project_run(run_id)
         job = self.job
-        rows: dict[str, int] = {}
+        # The rows each result version recorded (any job: its IO manager counted them).
+        rows: dict[str, int] = {
+            v.asset_key: v.row_count
+            for v in ResultVersionService(self.engine).versions_of_execution(run_id)
+            if v.partition_key == key and v.row_count is not None}
         snapshot_id = None
         result_flights = None
         for asset, materialization in self._materializations(run_id):
-            count = materialization.metadata.get("dagster/row_count")
-            if count is not None:
-                rows[asset] = int(getattr(count, "value", count))
             metadata = materialization.metadata
             if asset == job.snapshot_asset and job.snapshot_metadata_key in metadata:
                 snapshot_id = str(getattr(metadata[job.snapshot_metadata_key], "value", ""))
