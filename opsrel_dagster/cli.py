@@ -76,7 +76,7 @@ def run_command(date_from: str, date_to: str, job_id: str | None, as_json: bool)
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
     else:
-        click.echo(runner.render_table(summaries))
+        click.echo(runner.render_table(summaries, runner.job.summary_metadata_key or "summary_figure"))
     if any(s.status != "SUCCESS" for s in summaries):
         sys.exit(1)
 

@@ -270,7 +270,7 @@ def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
                               indent=2, default=str))
     else:
         if summaries:
-            click.echo(runner.render_table(summaries))
+            click.echo(runner.render_table(summaries, runner.job.summary_metadata_key or "summary_figure"))
         else:
             click.echo("this request was already recorded; nothing was run again")
         click.echo(f"replay {replay.replay_id}: {status}")

@@ -51,15 +51,17 @@ class PartitionSummary:
     """Outcome of one partition's run.
 
     Attributes:
-        partition_key: the day, ``YYYY-MM-DD``.
+        partition_key: the partition, as the job's partitions definition spells it.
         run_id: the Dagster run id (= execution id).
         status: the execution status recorded in the ops schema.
         error_code: the catalog code when the run failed or was stopped.
         error_message: the operator message when it failed.
         rows: rows materialized per asset key.
         snapshot_id: the input snapshot's content hash, when the snapshot was taken.
-        result_flights: flights counted by the ``ontime_performance`` result (equals the
-            source's row count when the run succeeded), None when no result was written.
+        summary_figure: the figure the job declares for its summary (``summary_asset``'s
+            ``summary_metadata_key``: for the flights job the flights counted by the
+            ``ontime_performance`` result), None when the job declares none or no result was
+            written.
         seconds: wall-clock duration of the run, seconds.
     """
 
@@ -70,7 +72,7 @@ class PartitionSummary:
     error_message: str | None
     rows: dict[str, int]
     snapshot_id: str | None
-    result_flights: int | None
+    summary_figure: int | None
     seconds: float
 
     def as_dict(self) -> dict[str, object]:
@@ -258,7 +260,7 @@ class HeadlessRunner:
                 PartitionSummary(
                     partition_key=day, run_id=result.run_id, status="UNRECORDED",
                     error_code=exc.code, error_message=exc.operator_message, rows={},
-                    snapshot_id=None, result_flights=None, seconds=round(seconds / len(days), 3),
+                    snapshot_id=None, summary_figure=None, seconds=round(seconds / len(days), 3),
                 )
                 for day in days
             ]
@@ -379,13 +381,13 @@ class HeadlessRunner:
             for v in ResultVersionService(self.engine).versions_of_execution(run_id)
             if v.partition_key == key and v.row_count is not None}
         snapshot_id = None
-        result_flights = None
+        summary_figure = None
         for asset, materialization in self._materializations(run_id):
             metadata = materialization.metadata
             if asset == job.snapshot_asset and job.snapshot_metadata_key in metadata:
                 snapshot_id = str(getattr(metadata[job.snapshot_metadata_key], "value", ""))
             if asset == job.summary_asset and job.summary_metadata_key in metadata:
-                result_flights = int(getattr(metadata[job.summary_metadata_key], "value", 0))
+                summary_figure = int(getattr(metadata[job.summary_metadata_key], "value", 0))
         return PartitionSummary(
             partition_key=key,
             run_id=run_id,
@@ -394,7 +396,7 @@ class HeadlessRunner:
             error_message=execution.error_message if execution else None,
             rows=rows,
             snapshot_id=snapshot_id,
-            result_flights=result_flights,
+            summary_figure=summary_figure,
             seconds=round(seconds, 3),
         )
 
@@ -427,27 +429,28 @@ class HeadlessRunner:
                 error_message=execution.error_message if execution else None,
                 rows=rows[day],
                 snapshot_id=snapshots.get(day),
-                result_flights=flights.get(day),
+                summary_figure=flights.get(day),
                 seconds=round(seconds / len(days), 3),
             )
             for day in days
         ]
 
     @staticmethod
-    def render_table(summaries: list[PartitionSummary]) -> str:
-        """Render the summaries as a plain-text table, one line per partition."""
+    def render_table(summaries: list[PartitionSummary], figure: str = "summary_figure") -> str:
+        """Render the summaries as a plain-text table, one line per partition; ``figure`` heads
+        the summary figure's column (the job's ``summary_metadata_key``)."""
         assets = []
         for summary in summaries:
             for asset in summary.rows:
                 if asset not in assets:
                     assets.append(asset)
-        header = ["partition", "status", "error", "result_flights", *assets, "snapshot_id", "run_id"]
+        header = ["partition", "status", "error", figure, *assets, "snapshot_id", "run_id"]
         lines = [header]
         for s in summaries:
             snap = (s.snapshot_id or "-")[:19]
             lines.append(
                 [s.partition_key, s.status, s.error_code or "-",
-                 "-" if s.result_flights is None else str(s.result_flights),
+                 "-" if s.summary_figure is None else str(s.summary_figure),
                  *[str(s.rows.get(a, "-")) for a in assets], snap, s.run_id]
             )
         widths = [max(len(row[i]) for row in lines) for i in range(len(header))]

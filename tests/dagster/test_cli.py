@@ -35,7 +35,7 @@ def test_run_first_week_of_january_all_success_with_matching_counts(cli_env):
     assert [s["partition_key"] for s in summaries] == [f"2013-01-0{d}" for d in range(1, 8)]
     assert all(s["status"] == "SUCCESS" and s["error_code"] is None for s in summaries)
     for s in summaries:
-        assert s["result_flights"] == s["rows"]["raw_flights"] == s["rows"]["clean_flights"]
+        assert s["summary_figure"] == s["rows"]["raw_flights"] == s["rows"]["clean_flights"]
         assert s["snapshot_id"].startswith("sha256:")
     assert summaries[0]["rows"]["raw_flights"] == 842
     # set up by the command itself: the embedded ops database and Dagster home
@@ -49,7 +49,7 @@ def test_run_table_output_and_failure_exit_code(cli_env):
     result = CliRunner().invoke(cli, ["run", "--from", "2013-01-01", "--to", "2013-01-02"])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["partition", "status", "error", "result_flights"]
+    assert lines[0].split()[:4] == ["partition", "status", "error", "flights_total"]  # the figure the job declares
     assert lines[0].split()[-1] == "run_id"
     assert lines[1].split()[:4] == ["2013-01-01", "SUCCESS", "-", "842"]
     assert lines[2].split()[:4] == ["2013-01-02", "FAILED", "INP-001", "-"]

@@ -36,7 +36,7 @@ def test_the_declared_job_runs_and_replays_by_its_id(opsrel_env):
     assert ran.exit_code == 0, ran.output
     [summary] = json.loads(ran.output)
     assert (summary["partition_key"], summary["status"]) == ("2013-01-02", "SUCCESS")
-    assert summary["result_flights"] > 0  # the figure the declaration names (flights_total)
+    assert summary["summary_figure"] > 0  # the figure the declaration names (flights_total)
     replayed = CliRunner().invoke(cli, ["replay", "single", "2013-01-02", "--job",
                                         "flights_daily", "--reason", "by job id", "--json"])
     assert replayed.exit_code == 0, replayed.output

@@ -42,7 +42,7 @@ def test_run_failure_then_replay_single(runner, opsrel_env):
         [day], kind="single", operator_id="erin", reason="landing file re-delivered by the source"
     )
     assert replay.status == "SUCCESS"
-    assert summary.status == "SUCCESS" and summary.result_flights == summary.rows["raw_flights"]
+    assert summary.status == "SUCCESS" and summary.summary_figure == summary.rows["raw_flights"]
 
     executions = BatchExecutionService(runner.engine)
     done = executions.get_execution(summary.run_id)

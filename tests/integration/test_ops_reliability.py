@@ -778,7 +778,7 @@ def test_b2_a_range_replay_runs_the_whole_pipeline_in_one_run(runner):  # noqa: 
     assert final.status.value == "SUCCESS"
     [run_id] = {s.run_id for s in summaries}
     assert [(s.partition_key, s.status) for s in summaries] == [(d, "SUCCESS") for d in days]
-    assert (summaries[0].result_flights, summaries[0].rows["clean_flights"]) == (842, 842)
+    assert (summaries[0].summary_figure, summaries[0].rows["clean_flights"]) == (842, 842)
     assert summaries[0].snapshot_id == alone.snapshot_id
     execution = BatchExecutionService(engine).get_execution(run_id)
     assert (execution.partition_key, execution.partition_range_start,

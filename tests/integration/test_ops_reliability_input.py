@@ -103,7 +103,7 @@ def test_bad_deliveries_after_a_good_partition_fail_coded_and_keep_the_active_re
     landing = Path(opsrel_env["OPSREL_LANDING_DIR"])
     (good,) = runner.run_partitions([KEY])
     assert good.status == "SUCCESS" and good.error_code is None
-    assert good.result_flights == len(package_flights_for_day(DAY))
+    assert good.summary_figure == len(package_flights_for_day(DAY))
     before = _state(runner.engine)
     assert {a for a, _, e in before["active"] if e == good.run_id} >= set(RESULT_ASSET_KEYS)
     executions = BatchExecutionService(runner.engine)
@@ -116,7 +116,7 @@ def test_bad_deliveries_after_a_good_partition_fail_coded_and_keep_the_active_re
         name = getattr(write, "__name__", "empty")
         assert (bad.status, bad.error_code) == ("FAILED", code), (name, bad)
         assert fragment in (bad.error_message or ""), (name, bad.error_message)
-        assert bad.result_flights is None
+        assert bad.summary_figure is None
         recorded = executions.get_execution(bad.run_id)
         assert (recorded.status, recorded.error_code) == ("FAILED", code), name
         after = _state(runner.engine)
@@ -134,7 +134,7 @@ def test_bad_deliveries_after_a_good_partition_fail_coded_and_keep_the_active_re
     path.unlink()
     package_flights_for_day(DAY).to_csv(path, index=False)
     (fixed,) = runner.run_partitions([KEY])
-    assert fixed.status == "SUCCESS" and fixed.result_flights == good.result_flights
+    assert fixed.status == "SUCCESS" and fixed.summary_figure == good.summary_figure
 
 
 def test_extra_columns_are_ignored_and_give_the_same_result(runner, opsrel_env):
@@ -146,5 +146,5 @@ def test_extra_columns_are_ignored_and_give_the_same_result(runner, opsrel_env):
     frame.to_csv(landing_file_for(landing, DAY), index=False)
     (extra,) = runner.run_partitions([KEY])
     assert extra.status == "SUCCESS" and extra.error_code is None
-    assert extra.result_flights == good.result_flights
+    assert extra.summary_figure == good.summary_figure
     assert extra.rows == good.rows
