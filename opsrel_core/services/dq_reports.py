@@ -334,8 +334,8 @@ class DqReportService:
             raise ValueError(
                 f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {partition_key!r}")
         with UnitOfWork(self._engine) as uow:
-            job = _require_job(uow.session, job_id)
-        if job.partitions == "daily" and _is_day(partition_key):
+            kind = _require_job(uow.session, job_id).partitions
+        if kind == "daily" and _is_day(partition_key):
             return _Subject(DAILY, job_id, partition_key, dt.date.fromisoformat(partition_key))
         return _Subject(PARTITION, job_id, partition_key)
 

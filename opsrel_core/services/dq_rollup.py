@@ -95,3 +95,20 @@ def rollup(job_id: str, day: dt.date, reports: Iterable[DqReportView]) -> DayRol
             for r in ordered
         ),
     )
+
+
+def render_rollup(view: DayRollupView) -> str:
+    """A compact markdown rendering of a roll-up (CLI): a title line with the totals and the
+    outcome, then one table row per partition report."""
+    lines = [
+        f"**Data quality, {view.job_id} {view.day.isoformat()}**: {view.outcome} over "
+        f"{len(view.partitions)} partitions: {view.pass_count} PASS, {view.warn_count} WARN, "
+        f"{view.fail_count} FAIL, {view.error_count} ERROR",
+    ]
+    if not view.partitions:
+        return "\n".join([*lines, "", "_No partition report of this day was built._"])
+    lines += ["", "| partition | outcome | PASS | WARN | FAIL | ERROR |",
+              "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {p.partition_key} | {p.outcome} | {p.pass_count} | {p.warn_count} | "
+              f"{p.fail_count} | {p.error_count} |" for p in view.partitions]
+    return "\n".join(lines)
