@@ -67,7 +67,7 @@ LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT"
 RULE_SEVERITIES = ("FAIL", "WARN")
 RULE_ALERT_POLICIES = ("always", "baseline", "never")
 VALIDATION_STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
-REPORT_TYPES = ("DAILY", "REPLAY")
+REPORT_TYPES = ("DAILY", "REPLAY", "PARTITION")  # PARTITION: 0024
 API_ROLES = ("viewer", "operator", "admin")
 
 
@@ -642,22 +642,31 @@ class ExecutionContext(Base):
 
 
 class DqReport(Base):
-    """A data-quality report for one day or one replay (C2-T05)."""
+    """A data-quality report of one job's partition or of one replay (C2-T05).
+
+    A DAILY report is the partition report of a daily job (``report_date`` is its day); a
+    PARTITION report is that of any other key (hourly, monthly, static). Both carry the job and
+    the partition key (migration 0024; a DAILY report made before may lack the job).
+    """
 
     __tablename__ = "dq_report"
     __table_args__ = (
         sa.CheckConstraint(in_list("report_type", REPORT_TYPES), name="report_type"),
         sa.CheckConstraint(
             "(report_type = 'DAILY' AND report_date IS NOT NULL) OR "
-            "(report_type = 'REPLAY' AND replay_id IS NOT NULL)",
+            "(report_type = 'PARTITION' AND job_id IS NOT NULL AND partition_key IS NOT NULL) "
+            "OR (report_type = 'REPLAY' AND replay_id IS NOT NULL)",
             name="subject",
         ),
-        sa.UniqueConstraint("report_type", "report_date", "replay_id"),
+        sa.UniqueConstraint("report_type", "job_id", "partition_key", "replay_id"),
+        sa.Index(None, "job_id", "partition_key"),
     )
     report_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     report_type: Mapped[str] = mapped_column(sa.String(10))
     report_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     replay_id: Mapped[int | None] = mapped_column(sa.ForeignKey("replay.replay_id"))
+    job_id: Mapped[str | None] = mapped_column(sa.String(100))
+    partition_key: Mapped[str | None] = mapped_column(sa.String(100))
     pass_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     warn_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     fail_count: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -1,26 +1,31 @@
-"""DqReportService: data-quality reports per day and per replay (C2-T05, C2-T06).
+"""DqReportService: data-quality reports per partition and per replay (C2-T05, C2-T06).
 
 A report is a summary (PASS, WARN, FAIL and ERROR counts by asset) and one item per rule, asset
 and partition, stored in ``dq_report`` / ``dq_report_item`` and built from the validation results
 (``ValidationService`` views):
 
-- the daily report of a partition is what the partition is (``domain.partition_state``): each
-  asset's results come from the execution that made its ACTIVE result version, so a replay that
-  passed and was activated replaces the earlier FAIL, while a later attempt whose versions
-  stayed inactive (a replay that failed a FAIL rule, a stopped run) does not. That attempt, when
-  it is the newest, is shown beside the report (``latest_attempt``), never instead of it. An
-  asset without an active version is reported from its latest attempt, and the items and the
-  report's ``basis`` say so. Reading a daily report rebuilds it first when what is active (or
-  the results recorded) changed since it was built;
+- the partition report of a job's partition (any key its partitions definition spells:
+  ``2013-02-01``, ``2013-11-03-01:00``, ``2013-11-03-01:00-0500``) is what the partition is
+  (``domain.partition_state``), read from that job's executions: each asset's results come
+  from the execution that made its ACTIVE result version, so a replay that passed and was
+  activated replaces the earlier FAIL, while a later attempt whose versions stayed inactive (a
+  replay that failed a FAIL rule, a stopped run) does not. That attempt, when it is the newest,
+  is shown beside the report (``latest_attempt``), never instead of it. An asset without an
+  active version is reported from its latest attempt, and the items and the report's ``basis``
+  say so. Reading a partition report rebuilds it first when what is active (or the results
+  recorded) changed since it was built;
+- the daily report of a day is the partition report of the daily job (type DAILY, with its
+  ``report_date``); any other key makes a PARTITION report. A day's roll-up of an hourly job
+  is a view over that day's partition reports (``dq_rollup``), never stored;
 - the replay report takes the results of the replay's executions (the latest per rule, asset and
   partition, when a partition ran more than once within the replay);
 - ``compare`` puts a replay's items beside the results of the executions it replaced (each
   replay execution's ``parent_execution_id``): per rule, the status before and after.
 
-Building is idempotent: a report is found by its subject (day, or replay) and rebuilt in place,
-its items replaced in one transaction; builders of one subject are serialized, since the unique
-constraint on (report_type, report_date, replay_id) does not stop duplicates where a column is
-NULL. Markdown rendering for the Dagster UI is a pure function (``render_markdown``).
+Building is idempotent: a report is found by its subject (job and partition, or replay) and
+rebuilt in place, its items replaced in one transaction; builders of one subject are serialized,
+since the unique constraint on (report_type, job_id, partition_key, replay_id) does not stop
+duplicates where a column is NULL.
 """
 
 import dataclasses
@@ -31,10 +36,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsrel_core.domain import error_codes
 from opsrel_core.domain import partition_state as ps
+from opsrel_core.errors import NotFoundException
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import (
     REPORT_TYPES,
+    BatchJob,
     DqReport,
     DqReportItem,
     Replay,
@@ -43,102 +51,49 @@ from opsrel_core.persistence.tables import (
     utcnow,
 )
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services import dq_rollup
+from opsrel_core.services.dq_report_markdown import render_markdown
+from opsrel_core.services.dq_report_views import (
+    BASIS_MIXED,
+    BASIS_REPLAY,
+    STATUSES,
+    DqAttemptView,
+    DqReportItemView,
+    DqReportView,
+    basis_of,
+    outcome_of,
+    summary_of,
+)
 from opsrel_core.services.execution_context import lock_subject
 from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.validation import ValidationResultView, ValidationService
 
-STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
+__all__ = [
+    "BASIS_MIXED", "BASIS_REPLAY", "MAX_LIST_LIMIT", "STATUSES", "DqAttemptView", "DqReportItemView",
+    "DqReportService", "DqReportView", "render_markdown",
+]
+
 MAX_LIST_LIMIT = 1000
-# A report's outcome is its worst item: a FAIL outranks an ERROR (a rule that could not run).
-_SEVERITY_RANK = {"FAIL": 0, "ERROR": 1, "WARN": 2, "PASS": 3}
-BASIS_MIXED = "MIXED"  # some assets from their active version, others from their latest attempt
-BASIS_REPLAY = "REPLAY"  # a replay report: its executions' results, active or not
+MAX_KEY_LENGTH = 100  # dq_report.partition_key
+DAILY, PARTITION, REPLAY = "DAILY", "PARTITION", "REPLAY"
+JOB_NOT_FOUND_CODE = error_codes.BAT_RECORD_NOT_FOUND
 
 
 @dataclasses.dataclass(frozen=True)
-class DqReportItemView:
-    """One line of a report: a rule's outcome on an asset partition.
+class _Subject:
+    """What a report is about: a job's partition (DAILY with its day, or PARTITION), or a
+    replay. ``job_id`` None: a daily report of a catalog without a daily job (every job's)."""
 
-    Attributes:
-        result_id, execution_id, version_hash: the validation result it comes from.
-        failing_rows: rows that broke the rule (row-level rules), else None.
-        measured_value, bound: the figure and its bound (table-level rules), else None.
-        active_version: the result comes from the execution that made the asset partition's
-            active version (read when the view is built); False in a replay report.
-    """
-
-    rule_id: str
-    asset_key: str
-    partition_key: str
-    status: str
-    failing_rows: int | None
-    result_id: int | None
-    execution_id: str | None
-    version_hash: str | None
-    measured_value: float | None
-    bound: str | None
-    active_version: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class DqAttemptView:
-    """The newest execution that checked a day, shown beside a daily report that is not its.
-
-    Attributes:
-        execution_id, status, trigger_type, replay_id: the execution (its status as recorded:
-            ``FAILED``, ``STOPPED``, or ``SUCCESS`` with versions left inactive).
-        outcome: its worst rule status (``FAIL``, ``ERROR``, ``WARN`` or ``PASS``).
-        summary, pass_count, warn_count, fail_count, error_count: as in ``DqReportView``.
-        items: its results in that day, by asset and rule.
-    """
-
-    execution_id: str
-    status: str
-    trigger_type: str
-    replay_id: int | None
-    outcome: str
-    summary: dict[str, dict[str, int]]
-    pass_count: int
-    warn_count: int
-    fail_count: int
-    error_count: int
-    items: tuple[DqReportItemView, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class DqReportView:
-    """A stored report.
-
-    Attributes:
-        report_type: ``"DAILY"`` (``report_date`` set) or ``"REPLAY"`` (``replay_id`` set).
-        summary: ``{asset_key: {"PASS": n, "WARN": n, "FAIL": n, "ERROR": n}}``, by asset.
-        pass_count, warn_count, fail_count, error_count: totals over the items.
-        items: by asset, partition and rule.
-        created_at: when the report was last built (UTC).
-        outcome: the worst item status (``FAIL``, ``ERROR``, ``WARN``, ``PASS``), ``NONE``
-            without items.
-        basis: where a daily report's items come from: ``ACTIVE`` (every asset's active
-            version), ``LATEST_ATTEMPT`` (no asset has an active version), ``MIXED``, or
-            ``NONE`` (no results); ``REPLAY`` for a replay report.
-        latest_attempt: a daily report's newest attempt when the report does not come from it
-            (a later replay or run whose versions stayed inactive), else None.
-    """
-
-    report_id: int
     report_type: str
-    report_date: dt.date | None
-    replay_id: int | None
-    summary: dict[str, dict[str, int]]
-    pass_count: int
-    warn_count: int
-    fail_count: int
-    error_count: int
-    items: tuple[DqReportItemView, ...]
-    created_at: dt.datetime
-    outcome: str = ps.NONE
-    basis: str = ps.NONE
-    latest_attempt: DqAttemptView | None = None
+    job_id: str | None = None
+    partition_key: str | None = None
+    day: dt.date | None = None
+    replay_id: int | None = None
+
+    @property
+    def lock_name(self) -> str:
+        return f"dq_report:{self.report_type}:{self.job_id}:{self.partition_key}:{self.replay_id}"
 
 
 @retry_transient_methods
@@ -156,24 +111,46 @@ class DqReportService:
 
     # -- builds ------------------------------------------------------------------------------
 
-    def build_daily_report(self, partition_key: str) -> DqReportView:
-        """Build (or rebuild in place) the report of a day from what the day is.
+    def build_partition_report(self, job_id: str, partition_key: str) -> DqReportView:
+        """Build (or rebuild in place) the report of a job's partition from what it is.
 
-        Each asset's results come from the execution of its active version, or from its latest
-        attempt when no version is active (``domain.partition_state``).
+        Each asset's results come from the job's execution of its active version, or from its
+        latest attempt when no version is active (``domain.partition_state``). The key is taken
+        as the job spells it, never parsed: of a daily job, a day's key makes its DAILY report
+        (the one ``build_daily_report`` makes); any other key a PARTITION report.
 
         Args:
-            partition_key: the day, ``YYYY-MM-DD``.
+            job_id: a job of the catalog, e.g. ``"weather_hourly"``.
+            partition_key: e.g. ``"2013-11-03-01:00"`` or ``"2013-11-03-01:00-0500"`` (1..100
+                characters).
 
         Returns:
             The stored report (with ``latest_attempt`` when a newer attempt is not its source);
-            a day without results gets an empty one.
+            a partition without results gets an empty one.
 
         Raises:
-            ValueError: the partition key is not an ISO date.
+            NotFoundException: BAT-011 when no job has this id.
+            ValueError: a blank or too long partition key.
         """
-        day = _day(partition_key)
-        return self._store("DAILY", day, None, self._current_results(day.isoformat()))
+        subject = self._partition_subject(job_id, partition_key)
+        return self._store(subject, self._current_results(subject))
+
+    def build_daily_report(self, partition_key: str, job_id: str | None = None) -> DqReportView:
+        """Build (or rebuild in place) the report of a day: the partition report of the daily
+        job (``build_partition_report``).
+
+        Args:
+            partition_key: the day, ``YYYY-MM-DD``.
+            job_id: the daily job; None: the catalog's daily job (every job's results when the
+                catalog has none).
+
+        Raises:
+            ValueError: the partition key is not an ISO date, or ``job_id`` is None and the
+                catalog holds several daily jobs.
+            NotFoundException: BAT-011 when ``job_id`` names no job.
+        """
+        subject = self._daily_subject(partition_key, job_id)
+        return self._store(subject, self._current_results(subject))
 
     def build_replay_report(self, replay_id: int) -> DqReportView:
         """Build (or rebuild in place) the report of a replay from its executions' results.
@@ -185,38 +162,63 @@ class DqReportService:
         results: list[ValidationResultView] = []
         for execution in history.executions:  # oldest first, so a retry's result comes later
             results.extend(self._validation.results_for_execution(execution.execution.execution_id))
-        return self._store("REPLAY", None, replay_id, _latest(results))
+        return self._store(_Subject(REPLAY, replay_id=replay_id), _latest(results))
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get_daily_report(self, partition_key: str) -> DqReportView | None:
-        """The report of a day, or None when it was never built.
+    def get_partition_report(self, job_id: str, partition_key: str) -> DqReportView | None:
+        """The report of a job's partition, or None when it was never built.
 
-        A stored report whose items are no longer what the day is (a version was activated or
-        deactivated, or results were recorded, since it was built) is rebuilt first.
+        A stored report whose items are no longer what the partition is (a version was
+        activated or deactivated, or results were recorded, since it was built) is rebuilt
+        first.
 
         Raises:
-            ValueError: the partition key is not an ISO date.
+            NotFoundException: BAT-011 when no job has this id.
+            ValueError: a blank or too long partition key.
         """
-        day = _day(partition_key)
+        return self._read(self._partition_subject(job_id, partition_key))
+
+    def get_daily_report(self, partition_key: str, job_id: str | None = None) -> DqReportView | None:
+        """The report of a day (of ``job_id``, default the catalog's daily job), or None when it
+        was never built; rebuilt first when stale, as ``get_partition_report``.
+
+        Raises:
+            ValueError: the partition key is not an ISO date (or several daily jobs, none named).
+            NotFoundException: BAT-011 when ``job_id`` names no job.
+        """
+        return self._read(self._daily_subject(partition_key, job_id))
+
+    def day_rollup(self, job_id: str, day: dt.date | str) -> dq_rollup.DayRollupView:
+        """A day's roll-up of a job: a view over the partition reports of that day's keys (the
+        keys spelled ``YYYY-MM-DD-...``, e.g. the 25 hours of 2013-11-03 in New York, or the
+        day itself for a daily job), each read as ``get_partition_report`` does; nothing is
+        stored.
+
+        Returns:
+            ``DayRollupView``: counts summed over the partitions, the worst outcome, and one
+            entry per built partition report in key order (none when none was built).
+
+        Raises:
+            NotFoundException: BAT-011 when no job has this id.
+            ValueError: the day is not an ISO date.
+        """
+        the_day = _day(day)
+        prefix = the_day.isoformat()
         with UnitOfWork(self._engine) as uow:
-            row = _find(uow.session, "DAILY", day, None)
-            if row is None:
-                return None
-            stored = set(uow.session.scalars(
-                sa.select(DqReportItem.result_id).where(DqReportItem.report_id == row.report_id)))
-        current = self._current_results(day.isoformat())
-        if stored != {r.result_id for r in current}:
-            return self._store("DAILY", day, None, current)
-        with UnitOfWork(self._engine) as uow:
-            row = _find(uow.session, "DAILY", day, None)
-            assert row is not None  # reports are rebuilt in place, never deleted
-            return _views(uow.session, [row])[0]
+            _require_job(uow.session, job_id)
+            keys = sorted(set(uow.session.scalars(
+                sa.select(DqReport.partition_key).where(
+                    DqReport.job_id == job_id, DqReport.report_type.in_((DAILY, PARTITION)),
+                    sa.or_(DqReport.partition_key == prefix,
+                           DqReport.partition_key.like(f"{prefix}-%"))))))
+        reports = [r for k in keys if (r := self.get_partition_report(job_id, k)) is not None]
+        return dq_rollup.rollup(job_id, the_day, reports)
 
     def get_replay_report(self, replay_id: int) -> DqReportView | None:
         """The stored report of a replay, or None when it was not built."""
         with UnitOfWork(self._engine) as uow:
-            row = _find(uow.session, "REPLAY", None, replay_id)
+            row = _find(uow.session, _Subject(REPLAY, replay_id=replay_id))
             return None if row is None else _views(uow.session, [row])[0]
 
     def list_reports(
@@ -225,14 +227,18 @@ class DqReportService:
         since: dt.date | str | None = None,
         until: dt.date | str | None = None,
         limit: int = 100,
+        job_id: str | None = None,
     ) -> list[DqReportView]:
         """Stored reports, newest built first (by ``report_id``).
 
         Args:
-            report_type: ``"DAILY"``, ``"REPLAY"`` or None for both.
+            report_type: ``"DAILY"``, ``"PARTITION"``, ``"REPLAY"`` or None for all.
             since, until: inclusive days; a daily report is kept when its day lies within, a
-                replay report when the replay's partitions overlap the window.
+                partition report when its key starts with a day within (keys in time order
+                such as ``2013-11-03-01:00``), a replay report when the replay's partitions
+                overlap the window.
             limit: at most this many (1..1000).
+            job_id: only the reports (and replays) of this job; None: every job's.
 
         Raises:
             ValueError: unknown report type, a bad date or limit.
@@ -251,14 +257,21 @@ class DqReportService:
         )
         if report_type is not None:
             stmt = stmt.where(DqReport.report_type == report_type)
-        # Partition keys are ISO days, so string order is day order (as in ReplayService).
+        if job_id is not None:
+            stmt = stmt.where(sa.or_(DqReport.job_id == job_id, Replay.job_id == job_id))
+        # Keys in time order start with their local day, so string order is time order: a key
+        # lies within the window when it is >= its first day and < the day after its last.
+        is_partition = DqReport.report_type == PARTITION
         if start is not None:
             stmt = stmt.where(sa.or_(
-                DqReport.report_date >= start, Replay.partition_end >= start.isoformat()
+                DqReport.report_date >= start, Replay.partition_end >= start.isoformat(),
+                sa.and_(is_partition, DqReport.partition_key >= start.isoformat()),
             ))
         if end is not None:
+            after = (end + dt.timedelta(days=1)).isoformat()
             stmt = stmt.where(sa.or_(
-                DqReport.report_date <= end, Replay.partition_start <= end.isoformat()
+                DqReport.report_date <= end, Replay.partition_start < after,
+                sa.and_(is_partition, DqReport.partition_key < after),
             ))
         with UnitOfWork(self._engine) as uow:
             return _views(uow.session, list(uow.session.scalars(stmt)))
@@ -307,7 +320,7 @@ class DqReportService:
             })
         return {
             "replay_id": replay_id,
-            "before": _summary_of((r.asset_key, r.status) for r in before.values()),
+            "before": summary_of((r.asset_key, r.status) for r in before.values()),
             "after": after.summary,
             "changed": sum(1 for r in rows if r["changed"]),
             "items": rows,
@@ -315,29 +328,72 @@ class DqReportService:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _current_results(self, partition_key: str) -> list[ValidationResultView]:
-        """The results a day's report is made of: each asset's current attempt's, by rule."""
-        results = self._validation.results_for_partition(partition_key)
+    def _partition_subject(self, job_id: str, partition_key: str) -> _Subject:
+        if (not isinstance(partition_key, str) or not partition_key.strip()
+                or len(partition_key) > MAX_KEY_LENGTH):
+            raise ValueError(
+                f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {partition_key!r}")
         with UnitOfWork(self._engine) as uow:
-            states = read_partition_states(uow.session, [partition_key]).get(partition_key, {})
+            kind = _require_job(uow.session, job_id).partitions
+        if kind == "daily" and _is_day(partition_key):
+            return _Subject(DAILY, job_id, partition_key, dt.date.fromisoformat(partition_key))
+        return _Subject(PARTITION, job_id, partition_key)
+
+    def _daily_subject(self, partition_key: str, job_id: str | None) -> _Subject:
+        day = _day(partition_key)
+        with UnitOfWork(self._engine) as uow:
+            if job_id is not None:
+                _require_job(uow.session, job_id)
+            else:
+                daily = list(uow.session.scalars(sa.select(BatchJob.job_id).where(
+                    BatchJob.partitions == "daily").order_by(BatchJob.job_id)))
+                if len(daily) > 1:
+                    raise ValueError(f"the catalog holds several daily jobs ({', '.join(daily)}): "
+                                     "name the job of the report")
+                job_id = daily[0] if daily else None
+        return _Subject(DAILY, job_id, day.isoformat(), day)
+
+    def _read(self, subject: _Subject) -> DqReportView | None:
+        with UnitOfWork(self._engine) as uow:
+            row = _find(uow.session, subject)
+            if row is None:
+                return None
+            stored = set(uow.session.scalars(
+                sa.select(DqReportItem.result_id).where(DqReportItem.report_id == row.report_id)))
+        current = self._current_results(subject)
+        if stored != {r.result_id for r in current}:
+            return self._store(subject, current)
+        with UnitOfWork(self._engine) as uow:
+            row = _find(uow.session, subject)
+            assert row is not None  # reports are rebuilt in place, never deleted
+            return _views(uow.session, [row])[0]
+
+    def _current_results(self, subject: _Subject) -> list[ValidationResultView]:
+        """The results a partition report is made of: each asset's current attempt's (of the
+        subject's job), by rule."""
+        key = subject.partition_key
+        assert key is not None
+        results = self._validation.results_for_partition(key)
+        with UnitOfWork(self._engine) as uow:
+            states = read_partition_states(uow.session, [key], subject.job_id).get(key, {})
         return _latest(
             r for r in results
             if (state := states.get(r.asset_key)) is not None and state.current is not None
             and r.execution_id == state.current.execution_id
         )
 
-    def _store(
-        self, report_type: str, day: dt.date | None, replay_id: int | None,
-        results: list[ValidationResultView],
-    ) -> DqReportView:
-        subject = day.isoformat() if day is not None else str(replay_id)
+    def _store(self, subject: _Subject, results: list[ValidationResultView]) -> DqReportView:
         counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
         with UnitOfWork(self._engine) as uow:
-            lock_subject(uow.session, f"dq_report:{report_type}:{subject}")
-            row = _find(uow.session, report_type, day, replay_id)
+            lock_subject(uow.session, subject.lock_name)
+            row = _find(uow.session, subject)
             if row is None:
-                row = DqReport(report_type=report_type, report_date=day, replay_id=replay_id)
+                row = DqReport(report_type=subject.report_type, report_date=subject.day,
+                               replay_id=subject.replay_id)
                 uow.session.add(row)
+            # A daily report made before reports named their job gets its job and key here.
+            row.job_id = subject.job_id or row.job_id
+            row.partition_key = subject.partition_key
             row.pass_count, row.warn_count = counts["PASS"], counts["WARN"]
             row.fail_count = counts["FAIL"]
             row.created_at = utcnow()
@@ -357,92 +413,18 @@ class DqReportService:
             return _views(uow.session, [row])[0]
 
 
-def render_markdown(report: DqReportView, max_items: int = 50) -> str:
-    """A compact markdown rendering of a report, for Dagster UI metadata and the CLI.
-
-    Args:
-        report: the report.
-        max_items: item rows shown (non-PASS first); the rest are counted in a last line.
-
-    Returns:
-        A title line with the totals; for a daily report, where its results come from (the
-        active version, or the latest attempt when none is active) and the latest attempt
-        beside it when that is another execution; a table of counts by asset and a table of
-        items; the latest attempt's non-PASS items last.
-    """
-    subject = (f"daily {report.report_date.isoformat()}" if report.report_type == "DAILY"
-               else f"replay {report.replay_id}")
-    lines = [
-        f"**Data quality, {subject}**: {report.pass_count} PASS, {report.warn_count} WARN, "
-        f"{report.fail_count} FAIL, {report.error_count} ERROR",
-    ]
-    lines += _source_lines(report)
-    lines.append("")
-    if not report.items:
-        return "\n".join([*lines, "_No validation results._", *_attempt_lines(report, max_items)])
-    lines += ["| asset | PASS | WARN | FAIL | ERROR |", "|---|---:|---:|---:|---:|"]
-    for asset, counts in report.summary.items():
-        lines.append(f"| {_cell(asset)} | " + " | ".join(str(counts[s]) for s in STATUSES) + " |")
-    lines += _item_table(report.items, max_items)
-    return "\n".join([*lines, *_attempt_lines(report, max_items)])
+def _require_job(session: Session, job_id: str) -> BatchJob:
+    job = session.get(BatchJob, job_id) if isinstance(job_id, str) else None
+    if job is None:
+        raise NotFoundException(JOB_NOT_FOUND_CODE, f"no batch job {job_id!r}", {"job_id": job_id})
+    return job
 
 
-def _executions(items: Iterable[DqReportItemView], active: bool) -> str:
-    return ", ".join(sorted({i.execution_id or "?" for i in items if i.active_version == active}))
-
-
-def _source_lines(report: DqReportView) -> list[str]:
-    """Where a daily report's results come from, and its latest attempt when that differs."""
-    lines = []
-    if report.basis == ps.ACTIVE:
-        lines.append(f"Active version: **{report.outcome}** "
-                     f"(execution {_executions(report.items, True)})")
-    elif report.basis == ps.LATEST_ATTEMPT:
-        lines.append(f"_No active version: reported from the latest attempt "
-                     f"(execution {_executions(report.items, False)})._")
-    elif report.basis == BASIS_MIXED:
-        lines.append(f"Active version: **{report.outcome}** (execution "
-                     f"{_executions(report.items, True)}); assets without an active version "
-                     f"from their latest attempt (execution {_executions(report.items, False)})")
-    attempt = report.latest_attempt
-    if attempt is not None:
-        replay = f", replay {attempt.replay_id}" if attempt.replay_id is not None else ""
-        lines.append(
-            f"Latest attempt: **{attempt.outcome}** (execution {attempt.execution_id}{replay}, "
-            f"{attempt.status}, not active): {attempt.pass_count} PASS, {attempt.warn_count} "
-            f"WARN, {attempt.fail_count} FAIL, {attempt.error_count} ERROR"
-        )
-    return lines
-
-
-def _attempt_lines(report: DqReportView, max_items: int) -> list[str]:
-    attempt = report.latest_attempt
-    failed = [] if attempt is None else [i for i in attempt.items if i.status != "PASS"]
-    if not failed:
-        return []
-    return ["", f"Latest attempt ({attempt.execution_id}), not PASS:",  # type: ignore[union-attr]
-            *_item_table(tuple(failed), max_items)]
-
-
-def _item_table(items: tuple[DqReportItemView, ...], max_items: int) -> list[str]:
-    ordered = sorted(items, key=lambda i: (_SEVERITY_RANK[i.status], i.asset_key, i.partition_key,
-                                           i.rule_id))
-    lines = ["", "| rule | asset | partition | status | failing rows | measured / bound |",
-             "|---|---|---|---|---:|---|"]
-    for item in ordered[:max_items]:
-        measured = ("" if item.measured_value is None
-                    else f"{item.measured_value:g} / {item.bound or ''}")
-        failing = "" if item.failing_rows is None else str(item.failing_rows)
-        lines.append(f"| {_cell(item.rule_id)} | {_cell(item.asset_key)} | "
-                     f"{_cell(item.partition_key)} | {item.status} | {failing} | "
-                     f"{_cell(measured)} |")
-    if len(ordered) > max_items:
-        lines.append(f"\n_{len(ordered) - max_items} more items not shown._")
-    return lines
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _is_day(key: str) -> bool:
+    try:
+        return dt.date.fromisoformat(key).isoformat() == key
+    except ValueError:
+        return False
 
 
 def _day(value: dt.date | str) -> dt.date:
@@ -481,19 +463,20 @@ def _covers(
     return lambda p: True  # an unpartitioned run: everything its parent checked
 
 
-def _summary_of(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    summary: dict[str, dict[str, int]] = {}
-    for asset, status in sorted(pairs):
-        summary.setdefault(asset, dict.fromkeys(STATUSES, 0))[status] += 1
-    return summary
-
-
-def _find(
-    session: Session, report_type: str, day: dt.date | None, replay_id: int | None
-) -> DqReport | None:
-    stmt = sa.select(DqReport).where(DqReport.report_type == report_type)
-    stmt = stmt.where(DqReport.report_date == day) if day is not None else stmt.where(
-        DqReport.replay_id == replay_id)
+def _find(session: Session, subject: _Subject) -> DqReport | None:
+    stmt = sa.select(DqReport).where(DqReport.report_type == subject.report_type)
+    if subject.report_type == REPLAY:
+        stmt = stmt.where(DqReport.replay_id == subject.replay_id)
+    elif subject.report_type == DAILY:
+        # A daily report made before reports named their job has none; it is the job's.
+        stmt = stmt.where(DqReport.report_date == subject.day)
+        if subject.job_id is not None:
+            stmt = stmt.where(sa.or_(DqReport.job_id == subject.job_id,
+                                     DqReport.job_id.is_(None)))
+            stmt = stmt.order_by(sa.case((DqReport.job_id.is_(None), 1), else_=0))
+    else:
+        stmt = stmt.where(DqReport.job_id == subject.job_id,
+                          DqReport.partition_key == subject.partition_key)
     return session.scalars(stmt.order_by(DqReport.report_id).limit(1)).one_or_none()
 
 
@@ -510,9 +493,10 @@ def _item_query() -> sa.Select:
 
 
 def _attempt_views(
-    session: Session, wanted: dict[str, ps.Attempt]
-) -> dict[str, DqAttemptView]:
-    """``{partition: attempt view}`` of the given attempts, their results read in one query."""
+    session: Session, wanted: dict[int, tuple[str, ps.Attempt]]
+) -> dict[int, DqAttemptView]:
+    """``{report id: attempt view}`` of the given (partition, attempt) per report, their
+    results read in one query."""
     if not wanted:
         return {}
     rows = session.execute(
@@ -520,54 +504,51 @@ def _attempt_views(
                   ValidationRuleVersion.version_hash)
         .join(ValidationRuleVersion,
               ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id)
-        .where(ValidationResult.partition_key.in_(list(wanted)),
-               ValidationResult.execution_id.in_({a.execution_id for a in wanted.values()}))
+        .where(ValidationResult.partition_key.in_({k for k, _a in wanted.values()}),
+               ValidationResult.execution_id.in_({a.execution_id for _k, a in wanted.values()}))
     )
-    by_day: dict[str, list[DqReportItemView]] = {day: [] for day in wanted}
+    reports_of: dict[tuple[str, str], list[int]] = {}
+    for report_id, (key, attempt) in wanted.items():
+        reports_of.setdefault((key, attempt.execution_id), []).append(report_id)
+    found: dict[int, list[DqReportItemView]] = {report_id: [] for report_id in wanted}
     for result, rule_id, version_hash in rows:
-        if wanted[result.partition_key].execution_id != result.execution_id:
-            continue
-        by_day[result.partition_key].append(DqReportItemView(
-            rule_id=rule_id, asset_key=result.asset_key, partition_key=result.partition_key,
-            status=result.status, failing_rows=result.failing_rows, result_id=result.result_id,
-            execution_id=result.execution_id, version_hash=version_hash,
-            measured_value=result.measured_value, bound=result.bound,
-        ))
+        for report_id in reports_of.get((result.partition_key, result.execution_id), ()):
+            found[report_id].append(DqReportItemView(
+                rule_id=rule_id, asset_key=result.asset_key, partition_key=result.partition_key,
+                status=result.status, failing_rows=result.failing_rows,
+                result_id=result.result_id, execution_id=result.execution_id,
+                version_hash=version_hash, measured_value=result.measured_value,
+                bound=result.bound,
+            ))
     views = {}
-    for day, attempt in wanted.items():
+    for report_id, (_key_, attempt) in wanted.items():
         # One result per rule: the newest, should a rule have two versions in one execution.
         newest: dict[tuple[str, str], DqReportItemView] = {}
-        for item in sorted(by_day[day], key=lambda i: i.result_id or 0):
+        for item in sorted(found[report_id], key=lambda i: i.result_id or 0):
             newest[(item.asset_key, item.rule_id)] = item
         items = tuple(newest[k] for k in sorted(newest))
         counts = {s: sum(1 for i in items if i.status == s) for s in STATUSES}
-        views[day] = DqAttemptView(
+        views[report_id] = DqAttemptView(
             execution_id=attempt.execution_id, status=attempt.status,
             trigger_type=attempt.trigger_type or "", replay_id=attempt.replay_id,
-            outcome=_outcome(items), summary=_summary_of((i.asset_key, i.status) for i in items),
+            outcome=outcome_of(items), summary=summary_of((i.asset_key, i.status) for i in items),
             pass_count=counts["PASS"], warn_count=counts["WARN"], fail_count=counts["FAIL"],
             error_count=counts["ERROR"], items=items,
         )
     return views
 
 
-def _outcome(items: Iterable[DqReportItemView]) -> str:
-    statuses = [i.status for i in items]
-    return min(statuses, key=_SEVERITY_RANK.__getitem__) if statuses else ps.NONE
-
-
-def _basis(items: tuple[DqReportItemView, ...]) -> str:
-    if not items:
-        return ps.NONE
-    active = {i.active_version for i in items}
-    if active == {True}:
-        return ps.ACTIVE
-    return ps.LATEST_ATTEMPT if active == {False} else BASIS_MIXED
+def _partition_of(row: DqReport) -> str | None:
+    """The partition key of a DAILY or PARTITION report (a daily report made before reports
+    named their key: its day); None for a replay report."""
+    if row.report_type == REPLAY:
+        return None
+    return row.partition_key or (row.report_date.isoformat() if row.report_date else None)
 
 
 def _views(session: Session, rows: list[DqReport]) -> list[DqReportView]:
     """Views of report rows: their items read in one query (with their results' details), and
-    for daily reports what is active now and the newest attempt, read for all days at once."""
+    for partition reports what is active now and the newest attempt, read per job at once."""
     ids = [r.report_id for r in rows]
     items: dict[int, list[DqReportItemView]] = {i: [] for i in ids}
     if ids:
@@ -580,39 +561,43 @@ def _views(session: Session, rows: list[DqReport]) -> list[DqReportView]:
                 execution_id=execution_id, version_hash=version_hash, measured_value=measured,
                 bound=bound,
             ))
-    days = [r.report_date.isoformat() for r in rows if r.report_type == "DAILY"]
-    states = read_partition_states(session, days)
-    beside: dict[str, ps.Attempt] = {}
+    keys_of_job: dict[str | None, list[str]] = {}
     for row in rows:
-        if row.report_type != "DAILY":
+        if (key := _partition_of(row)) is not None:
+            keys_of_job.setdefault(row.job_id, []).append(key)
+    states = {job: read_partition_states(session, keys, job) for job, keys in keys_of_job.items()}
+    beside: dict[int, tuple[str, ps.Attempt]] = {}
+    for row in rows:
+        key = _partition_of(row)
+        if key is None:
             continue
-        day = row.report_date.isoformat()
-        day_states = states.get(day, {})
+        key_states = states[row.job_id].get(key, {})
         for n, item in enumerate(items[row.report_id]):
-            state = day_states.get(item.asset_key)
+            state = key_states.get(item.asset_key)
             if (state is not None and state.basis == ps.ACTIVE and state.current is not None
                     and state.current.execution_id == item.execution_id):
                 items[row.report_id][n] = dataclasses.replace(item, active_version=True)
-        latest = max((s.latest for s in day_states.values() if s.latest is not None),
+        latest = max((s.latest for s in key_states.values() if s.latest is not None),
                      key=lambda a: (a.order, a.execution_id), default=None)
         sources = {i.execution_id for i in items[row.report_id]}
         if latest is not None and latest.execution_id not in sources:
-            beside[day] = latest
+            beside[row.report_id] = (key, latest)
     attempts = _attempt_views(session, beside)
     views = []
     for row in rows:
         own = tuple(items[row.report_id])
         created = row.created_at
-        daily = row.report_type == "DAILY"
+        keyed = row.report_type != REPLAY
         views.append(DqReportView(
             report_id=row.report_id, report_type=row.report_type, report_date=row.report_date,
             replay_id=row.replay_id,
-            summary=_summary_of((i.asset_key, i.status) for i in own),
+            summary=summary_of((i.asset_key, i.status) for i in own),
             pass_count=row.pass_count, warn_count=row.warn_count, fail_count=row.fail_count,
             error_count=sum(1 for i in own if i.status == "ERROR"), items=own,
             created_at=created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc),
-            outcome=_outcome(own),
-            basis=_basis(own) if daily else BASIS_REPLAY,
-            latest_attempt=attempts.get(row.report_date.isoformat()) if daily else None,
+            outcome=outcome_of(own),
+            basis=basis_of(own) if keyed else BASIS_REPLAY,
+            latest_attempt=attempts.get(row.report_id) if keyed else None,
+            job_id=row.job_id, partition_key=_partition_of(row),
         ))
     return views

@@ -16,13 +16,15 @@ from opsrel_core.persistence.tables import BatchExecution, ResultVersion, Valida
 
 
 def read_partition_states(
-    session: Session, partition_keys: list[str]
+    session: Session, partition_keys: list[str], job_id: str | None = None
 ) -> dict[str, dict[str, ps.PartitionState]]:
     """What each checked asset partition is (``domain.partition_state``), read in two queries.
 
     Args:
         session: an open session on the ops database.
         partition_keys: the partitions, e.g. ``["2013-02-01"]``.
+        job_id: only the executions of this job (two jobs may spell a key alike); None: every
+            job's.
 
     Returns:
         ``{partition: {asset: state}}`` for every asset with validation results in those
@@ -38,7 +40,7 @@ def read_partition_states(
         sa.select(vr.partition_key, vr.asset_key, vr.execution_id, sa.func.max(vr.result_id),
                   be.status, be.replay_id, be.trigger_type)
         .join(be, be.execution_id == vr.execution_id)
-        .where(vr.partition_key.in_(partition_keys))
+        .where(vr.partition_key.in_(partition_keys), *_of_job(be, job_id))
         .group_by(vr.partition_key, vr.asset_key, vr.execution_id, be.status, be.replay_id,
                   be.trigger_type)
     )
@@ -49,7 +51,8 @@ def read_partition_states(
         sa.select(rv.partition_key, rv.asset_key, rv.execution_id, be.status, be.replay_id,
                   be.trigger_type)
         .join(be, be.execution_id == rv.execution_id)
-        .where(rv.partition_key.in_(partition_keys), rv.is_active.is_(True))
+        .where(rv.partition_key.in_(partition_keys), rv.is_active.is_(True),
+               *_of_job(be, job_id))
     )
     for day, asset, execution_id, status, replay_id, trigger in active:
         found = attempts.get((day, asset))
@@ -64,3 +67,7 @@ def read_partition_states(
     for (day, asset), found in attempts.items():
         states.setdefault(day, {})[asset] = ps.partition_state(found.values())
     return states
+
+
+def _of_job(be: type[BatchExecution], job_id: str | None) -> list[sa.ColumnElement[bool]]:
+    return [] if job_id is None else [be.job_id == job_id]

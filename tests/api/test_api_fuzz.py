@@ -66,6 +66,7 @@ OPERATIONS = [
     "GET /admin/replays/{replay_id}", "POST /admin/replays/{replay_id}/stop",
     "GET /admin/executions/{execution_id}/context",
     "GET /admin/lineage/backtrace", "GET /admin/reports/daily/{partition}",
+    "GET /admin/reports/partitions/{job_id}/{partition_key}", "GET /admin/reports/days/{job_id}/{day}",
     "GET /admin/reports/replay/{replay_id}", "GET /admin/versions",
     "POST /admin/alerts/{alert_id}/resolve", "POST /admin/silences", "GET /admin/silences",
     "POST /admin/silences/{silence_id}/end",

@@ -21,6 +21,7 @@ from opsrel_core.entrypoints.api.responses import (
 from opsrel_core.services.alerts import ALERT_STATUSES
 from opsrel_core.services.api_tokens import ApiTokenView, token_expiry
 from opsrel_core.services.dq_reports import DqReportView
+from opsrel_core.services.dq_rollup import DayRollupView
 from opsrel_core.services.error_codes import ErrorCodeView
 from opsrel_core.services.execution_commands import ReplayStopRequest
 from opsrel_core.services.execution_context import ExecutionContextView
@@ -198,6 +199,35 @@ def daily_report(
     if report is None:
         raise LookupError(f"no daily report for {partition}")
     return to_json(report)
+
+
+@router.get("/reports/partitions/{job_id}/{partition_key}", tags=["data quality"],
+            response_model=DqReportView)
+def partition_report(
+    job_id: Annotated[str, Path(min_length=1, max_length=100)],
+    partition_key: Annotated[str, Path(min_length=1, max_length=100)],
+    _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """The data-quality report of a job's partition, its key as the job spells it (e.g.
+    ``2013-11-03-01:00-0500``; URL-encoded): as the daily report, for any key. An unknown job
+    is a 404 problem (BAT-011), as is a report never built."""
+    report = services.reports.get_partition_report(job_id, partition_key)
+    if report is None:
+        raise LookupError(f"no report for partition {partition_key} of job {job_id}")
+    return to_json(report)
+
+
+@router.get("/reports/days/{job_id}/{day}", tags=["data quality"], response_model=DayRollupView)
+def day_rollup(
+    job_id: Annotated[str, Path(min_length=1, max_length=100)],
+    day: Annotated[str, Path(min_length=1, max_length=100)],
+    _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
+) -> dict[str, Any]:
+    """A day's roll-up of a job (``YYYY-MM-DD``): counts summed over the partition reports of
+    the day's keys (an hourly job's hours, the repeated fall-back hour included), the worst
+    outcome, one entry per partition report. Not a date: 422; an unknown job: 404 (BAT-011); a
+    day without reports: an empty roll-up (outcome ``NONE``)."""
+    return to_json(services.reports.day_rollup(job_id, day))
 
 
 @router.get("/reports/replay/{replay_id}", tags=["data quality"], response_model=DqReportView)

@@ -102,7 +102,10 @@ def partition_page(services: Services, job_id: str, partition_key: str) -> Parti
                if _replay_covers(r, partition_key)]
     report, note = None, None
     try:
-        report = services.reports.get_daily_report(partition_key)
+        try:
+            report = services.reports.get_partition_report(job_id, partition_key)
+        except LookupError:  # a job not in the catalog: the daily job's report of the day
+            report = services.reports.get_daily_report(partition_key)
         if report is None:
             note = "No data-quality report was built for this day yet."
     except ValueError:

@@ -99,13 +99,19 @@ async def quality(
 
 @router.get("/reports/{partition}", response_class=HTMLResponse)
 async def daily_report(
-    request: Request, partition: str, _: ConsoleSessionView = Depends(viewer),
-    services: Services = Depends(get_services),
+    request: Request, partition: str, job: str | None = None,
+    _: ConsoleSessionView = Depends(viewer), services: Services = Depends(get_services),
 ) -> HTMLResponse:
-    """A day's DQ report: its outcome, basis and items (and the latest attempt beside it when
-    that attempt is not the report's source). No report: a 404 page; not a date: 422."""
-    report = await run_in_threadpool(services.reports.get_daily_report, partition)
+    """A partition's DQ report: its outcome, basis and items (and the latest attempt beside it
+    when that attempt is not the report's source). Without ``?job=`` the day's report of the
+    daily job; with it, that job's report of any key (``?job=weather_hourly``). No report or
+    no such job: a 404 page; without a job, not a date: 422."""
+    job_id = (job or "").strip()
+    if job_id:
+        report = await run_in_threadpool(services.reports.get_partition_report, job_id, partition)
+    else:
+        report = await run_in_threadpool(services.reports.get_daily_report, partition)
     if report is None:
-        raise LookupError(f"no daily report for {partition}")
+        raise LookupError(f"no report for {partition}")
     return await render(request, "report.html", nav="quality", report=report,
-                        partition=partition, job=DEFAULT_JOB)
+                        partition=partition, job=job_id or report.job_id or DEFAULT_JOB)
