@@ -198,11 +198,13 @@ def record_provenance(
         },
         library_versions=library_versions(),
     )
-    # Each day's report: the run's one partition, or every day a range run made (RB-12).
-    days = [execution.partition_key] if execution.partition_key else sorted(
+    # Each partition's report: the run's one partition, or every partition a range run made,
+    # its key as the job spells it.
+    keys = [execution.partition_key] if execution.partition_key else sorted(
         {v.partition_key for v in versions if v.partition_key != "__all__"})
-    for day in days:
-        show_report(instance, DqReportService(engine).build_daily_report(day), day)
+    reports = DqReportService(engine)
+    for key in keys:
+        show_report(instance, reports.build_partition_report(execution.job_id, key), key)
     return True
 
 

@@ -14,7 +14,7 @@ executions their items' results come from, else the catalog's job when it holds 
 otherwise ``job_id`` stays NULL (the report is still found by its day).
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-04
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
