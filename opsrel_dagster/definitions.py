@@ -10,6 +10,7 @@ import dagster as dg
 
 from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.defs.flights import FLIGHTS
+from opsrel_dagster.defs.weather import WEATHER
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.landing_sensor import make_landing_sensor
 from opsrel_dagster.openlineage import make_lineage_dispatch_sensor
@@ -18,19 +19,22 @@ from opsrel_dagster.sensors import (
     make_late_partition_sensor, make_projection_sensor, make_run_failure_sensor,
 )
 
-JOBS: dict[str, OpsrelJob] = {job.job_id: job for job in (FLIGHTS,)}
+JOBS: dict[str, OpsrelJob] = {job.job_id: job for job in (FLIGHTS, WEATHER)}
 """Every declared job of the code location, by job id."""
+
+DEFAULT_JOB_ID = FLIGHTS.job_id
+"""The job a command without ``--job`` means, and whose sensors keep their plain names (the
+names runs and replays were attributed to before a second job was declared)."""
 
 
 def opsrel_job(job_id: str | None = None) -> OpsrelJob:
-    """The declared job ``job_id``; without one, the code location's only job.
+    """The declared job ``job_id``; without one, the default job (``DEFAULT_JOB_ID``).
 
     Raises:
-        LookupError: no job of that id, or several jobs and none named (the message lists the
-            declared ids).
+        LookupError: no job of that id (the message lists the declared ids).
     """
-    if job_id is None and len(JOBS) == 1:
-        return next(iter(JOBS.values()))
+    if job_id is None:
+        return JOBS[DEFAULT_JOB_ID]
     if job_id in JOBS:
         return JOBS[job_id]
     raise LookupError(f"no declared job {job_id!r}; the code location declares "
@@ -58,7 +62,7 @@ def _sensors() -> list[dg.SensorDefinition]:
         make_lineage_dispatch_sensor(),
     ]
     for job in JOBS.values():
-        suffix = "" if len(JOBS) == 1 else f"_{job.job_id}"
+        suffix = "" if job.job_id == DEFAULT_JOB_ID else f"_{job.job_id}"
         if job.landing_file is not None:
             sensors.append(make_landing_sensor(job.job_id, job.asset_selection,
                                                job.partitions_def,
