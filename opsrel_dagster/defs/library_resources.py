@@ -11,7 +11,7 @@ from opsrel_dagster.resources import OpsDatabase
 OPS_DB = OpsDatabase()
 """The ops database (settings from the environment, read when used)."""
 
-# Every materialization is a new result version; nothing is overwritten (C1-T06).
+# Every materialization is a new result version; nothing is overwritten.
 IO_MANAGER = VersionedIOManager(ops_db=OpsDatabase())
 """The versioned IO manager every asset of the code location stores through."""
 

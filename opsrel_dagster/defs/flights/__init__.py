@@ -59,7 +59,7 @@ defs = dg.Definitions(
     assets=FLIGHT_ASSETS,
     # pandera rules as asset checks on clean_flights: FAIL rules block, WARN rules count (C2-T02)
     asset_checks=FLIGHT_CHECKS,
-    # ops_db and the versioned IO manager (every materialization a new result version, C1-T06):
+    # ops_db and the versioned IO manager (every materialization a new result version):
     # the instances every domain binds, so that the code location can merge the domains.
     resources={**LIBRARY_RESOURCES, "flights_source": FlightsSource()},
 )

@@ -1,4 +1,4 @@
-"""Plausibility rules of the weather pipeline, as pandera schemas run as asset checks (C2-T02).
+"""Plausibility rules of the weather pipeline, as pandera schemas run as asset checks.
 
 Every rule checks ``clean_weather`` (typed, one row per observation, the package's own units), so
 a failed FAIL rule blocks ``airport_hour_weather`` and ``flight_category`` of that hour. A missing
