@@ -8,9 +8,10 @@ assembly (``assembly.load_assembly``) and never import a domain.
 
 from opsrel_dagster.assembly import Assembly
 from opsrel_dagster.defs.flights import FLIGHTS
+from opsrel_dagster.defs.weather import WEATHER
 from opsrel_dagster.job_spec import OpsrelJob
 
-ASSEMBLY = Assembly([FLIGHTS])
+ASSEMBLY = Assembly([FLIGHTS, WEATHER])
 """The example code location's jobs; the first is the default job of a command without
 ``--job``."""
 

@@ -13,6 +13,8 @@ def test_definitions_load_and_hold_the_pipeline_and_sensors():
     assert keys == {
         "raw_flights", "flights_snapshot", "clean_flights", "carrier_daily_stats",
         "ontime_performance", "delay_explanation", "delay_simulation",
+        "raw_weather", "weather_snapshot", "clean_weather", "airport_hour_weather",
+        "flight_category",
     }
     for key in keys:
         node = graph.get(dg.AssetKey(key))
@@ -21,14 +23,30 @@ def test_definitions_load_and_hold_the_pipeline_and_sensors():
         assert node.description
     checks = {key.name for key in graph.asset_check_keys}
     assert "flight_key_unique" in checks and "cancelled_share_max" in checks
-    assert len(checks) == 8
+    assert "wind_speed_range" in checks and "dewp_not_above_temp" in checks
+    assert len(checks) == 8 + 8
     sensors = {s.name: s for s in defs.sensors}
+    # The default job's sensors keep their names; another job's carry its id.
     assert set(sensors) == {
         "opsrel_projection_sensor", "opsrel_run_failure_sensor", "opsrel_landing_sensor",
         "opsrel_alert_dispatch_sensor", "opsrel_replay_launch_sensor",
         "opsrel_lineage_dispatch_sensor", "opsrel_late_partition_sensor",
+        "opsrel_landing_sensor_weather_hourly", "opsrel_replay_launch_sensor_weather_hourly",
     }
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+
+
+def test_the_assembly_declares_both_jobs_and_defaults_to_flights():
+    from opsrel_dagster.definitions import ASSEMBLY, JOBS, opsrel_job
+
+    assert list(JOBS) == ["flights_daily", "weather_hourly"]
+    assert ASSEMBLY.default_job_id == "flights_daily" and opsrel_job() is JOBS["flights_daily"]
+    assert opsrel_job("weather_hourly").partitions_def.get_partition_keys()[:2] == [
+        "2013-01-01-00:00", "2013-01-01-01:00"]
+    # The domains bind the library's resources as the assembly does: one instance each.
+    flights, weather = JOBS.values()
+    for key in ("ops_db", "io_manager"):
+        assert flights.resources()[key] is weather.resources()[key]
 
 
 def test_workspace_points_at_the_definitions():

@@ -257,4 +257,4 @@ def test_performance_refuses_totals_that_do_not_add_up():
     with pytest.raises(LogicException) as caught:
         performance.ontime_performance(performance.carrier_daily_stats(clean), source_rows=6)
     assert caught.value.code == LOG_INCONSISTENT_TOTALS
-    assert caught.value.details == {"summary_figure": 5, "source_rows": 6}
+    assert caught.value.details == {"result_flights": 5, "source_rows": 6}

@@ -120,7 +120,7 @@ def test_db_upgrade_registers_the_code_locations_jobs(tmp_path: Path, monkeypatc
     monkeypatch.setenv("OPSREL_DATABASE_URL", url)
     result = CliRunner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "batch-job catalog: flights_daily registered" in result.output
+    assert "batch-job catalog: flights_daily, weather_hourly registered" in result.output
     engine = make_engine(url)
     try:
         with engine.connect() as conn:

@@ -24,10 +24,9 @@ from .snapshot_store import Stamped
 from .source import FlightsSource, SourceBatch
 from .common import SNAPSHOT_ID_KEY
 from .landing import LANDING_PATTERN
-from opsrel_dagster.io_managers import VersionedIOManager
+from opsrel_dagster.assembly import LIBRARY_RESOURCES
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.provenance import AssetLayer, LineageSpec
-from opsrel_dagster.resources import OpsDatabase
 
 FLIGHT_ASSETS = [
     raw_flights,
@@ -60,12 +59,9 @@ defs = dg.Definitions(
     assets=FLIGHT_ASSETS,
     # pandera rules as asset checks on clean_flights: FAIL rules block, WARN rules count (C2-T02)
     asset_checks=FLIGHT_CHECKS,
-    resources={
-        "ops_db": OpsDatabase(),
-        "flights_source": FlightsSource(),
-        # Every materialization is a new result version; nothing is overwritten (C1-T06).
-        "io_manager": VersionedIOManager(ops_db=OpsDatabase()),
-    },
+    # ops_db and the versioned IO manager (every materialization a new result version):
+    # the instances every domain binds, so that the code location can merge the domains.
+    resources={**LIBRARY_RESOURCES, "flights_source": FlightsSource()},
 )
 
 FLIGHTS = OpsrelJob(

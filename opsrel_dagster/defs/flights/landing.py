@@ -17,7 +17,9 @@ like a delivery is ``INP-002`` too (never treated as "no delivery"). A configure
 that is missing or not a folder, and any I/O error while looking at or reading the file
 (permissions, a lost mount), is ``EXT-001`` naming the folder or file.
 
-Framework-free: pandas only.
+``find_delivery`` and ``read_delivered_csv`` are the checks of any delivered CSV file, whatever
+its pipeline (the weather pipeline reads its hourly files with them); the flights functions add
+the flights columns and the partition date. Framework-free: pandas only.
 """
 
 import datetime as dt
@@ -52,8 +54,8 @@ def landing_file_for(landing_dir: Path, day: dt.date) -> Path:
 def find_landing_file(landing_dir: Path, day: dt.date) -> Path | None:
     """Return the delivery for ``day`` in a configured landing folder, or None when there is none.
 
-    Only a definite "no such entry" means no delivery. Any entry named like the delivery is
-    returned, even one that is not a regular file, so that ``read_landing_file`` refuses it.
+    ``find_delivery`` of ``flights_<date>.csv``: only a definite "no such entry" means no
+    delivery; any entry of that name is returned, so that ``read_landing_file`` refuses a bad one.
 
     Args:
         landing_dir: the configured landing folder; it must exist and be a folder.
@@ -61,6 +63,26 @@ def find_landing_file(landing_dir: Path, day: dt.date) -> Path | None:
 
     Returns:
         ``<landing_dir>/flights_<date>.csv`` when an entry of that name exists, else None.
+
+    Raises:
+        ExternalApiException: ``EXT-001`` as ``find_delivery``.
+    """
+    return find_delivery(landing_dir, landing_file_for(landing_dir, day).name)
+
+
+def find_delivery(landing_dir: Path, file_name: str) -> Path | None:
+    """Return the entry ``file_name`` of a configured landing folder, or None when there is none.
+
+    Any pipeline's deliveries are looked up this way. Only a definite "no such entry" means no
+    delivery. Any entry of that name is returned, even one that is not a regular file, so that
+    ``read_delivered_csv`` refuses it.
+
+    Args:
+        landing_dir: the configured landing folder; it must exist and be a folder.
+        file_name: the delivery's file name, e.g. ``flights_2013-01-01.csv``.
+
+    Returns:
+        ``<landing_dir>/<file_name>`` when an entry of that name exists, else None.
 
     Raises:
         ExternalApiException: ``EXT-001`` when the folder does not exist, is not a folder, or
@@ -76,7 +98,7 @@ def find_landing_file(landing_dir: Path, day: dt.date) -> Path | None:
         raise _folder_unavailable(folder, f"cannot be read: {_os_error(exc)}") from exc
     if not stat.S_ISDIR(folder_stat.st_mode):
         raise _folder_unavailable(folder, "is not a folder")
-    path = landing_file_for(landing_dir, day)
+    path = landing_dir / file_name
     try:
         path.lstat()  # lstat: a broken symlink still counts as a (bad) delivery
     except FileNotFoundError:
@@ -107,13 +129,48 @@ def read_landing_file(path: Path, day: dt.date, max_bytes: int = MAX_LANDING_BYT
         ExternalApiException: ``EXT-001`` when the file cannot be read (permissions, I/O error);
             ``details`` holds ``source_uri``.
     """
+    frame, uri = read_delivered_csv(path, string_columns=STRING_COLUMNS, max_bytes=max_bytes,
+                                    typical_size="one day of flights is about 100 KB")
+    absent = missing_columns(frame.columns)
+    if absent:
+        raise missing_columns_error(uri, absent)
+    frame = canonical_flights(frame, source_uri=uri)
+    check_partition_date(frame, day, source_uri=uri)
+    return frame
+
+
+def read_delivered_csv(
+    path: Path, *, string_columns: "tuple[str, ...]", max_bytes: int = MAX_LANDING_BYTES,
+    typical_size: str = "",
+) -> tuple[pd.DataFrame, str]:
+    """Read a delivered CSV file with the checks every delivery gets, whatever its pipeline.
+
+    Checked in order: a regular file (``INP-002`` otherwise), not empty (``INP-001``), at most
+    ``max_bytes`` (``INP-002`` before a byte is parsed), not UTF-16 or binary, ending with a line
+    break (``INP-002``), parseable as comma-separated UTF-8 (``INP-002``; a byte-order mark is
+    accepted), at least one row (``INP-001``). The pipeline checks its columns and rows after.
+
+    Args:
+        path: the delivered file.
+        string_columns: columns read as text whatever their values look like.
+        max_bytes: the largest delivery read, in bytes.
+        typical_size: what a normal delivery weighs, for the too-large message.
+
+    Returns:
+        ``(frame, source_uri)``: the rows as pandas parsed them and the file's ``file://`` URI.
+
+    Raises:
+        InputDataException: ``INP-001`` / ``INP-002`` as above; ``details`` holds ``source_uri``.
+        ExternalApiException: ``EXT-001`` when the file cannot be read (permissions, I/O error).
+    """
     file_stat = _regular_file_stat(path)
     uri = path.resolve().as_uri()
     if file_stat.st_size == 0:
         raise InputDataException(INP_EMPTY_FILE, f"{uri} is empty (0 bytes)", {"source_uri": uri})
     if file_stat.st_size > max_bytes:
+        note = f" ({typical_size})" if typical_size else ""
         raise _malformed(uri, f"{file_stat.st_size} bytes, more than the {max_bytes} bytes a "
-                              "delivery may have (one day of flights is about 100 KB)")
+                              f"delivery may have{note}")
     try:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
@@ -134,7 +191,7 @@ def read_landing_file(path: Path, day: dt.date, max_bytes: int = MAX_LANDING_BYT
             frame = pd.read_csv(
                 text,
                 on_bad_lines="error",
-                dtype={c: str for c in STRING_COLUMNS},
+                dtype={c: str for c in string_columns},
             )
     except OSError as exc:
         raise _unreadable(uri, exc) from exc
@@ -154,16 +211,17 @@ def read_landing_file(path: Path, day: dt.date, max_bytes: int = MAX_LANDING_BYT
         if used:
             raise _malformed(uri, f"the header is separated by {used[0]!r}; deliveries are "
                                   "comma-separated")
-    absent = missing_columns(frame.columns)
-    if absent:
-        raise InputDataException(
-            INP_MISSING_COLUMN,
-            f"{uri} lacks required column(s): {', '.join(absent)}",
-            {"source_uri": uri, "missing_columns": absent},
-        )
-    frame = canonical_flights(frame, source_uri=uri)
-    check_partition_date(frame, day, source_uri=uri)
-    return frame
+    return frame, uri
+
+
+def missing_columns_error(uri: str, absent: "list[str]") -> InputDataException:
+    """``INP-003`` naming the required columns a delivery lacks (``details``: ``source_uri``,
+    ``missing_columns``)."""
+    return InputDataException(
+        INP_MISSING_COLUMN,
+        f"{uri} lacks required column(s): {', '.join(absent)}",
+        {"source_uri": uri, "missing_columns": absent},
+    )
 
 
 def check_partition_date(frame: pd.DataFrame, day: dt.date, *, source_uri: str) -> None:

@@ -1,4 +1,5 @@
-"""Content-addressed, immutable snapshots of a day's flights (C2-T01, C2-T04).
+"""Content-addressed, immutable snapshots of a partition's input (a day's flights, an hour's
+weather) (C2-T01, C2-T04).
 
 The snapshot id is the SHA-256 of the frame's canonical CSV bytes: the same flights give the same
 id whatever their source or row order. A snapshot file is written once and never overwritten.
@@ -10,6 +11,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -38,21 +40,26 @@ class Stamped:
         return len(self.frame)
 
 
-def canonical_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def canonical_frame(
+    frame: pd.DataFrame, leading_columns: Sequence[str] = FLIGHT_COLUMNS
+) -> pd.DataFrame:
     """Return ``frame`` in canonical order: fixed column order, rows sorted by every column.
 
-    Columns: ``FLIGHT_COLUMNS`` first, then other columns by name. Rows: a stable sort on all
-    columns (missing values last), so that a reordered delivery gives the same bytes.
+    Columns: ``leading_columns`` first (by default the flights columns; another pipeline passes
+    its own), then other columns by name. Rows: a stable sort on all columns (missing values
+    last), so that a reordered delivery gives the same bytes.
     """
-    columns = [c for c in FLIGHT_COLUMNS if c in frame.columns]
-    columns += sorted(c for c in frame.columns if c not in FLIGHT_COLUMNS)
+    columns = [c for c in leading_columns if c in frame.columns]
+    columns += sorted(c for c in frame.columns if c not in leading_columns)
     ordered = frame.loc[:, columns]
     return ordered.sort_values(columns, kind="mergesort", na_position="last").reset_index(drop=True)
 
 
-def canonical_csv_bytes(frame: pd.DataFrame) -> bytes:
+def canonical_csv_bytes(
+    frame: pd.DataFrame, leading_columns: Sequence[str] = FLIGHT_COLUMNS
+) -> bytes:
     """Render ``frame`` as canonical CSV (UTF-8, ``\\n`` line ends, no index)."""
-    text = canonical_frame(frame).to_csv(index=False, lineterminator="\n")
+    text = canonical_frame(frame, leading_columns).to_csv(index=False, lineterminator="\n")
     return text.encode("utf-8")
 
 
@@ -81,7 +88,10 @@ class StoredSnapshot:
     written: bool
 
 
-def store_snapshot(frame: pd.DataFrame, snapshot_dir: Path, partition_key: str) -> StoredSnapshot:
+def store_snapshot(
+    frame: pd.DataFrame, snapshot_dir: Path, partition_key: str,
+    leading_columns: Sequence[str] = FLIGHT_COLUMNS,
+) -> StoredSnapshot:
     """Write the frame's canonical CSV, gzip'd, unless a file with that content id exists.
 
     The file is written to a temporary name in the target folder, flushed to disk, then renamed
@@ -92,6 +102,7 @@ def store_snapshot(frame: pd.DataFrame, snapshot_dir: Path, partition_key: str) 
         frame: the flights to snapshot.
         snapshot_dir: root of the snapshot store (``OpsSettings.snapshot_dir``); created if needed.
         partition_key: the partition, used as sub-folder (``2013-01-01``).
+        leading_columns: the canonical column order (``canonical_frame``).
 
     Returns:
         The snapshot id, the file path and whether this call wrote it.
@@ -99,7 +110,7 @@ def store_snapshot(frame: pd.DataFrame, snapshot_dir: Path, partition_key: str) 
     Raises:
         OSError: the store is not writable.
     """
-    data = canonical_csv_bytes(frame)
+    data = canonical_csv_bytes(frame, leading_columns)
     snapshot_id = snapshot_id_of(data)
     path = snapshot_path(snapshot_dir, partition_key, snapshot_id)
     if path.exists():
