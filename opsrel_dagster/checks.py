@@ -27,7 +27,7 @@ import pandera.pandas as pa
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.dq_baseline import ALERT_BASELINE, ALERT_POLICIES
 from opsrel_core.errors import DataQualityException, OpsException
-from opsrel_core.services.batch_execution import BatchExecutionService
+from opsrel_core.services.check_recording import CheckRecorder, Outcome, RuleSpec
 from opsrel_core.services.validation import RuleVersionView, ValidationService, rule_version_hash
 from opsrel_dagster.failures import ERROR_CODE_KEY, as_failure
 from opsrel_dagster.launch_facts import FAILED_PARTITIONS_KEY
@@ -341,23 +341,29 @@ def _frame_of(obj: Any) -> pd.DataFrame:
 
 def _record(context: dg.AssetCheckExecutionContext, ops_db: OpsDatabase, rule: PanderaRule,
             asset_key: str, outcomes: dict[str, RuleOutcome]) -> RuleVersionView:
-    # ``outcomes``: {partition_key: outcome}, one day, or each day of a range run (B2). The rule
-    # version is registered and the execution looked up once per check step, not per day.
-    version = register_pandera_rule(ops_db.engine, rule, asset_key)
-    executions = BatchExecutionService(ops_db.engine)
-    if executions.find_execution(context.run.run_id) is None:
+    # ``outcomes``: {partition_key: outcome}, one day, or each day of a range run. The rule
+    # version and every result are recorded in one transaction per check step.
+    spec = RuleSpec(rule_id=rule.rule_id, asset_key=asset_key, severity=rule.severity,
+                    description=rule.description, definition=rule.definition,
+                    alert_policy=rule.alert)
+    results = [Outcome(partition_key=key, status=o.status, total_rows=o.total_rows,
+                       failing_rows=o.failing_rows, measured_value=o.measured_value,
+                       bound=o.bound, sample_failures=o.samples)
+               for key, o in outcomes.items()]
+    recorder = CheckRecorder(ops_db.engine)
+    version, recorded = recorder.record(execution_id=context.run.run_id, rule=spec,
+                                        outcomes=results)
+    if not recorded:
         from opsrel_dagster.projection import RunProjection
 
-        # The result row refers to the execution: record the run first (as the IO manager does).
-        # Looked up again only then: a recorded run costs one lookup per check (benchmark B1).
+        # The result row refers to the execution: record the run first (as the IO manager does),
+        # only when the ops schema does not know it yet.
         RunProjection(context.instance, ops_db.engine).project_run(context.run.run_id)
-        if executions.find_execution(context.run.run_id) is None:
+        version, recorded = recorder.record(execution_id=context.run.run_id, rule=spec,
+                                            outcomes=results)
+        if not recorded:
             context.log.warning(f"run {context.run.run_id} is no execution of the catalog: "
                                 f"{rule.rule_id} not recorded")
-            return version
-    for partition_key, outcome in outcomes.items():
-        record_rule_outcome(ops_db.engine, context.run.run_id, version, asset_key, partition_key,
-                            outcome)
     return version
 
 

@@ -32,7 +32,8 @@ import dagster as dg
 
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.errors import BatchExecutionException, LogicException
-from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionView
+from opsrel_core.services.batch_execution import ExecutionView
+from opsrel_core.services.output_recording import NewVersion, OutputRecorder, RecordedOutput
 from opsrel_core.services.result_versions import ResultVersionService, ResultVersionView
 from opsrel_dagster.failures import as_failure
 from opsrel_dagster.replay_policy import refuse_unattributed_replacement
@@ -103,6 +104,36 @@ def read_version(version: ResultVersionView) -> Any:
         return pickle.load(fh)
 
 
+class _RunVersions:
+    """The versions recent runs recorded in this process, by run, asset and partition.
+
+    A downstream step of the same run reads its input from here instead of asking the ops
+    database: in-process execution (the headless runner, ``dg.materialize``) runs every step of
+    a run in one process. A version never changes once recorded (its bytes are content-addressed
+    and its row only gains an activation state, which reading this run's version ignores), so
+    nothing here goes stale. Only the newest few runs are kept.
+    """
+
+    _RUNS = 4
+
+    def __init__(self) -> None:
+        self._by_run: dict[str, dict[tuple[str, str], ResultVersionView]] = {}
+
+    def remember(self, run_id: str, asset_key: str,
+                 versions: Mapping[str, ResultVersionView]) -> None:
+        made = self._by_run.pop(run_id, None) or {}
+        made.update({(asset_key, key): version for key, version in versions.items()})
+        self._by_run[run_id] = made  # the newest run last
+        while len(self._by_run) > self._RUNS:
+            del self._by_run[next(iter(self._by_run))]
+
+    def of(self, run_id: str, asset_key: str, partition_key: str) -> ResultVersionView | None:
+        return self._by_run.get(run_id, {}).get((asset_key, partition_key))
+
+
+_MADE = _RunVersions()
+
+
 class VersionedIOManager(dg.ConfigurableIOManager):
     """Stores every materialization of an asset partition as a new result version.
 
@@ -141,21 +172,21 @@ class VersionedIOManager(dg.ConfigurableIOManager):
                     ),
                     asset_key=asset_key, partition_key=None,
                 )
-            self._ensure_execution(context)  # once per output, not per day (B2)
-            numbers = {key: self._store(context, key, obj[key], len_or_one(obj[key]),
-                                        checked=True)[0]
-                       for key in keys}
-            self._progress(context)  # once per output, not per day (B2: a year in one run)
+            recorded = self._record(context, [self._write(context, key, obj[key],
+                                                          len_or_one(obj[key])) for key in keys])
+            numbers = {key: recorded.versions[key].version_number for key in keys}
             context.add_output_metadata({RANGE_VERSIONS_KEY: dg.MetadataValue.json(numbers)})
             return
         partition_key = context.partition_key if context.has_partition_key else "__all__"
-        number, replaces, content_hash = self._store(
-            context, partition_key, obj, _row_count(context, obj)
-        )
-        execution = self._progress(context)
+        recorded = self._record(
+            context, [self._write(context, partition_key, obj, _row_count(context, obj))])
+        version = recorded.versions[partition_key]
+        replaced = recorded.replaced[partition_key]
         metadata: dict[str, Any] = {
-            VERSION_NUMBER_KEY: number, CONTENT_HASH_KEY: content_hash, REPLACES_KEY: replaces}
-        link = self._console_link(execution, partition_key if context.has_partition_key else None)
+            VERSION_NUMBER_KEY: version.version_number, CONTENT_HASH_KEY: version.content_hash,
+            REPLACES_KEY: "none" if replaced is None else replaced}
+        link = self._console_link(recorded.execution,
+                                  partition_key if context.has_partition_key else None)
         if link is not None:
             metadata[CONSOLE_KEY] = dg.MetadataValue.url(link)
         context.add_output_metadata(metadata)
@@ -170,55 +201,50 @@ class VersionedIOManager(dg.ConfigurableIOManager):
             self.ops_db.settings.console_url,
             console_links.partition_path(execution.job_id, partition_key))
 
-    def _ensure_execution(self, context: dg.OutputContext) -> None:
-        # The version row refers to the execution: record the run first when it is not yet.
-        from opsrel_dagster.projection import RunProjection
-
-        if BatchExecutionService(self.ops_db.engine).find_execution(context.run_id) is None:
-            RunProjection(context.step_context.instance, self.ops_db.engine).project_run(
-                context.run_id
-            )
-
-    def _store(
-        self, context: dg.OutputContext, partition_key: str, obj: Any, row_count: int,
-        checked: bool = False,
-    ) -> tuple[int, int | str, str]:
-        """Write one partition's value and record its version; returns (its version number,
-        the active version number it would replace or ``"none"``, its content hash).
-        ``checked``: the execution is known to be recorded and the replaced version is not
-        asked for (a range run's days: one round trip a day instead of three)."""
-        asset_key = context.asset_key.to_user_string()
+    def _write(self, context: dg.OutputContext, partition_key: str, obj: Any,
+               row_count: int) -> NewVersion:
+        # The bytes first, under their content hash (written once, never replaced); the row
+        # that refers to them is recorded after.
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        folder = self.ops_db.settings.home / "results" / asset_key / partition_key
+        folder = self.ops_db.settings.home / "results" / context.asset_key.to_user_string() \
+            / partition_key
         content_hash, path = write_once(folder, data)
-        versions = self._versions()
-        if not checked:
-            self._ensure_execution(context)
-        active = None if checked else versions.get_active_version(asset_key, partition_key)
-        version = versions.create_version(
-            asset_key=asset_key,
-            partition_key=partition_key,
-            execution_id=context.run_id,
-            content_hash=content_hash,
-            row_count=row_count,
-            storage_uri=path.resolve().as_uri(),
-        )
-        return version.version_number, active.version_number if active else "none", content_hash
+        return NewVersion(partition_key=partition_key, content_hash=content_hash,
+                          row_count=row_count, storage_uri=path.resolve().as_uri())
 
-    def _progress(self, context: dg.OutputContext) -> ExecutionView | None:
-        # Progress as the run goes: one finished asset step per output stored (ops-only). Counted
-        # as the distinct assets with a version of this run, so a range run's step counts once.
-        # Returns the run's execution as read before the update (None when not recorded).
-        done = len({v.asset_key for v in self._versions().versions_of_execution(context.run_id)})
-        executions = BatchExecutionService(self.ops_db.engine)
-        execution = executions.find_execution(context.run_id)
-        if execution is not None and not execution.status.is_terminal:
-            executions.update_progress(
-                context.run_id,
-                steps_done=min(done, max(execution.steps_total, done)),
-                steps_total=max(execution.steps_total, done),
+    def _record(self, context: dg.OutputContext, values: list[NewVersion]) -> RecordedOutput:
+        """Record the output's versions and the run's progress in one ops transaction; the run
+        is projected first only when the ops schema does not know it yet (its first output).
+
+        Raises:
+            dg.Failure: BAT-002 when the run is still unknown after its projection (it is no
+                execution of a declared job); nothing is recorded.
+        """
+        asset_key = context.asset_key.to_user_string()
+        recorder = OutputRecorder(self.ops_db.engine)
+        recorded = recorder.record(execution_id=context.run_id, asset_key=asset_key,
+                                   values=values)
+        if recorded is None:
+            # The version row refers to the execution: record the run, then the output.
+            from opsrel_dagster.projection import RunProjection
+
+            RunProjection(context.step_context.instance, self.ops_db.engine).project_run(
+                context.run_id)
+            recorded = recorder.record(execution_id=context.run_id, asset_key=asset_key,
+                                       values=values)
+        if recorded is None:
+            raise as_failure(
+                BatchExecutionException(
+                    error_codes.BAT_EXECUTION_NOT_FOUND,
+                    f"run {context.run_id} is not recorded as an execution in the ops schema, "
+                    f"so {asset_key} cannot be versioned; is its job declared in the code "
+                    "location's opsrel assembly?",
+                ),
+                asset_key=asset_key,
+                partition_key=context.partition_key if context.has_partition_key else None,
             )
-        return execution
+        _MADE.remember(context.run_id, asset_key, recorded.versions)
+        return recorded
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read this run's version of the upstream partition, else the active one; over several
@@ -234,9 +260,13 @@ class VersionedIOManager(dg.ConfigurableIOManager):
             # This run's versions of the asset in one query, not one per day (B2).
             asset_key = context.asset_key.to_user_string()
             run_id = context.upstream_output.run_id if context.upstream_output else None
-            made = {v.partition_key: v for v in (
-                self._versions().versions_of_execution(run_id) if run_id else [])
-                if v.asset_key == asset_key}
+            cached = {key: _MADE.of(run_id, asset_key, key) for key in
+                      context.asset_partition_keys} if run_id else {}
+            if run_id and None in cached.values():
+                made = {v.partition_key: v for v in self._versions().versions_of_execution(run_id)
+                        if v.asset_key == asset_key}
+            else:
+                made = {key: v for key, v in cached.items() if v is not None}
             return {key: self._load(context, key, made.get(key))
                     for key in context.asset_partition_keys}
         partition_key = context.asset_partition_key if context.has_asset_partitions else "__all__"
@@ -263,7 +293,8 @@ class VersionedIOManager(dg.ConfigurableIOManager):
         versions = self._versions()
         run_id = context.upstream_output.run_id if context.upstream_output else None
         if version is None and run_id:
-            version = versions.version_of_execution(asset_key, partition_key, run_id)
+            version = _MADE.of(run_id, asset_key, partition_key) or \
+                versions.version_of_execution(asset_key, partition_key, run_id)
         version = version or versions.get_active_version(asset_key, partition_key)
         if version is None:
             raise as_failure(

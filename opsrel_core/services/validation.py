@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from opsrel_core.domain.instants import utc_if_instant
 from opsrel_core.persistence.retry import retry_transient_methods
@@ -50,6 +51,76 @@ def rule_version_hash(definition: dict[str, Any], severity: str) -> str:
     """
     text = canonical_json({"definition": definition, "severity": severity})
     return HASH_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stage_rule(session: Session, rule_id: str, asset_key: str, severity: str, description: str,
+               definition: dict[str, Any], alert_policy: str,
+               ) -> tuple[ValidationRule, ValidationRuleVersion]:
+    """Add a rule and the version its definition implies to ``session`` unless stored (the rule
+    row takes the given severity, description and alert policy); nothing is committed.
+
+    A concurrent registration of the same rule or version surfaces as ``IntegrityError`` at the
+    caller's commit, which then reads theirs.
+
+    Returns:
+        (the rule row, the version row; a new version has no id until the session flushes).
+
+    Raises:
+        ValueError: unknown severity or alert policy, or a definition that is not plain JSON.
+    """
+    if severity not in RULE_SEVERITIES:
+        raise ValueError(f"severity must be one of {RULE_SEVERITIES}, got {severity!r}")
+    if alert_policy not in RULE_ALERT_POLICIES:
+        raise ValueError(
+            f"alert policy must be one of {RULE_ALERT_POLICIES}, got {alert_policy!r}"
+        )
+    version_hash = rule_version_hash(definition, severity)
+    rule = session.get(ValidationRule, rule_id)
+    if rule is None:
+        rule = ValidationRule(
+            rule_id=rule_id, asset_key=asset_key, severity=severity,
+            description=description, alert_policy=alert_policy, created_at=utcnow(),
+        )
+        session.add(rule)
+    elif (rule.asset_key, rule.severity, rule.description, rule.alert_policy) != (
+        asset_key, severity, description, alert_policy
+    ):
+        rule.asset_key, rule.severity = asset_key, severity
+        rule.description, rule.alert_policy = description, alert_policy
+    with session.no_autoflush:
+        # Not flushed here: a concurrent run's insert of the same rule must surface at the
+        # caller's commit, where it is caught and theirs read.
+        version = session.scalar(sa.select(ValidationRuleVersion).where(
+            ValidationRuleVersion.rule_id == rule_id,
+            ValidationRuleVersion.version_hash == version_hash))
+    if version is None:
+        # Stored as it hashes: a JSON round trip, so the row reads back equal to what was hashed.
+        version = ValidationRuleVersion(
+            rule_id=rule_id, version_hash=version_hash,
+            definition=json.loads(canonical_json(definition)), created_at=utcnow(),
+        )
+        session.add(version)
+    return rule, version
+
+
+def new_result(*, execution_id: str, rule_version_id: int, asset_key: str, partition_key: str,
+               status: str, total_rows: int | None, failing_rows: int | None,
+               measured_value: float | None, bound: str | None,
+               sample_failures: list[Any] | None) -> ValidationResult:
+    """A ``validation_result`` row, not yet added to a session (the samples as canonical JSON).
+
+    Raises:
+        ValueError: unknown status.
+    """
+    if status not in VALIDATION_STATUSES:
+        raise ValueError(f"status must be one of {VALIDATION_STATUSES}, got {status!r}")
+    samples = None if sample_failures is None else json.loads(canonical_json(sample_failures))
+    return ValidationResult(
+        execution_id=execution_id, rule_version_id=rule_version_id, asset_key=asset_key,
+        partition_key=partition_key, status=status, total_rows=total_rows,
+        failing_rows=failing_rows, measured_value=measured_value, bound=bound,
+        sample_failures=samples, created_at=utcnow(),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,49 +259,21 @@ class ValidationService:
             ValueError: unknown severity or alert policy, or a definition that is not plain
                 JSON.
         """
-        if severity not in RULE_SEVERITIES:
-            raise ValueError(f"severity must be one of {RULE_SEVERITIES}, got {severity!r}")
-        if alert_policy not in RULE_ALERT_POLICIES:
-            raise ValueError(
-                f"alert policy must be one of {RULE_ALERT_POLICIES}, got {alert_policy!r}"
-            )
         version_hash = rule_version_hash(definition, severity)
-        # Stored as it hashes: a JSON round trip, so the row reads back equal to what was hashed.
-        stored_definition = json.loads(canonical_json(definition))
         for _attempt in range(2):
             with UnitOfWork(self._engine) as uow:
-                rule = uow.session.get(ValidationRule, rule_id)
-                if rule is None:
-                    rule = ValidationRule(
-                        rule_id=rule_id, asset_key=asset_key, severity=severity,
-                        description=description, alert_policy=alert_policy, created_at=utcnow(),
-                    )
-                    uow.session.add(rule)
-                elif (rule.asset_key, rule.severity, rule.description, rule.alert_policy) != (
-                    asset_key, severity, description, alert_policy
-                ):
-                    rule.asset_key, rule.severity = asset_key, severity
-                    rule.description, rule.alert_policy = description, alert_policy
-                with uow.session.no_autoflush:
-                    # Not flushed here: a concurrent run's insert of the same rule must surface
-                    # at the commit below, where it is caught and theirs read (issue 7).
-                    version = self._version(uow, rule_id, version_hash)
-                if version is None:
-                    version = ValidationRuleVersion(
-                        rule_id=rule_id, version_hash=version_hash,
-                        definition=stored_definition, created_at=utcnow(),
-                    )
-                    uow.session.add(version)
+                rule, version = stage_rule(uow.session, rule_id, asset_key, severity,
+                                           description, definition, alert_policy)
                 try:
                     uow.commit()
                 except sa.exc.IntegrityError:
                     continue  # a concurrent run registered the same rule or version: read theirs
-                return self._version_view(rule, version)
+                return self.version_view(rule, version)
         with UnitOfWork(self._engine) as uow:
             rule = uow.session.get(ValidationRule, rule_id)
             version = self._version(uow, rule_id, version_hash)
             assert rule is not None and version is not None
-            return self._version_view(rule, version)
+            return self.version_view(rule, version)
 
     def record_result(
         self,
@@ -265,19 +308,15 @@ class ValidationService:
         """
         if status not in VALIDATION_STATUSES:
             raise ValueError(f"status must be one of {VALIDATION_STATUSES}, got {status!r}")
-        samples = None if sample_failures is None else json.loads(canonical_json(sample_failures))
         with UnitOfWork(self._engine) as uow:
             result_id = self._result_id(uow, execution_id, rule_version_id, partition_key)
             if result_id is None:
-                uow.session.add(
-                    ValidationResult(
-                        execution_id=execution_id, rule_version_id=rule_version_id,
-                        asset_key=asset_key, partition_key=partition_key, status=status,
-                        total_rows=total_rows, failing_rows=failing_rows,
-                        measured_value=measured_value, bound=bound, sample_failures=samples,
-                        created_at=utcnow(),
-                    )
-                )
+                uow.session.add(new_result(
+                    execution_id=execution_id, rule_version_id=rule_version_id,
+                    asset_key=asset_key, partition_key=partition_key, status=status,
+                    total_rows=total_rows, failing_rows=failing_rows,
+                    measured_value=measured_value, bound=bound, sample_failures=sample_failures,
+                ))
                 try:
                     uow.commit()
                 except sa.exc.IntegrityError:
@@ -308,7 +347,7 @@ class ValidationService:
                 .where(ValidationRuleVersion.rule_id == rule_id)
                 .order_by(ValidationRuleVersion.rule_version_id)
             )
-            return [self._version_view(rule, v) for v in versions]
+            return [self.version_view(rule, v) for v in versions]
 
     def results_for_execution(self, execution_id: str) -> list[ValidationResultView]:
         """Every result an execution recorded, by asset, partition and rule."""
@@ -477,7 +516,8 @@ class ValidationService:
         )
 
     @staticmethod
-    def _version_view(rule: ValidationRule, version: ValidationRuleVersion) -> RuleVersionView:
+    def version_view(rule: ValidationRule, version: ValidationRuleVersion) -> RuleVersionView:
+        """The view of a stored rule and one of its versions (rows of one session)."""
         return RuleVersionView(
             rule_version_id=version.rule_version_id,
             rule_id=rule.rule_id,

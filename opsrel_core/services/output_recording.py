@@ -1,0 +1,175 @@
+"""Recording an asset step's output: its result versions and the run's progress, together.
+
+An output of a running execution becomes one new, inactive result version per partition it
+covers (one for a partition's run, one per partition for a range run), and the execution's
+progress moves to the number of distinct assets it has versions of. Both are written in one
+transaction: a step costs the ops database one round trip per output, whatever number of
+partitions it covers, and a crash between the two leaves neither.
+
+The rules are those of ``ResultVersionService.create_version`` (numbered one above the
+partition's highest; the same execution recording again gets its version back) and of
+``BatchExecutionService.update_progress`` (progress only moves forward; a terminal execution's
+figures are left to the projection).
+"""
+
+import dataclasses
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from opsrel_core.domain import error_codes
+from opsrel_core.domain.status import ExecutionStatus
+from opsrel_core.errors import LogicException
+from opsrel_core.persistence.retry import retry_transient_methods
+from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
+from opsrel_core.persistence.uow import UnitOfWork
+from opsrel_core.services.batch_execution import ExecutionView
+from opsrel_core.services.result_versions import ResultVersionView
+
+# A concurrent writer numbering the same partition makes the commit fail on the unique
+# (asset, partition, number): number again, as ``create_version`` does.
+_ATTEMPTS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class NewVersion:
+    """One partition's stored value, to be recorded as a version.
+
+    Attributes:
+        partition_key: as the job spells it, ``"__all__"`` when unpartitioned.
+        content_hash: ``sha256:<hex>`` of the stored bytes.
+        row_count: rows of the value (1 for a value without rows).
+        storage_uri: where the bytes are (``file://...``).
+    """
+
+    partition_key: str
+    content_hash: str
+    row_count: int
+    storage_uri: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedOutput:
+    """What ``OutputRecorder.record`` wrote.
+
+    Attributes:
+        versions: the version of each partition, by partition key, in the order given.
+        replaced: per partition key, the number of the version active when it was recorded
+            (the one it would replace), None when none was active.
+        execution: the execution as it was before its progress moved.
+    """
+
+    versions: dict[str, ResultVersionView]
+    replaced: dict[str, int | None]
+    execution: ExecutionView
+
+
+@retry_transient_methods
+class OutputRecorder:
+    """Records an output's versions and its execution's progress in one transaction.
+
+    Args:
+        engine: engine of the ops database.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self._engine = engine
+
+    def record(self, *, execution_id: str, asset_key: str,
+               values: Sequence[NewVersion]) -> RecordedOutput | None:
+        """Record one output of ``execution_id``: a version per entry of ``values`` and the
+        execution's progress (distinct assets with a version of it), in one transaction.
+
+        Args:
+            execution_id: the Dagster run id.
+            asset_key: the asset, e.g. ``"ontime_performance"``.
+            values: one entry per partition the output covers (at least one).
+
+        Returns:
+            What was written, or None when the execution is not recorded yet (nothing is
+            written then: the caller records the run and asks again).
+
+        Raises:
+            ValueError: ``values`` is empty.
+            LogicException: LOG-001 when a version could not be numbered after repeated
+                conflicts with concurrent writers.
+        """
+        if not values:
+            raise ValueError("an output covers at least one partition")
+        for _attempt in range(_ATTEMPTS):
+            with UnitOfWork(self._engine) as uow:
+                session = uow.session
+                execution = session.scalars(
+                    sa.select(BatchExecution)
+                    .where(BatchExecution.execution_id == execution_id)
+                    .with_for_update()
+                ).one_or_none()
+                if execution is None:
+                    return None
+                before = ExecutionView.of(execution)
+                rows = {value.partition_key: _version_row(session, asset_key, execution_id, value)
+                        for value in values}
+                replaced = _active_numbers(session, asset_key, list(rows))
+                session.flush()
+                _advance_progress(session, execution)
+                try:
+                    uow.commit()
+                except sa.exc.IntegrityError:
+                    continue
+                return RecordedOutput(
+                    versions={key: ResultVersionView.of(row) for key, row in rows.items()},
+                    replaced=replaced, execution=before)
+        raise LogicException(
+            error_codes.LOG_INVARIANT_BROKEN,
+            f"could not number the versions of {asset_key} of execution {execution_id} after "
+            f"{_ATTEMPTS} attempts",
+        )
+
+
+def _version_row(session: Session, asset_key: str, execution_id: str,
+                 value: NewVersion) -> ResultVersion:
+    # The execution's own version when it recorded this partition already (a retried step);
+    # else a new one, numbered one above the partition's highest.
+    existing = session.scalar(sa.select(ResultVersion).where(
+        ResultVersion.asset_key == asset_key, ResultVersion.partition_key == value.partition_key,
+        ResultVersion.execution_id == execution_id))
+    if existing is not None:
+        return existing
+    highest = session.scalar(sa.select(sa.func.max(ResultVersion.version_number)).where(
+        ResultVersion.asset_key == asset_key, ResultVersion.partition_key == value.partition_key))
+    row = ResultVersion(
+        asset_key=asset_key, partition_key=value.partition_key,
+        version_number=(highest or 0) + 1, execution_id=execution_id,
+        content_hash=value.content_hash, row_count=value.row_count,
+        storage_uri=value.storage_uri, is_active=False, created_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+def _active_numbers(session: Session, asset_key: str,
+                    partition_keys: list[str]) -> dict[str, int | None]:
+    # One query for every partition of the output (a range run's year is one statement).
+    found = dict(session.execute(
+        sa.select(ResultVersion.partition_key, ResultVersion.version_number).where(
+            ResultVersion.asset_key == asset_key,
+            ResultVersion.partition_key.in_(partition_keys),
+            ResultVersion.is_active.is_(True))).tuples().all())
+    return {key: found.get(key) for key in partition_keys}
+
+
+def _advance_progress(session: Session, execution: BatchExecution) -> None:
+    # One finished asset step per asset with a version of this execution, so a range run's step
+    # counts once. Progress only moves forward and stops at a terminal status, as
+    # ``BatchExecutionService.update_progress`` has it.
+    if ExecutionStatus(execution.status).is_terminal:
+        return
+    done = session.scalar(
+        sa.select(sa.func.count(sa.distinct(ResultVersion.asset_key)))
+        .where(ResultVersion.execution_id == execution.execution_id)) or 0
+    total = max(execution.steps_total, done)
+    new_done = max(execution.steps_done, done)
+    if (total, new_done) != (execution.steps_total, execution.steps_done):
+        execution.steps_total, execution.steps_done = total, new_done
+        execution.updated_at = utcnow()
