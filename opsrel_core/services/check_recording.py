@@ -84,26 +84,28 @@ class CheckRecorder:
             ValueError: unknown severity, alert policy or status, or a definition that is not
                 plain JSON; nothing is written.
         """
-        with UnitOfWork(self._engine) as uow:
-            session = uow.session
-            rule_row, version = stage_rule(
-                session, rule.rule_id, rule.asset_key, rule.severity, rule.description,
-                rule.definition, rule.alert_policy)
-            known = session.get(BatchExecution, execution_id) is not None
-            if known:
-                session.flush()  # the version's id, which the results refer to
-                stored = set(session.scalars(sa.select(ValidationResult.partition_key).where(
-                    ValidationResult.execution_id == execution_id,
-                    ValidationResult.rule_version_id == version.rule_version_id)))
-                for outcome in outcomes:
-                    if outcome.partition_key not in stored:
-                        session.add(self._row(execution_id, version.rule_version_id,
-                                              rule.asset_key, outcome))
-            try:
+        try:
+            with UnitOfWork(self._engine) as uow:
+                session = uow.session
+                rule_row, version = stage_rule(
+                    session, rule.rule_id, rule.asset_key, rule.severity, rule.description,
+                    rule.definition, rule.alert_policy)
+                # Flushed here (the version's id, which the results refer to): a concurrent
+                # step's rule surfaces now or at the commit, both caught below.
+                session.flush()
+                known = session.get(BatchExecution, execution_id) is not None
+                if known:
+                    stored = set(session.scalars(sa.select(ValidationResult.partition_key).where(
+                        ValidationResult.execution_id == execution_id,
+                        ValidationResult.rule_version_id == version.rule_version_id)))
+                    session.add_all(
+                        self._row(execution_id, version.rule_version_id, rule.asset_key, o)
+                        for o in outcomes if o.partition_key not in stored)
                 uow.commit()
-            except sa.exc.IntegrityError:
-                return self._one_by_one(execution_id, rule, outcomes)
-            return ValidationService.version_view(rule_row, version), known
+                return ValidationService.version_view(rule_row, version), known
+        except sa.exc.IntegrityError:
+            pass  # the transaction is rolled back: record again, reading what the other wrote
+        return self._one_by_one(execution_id, rule, outcomes)
 
     @staticmethod
     def _row(execution_id: str, rule_version_id: int, asset_key: str,

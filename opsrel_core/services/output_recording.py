@@ -98,28 +98,30 @@ class OutputRecorder:
         if not values:
             raise ValueError("an output covers at least one partition")
         for _attempt in range(_ATTEMPTS):
-            with UnitOfWork(self._engine) as uow:
-                session = uow.session
-                execution = session.scalars(
-                    sa.select(BatchExecution)
-                    .where(BatchExecution.execution_id == execution_id)
-                    .with_for_update()
-                ).one_or_none()
-                if execution is None:
-                    return None
-                before = ExecutionView.of(execution)
-                rows = {value.partition_key: _version_row(session, asset_key, execution_id, value)
-                        for value in values}
-                replaced = _active_numbers(session, asset_key, list(rows))
-                session.flush()
-                _advance_progress(session, execution)
-                try:
+            try:
+                with UnitOfWork(self._engine) as uow:
+                    session = uow.session
+                    execution = session.scalars(
+                        sa.select(BatchExecution)
+                        .where(BatchExecution.execution_id == execution_id)
+                        .with_for_update()
+                    ).one_or_none()
+                    if execution is None:
+                        return None
+                    before = ExecutionView.of(execution)
+                    replaced = _active_numbers(
+                        session, asset_key, [value.partition_key for value in values])
+                    rows = {value.partition_key: _version_row(session, asset_key, execution_id,
+                                                              value)
+                            for value in values}
+                    session.flush()
+                    _advance_progress(session, execution)
                     uow.commit()
-                except sa.exc.IntegrityError:
-                    continue
-                return RecordedOutput(
-                    versions={key: ResultVersionView.of(row) for key, row in rows.items()},
-                    replaced=replaced, execution=before)
+                    return RecordedOutput(
+                        versions={key: ResultVersionView.of(row) for key, row in rows.items()},
+                        replaced=replaced, execution=before)
+            except sa.exc.IntegrityError:
+                continue  # rolled back: number again
         raise LogicException(
             error_codes.LOG_INVARIANT_BROKEN,
             f"could not number the versions of {asset_key} of execution {execution_id} after "

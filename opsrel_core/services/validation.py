@@ -90,9 +90,7 @@ def stage_rule(session: Session, rule_id: str, asset_key: str, severity: str, de
     with session.no_autoflush:
         # Not flushed here: a concurrent run's insert of the same rule must surface at the
         # caller's commit, where it is caught and theirs read.
-        version = session.scalar(sa.select(ValidationRuleVersion).where(
-            ValidationRuleVersion.rule_id == rule_id,
-            ValidationRuleVersion.version_hash == version_hash))
+        version = _stored_version(session, rule_id, version_hash)
     if version is None:
         # Stored as it hashes: a JSON round trip, so the row reads back equal to what was hashed.
         version = ValidationRuleVersion(
@@ -101,6 +99,13 @@ def stage_rule(session: Session, rule_id: str, asset_key: str, severity: str, de
         )
         session.add(version)
     return rule, version
+
+
+def _stored_version(session: Session, rule_id: str,
+                    version_hash: str) -> ValidationRuleVersion | None:
+    return session.scalar(sa.select(ValidationRuleVersion).where(
+        ValidationRuleVersion.rule_id == rule_id,
+        ValidationRuleVersion.version_hash == version_hash))
 
 
 def new_result(*, execution_id: str, rule_version_id: int, asset_key: str, partition_key: str,
@@ -496,12 +501,7 @@ class ValidationService:
 
     @staticmethod
     def _version(uow: UnitOfWork, rule_id: str, version_hash: str) -> ValidationRuleVersion | None:
-        return uow.session.scalar(
-            sa.select(ValidationRuleVersion).where(
-                ValidationRuleVersion.rule_id == rule_id,
-                ValidationRuleVersion.version_hash == version_hash,
-            )
-        )
+        return _stored_version(uow.session, rule_id, version_hash)
 
     @staticmethod
     def _result_id(
