@@ -216,8 +216,9 @@ def failure_items(
     failing cell (one item per cell, whatever number of checks it broke), ``{"row": None,
     "column", "check": ["column_in_dataframe"], "value": None}`` for a missing column and
     ``{"row": None, "column", "check": ["dtype"], "expected", "actual"}`` for a dtype mismatch
-    (an item, never an exception). Nulls of nullable columns never fail, so they are never items. Cell items are kept
-    up to ``MAX_SAMPLES`` per column, in row order; column-level items are all kept.
+    (an item, never an exception). Nulls of nullable columns never fail, so they are never
+    items. Cell items are kept up to ``MAX_SAMPLES`` per column, in row order; column-level
+    items are all kept.
 
     Returns:
         ``(items, failing_rows)``: failing rows are the distinct rows among cell failures.
@@ -313,7 +314,8 @@ def evaluate_rule(rule: PanderaRule, frame: pd.DataFrame) -> RuleOutcome:
     Returns:
         PASS; or the rule's severity with failing rows and every failure as DQ items
         (``failure_items``: cells, dtype mismatches); ERROR when the frame lacks a column the
-        rule needs, with the missing columns and every other failure found in the same pass. A table-level rule adds its measured value and bound.
+        rule needs, with the missing columns and every other failure found in the same pass.
+        A table-level rule adds its measured value and bound.
     """
     total = len(frame)
     measured = bound = None

@@ -297,7 +297,8 @@ class RunProjection:
                 continue
             if event.event_type == dg.DagsterEventType.RUN_CANCELING and stop_requested_at is None:
                 # Kept even when the run later ends FAILED: a failure after a stop request is
-                # a stop (no failure alert, no retry), whether or not the projection saw the CANCELING status.
+                # a stop (no failure alert, no retry), whether or not the projection saw the
+                # CANCELING status.
                 stop_requested_at = _utc(event_record.event_log_entry.timestamp)
             elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
                 steps_done += 1
@@ -419,7 +420,8 @@ class RunProjection:
             batches += 1
             if not has_more:
                 break
-        # The backlog's age for the admin API, so falling behind is visible: when the oldest unapplied event happened.
+        # The backlog's age for the admin API, so falling behind is visible: when the oldest
+        # unapplied event happened.
         report.oldest_pending_at = self._oldest_pending(report.cursor) if has_more else None
         self.cursors.record_backlog(CURSOR_NAME, report.oldest_pending_at)
         for execution_id in self.projector.executions.list_open_execution_ids():

@@ -2,8 +2,8 @@
 
 A replay request writes exactly one ``replay`` row and one audit record, or nothing (blank operator
 or reason, invalid request); a repeated or racing ``request_key`` gives one replay. The replay's
-status is derived from its child executions (never "done" while a child runs), and its history links replays,
-executions and result versions both ways.
+status is derived from its child executions (never "done" while a child runs), and its history
+links replays, executions and result versions both ways.
 """
 
 import threading
