@@ -88,7 +88,7 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(schema=OPS_SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
-# --- C-1: operations -----------------------------------------------------------------------
+# --- operations: jobs, executions, replays, audit, results, alerts, projection -------------
 
 
 class BatchJob(Base):
@@ -523,7 +523,7 @@ class LineageEventAttempt(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-# --- C-2: data quality, lineage, reproducibility ---------------------------------------------
+# --- data quality, lineage, reproducibility --------------------------------------------------
 
 
 class Snapshot(Base):

@@ -1,5 +1,5 @@
-"""Audit log, alerts, tokens and the read endpoints over C-2 (context, lineage, reports,
-versions, error codes)."""
+"""Audit log, alerts, tokens and the read endpoints over provenance and data quality (context,
+lineage, reports, versions, error codes)."""
 
 from typing import Any, Literal
 
