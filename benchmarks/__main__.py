@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: opsrel's cost against plain Dagster and the plain database (issue 8).
+"""``python -m benchmarks``: opsrel's cost against plain Dagster and the plain database.
 
 Usage::
 

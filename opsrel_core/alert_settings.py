@@ -1,4 +1,4 @@
-"""Typed alerting settings (C1-T07), built at the edge from the environment and passed in.
+"""Typed alerting settings, built at the edge from the environment and passed in.
 
 Secrets (the SMTP password, the Slack webhook URL, whose path is the credential, and the
 PagerDuty routing key) are held in
@@ -114,7 +114,8 @@ class AlertSettings:
         claim_lease_seconds: how long a claimed delivery is hidden from other dispatchers; a
             dispatcher that dies mid-send releases it when the lease ends.
         history_horizon_seconds: a failure that ended longer ago than this is recorded without
-            alerting (RB-02: a cold start or a reset cursor imports history silently).
+            alerting (a cold start or a reset cursor imports history silently, never re-alerting
+            old failures).
     """
 
     smtp_host: str | None = None

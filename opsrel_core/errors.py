@@ -1,4 +1,4 @@
-"""The opsrel error taxonomy (C1-T03).
+"""The opsrel error taxonomy.
 
 Every failure opsrel records carries a catalog code. ``OpsException`` keeps two messages apart:
 ``operator_message`` (what went wrong, for the person on call: file names, columns, values) and

@@ -1,4 +1,4 @@
-"""Pandera rules as Dagster asset checks, recorded in the ops schema (C2-T02).
+"""Pandera rules as Dagster asset checks, recorded in the ops schema.
 
 A ``PanderaRule`` is a named pandera schema with a severity. ``pandera_asset_checks`` turns rules
 into ``@dg.asset_check`` definitions on one asset: a FAIL rule is a blocking check with ERROR
@@ -126,7 +126,8 @@ class PanderaRule:
         severity) is the rule version.
 
         Raises:
-            LogicException: LOG-001 when a check or the measure cannot be serialized (RB-17).
+            LogicException: LOG-001 when a check or the measure cannot be serialized, so a
+                rule is never stored without one of its checks.
         """
         common = {"code_version": self.code_version, "sample_columns": list(self.sample_columns)}
         if self.measure is not None:
@@ -168,7 +169,7 @@ def load_rule(
     rule_id: str, severity: str, description: str, definition: dict[str, Any]
 ) -> PanderaRule:
     """Rebuild a rule from its stored version (``PanderaRule.definition``), e.g. to validate the
-    next execution with exactly the rules a version names (RB-17).
+    next execution with exactly the rules a version names (severity and every check included).
 
     Raises:
         LogicException: LOG-001 when a check method or measure function is not available here.
@@ -207,14 +208,17 @@ def _check_name(value: Any) -> str:
 def failure_items(
     rule: PanderaRule, frame: pd.DataFrame, cases: pd.DataFrame
 ) -> tuple[list[dict[str, Any]], int]:
-    """Turn pandera's lazy ``failure_cases`` into DQ items, every failure of one pass (RB-16).
+    """Turn pandera's lazy ``failure_cases`` into DQ items, every failure of one pass.
+
+    Every failure is reported at once, so an operator never needs a re-run to find the next one.
 
     An item is ``{"row", "column", "check": [names], "value", **sample column values}`` for a
-    failing cell (one item per cell, whatever number of checks it broke: RB-15), ``{"row": None,
+    failing cell (one item per cell, whatever number of checks it broke), ``{"row": None,
     "column", "check": ["column_in_dataframe"], "value": None}`` for a missing column and
     ``{"row": None, "column", "check": ["dtype"], "expected", "actual"}`` for a dtype mismatch
-    (RB-18). Nulls of nullable columns never fail, so they are never items. Cell items are kept
-    up to ``MAX_SAMPLES`` per column, in row order; column-level items are all kept.
+    (an item, never an exception). Nulls of nullable columns never fail, so they are never
+    items. Cell items are kept up to ``MAX_SAMPLES`` per column, in row order; column-level
+    items are all kept.
 
     Returns:
         ``(items, failing_rows)``: failing rows are the distinct rows among cell failures.
@@ -305,13 +309,13 @@ def evaluate_rule(rule: PanderaRule, frame: pd.DataFrame) -> RuleOutcome:
     """Validate ``frame`` against a rule with pandera (``lazy=True``), in one pass.
 
     String and pyarrow-backed columns are normalized first (``normalize_frame``), so the result
-    does not depend on the dtype backend that loaded the frame (RB-18).
+    does not depend on the dtype backend that loaded the frame.
 
     Returns:
         PASS; or the rule's severity with failing rows and every failure as DQ items
         (``failure_items``: cells, dtype mismatches); ERROR when the frame lacks a column the
-        rule needs, with the missing columns and every other failure found in the same pass
-        (RB-16). A table-level rule adds its measured value and bound.
+        rule needs, with the missing columns and every other failure found in the same pass.
+        A table-level rule adds its measured value and bound.
     """
     total = len(frame)
     measured = bound = None

@@ -312,7 +312,7 @@ class HeadlessRunner:
             on_progress,
             run_tags={opsrel_tags.TRIGGER: "CLI"},
             tags_of_run=lambda days: run_tags_for(plan, replay.replay_id, days),
-            # A stop requested meanwhile (API, another shell) launches no further child (RB-11).
+            # A stop requested meanwhile (API, another shell) launches no further child.
             may_launch=lambda: replays.get_replay(replay.replay_id).status is ReplayStatus.RUNNING,
             range_size=range_size,
         )

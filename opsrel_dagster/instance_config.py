@@ -8,7 +8,8 @@ def dagster_postgres_yaml(url: str) -> str:
 
     Dagster's tables go to schema ``dagster`` of the database named by ``url`` (next to the
     ``ops`` schema when both share one database), through psycopg2, the driver dagster-postgres
-    ships (see ``DAGSTER-NOTES.md``: the default scheme would need psycopg 3). Telemetry is off.
+    ships (the default ``postgresql://`` scheme would need psycopg 3, which it does not
+    install). Telemetry is off.
 
     Args:
         url: a SQLAlchemy PostgreSQL URL, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/opsrel``;

@@ -1,4 +1,4 @@
-"""An IO manager that never overwrites a result (C1-T06).
+"""An IO manager that never overwrites a result.
 
 Each output of an asset partition is pickled to a content-addressed file
 ``<OPSREL_HOME>/results/<asset>/<partition>/<sha256>.pkl`` (written once, never replaced) and
@@ -8,10 +8,11 @@ run's versions when the run ends SUCCESS; a failed or stopped run's versions sta
 Loading an input inside a run reads the version that same run produced when there is one
 (downstream steps see what their run made), otherwise the active version.
 
-A range run (single-run backfill policy, field report RB-12) covers several partitions in one
+A range run (single-run backfill policy) covers several partitions in one
 step: the asset returns a mapping ``{partition_key: value}`` with exactly the run's keys, and
 each becomes its own version, all linked to the one execution; an input over several partitions
-is loaded as such a mapping.
+is loaded as such a mapping. Code that asked for "the" partition key would crash in such a
+run, or see one key where there are many.
 
 With ``OPSREL_CONSOLE_URL`` set, a one-partition output's materialization carries
 ``opsrel/console``: a URL of its partition's page in the opsrel console (``domain.console_links``),

@@ -1,4 +1,4 @@
-"""A sensor that runs a partition when its landing file arrives or changes (C1-T05).
+"""A sensor that runs a partition when its landing file arrives or changes.
 
 It watches ``OPSREL_LANDING_DIR`` for the job's landing files, named by the job's declaration
 (``OpsrelJob.landing_file``: ``flights_{partition}.csv`` for the flights job, so

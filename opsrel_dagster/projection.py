@@ -1,4 +1,4 @@
-"""The projection of Dagster's run records and event log into the ops schema (C1-T02).
+"""The projection of Dagster's run records and event log into the ops schema.
 
 Every Dagster run of the code location becomes one execution (execution id = run id), whichever
 way it was launched. ``project_run`` brings one run's execution up to date; ``sync`` reads run
@@ -7,7 +7,9 @@ each batch), and also refreshes executions still open in the ops schema. Both ar
 run-status sensors, ``opsrel sync`` and ``opsrel run`` may all apply the same run.
 
 Reads use Dagster's indexed queries (``fetch_run_status_changes``, ``get_records_for_run`` with
-event types); see DAGSTER-NOTES for why the whole per-run log is not read.
+event types): on the SQLite default each run's events live in their own file, so reading a
+run's whole log costs tens of milliseconds per run, while the indexed queries are two orders of
+magnitude cheaper. A run's own log is read only when needed (the step failure of a failed run).
 """
 
 import dataclasses
@@ -131,7 +133,7 @@ def _failure_of(records: Iterable[dg.EventLogRecord], partition_key: str | None)
             and event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError"
             and failed_checks
         ):
-            # A blocking data-quality rule failed (C2-T06): its code (DQ-001) is in the check's
+            # A blocking data-quality rule failed: its code (DQ-001) is in the check's
             # metadata; downstream steps were skipped.
             first = failed_checks[0]
             metadata = dict(first.metadata)
@@ -164,7 +166,7 @@ def _failure_of(records: Iterable[dg.EventLogRecord], partition_key: str | None)
                 error_code=code,
                 error_message=message or "",
                 asset_key=event.step_key,
-                # In a range run the failing day is the one the step named (RB-12).
+                # In a range run the failing day is the one the step named, not the whole range.
                 partition_key=partition_key or _metadata_text(metadata.get("partition_key")) or None,
             )
         if event.event_type == dg.DagsterEventType.RUN_FAILURE:
@@ -295,7 +297,8 @@ class RunProjection:
                 continue
             if event.event_type == dg.DagsterEventType.RUN_CANCELING and stop_requested_at is None:
                 # Kept even when the run later ends FAILED: a failure after a stop request is
-                # a stop (RB-05), whether or not the projection saw the CANCELING status.
+                # a stop (no failure alert, no retry), whether or not the projection saw the
+                # CANCELING status.
                 stop_requested_at = _utc(event_record.event_log_entry.timestamp)
             elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
                 steps_done += 1
@@ -365,7 +368,7 @@ class RunProjection:
             max_batches: stop after this many batches (None: until caught up). The cursor is
                 saved after each batch, so an interrupted sync resumes where it stopped; when a
                 backlog remains, the time of its oldest event is saved too (the lag the admin
-                API reports, RB-02), else it is cleared.
+                API reports), else it is cleared.
 
         Returns:
             A ``SyncReport`` with counts, the set-aside figures and the new cursor.
@@ -417,7 +420,8 @@ class RunProjection:
             batches += 1
             if not has_more:
                 break
-        # The backlog's age for the admin API (RB-02): when the oldest unapplied event happened.
+        # The backlog's age for the admin API, so falling behind is visible: when the oldest
+        # unapplied event happened.
         report.oldest_pending_at = self._oldest_pending(report.cursor) if has_more else None
         self.cursors.record_backlog(CURSOR_NAME, report.oldest_pending_at)
         for execution_id in self.projector.executions.list_open_execution_ids():
@@ -493,7 +497,10 @@ class RunProjection:
         return view
 
     def reconcile_lost_workers(self) -> int:
-        """Fail open executions whose run showed no sign of life within the timeout (RB-03).
+        """Fail open executions whose run showed no sign of life within the timeout.
+
+        A worker killed hard writes no terminal event, so without this its execution would stay
+        open for ever.
 
         Uses ``WorkerLossReconciler`` (SYS-003, compare-and-set, one alert) with the newest event
         of each run as its heartbeat; runs waiting in Dagster's queue have no start timeout. A

@@ -1,4 +1,4 @@
-"""What produced an execution's results: context, lineage and the data-quality report (C2-T03..T05).
+"""What produced an execution's results: context, lineage and the data-quality report.
 
 When an execution ends, ``record_provenance`` reads what the run itself left in Dagster's event
 log (the snapshot id and source URI in materialization metadata, the rule versions in asset check
@@ -83,7 +83,7 @@ def _run_facts(
                     snapshots[mat.partition] = str(_value(mat.metadata["snapshot_id"]))
             if "source_uri" in mat.metadata and mat.partition:
                 source_uris[mat.partition] = str(_value(mat.metadata["source_uri"]))
-            # A range run's step reports every day's value as one mapping (RB-12).
+            # A range run's step reports every day's value as one mapping ``{day: value}``.
             for key, into in (("opsrel/snapshot_ids", snapshots), ("opsrel/source_uris", source_uris)):
                 if key in mat.metadata:
                     into.update({k: str(v) for k, v in dict(_value(mat.metadata[key])).items()})

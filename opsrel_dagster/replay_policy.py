@@ -1,4 +1,4 @@
-"""Fail fast, in every step, a run that may not replace the active result (C1-T04, C1-T05).
+"""Fail fast, in every step, a run that may not replace the active result.
 
 The guarantee itself is the activation gate (``opsrel_core.domain.activation``): a version of a
 run that nobody decided never replaces an active one. This guard only spares the work: a step

@@ -1,4 +1,4 @@
-"""Launch requested replays through Dagster, exactly once (C1-T05, C1-T08).
+"""Launch requested replays through Dagster, exactly once.
 
 A replay (or a manual start) requested through the admin API is a REQUESTED ``replay`` row,
 written with its audit record and its plan's keys. This sensor turns it into one run request per

@@ -1,4 +1,4 @@
-"""``opsrel reproduce``: re-run an execution's recorded context in isolation (C2-T03).
+"""``opsrel reproduce``: re-run an execution's recorded context in isolation.
 
 The execution's input snapshot (the immutable copy its context names) is laid out as the landing
 file of its partition in a temporary folder; the pipeline runs there against an ephemeral Dagster

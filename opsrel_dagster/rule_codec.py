@@ -1,6 +1,6 @@
-"""Rules as loadable JSON, and the dtype normalizations rules validate with (RB-15, RB-17, RB-18).
+"""Rules as loadable JSON, and the dtype normalizations rules validate with.
 
-**Serialization (RB-17).** pandera's own YAML/JSON export drops what a rule version must keep: a
+**Serialization.** pandera's own YAML/JSON export drops what a rule version must keep: a
 check that is not registered is skipped with a warning, a renamed check loses its name, and
 nullability is not part of a repr-based hash. opsrel serializes a schema itself, into plain JSON
 that rebuilds the same schema:
@@ -19,11 +19,11 @@ without one of its checks. The canonical JSON of the result is what the rule ver
 the fingerprint changes with any check, statistic, severity or nullability and is the same in
 every process.
 
-**Nullable dtypes (RB-15).** A nullable column declared with a NumPy integer or bool dtype cannot
+**Nullable dtypes.** A nullable column declared with a NumPy integer or bool dtype cannot
 hold NaN; ``nullable_dtypes`` declares it with the pandas nullable dtype (``Int64``, ``boolean``)
 instead, so NA passes and only real bad values fail.
 
-**String backends (RB-18).** ``normalize_frame`` turns pyarrow-backed and ``StringDtype`` columns
+**String backends.** ``normalize_frame`` turns pyarrow-backed and ``StringDtype`` columns
 into what the NumPy backend reads (object strings with NaN, int64, float64 for integers with
 gaps, bool), so a frame gives the same results whichever dtype backend loaded it.
 """
@@ -220,7 +220,10 @@ def resolve_ref(ref: str) -> Callable[..., Any]:
 
 
 def nullable_dtypes(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
-    """The schema with nullable NumPy int/bool columns declared as pandas nullable dtypes (RB-15)."""
+    """The schema with nullable NumPy int/bool columns declared as pandas nullable dtypes.
+
+    NumPy ``int64`` / ``bool`` cannot hold NaN, so without this a null would fail coercion.
+    """
     updates = {
         name: {"dtype": _NULLABLE[str(col.dtype)]}
         for name, col in schema.columns.items()
@@ -230,7 +233,10 @@ def nullable_dtypes(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
 
 
 def normalize_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
-    """``frame`` with pyarrow-backed / ``StringDtype`` columns as NumPy-backed ones (RB-18).
+    """``frame`` with pyarrow-backed / ``StringDtype`` columns as NumPy-backed ones.
+
+    pandas and pandera read the ``string[pyarrow]`` alias as different dtypes; converting first
+    makes results the same whichever dtype backend loaded the frame.
 
     A column the schema declares with such a dtype itself (``string``, ``...[pyarrow]``) is left
     as it is. Returns the frame unchanged (not copied) when nothing needs converting.

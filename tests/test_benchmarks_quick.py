@@ -1,4 +1,4 @@
-"""The benchmark suite's quick variant still runs and reports every figure (issue 8).
+"""The benchmark suite's quick variant still runs and reports every figure.
 
 Benchmarks are not tests: nothing here asserts a timing or whether a target was met; the test
 only proves that ``python -m benchmarks --quick --json`` runs end to end against the real

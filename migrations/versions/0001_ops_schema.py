@@ -1,4 +1,4 @@
-"""ops schema: every table of epics C-1 and C-2 (C1-T01, C2-T01)
+"""ops schema: every table of the batch lifecycle and of data provenance and quality
 
 On PostgreSQL the tables are created in schema ``ops``; on SQLite without a schema. The audit log
 is made append-only by triggers on both backends.

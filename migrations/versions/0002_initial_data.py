@@ -1,4 +1,4 @@
-"""initial data: the error-code catalog and the batch-job catalog (C1-T01)
+"""initial data: the error-code catalog and the batch-job catalog
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""error codes for result versions, replay and audit (C1-T03..T06)
+"""error codes for result versions, replay and audit
 
 Revision ID: 0003
 Revises: 0002

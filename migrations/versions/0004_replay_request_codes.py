@@ -1,4 +1,4 @@
-"""error codes for replay requests (C1-T05)
+"""error codes for replay requests
 
 Revision ID: 0004
 Revises: 0003

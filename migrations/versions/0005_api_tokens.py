@@ -1,4 +1,4 @@
-"""api_token: bearer tokens of the admin API (C1-T08)
+"""api_token: bearer tokens of the admin API
 
 Revision ID: 0005
 Revises: 0004

@@ -1,7 +1,8 @@
-"""projection_cursor.oldest_pending_at: the ingestion backlog's age (field report RB-02)
+"""projection_cursor.oldest_pending_at: the ingestion backlog's age
 
 The projection records, after each batch, when the oldest orchestrator event it has not yet
-applied happened (NULL when it is caught up); the admin API reports the lag from it.
+applied happened (NULL when it is caught up); the admin API reports the lag from it, so a
+projection falling behind is visible instead of silent.
 
 Revision ID: 0006
 Revises: 0005

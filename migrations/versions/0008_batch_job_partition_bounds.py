@@ -1,10 +1,11 @@
 """batch_job.partition_start / partition_end: the job's partition set, known to the core
 
-A replay (CLI, admin API, preview) must name partitions of the job's partition set (issue 6: the
-API accepted ``2013-13-45``). The core never imports Dagster, so the set is recorded with the job:
-``partitions`` says how keys look (``daily``: ISO dates) and the new inclusive bounds say where
-the set starts and ends (NULL: unbounded). ``flights_daily`` gets 2013-01-01..2013-12-31, the
-``DailyPartitionsDefinition`` of the code location (a Dagster test keeps the two equal).
+A replay (CLI, admin API, preview) must name partitions of the job's partition set (without
+the bounds the API accepted ``2013-13-45``). The core never imports Dagster, so the set is
+recorded with the job: ``partitions`` says how keys look (``daily``: ISO dates) and the new
+inclusive bounds say where the set starts and ends (NULL: unbounded). ``flights_daily`` gets
+2013-01-01..2013-12-31, the ``DailyPartitionsDefinition`` of the code location (a Dagster test
+keeps the two equal).
 
 Revision ID: 0008
 Revises: 0007

@@ -1,4 +1,4 @@
-"""error code BAT-011: an alert or API token id that does not exist (issue 6)
+"""error code BAT-011: an alert or API token id that does not exist
 
 The CLI and the admin API say "unknown id" with a catalog code everywhere: executions BAT-002,
 replays and result versions BAT-010, and now alerts and API tokens BAT-011.

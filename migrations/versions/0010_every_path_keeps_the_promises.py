@@ -1,4 +1,4 @@
-"""Every path keeps the promises (issue 12): attribution, explicit replay keys, set-aside runs
+"""Every path keeps the promises: attribution, explicit replay keys, set-aside runs
 
 - ``batch_execution.trigger_type`` also takes ``REEXECUTE`` and ``RETRY``: a Dagster
   re-execution or automatic retry is its own execution, recorded as what it is.

@@ -1,4 +1,4 @@
-"""When a result version becomes active: one gate for every launch path (C1-T06, C2-T02).
+"""When a result version becomes active: one gate for every launch path.
 
 Every path that materializes a result (the Dagster UI on any subset of assets, backfills,
 re-executions, retries, sensors, ``opsrel run``, Python) ends in the projection activating the

@@ -1,4 +1,4 @@
-"""Incidents: the failures of one job with one error code within a window are one alert (C1-T07).
+"""Incidents: the failures of one job with one error code within a window are one alert.
 
 Pure rules, no I/O.
 

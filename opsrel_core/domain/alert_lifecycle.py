@@ -1,4 +1,4 @@
-"""The alert lifecycle as pure rules: statuses, transitions, repeats, silences (C1-T07).
+"""The alert lifecycle as pure rules: statuses, transitions, repeats, silences.
 
 An alert is OPEN when raised, ACKNOWLEDGED once someone said they know, RESOLVED when it is over.
 

@@ -1,4 +1,4 @@
-"""Who and why a run is: one rule for every entry point (C1-T04, C1-T05).
+"""Who and why a run is: one rule for every entry point.
 
 A run is *attributed* when someone (an operator, or an automation acting on its own schedule)
 decided it: only an attributed run may replace an active result. The orchestrator adapter

@@ -1,4 +1,4 @@
-"""Names of the error codes opsrel raises itself (C1-T03).
+"""Names of the error codes opsrel raises itself.
 
 The catalog rows (user message, operator message, severity, retryable, auto_alert) live in the
 ``error_code`` table, loaded by the data migrations (``0002_initial_data``, ``0003_...``); this module only names

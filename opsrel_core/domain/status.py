@@ -1,4 +1,4 @@
-"""Execution statuses and the allowed transitions between them (C1-T02).
+"""Execution statuses and the allowed transitions between them.
 
 The state machine is data: ``ALLOWED_TRANSITIONS`` lists, for each status, the statuses it may
 move to. READY -> RUNNING -> SUCCESS | FAILED | STOPPED; READY may also end directly (a run that

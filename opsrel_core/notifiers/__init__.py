@@ -1,4 +1,4 @@
-"""Alert delivery channels: email over SMTP, Slack incoming webhooks, PagerDuty events (C1-T07).
+"""Alert delivery channels: email over SMTP, Slack incoming webhooks, PagerDuty events.
 
 Each sender does one network send with a bounded timeout and either returns or raises
 ``DeliveryError``, which says whether a later retry may succeed (``transient``) and why, in words

@@ -1,4 +1,4 @@
-"""Email over SMTP with the standard library (C1-T07; field report RB-23).
+"""Email over SMTP with the standard library, never hanging on a silent server.
 
 Every network operation is bounded by the configured timeout (``smtplib`` has none by default,
 so a server that accepts the connection and never answers would hang the dispatcher). Failures

@@ -1,4 +1,4 @@
-"""Recovery notices: the short message that an alert is over (C1-T07). Pure functions.
+"""Recovery notices: the short message that an alert is over. Pure functions.
 
 The email answers the alert's own email (``In-Reply-To`` and ``References`` carry its
 ``Message-ID``, ``alert_message_id``) so mail clients thread them; its subject starts with

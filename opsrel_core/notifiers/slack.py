@@ -1,4 +1,4 @@
-"""Slack incoming webhooks over plain HTTP (``urllib``; no extra dependency) (C1-T07, RB-22).
+"""Slack incoming webhooks over plain HTTP (``urllib``; no extra dependency).
 
 A message is ``POST <webhook URL>`` with the JSON body ``{"text": ...}``, bounded by the
 configured timeout. Classification for the dispatcher:

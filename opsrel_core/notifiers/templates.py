@@ -1,4 +1,4 @@
-"""Alert message rendering: pure functions, testable without a server (C1-T07).
+"""Alert message rendering: pure functions, testable without a server.
 
 Each kind of event (EXECUTION_FAILED, DQ_FAIL, DQ_WARN_ACCUMULATED, anything else is generic)
 has a built-in email subject, plain-text email body and Slack text, each carrying the alert id,

@@ -1,4 +1,4 @@
-"""Retry of transient database failures (field reports RB-07, RB-08).
+"""Retry of transient database failures: an ops write survives a database that drops out briefly.
 
 A dropped connection (a restarted PostgreSQL, a terminated backend, a pooler hiccup) or a busy
 SQLite database surfaces as ``OperationalError`` / an invalidated connection. Service methods

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 typed models of the ops schema (C1-T01, C2-T01).
+"""SQLAlchemy 2.0 typed models of the ops schema.
 
 One ``MetaData`` with schema ``ops`` and a constraint naming convention. On SQLite the engine
 maps schema ``ops`` to none (``schema_translate_map``), so the same models serve both backends.
@@ -88,7 +88,7 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(schema=OPS_SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
-# --- C-1: operations -----------------------------------------------------------------------
+# --- operations: jobs, executions, replays, audit, results, alerts, projection -------------
 
 
 class BatchJob(Base):
@@ -123,7 +123,7 @@ class BatchJobPartition(Base):
 
 
 class ErrorCode(Base):
-    """One entry of the error-code catalog (C1-T03)."""
+    """One entry of the error-code catalog."""
 
     __tablename__ = "error_code"
     __table_args__ = (
@@ -144,7 +144,7 @@ class ErrorCode(Base):
 
 
 class Replay(Base):
-    """A replay request: full history, a range or a single partition (C1-T05)."""
+    """A replay request: full history, a range or a single partition."""
 
     __tablename__ = "replay"
     __table_args__ = (
@@ -172,7 +172,7 @@ class Replay(Base):
 
 
 class BatchExecution(Base):
-    """One execution: one Dagster run of the code location (execution_id = run id) (C1-T02).
+    """One execution: one Dagster run of the code location (execution_id = run id).
 
     The primary key makes recording the same execution twice impossible.
     """
@@ -240,7 +240,7 @@ class ExecutionEvent(Base):
 
 
 class AuditLog(Base):
-    """Append-only audit record of a manual action (C1-T04). Operator and reason are required.
+    """Append-only audit record of a manual action. Operator and reason are required.
 
     Triggers (migrations 0001, 0012) refuse UPDATE, DELETE, TRUNCATE (PostgreSQL) and an insert
     that names an existing ``audit_id`` (SQLite REPLACE, upserts); the application role may only
@@ -272,7 +272,7 @@ class AuditLog(Base):
 
 
 class ResultVersion(Base):
-    """One version of a result asset partition (C1-T06). At most one active per partition."""
+    """One version of a result asset partition. At most one active per partition."""
 
     __tablename__ = "result_version"
     __table_args__ = (
@@ -305,7 +305,7 @@ class ResultVersion(Base):
 
 
 class Alert(Base):
-    """An operational alert (C1-T07). ``dedupe_key`` is unique among live (OPEN or
+    """An operational alert. ``dedupe_key`` is unique among live (OPEN or
     ACKNOWLEDGED) alerts; ``resolved_*`` say when, by whom and why one ended (0016)."""
 
     __tablename__ = "alert"
@@ -450,7 +450,7 @@ class ProjectionCursor(Base):
     """Where a projection of Dagster's event log into the ops schema stands (a storage id).
 
     ``oldest_pending_at``: when the oldest event not yet applied happened, as seen at the last
-    batch (NULL when caught up); the ingestion lag is measured from it (RB-02, migration 0006).
+    batch (NULL when caught up); the ingestion lag is measured from it (migration 0006).
     """
 
     __tablename__ = "projection_cursor"
@@ -523,11 +523,11 @@ class LineageEventAttempt(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-# --- C-2: data quality, lineage, reproducibility ---------------------------------------------
+# --- data quality, lineage, reproducibility --------------------------------------------------
 
 
 class Snapshot(Base):
-    """An immutable input snapshot; ``snapshot_id`` is its content hash (C2-T01)."""
+    """An immutable input snapshot; ``snapshot_id`` is its content hash."""
 
     __tablename__ = "snapshot"
     __table_args__ = (sa.Index(None, "asset_key", "partition_key"),)
@@ -542,7 +542,7 @@ class Snapshot(Base):
 
 
 class LineageNode(Base):
-    """A lineage node: one asset partition at one version (C2-T04)."""
+    """A lineage node: one asset partition at one version."""
 
     __tablename__ = "lineage_node"
     __table_args__ = (
@@ -573,7 +573,7 @@ class LineageEdge(Base):
 
 
 class ValidationRule(Base):
-    """A named validation rule on an asset, with severity FAIL or WARN (C2-T02)."""
+    """A named validation rule on an asset, with severity FAIL or WARN."""
 
     __tablename__ = "validation_rule"
     __table_args__ = (
@@ -627,7 +627,7 @@ class ValidationResult(Base):
 
 
 class ExecutionContext(Base):
-    """What produced an execution's results: snapshots, rule versions, parameters, code (C2-T03)."""
+    """What produced an execution's results: snapshots, rule versions, parameters, code."""
 
     __tablename__ = "execution_context"
     execution_id: Mapped[str] = mapped_column(
@@ -642,7 +642,7 @@ class ExecutionContext(Base):
 
 
 class DqReport(Base):
-    """A data-quality report of one job's partition or of one replay (C2-T05).
+    """A data-quality report of one job's partition or of one replay.
 
     A DAILY report is the partition report of a daily job (``report_date`` is its day); a
     PARTITION report is that of any other key (hourly, monthly, static). Both carry the job and

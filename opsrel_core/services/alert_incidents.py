@@ -1,4 +1,4 @@
-"""Incident alerts in the database: their partitions, updates, recovery and replay (C1-T07).
+"""Incident alerts in the database: their partitions, updates, recovery and replay.
 
 The rules are ``opsrel_core.domain.alert_incidents``; this module applies them in the caller's
 transaction (``OpsAlertService._occur`` when a failure joins, ``resolve_recovered_alerts`` when a

@@ -1,4 +1,4 @@
-"""How alerts end: by the recovery of their partition, or by an operator (C1-T07).
+"""How alerts end: by the recovery of their partition, or by an operator.
 
 **By recovery.** ``resolve_recovered_alerts`` runs inside the transaction that activates a
 SUCCESS execution's result versions (``ResultVersionService.activate_execution_versions``: the

@@ -1,4 +1,4 @@
-"""SilenceService: mute a known condition for a while, with a reason (C1-T07).
+"""SilenceService: mute a known condition for a while, with a reason.
 
 An operator creates a silence by matchers (job, error code, rule id, partition glob), a reason
 and an expiry. An alert raised while a silence matches it (``opsrel_core.domain.alert_lifecycle``)

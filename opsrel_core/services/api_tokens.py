@@ -1,4 +1,4 @@
-"""ApiTokenService: bearer tokens of the admin API, with a role each (C1-T08).
+"""ApiTokenService: bearer tokens of the admin API, with a role each.
 
 A token is shown once, when it is created; only its SHA-256 (hex) is stored, so a copy of the
 database does not give access. ``identify`` hashes the presented token and looks the hash up:

@@ -1,4 +1,4 @@
-"""AuditLogService: append-only records of manual actions (C1-T04).
+"""AuditLogService: append-only records of manual actions.
 
 The core is ``audit_change`` (and ``AuditLogService.record`` built on it): it runs inside the
 caller's open ``Session``, so that an action and its audit record are one transaction and land

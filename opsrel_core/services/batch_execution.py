@@ -1,4 +1,4 @@
-"""BatchExecutionService: the execution lifecycle (C1-T02).
+"""BatchExecutionService: the execution lifecycle.
 
 READY -> RUNNING -> SUCCESS | FAILED | STOPPED (see ``opsrel_core.domain.status``). Every status
 change is a compare-and-set on the current status inside one transaction, and is recorded once in
@@ -394,8 +394,9 @@ class BatchExecutionService:
         """Move READY or RUNNING -> FAILED with a catalog error code.
 
         When a stop was requested before the failure, the execution ends STOPPED instead: a
-        failure caused by the stop is not a failure (field report RB-05); the error is kept in
-        ``error_message`` for the operator and the failure in the history as ``ignored:FAILED``.
+        failure caused by the stop is not a failure (no failure alert, no automatic retry); the
+        error is kept in ``error_message`` for the operator and the failure in the history as
+        ``ignored:FAILED``.
 
         Args:
             error_code: a code of the ``error_code`` catalog, e.g. ``"INP-001"``.

@@ -1,4 +1,4 @@
-"""DqReportService: data-quality reports per partition and per replay (C2-T05, C2-T06).
+"""DqReportService: data-quality reports per partition and per replay.
 
 A report is a summary (PASS, WARN, FAIL and ERROR counts by asset) and one item per rule, asset
 and partition, stored in ``dq_report`` / ``dq_report_item`` and built from the validation results

@@ -1,4 +1,4 @@
-"""ErrorCodeService: look up the error-code catalog (C1-T03).
+"""ErrorCodeService: look up the error-code catalog.
 
 The catalog is the ``error_code`` table, loaded by data migrations. Each code has a user message
 (safe to show to anyone) and an operator message (what to check and do) kept apart, and an

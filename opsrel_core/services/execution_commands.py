@@ -1,4 +1,4 @@
-"""An operator's stop: the audited request, where it stands, and what Dagster did with it (C1-T04).
+"""An operator's stop: the audited request, where it stands, and what Dagster did with it.
 
 ``BatchExecutionService.request_stop`` records a stop the orchestrator reported (Dagster
 CANCELING) and commits on its own; an operator's stop also needs its audit record in the same

@@ -1,4 +1,4 @@
-"""ExecutionContextService: what produced an execution's results (C2-T03).
+"""ExecutionContextService: what produced an execution's results.
 
 Per execution the ops schema keeps the input snapshot ids, the rule versions (``{rule_id:
 version_hash}``), the parameters (partition, run config, tags), the code version (package version,

@@ -1,4 +1,4 @@
-"""Apply what the orchestrator observed about a run to the ops schema, idempotently (C1-T02).
+"""Apply what the orchestrator observed about a run to the ops schema, idempotently.
 
 The Dagster adapter (``opsrel_dagster.projection``) translates a Dagster run into a
 ``RunObservation``; ``ExecutionProjector.apply`` registers the execution, records progress and
@@ -128,7 +128,7 @@ class ExecutionProjector:
 
         A conflict with a terminal status already recorded (for example a late FAILED for an
         execution the ops schema holds as SUCCESS) is logged and left as recorded: the first
-        terminal decision stands (field report RB-06).
+        terminal decision stands, so a stale or duplicated report never rewrites how a run ended.
 
         Returns:
             The execution as stored after the call.
@@ -178,7 +178,7 @@ class ExecutionProjector:
         if view.status.is_terminal and not current.status.is_terminal:
             self._warn_policy(view)
         if view.status == ExecutionStatus.SUCCESS:
-            # A successful run's results take the place of the active ones (C1-T06), each
+            # A successful run's results take the place of the active ones, each
             # version as the activation gate admits it.
             self.versions.activate_execution_versions(execution_id, obs.evidence, _inputs(obs))
         self._alert(view, obs)
@@ -291,7 +291,9 @@ class ProjectionCursorStore:
         self._write(name, cursor=cursor)
 
     def record_backlog(self, name: str, oldest_pending_at: dt.datetime | None) -> None:
-        """Record when the oldest event not yet applied happened (None: caught up) (RB-02).
+        """Record when the oldest event not yet applied happened (None: caught up).
+
+        The admin API reports the ingestion lag from it, so a projection falling behind is visible.
 
         Also stamps ``updated_at``, so a reader sees when the projection last looked.
         """
@@ -332,7 +334,7 @@ class ProjectionCursorStore:
 
 @dataclasses.dataclass(frozen=True)
 class IngestionStatus:
-    """How far one projection has read the orchestrator's events (field report RB-02).
+    """How far one projection has read the orchestrator's events, so a growing backlog is visible.
 
     Attributes:
         name: the projection (``"dagster_run_status_changes"``).

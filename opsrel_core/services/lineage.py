@@ -1,4 +1,4 @@
-"""LineageService: which inputs made a result, and which results an input feeds (C2-T04).
+"""LineageService: which inputs made a result, and which results an input feeds.
 
 A lineage node is one asset partition at one version; ``version_ref`` follows one convention:
 

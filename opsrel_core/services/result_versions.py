@@ -1,4 +1,4 @@
-"""ResultVersionService: results are never overwritten (C1-T06).
+"""ResultVersionService: results are never overwritten.
 
 Every materialization of an asset partition is stored as a new version (content hash, row count,
 storage location, execution id), inactive. A version becomes active only when its execution

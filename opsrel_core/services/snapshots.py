@@ -1,4 +1,4 @@
-"""Input snapshots: immutable, content-addressed copies of source data (C2-T01, C2-T04)."""
+"""Input snapshots: immutable, content-addressed copies of source data."""
 
 import dataclasses
 

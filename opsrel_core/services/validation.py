@@ -1,4 +1,4 @@
-"""ValidationService: rules, rule versions and validation results in the ops schema (C2-T02).
+"""ValidationService: rules, rule versions and validation results in the ops schema.
 
 A rule is named (``rule_id``), belongs to one asset and has a severity, FAIL or WARN. Its version
 is derived from its definition: ``version_hash`` is ``sha256:`` of the canonical JSON of the

@@ -1,4 +1,4 @@
-"""Fail executions whose worker is gone (field report RB-03): SYS-003 after a timeout.
+"""Fail executions whose worker is gone: SYS-003 after a timeout.
 
 A run worker killed hard (SIGKILL, OOM killer, a node lost) writes no terminal event, so its
 execution would stay READY or RUNNING for ever. ``WorkerLossReconciler`` looks at every open

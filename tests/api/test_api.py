@@ -1,4 +1,4 @@
-"""C1-T08 through a real HTTP server, on SQLite and PostgreSQL."""
+"""The admin API through a real HTTP server, on SQLite and PostgreSQL."""
 
 import datetime as dt
 import urllib.parse
@@ -322,7 +322,7 @@ def test_lineage_of_a_version_never_recorded_is_a_404_problem(api, engine):
     assert "v2" in missing.body["detail"]
 
 
-def test_issue12_listing_cli_lists_the_range_runs_over_a_day_as_the_api_does(
+def test_listing_cli_lists_the_range_runs_over_a_day_as_the_api_does(
     api, engine, database_url, tmp_path, monkeypatch
 ):
     import json
@@ -367,7 +367,7 @@ def test_issue12_listing_cli_lists_the_range_runs_over_a_day_as_the_api_does(
 
 
 @pytest.mark.parametrize("kind", ["range", "full"])
-def test_issue12_a_body_listing_two_days_previews_and_records_two(api, kind):
+def test_a_body_listing_two_days_previews_and_records_two(api, kind):
     """The preview is the plan the replay records: two days, not every day between."""
     body = {"type": kind, "job_id": JOB, "partitions": ["2013-03-01", "2013-03-31"],
             "reason": "two days only"}
@@ -382,7 +382,7 @@ def test_issue12_a_body_listing_two_days_previews_and_records_two(api, kind):
     assert shown.body["replay"]["partition_keys"] == ["2013-03-01", "2013-03-31"]
 
 
-def test_issue12_request_key_reuse_over_the_api(api, engine):
+def test_request_key_reuse_over_the_api(api, engine):
     body = {"type": "single", "job_id": JOB, "partitions": ["2013-02-01"], "reason": "fix"}
     key = {"Idempotency-Key": "ticket-9"}
     first = api.call("POST", "/admin/batch/replay", token="operator", body=body, headers=key)
@@ -407,7 +407,7 @@ def test_issue12_request_key_reuse_over_the_api(api, engine):
     assert len(_audit_rows(engine)) == 2
 
 
-def test_issue12_a_busy_partition_is_a_409_bat_012_and_writes_nothing(api, engine):
+def test_a_busy_partition_is_a_409_bat_012_and_writes_nothing(api, engine):
     _execution(engine, "e-run", partition="2013-04-02")
     reply = api.call("POST", "/admin/batch/replay", token="operator", body={
         "type": "range", "job_id": JOB, "partition_start": "2013-04-01",
@@ -420,7 +420,7 @@ def test_issue12_a_busy_partition_is_a_409_bat_012_and_writes_nothing(api, engin
     assert _audit_rows(engine) == []
 
 
-def test_issue12_stop_response_says_final_and_the_audit_shows_the_request(api, engine):
+def test_stop_response_says_final_and_the_audit_shows_the_request(api, engine):
     """The stop's 202 says the stop is final and where its delivery stands; the execution's
     detail shows it; the audit record's before and after differ by the stop request."""
     _execution(engine, "e-1", at=T0)
@@ -462,7 +462,7 @@ def test_issue12_stop_response_says_final_and_the_audit_shows_the_request(api, e
     assert api.call("GET", "/admin/batch/executions/e-1").body["status"] == "RUNNING"
 
 
-def test_issue12_stop_a_replay_as_a_whole(api, engine):
+def test_stop_a_replay_as_a_whole(api, engine):
     """POST /admin/replays/{id}/stop: operator role, reason required, audited once; a repeat
     returns the same audit record; unknown is 404 BAT-010; a replay that ended is 409."""
     replay = api.call("POST", "/admin/batch/replay", token="operator", body={

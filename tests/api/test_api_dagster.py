@@ -1,4 +1,4 @@
-"""Issue 6 acceptance on the live Dagster processes: a real ``dagster-webserver`` and
+"""The admin API and the CLI against the live Dagster processes: a real ``dagster-webserver`` and
 ``dagster-daemon run`` on loopback, the admin API served over HTTP, and ``opsrel replay`` in
 submit mode (``OPSREL_DAGSTER_URL``).
 

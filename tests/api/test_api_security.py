@@ -1,4 +1,4 @@
-"""Issue 7, "Bad input and security": the admin API through a real HTTP server, both backends.
+"""Bad input and security: the admin API through a real HTTP server, both backends.
 
 Every mutating endpoint (read from the app's OpenAPI document, so a new one is covered too) is
 called with no token, a wrong token, a revoked token and a role too low; every parameter gets SQL

@@ -1,4 +1,4 @@
-"""A failing partition alerts once by email and Slack, through the real pipeline (C1-T07)."""
+"""A failing partition alerts once by email and Slack, through the real pipeline."""
 
 import json
 from pathlib import Path

@@ -193,7 +193,7 @@ def test_replay_subcommands_tables_json_and_cron_exit_codes(cli_env, monkeypatch
     assert actions[:2] == ["REVOKE_API_TOKEN", "CREATE_API_TOKEN"]
 
 
-def test_issue12_stop_a_replay_and_an_execution_from_the_cli(cli_env):
+def test_stop_a_replay_and_an_execution_from_the_cli(cli_env):
     """``opsrel replay stop ID --reason`` stops a replay as a whole (audited once; a repeat
     returns the same record); ``opsrel executions stop`` says the stop is final; exit codes 1
     for an unknown id, 2 for a refusal."""

@@ -1,5 +1,6 @@
-"""The ``opsrel`` CLI's error contract (issue 6): an unknown id exits 1 with its catalog code, bad
-input exits 2, every mutating command takes a reason; ``tokens list``, ``replay status|list``.
+"""The ``opsrel`` CLI's error contract, the same for every command: an unknown id exits 1 with
+its catalog code, bad input exits 2, every mutating command takes a reason; ``tokens list``,
+``replay status|list``.
 
 Rows are recorded through the core services into the CLI's own embedded ops database (no
 pipeline run is needed to have an unknown id or a recorded lineage)."""

@@ -1,4 +1,4 @@
-"""Pandera rules as asset checks on the real pipeline (C2-T02), both backends.
+"""Pandera rules as asset checks on the real pipeline, both backends.
 
 Expected figures are computed here with plain pandas from the package's CSV files, not through
 the rules.

@@ -1,4 +1,4 @@
-"""The projection of Dagster runs into the ops schema (C1-T02), on SQLite and PostgreSQL.
+"""The projection of Dagster runs into the ops schema, on SQLite and PostgreSQL.
 
 Both Dagster's storage and the ops schema are real: a SQLite Dagster home with a SQLite ops
 database, and PostgreSQL for both on the second leg.
@@ -193,7 +193,7 @@ def test_bad_landing_file_fails_with_inp_code_and_loses_nothing(runner, opsrel_e
     assert latest.run_id == good.run_id
 
 
-def test_rb05_failure_after_cancel_request_ends_stopped_even_unseen(runner):
+def test_failure_after_cancel_request_ends_stopped_even_unseen(runner):
     # The projection never sees CANCELING: the run goes STARTED -> CANCELING -> FAILURE
     # between two projections, as when a stop interrupts a step that then raises.
     run = runner.instance.create_run_for_job(

@@ -88,7 +88,7 @@ def _set_aside_alerts(engine) -> list[tuple]:
             .where(Alert.event_kind == "RUN_SET_ASIDE"))]
 
 
-def test_issue12_setaside_a_raising_run_among_others_in_one_tick(runner, api):  # noqa: F811
+def test_setaside_a_raising_run_among_others_in_one_tick(runner, api):  # noqa: F811
     good_first, bad, good_last = (_unrecorded_run(runner, day) for day in DAYS)
     assert {_status(runner.engine, r) for r in (good_first, bad, good_last)} == {"RUNNING"}
     body = _set_run_body(runner.instance, bad, '{"__class__": "NotARun", "broken": ')
@@ -148,7 +148,7 @@ def test_issue12_setaside_a_raising_run_among_others_in_one_tick(runner, api):  
     assert len(_set_aside_alerts(runner.engine)) == 1
 
 
-def test_issue12_setaside_a_coded_write_failure_keeps_its_code(runner, monkeypatch):
+def test_setaside_a_coded_write_failure_keeps_its_code(runner, monkeypatch):
     from opsrel_core.domain import error_codes
     from opsrel_core.errors import SystemException
     from opsrel_dagster.projection import RunProjection

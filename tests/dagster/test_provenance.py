@@ -1,4 +1,4 @@
-"""Execution context, lineage and data-quality reports recorded from real runs (C2-T03..T05)."""
+"""Execution context, lineage and data-quality reports recorded from real runs."""
 
 import dataclasses
 
@@ -141,7 +141,7 @@ def test_cli_reports_lineage_and_executions(runner):
     assert shown.exit_code == 0 and "SUCCESS" in shown.stdout and summary.snapshot_id in shown.stdout
 
 
-def test_issue12_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_and_the_api(
+def test_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_and_the_api(
     runner, opsrel_env, api
 ):
     """A day whose active version passed every FAIL rule, then a replay that fails one (a

@@ -1,4 +1,5 @@
-"""Replays end to end through Dagster (C1-T05, C1-T06, the failure -> replay part of C1-T09)."""
+"""Replays end to end through Dagster: a failed partition, its replay, and the result versions
+the replay leaves (the old ones kept, exactly one active)."""
 
 import datetime as dt
 import json
@@ -289,7 +290,7 @@ def _landing_tick(runner):
 
 
 @pytest.mark.parametrize("kind", ["range", "full"])
-def test_issue12_the_launch_sensor_runs_exactly_the_plan_with_its_parents(runner, opsrel_env, kind):
+def test_the_launch_sensor_runs_exactly_the_plan_with_its_parents(runner, opsrel_env, kind):
     """A range or full request listing two days: the sensor launches the two days the preview
     showed, and the failed day's run names the failed execution as its parent."""
     from opsrel_dagster.replay_sensor import make_replay_launch_sensor
@@ -313,7 +314,7 @@ def test_issue12_the_launch_sensor_runs_exactly_the_plan_with_its_parents(runner
     assert first["opsrel/replay_id"] == str(replay.replay_id)
 
 
-def test_issue12_an_operator_cannot_take_the_landing_sensors_key(runner, opsrel_env):
+def test_an_operator_cannot_take_the_landing_sensors_key(runner, opsrel_env):
     from opsrel_dagster.landing_sensor import file_digest
 
     day = "2013-06-20"
@@ -332,7 +333,7 @@ def test_issue12_an_operator_cannot_take_the_landing_sensors_key(runner, opsrel_
     assert replays.get_replay(taken.replay_id).partition_keys == ("2013-06-21",)
 
 
-def test_issue12_landing_fix_then_operator_replay_runs_the_day_once(runner, opsrel_env):
+def test_landing_fix_then_operator_replay_runs_the_day_once(runner, opsrel_env):
     """The source re-delivers a failed day's file and the operator replays it too: one run."""
     tick = _landing_tick(runner)
     executions = BatchExecutionService(runner.engine)

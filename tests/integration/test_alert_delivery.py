@@ -1,9 +1,10 @@
-"""C1-T07: AlertDispatcher against real receivers on loopback, on both backends.
+"""AlertDispatcher against real receivers on loopback, on both backends.
 
 A real SMTP server (aiosmtpd) and a real HTTP server standing in for Slack run in the test
 process. Faults: SMTP down then back, SMTP that never answers, SMTP 5xx, webhook 500 / timeout /
 429 / 400, the dispatcher killed between send and record, two dispatchers at once. Time moves
-through an injected clock; nothing sleeps for backoff. Field reports RB-22 and RB-23.
+through an injected clock; nothing sleeps for backoff. A rate-limited or hanging peer never
+duplicates, loses or blocks an alert (see docs/failure-reports.md).
 """
 
 import datetime as dt
@@ -169,7 +170,7 @@ def test_failing_partition_sends_one_email_and_one_slack_message(engine, smtp, s
     assert len(smtp.handler.messages) == 1 and len(slack.posts) == 1
 
 
-def test_issue12_a_landing_file_alert_says_what_re_delivery_does(engine, smtp, slack, clock):
+def test_a_landing_file_alert_says_what_re_delivery_does(engine, smtp, slack, clock):
     """The alert must not send the operator to replay a day the landing sensor reruns itself."""
     rig = Rig(engine, _settings(smtp.port, slack.url), clock)
     rig.alerts.raise_for_failed_execution(_fail_execution(engine, "run-1"))

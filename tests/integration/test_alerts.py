@@ -1,8 +1,8 @@
-"""C1-T07: OpsAlertService on both backends: outbox rows, storm dedupe, once per execution,
+"""OpsAlertService on both backends: outbox rows, storm dedupe, once per execution,
 acknowledgement with its audit record, listing; settings and secrets; templates (pure).
 
-Field reports: RB-02 (a unique dedupe key, never re-alert a recorded run), RB-05 (a stopped run
-does not alert), RB-03 (exactly one alert per failure).
+Also: a unique dedupe key, so a recorded run is never alerted again (a cold start or a reset
+cursor must not re-alert history); a stopped run does not alert; a failure alerts exactly once.
 """
 
 import datetime as dt
@@ -212,7 +212,7 @@ def test_no_alert_for_success_stop_or_codes_without_auto_alert(alerts, execution
     executions.register_execution(ExecutionSpec(execution_id="ok", job_id="flights_daily"), at=T0)
     executions.start_execution("ok", at=T0)
     assert alerts.raise_for_failed_execution(executions.complete_execution("ok", at=T0)) is None
-    # RB-05: a failure after a stop request ends STOPPED and never alerts.
+    # A failure after a stop request ends STOPPED and never alerts: the operator stopped it.
     executions.register_execution(ExecutionSpec(execution_id="st", job_id="flights_daily"), at=T0)
     executions.start_execution("st", at=T0)
     executions.request_stop("st", at=T0)

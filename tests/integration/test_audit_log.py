@@ -1,4 +1,4 @@
-"""C1-T04: AuditLogService on both backends.
+"""AuditLogService on both backends.
 
 Each ``log_*`` writes exactly one record whose before/after states are read from the database, not
 passed by the caller; a missing or blank operator or reason is a coded error and writes nothing;

@@ -1,4 +1,5 @@
-"""C1-T02: BatchExecutionService lifecycle on both backends (field reports RB-05, RB-06, RB-07).
+"""BatchExecutionService lifecycle on both backends: a stop is final, a terminal state is decided
+once, and concurrent writers on SQLite lose nothing.
 
 READY -> RUNNING -> SUCCESS | FAILED | STOPPED, READY -> FAILED | STOPPED; every other move is
 rejected with BAT-001 and leaves the row and its history untouched; a repeated event is a no-op.
@@ -221,8 +222,8 @@ INVALID = [
     (S.STOPPED, S.RUNNING),
 ]
 # STOPPED -> FAILED and STOPPED -> SUCCESS are not in this list: a stop is final, so a failure
-# or a success reported after it resolves to STOPPED (RB-05); see the test_rb05_ and
-# test_issue12_stop_ tests.
+# or a success reported after it resolves to STOPPED (no failure alert, no
+# automatic retry); see the test_stop_ tests.
 
 
 @pytest.mark.parametrize(("start", "target"), INVALID, ids=lambda s: s.value)
@@ -382,10 +383,10 @@ def test_progress_after_terminal_state_is_ignored(service, engine, status):
     assert _raw_row(engine, "run-1") == before
 
 
-# --- RB-05: a failure after a stop request ends STOPPED ---------------------------------------
+# --- a failure after a stop request ends STOPPED ----------------------------------------------
 
 
-def test_rb05_stop_requested_then_failure_ends_stopped(service, engine):
+def test_stop_requested_then_failure_ends_stopped(service, engine):
     _to(service, S.RUNNING)
     requested = service.request_stop("run-1", at=T2)
     assert requested.status is S.RUNNING
@@ -418,7 +419,7 @@ def test_rb05_stop_requested_then_failure_ends_stopped(service, engine):
     assert len(service.get_history("run-1")) == 4
 
 
-def test_rb05_stop_requested_while_failure_is_being_recorded(service, engine, monkeypatch):
+def test_stop_requested_while_failure_is_being_recorded(service, engine, monkeypatch):
     """A stop request that commits between fail_execution's read and its write must still win.
 
     fail_execution decides FAILED vs STOPPED from ``stop_requested_at`` read in one transaction
@@ -439,12 +440,12 @@ def test_rb05_stop_requested_while_failure_is_being_recorded(service, engine, mo
 
     view = service.get_execution("run-1")
     assert view.stop_requested_at == T2
-    # The stop was requested before the terminal event was written: RB-05 says STOPPED.
+    # The stop was requested before the terminal event was written: it ends STOPPED.
     assert view.status is S.STOPPED
     assert view.error_code == "BAT-004"
 
 
-def test_rb05_request_stop_is_idempotent_and_ignored_after_the_end(service, engine):
+def test_request_stop_is_idempotent_and_ignored_after_the_end(service, engine):
     _to(service, S.READY)
     service.request_stop("run-1", at=T1)
     again = service.request_stop("run-1", at=T2)
@@ -466,7 +467,7 @@ def test_request_stop_on_finished_execution_changes_nothing(service, engine):
 # --- a stop is final: a SUCCESS after a stop request ends STOPPED ------------------------------
 
 
-def test_issue12_stop_success_after_a_stop_request_ends_stopped(service, engine):
+def test_stop_success_after_a_stop_request_ends_stopped(service, engine):
     """The worker that could not be reached finishes after the operator's stop: the execution
     ends STOPPED (BAT-004), the SUCCESS is kept as ignored, and the same SUCCESS observed again
     changes nothing."""
@@ -495,7 +496,7 @@ def test_issue12_stop_success_after_a_stop_request_ends_stopped(service, engine)
     assert (_raw_row(engine, "run-1"), _event_count(engine, "run-1")) == (before, n_events)
 
 
-def test_issue12_stop_success_after_the_stop_ended_it_is_ignored_once(service, engine):
+def test_stop_success_after_the_stop_ended_it_is_ignored_once(service, engine):
     """Dagster's CANCELED ended it STOPPED first; a late SUCCESS (formerly BAT-001) leaves it
     STOPPED, recorded once as ignored; without a stop request SUCCESS is unchanged."""
     _to(service, S.STOPPED)
@@ -514,7 +515,7 @@ def test_issue12_stop_success_after_the_stop_ended_it_is_ignored_once(service, e
         "status:READY", "status:RUNNING", "status:SUCCESS"]
 
 
-def test_issue12_stop_request_landing_while_success_is_recorded_wins(service, engine, monkeypatch):
+def test_stop_request_landing_while_success_is_recorded_wins(service, engine, monkeypatch):
     """A stop request that commits between complete_execution's read and its write: the
     compare-and-set sees it, decides again, and the execution ends STOPPED."""
     _to(service, S.RUNNING)
@@ -530,10 +531,10 @@ def test_issue12_stop_request_landing_while_success_is_recorded_wins(service, en
     assert (view.status, view.error_code) == (S.STOPPED, "BAT-004")
 
 
-# --- RB-06: a stale failure after SUCCESS is rejected ------------------------------------------
+# --- a stale failure after SUCCESS is rejected -------------------------------------------------
 
 
-def test_rb06_stale_fail_after_success_is_rejected(service, engine):
+def test_stale_fail_after_success_is_rejected(service, engine):
     _to(service, S.SUCCESS)
     before = _raw_row(engine, "run-1")
     with pytest.raises(BatchExecutionException) as info:
@@ -647,7 +648,7 @@ def test_concurrent_complete_vs_fail_on_postgres(pg_database_url):
 
 
 def test_concurrent_complete_vs_fail_on_sqlite(sqlite_database_url):
-    """RB-07: the default SQLite setup must not lose or duplicate a lifecycle event."""
+    """The default SQLite setup must not lose or duplicate a lifecycle event."""
     migrate.upgrade(sqlite_database_url)
     ids = _prepare(sqlite_database_url, N_EXECUTIONS)
     outcomes = _race(sqlite_database_url, ids)

@@ -1,5 +1,6 @@
-"""DqReportService (C2-T05, C2-T06) on both backends: exact counts, RB-10, idempotent rebuilds,
-replay reports and their comparison with the runs they replaced, markdown for the Dagster UI."""
+"""DqReportService on both backends: exact counts, status from the active version (never from a
+stale failure), idempotent rebuilds, replay reports and their comparison with the runs they
+replaced, markdown for the Dagster UI."""
 
 import datetime as dt
 import threading
@@ -140,7 +141,7 @@ def test_daily_report_counts_exactly(world, reports, engine):
 
 
 def test_a_replays_pass_replaces_the_earlier_fail_in_the_daily_report(world, reports):
-    """RB-10: a FAIL then a PASS after replay shows PASS; the FAIL stays in history."""
+    """A FAIL then a PASS after replay shows PASS; the FAIL stays in history."""
     first = world.run("run-1", DAY1)
     world.result(first, DAY1, "flight_key_unique", "FAIL", 3)
     world.result(first, DAY1, "dest_known", "WARN", 7)
@@ -326,7 +327,7 @@ ALL_PASS = {"flight_key_unique": "PASS", "dest_known": "PASS", "tailnum_known": 
             "row_count_min": "PASS"}
 
 
-def test_issue12_report_a_failed_replay_leaves_the_day_pass_with_the_attempt_beside(
+def test_report_a_failed_replay_leaves_the_day_pass_with_the_attempt_beside(
     world, reports, engine
 ):
     versions = ResultVersionService(engine)
@@ -370,7 +371,7 @@ def test_issue12_report_a_failed_replay_leaves_the_day_pass_with_the_attempt_bes
     assert {i.execution_id for i in again.items} == {fixed}
 
 
-def test_issue12_report_without_an_active_version_reads_the_latest_attempt_and_says_so(
+def test_report_without_an_active_version_reads_the_latest_attempt_and_says_so(
     world, reports, engine
 ):
     versions = ResultVersionService(engine)
@@ -383,7 +384,7 @@ def test_issue12_report_without_an_active_version_reads_the_latest_attempt_and_s
         "_No active version: reported from the latest attempt (execution run-1)._")
 
 
-def test_issue12_report_is_rebuilt_when_what_is_active_changes(world, reports, engine):
+def test_report_is_rebuilt_when_what_is_active_changes(world, reports, engine):
     versions = ResultVersionService(engine)
     healthy = _attempt(world, versions, "run-1", DAY1, ALL_PASS)
     _attempt(world, versions, "r-1", DAY1, {**ALL_PASS, "flight_key_unique": "FAIL"},

@@ -1,4 +1,4 @@
-"""C1-T03: the error-code catalog and the exception taxonomy, on both backends.
+"""The error-code catalog and the exception taxonomy, on both backends.
 
 The service returns the catalog's values; ``KNOWN_CODES`` equals the ``error_code`` table; an
 exception refuses a code the catalog lacks; the user-facing message is the catalog's, never the

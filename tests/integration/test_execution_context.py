@@ -1,4 +1,4 @@
-"""ExecutionContextService (C2-T03) on both backends, and its pure helpers.
+"""ExecutionContextService on both backends, and its pure helpers.
 
 The context round-trips by execution id; a second recording merges snapshot ids and rule versions
 (sorted sets) and keeps the rest; concurrent recorders lose nothing; bad input and unknown

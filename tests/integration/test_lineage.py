@@ -1,4 +1,4 @@
-"""LineageService: record per execution, backtrace and dependents by recursive query (C2-T04).
+"""LineageService: record per execution, backtrace and dependents by recursive query.
 
 The graph is the flights pipeline's: per day, the landing file (SOURCE) -> flights_snapshot
 (SNAPSHOT) -> clean_flights (TRANSFORM) -> carrier_daily_stats (AGGREGATION) ->

@@ -1,4 +1,4 @@
-"""C1-T01 / C2-T01: the ops schema's migrations, initial data and constraints, on both backends.
+"""The ops schema's migrations, initial data and constraints, on both backends.
 
 Every test runs on a real SQLite file and on a real PostgreSQL database (see ``tests/conftest.py``).
 """

@@ -1,5 +1,7 @@
-"""C1-T09: the integration suite. Run -> failure -> replay end to end, idempotency, and one test per
-field report of this file's share (RB-02, RB-05, RB-06, RB-10, RB-11, RB-12, RB-20, RB-21, RB-24).
+"""The integration suite: run -> failure -> replay end to end, idempotency, and one test per kind
+of fault operators of orchestrators have reported (re-alerted history, a stop that ends FAILED,
+a late update over a terminal state, a stale partition status, replay stop races, range runs,
+unnamed constraints, enum migrations, audit noise; see docs/failure-reports.md).
 
 Real components only: the real flights pipeline through Dagster (``HeadlessRunner``), a real SMTP
 receiver, the real ops database. Each test runs on SQLite and on PostgreSQL (``database_url``);
@@ -182,7 +184,7 @@ def test_events_applied_twice_cursor_reset_and_repeated_replay_change_nothing(
     assert alert.occurrence_count == 1
 
 
-# -- field reports ------------------------------------------------------------------------------
+# -- reported faults ----------------------------------------------------------------------------
 
 
 def _pending_run(runner, day: str, **tags: str) -> dg.DagsterRun:  # noqa: F811
@@ -195,7 +197,7 @@ def _pending_run(runner, day: str, **tags: str) -> dg.DagsterRun:  # noqa: F811
     return run
 
 
-def test_rb02_cold_start_does_not_realert_history(receivers, runner, opsrel_env, api):  # noqa: F811
+def test_cold_start_does_not_realert_history(receivers, runner, opsrel_env, api):  # noqa: F811
     """A new deployment (empty cursor) meets failed runs from two days ago: they are imported in
     bounded batches, the cursor saved after each, the lag visible in the admin API, and none is
     alerted, also after a cursor reset. A fresh failure still alerts, once."""
@@ -258,7 +260,7 @@ def test_rb02_cold_start_does_not_realert_history(receivers, runner, opsrel_env,
     assert "2013-10-04" in message["Subject"] and len(slack.posts) == 1
 
 
-def test_rb05_failure_after_a_stop_request_ends_stopped(receivers, runner):  # noqa: F811
+def test_failure_after_a_stop_request_ends_stopped(receivers, runner):  # noqa: F811
     """Every failure-type end after a stop request resolves to STOPPED: a failure Dagster
     reports after CANCELING, a failure reported without CANCELING ever being seen, and a run
     lost from storage (SYS-003). None alerts, none is retried, each stop is audited."""
@@ -296,7 +298,7 @@ def test_rb05_failure_after_a_stop_request_ends_stopped(receivers, runner):  # n
     assert {a.audit_id for a in audit} == {s.audit_id for s in stops}
 
 
-def test_rb06_a_terminal_state_is_decided_once(runner, caplog):  # noqa: F811
+def test_a_terminal_state_is_decided_once(runner, caplog):  # noqa: F811
     """Every terminal state is final: any other terminal update is rejected (BAT-001, logged as a
     conflict by the projection), an identical one is a no-op success, and the worker-loss
     reconciler's compare-and-set fails nothing that moved since it looked."""
@@ -331,7 +333,7 @@ def test_rb06_a_terminal_state_is_decided_once(runner, caplog):  # noqa: F811
         for other, end in ends.items():
             if other == status or status == "STOPPED":
                 # a repeated identical end is a no-op success; so is a failure or a success
-                # after a stop, which resolves to the stop (a stop is final, RB-05)
+                # after a stop, which resolves to the stop (a stop is final)
                 if status != "FAILED":
                     assert end(eid).status.value == status
                 continue
@@ -363,7 +365,7 @@ def test_rb06_a_terminal_state_is_decided_once(runner, caplog):  # noqa: F811
     assert (view.status.value, view.error_code) == ("SUCCESS", None)
 
 
-def test_rb10_partition_status_comes_from_the_active_version(runner, opsrel_env, api):  # noqa: F811
+def test_partition_status_comes_from_the_active_version(runner, opsrel_env, api):  # noqa: F811
     """E1 fails a blocking data-quality rule, a replay E2 succeeds: every summary shows the
     partition good (E2's active version), E1 stays in history as FAILED."""
     day = "2013-08-20"
@@ -392,7 +394,7 @@ def test_rb10_partition_status_comes_from_the_active_version(runner, opsrel_env,
     assert all(r.fail_count == 0 for r in DqReportService(runner.engine).list_reports())
 
 
-# -- migrations (RB-20, RB-21) -----------------------------------------------------------------
+# -- migrations: named constraints, explicit enum changes --------------------------------------
 
 
 def _operations(conn: sa.Connection):
@@ -407,7 +409,7 @@ def _ops_schema(url: str) -> str | None:
     return "ops" if url.startswith("postgresql") else None
 
 
-def test_rb20_every_constraint_is_named_and_a_later_migration_can_drop_one(empty_database_url):
+def test_every_constraint_is_named_and_a_later_migration_can_drop_one(empty_database_url):
     from opsrel_core.persistence import migrate
     from opsrel_core.persistence.tables import NAMING_CONVENTION
 
@@ -446,7 +448,7 @@ def test_rb20_every_constraint_is_named_and_a_later_migration_can_drop_one(empty
     migrate.downgrade(url, "base")  # and the chain still goes down cleanly
 
 
-def test_rb21_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(empty_database_url):
+def test_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(empty_database_url):
     from opsrel_core.errors import BatchExecutionException
     from opsrel_core.persistence import migrate
     from opsrel_core.persistence.engine import make_engine
@@ -494,7 +496,7 @@ def test_rb21_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(
         engine.dispose()
 
 
-# -- replays (RB-11) ---------------------------------------------------------------------------
+# -- replays: stop races and derived status ----------------------------------------------------
 
 
 def _launch_tick(runner) -> dg.SensorResult:  # noqa: F811
@@ -511,7 +513,7 @@ def _replay_tags(replay) -> dict[str, str]:
             "opsrel/reason": replay.reason, "opsrel/replay_id": str(replay.replay_id)}
 
 
-def test_rb11_stopping_a_replay_derives_the_parent_from_its_children(runner):  # noqa: F811
+def test_stopping_a_replay_derives_the_parent_from_its_children(runner):  # noqa: F811
     """replay_range over 10 days, stopped while 3 children are in flight (one of them then
     succeeds) and 7 are still queued: STOPPING until every child ended, then STOPPED; the queued
     children never run; the child that succeeded keeps its version active."""
@@ -566,7 +568,7 @@ def test_rb11_stopping_a_replay_derives_the_parent_from_its_children(runner):  #
     assert _launch_tick(runner).run_requests == []
 
 
-def test_rb11_a_stop_during_a_headless_replay_launches_no_further_child(runner):  # noqa: F811
+def test_a_stop_during_a_headless_replay_launches_no_further_child(runner):  # noqa: F811
     days = [f"2013-09-{d:02d}" for d in range(11, 15)]
     replays = ReplayService(runner.engine)
     runs_before = _dagster_run_count(runner.instance)
@@ -585,7 +587,7 @@ def test_rb11_a_stop_during_a_headless_replay_launches_no_further_child(runner):
     assert [_active(runner.engine, d) for d in days[1:]] == [None] * 3
 
 
-def test_rb11_a_transient_error_while_evaluating_never_fails_a_successful_replay(
+def test_a_transient_error_while_evaluating_never_fails_a_successful_replay(
     runner, database_url, monkeypatch  # noqa: F811
 ):
     from opsrel_core.errors import SystemException
@@ -626,10 +628,10 @@ def test_rb11_a_transient_error_while_evaluating_never_fails_a_successful_replay
     assert replays.get_replay(replay.replay_id).status.value == "SUCCESS"
 
 
-# -- audit (RB-24) -----------------------------------------------------------------------------
+# -- audit: performed actions only -------------------------------------------------------------
 
 
-def test_rb24_only_performed_actions_are_audited(runner, api):  # noqa: F811
+def test_only_performed_actions_are_audited(runner, api):  # noqa: F811
     """Reads and previews write no audit row; a request without a reason is a 4xx and never
     logged; the real replay writes exactly one row (who, why, before/after), also when retried;
     audit rows cannot be changed."""
@@ -685,7 +687,7 @@ def test_rb24_only_performed_actions_are_audited(runner, api):  # noqa: F811
     assert _row_counts(runner.engine)["audit_log"] == before["audit_log"] + 1
 
 
-# -- range runs (RB-12) ------------------------------------------------------------------------
+# -- range runs: one run, many partitions ------------------------------------------------------
 
 
 def _range_run(runner, days: list[str], tags: dict[str, str]) -> dg.ExecuteInProcessResult:  # noqa: F811
@@ -703,7 +705,7 @@ def _range_run(runner, days: list[str], tags: dict[str, str]) -> dg.ExecuteInPro
     return result
 
 
-def test_rb12_a_range_replay_in_one_run_versions_every_partition(runner, opsrel_env):  # noqa: F811
+def test_a_range_replay_in_one_run_versions_every_partition(runner, opsrel_env):  # noqa: F811
     from opsrel_core.services.execution_context import ExecutionContextService
     from opsrel_core.services.lineage import LineageService, NodeRef
 

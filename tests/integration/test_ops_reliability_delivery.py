@@ -1,4 +1,5 @@
-"""Field reports RB-22 and RB-23 (alert delivery under a misbehaving Slack or SMTP peer), both backends.
+"""Alert delivery under a misbehaving Slack or SMTP peer, both backends: never a duplicate storm,
+never a lost alert, never a stalled pipeline.
 
 Real peers on loopback: the HTTP Slack stand-in of ``tests/support/receivers.py`` (scripted 429
 with ``Retry-After``, 500, reset after reading the body) and raw TCP SMTP stubs (one that accepts
@@ -55,13 +56,13 @@ def _dispatcher(rig: Rig, pace: VirtualPace) -> AlertDispatcher:
     )
 
 
-# -- RB-22 ------------------------------------------------------------------------------------
+# -- Slack rate limits and ambiguous failures -------------------------------------------------
 
 
-def test_rb22_slack_429_retried_once_5xx_and_reset_bounded_burst_paced_email_unblocked(
+def test_slack_429_retried_once_5xx_and_reset_bounded_burst_paced_email_unblocked(
     engine, slack, clock
 ):
-    """RB-22: Slack 429 with Retry-After, an ambiguous 5xx / reset, and a burst of 50."""
+    """Slack 429 with Retry-After, an ambiguous 5xx / reset, and a burst of 50."""
     from tests.support.receivers import SlackServer, SmtpServer, free_port
 
     # Stub 1: 429 with Retry-After: 2 once, then 200. A burst of 50 alerts goes through it.
@@ -141,7 +142,7 @@ def test_rb22_slack_429_retried_once_5xx_and_reset_bounded_burst_paced_email_unb
         smtp.stop()
 
 
-# -- RB-23 ------------------------------------------------------------------------------------
+# -- an SMTP server that hangs or drops the session -------------------------------------------
 
 
 class SmtpStub:
@@ -198,10 +199,10 @@ def smtp_stub(request) -> Iterator[SmtpStub]:
     stub.close()
 
 
-def test_rb23_hanging_or_dropping_smtp_fails_delivery_ext_bounded_slack_sent_execution_final(
+def test_hanging_or_dropping_smtp_fails_delivery_ext_bounded_slack_sent_execution_final(
     engine, slack, clock, smtp_stub
 ):
-    """RB-23: an SMTP server that never replies, or drops the session, blocks nothing."""
+    """An SMTP server that never replies, or drops the session, blocks nothing."""
     settings = _settings(smtp_stub.port, slack.url, smtp_timeout_seconds=0.5, max_attempts=2)
     rig = Rig(engine, settings, clock)
     # The execution's terminal state is committed first; raising the alert only writes the outbox.

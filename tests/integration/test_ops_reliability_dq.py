@@ -1,4 +1,4 @@
-"""Field reports RB-15..RB-18: data-quality rules that report every failure, round-trip and
+"""Data-quality rules that report every failure, round-trip and
 fingerprint exactly, and do not depend on the dtype backend. Both backends (SQLite, PostgreSQL).
 
 Rules are evaluated with pandera (``opsrel_dagster.checks.evaluate_rule``) and recorded through
@@ -43,7 +43,8 @@ DAY = "2013-01-05"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# Custom checks registered with pandera's extension API, as a user's rule module would (RB-17).
+# Custom checks registered with pandera's extension API, as a user's rule module would: they
+# must survive a rule version's round trip.
 @register_check_method(statistics=["length"], check_type="vectorized")
 def code_length(series: pd.Series, *, length: int) -> pd.Series:
     """Every value is a code of exactly ``length`` characters."""
@@ -77,11 +78,11 @@ def _count(engine, table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
-# -- RB-15 ------------------------------------------------------------------------------------
+# -- nullable integers with coercion: NaN is not a failure ------------------------------------
 
 
-def test_rb15_nullable_int_nan_passes_and_bad_value_is_one_dq_item(engine):
-    """RB-15: integer, nullable, coerce: NaN passes; "x" is one DQ item (column, row, value)."""
+def test_nullable_int_nan_passes_and_bad_value_is_one_dq_item(engine):
+    """Integer, nullable, coerce: NaN passes; "x" is one DQ item (column, row, value)."""
     rule = PanderaRule(
         rule_id="count_integer", severity="FAIL", description="count is an integer or missing",
         schema=pa.DataFrameSchema({"count": pa.Column(int, nullable=True, coerce=True)}),
@@ -115,13 +116,13 @@ def test_rb15_nullable_int_nan_passes_and_bad_value_is_one_dq_item(engine):
     assert (report.fail_count, report.pass_count, report.error_count) == (1, 0, 0)
 
 
-# -- RB-16 ------------------------------------------------------------------------------------
+# -- lazy validation: every failure in one pass -----------------------------------------------
 
 ID_PATTERN = r"^ID\d{3}$"
 
 
-def test_rb16_lazy_validation_reports_every_failure_in_one_pass(engine):
-    """RB-16: a null, a pattern violation and two missing columns, all in one pass."""
+def test_lazy_validation_reports_every_failure_in_one_pass(engine):
+    """A null, a pattern violation and two missing columns, all in one pass."""
     frame = pd.DataFrame({"id": ["ID001", None, "XXX"]})
     rules = [
         # One schema holding both checks on ``id`` and two required columns the frame lacks.
@@ -173,11 +174,11 @@ def test_rb16_lazy_validation_reports_every_failure_in_one_pass(engine):
     assert sum(report.summary[ASSET].values()) == len(report.items) == 3
 
 
-# -- RB-17 ------------------------------------------------------------------------------------
+# -- rule versions: round trip and fingerprint ------------------------------------------------
 
 
-def rb17_rules(delay_bound: float = 600.0, *, tail_nullable: bool = True,
-               warn: str = "WARN", check_name: str = "delay_cap") -> list[PanderaRule]:
+def round_trip_rules(delay_bound: float = 600.0, *, tail_nullable: bool = True,
+                     warn: str = "WARN", check_name: str = "delay_cap") -> list[PanderaRule]:
     """One WARN rule (a renamed built-in check), one custom registered check, one dataframe-level
     check. Module level, so a second process builds the same rules."""
     return [
@@ -206,9 +207,9 @@ def rb17_rules(delay_bound: float = 600.0, *, tail_nullable: bool = True,
     ]
 
 
-def rb17_fingerprints() -> dict[str, str]:
-    """``{rule_id: version_hash}`` of ``rb17_rules()``."""
-    return {rule.rule_id: rule.version_hash for rule in rb17_rules()}
+def round_trip_fingerprints() -> dict[str, str]:
+    """``{rule_id: version_hash}`` of ``round_trip_rules()``."""
+    return {rule.rule_id: rule.version_hash for rule in round_trip_rules()}
 
 
 RB17_FRAME = pd.DataFrame({
@@ -220,9 +221,9 @@ RB17_FRAME = pd.DataFrame({
 })
 
 
-def test_rb17_rule_versions_round_trip_and_fingerprint_every_check(engine):
-    """RB-17: severity and every check survive storage; the fingerprint sees every change."""
-    originals = rb17_rules()
+def test_rule_versions_round_trip_and_fingerprint_every_check(engine):
+    """Severity and every check survive storage; the fingerprint sees every change."""
+    originals = round_trip_rules()
     validation = ValidationService(engine)
     reloaded = []
     for rule in originals:
@@ -258,18 +259,18 @@ def test_rb17_rule_versions_round_trip_and_fingerprint_every_check(engine):
     assert _count(engine, ValidationRuleVersion) == 4
 
     # The fingerprint changes with any check, statistic, severity, check name or nullability.
-    base = rb17_fingerprints()
+    base = round_trip_fingerprints()
     for variant, changed in [
-        (rb17_rules(delay_bound=720.0), "dep_delay_cap"),
-        (rb17_rules(warn="FAIL"), "dep_delay_cap"),
-        (rb17_rules(check_name="delay_limit"), "dep_delay_cap"),
-        (rb17_rules(tail_nullable=False), "carrier_code"),
+        (round_trip_rules(delay_bound=720.0), "dep_delay_cap"),
+        (round_trip_rules(warn="FAIL"), "dep_delay_cap"),
+        (round_trip_rules(check_name="delay_limit"), "dep_delay_cap"),
+        (round_trip_rules(tail_nullable=False), "carrier_code"),
     ]:
         hashes = {r.rule_id: r.version_hash for r in variant}
         assert {k for k in base if hashes[k] != base[k]} == {changed}
     # ... and is the same in another process.
     code = ("import json, tests.integration.test_ops_reliability_dq as m; "
-            "print(json.dumps(m.rb17_fingerprints()))")
+            "print(json.dumps(m.round_trip_fingerprints()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True, env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"})
     assert json.loads(out.stdout.strip().splitlines()[-1]) == base
@@ -283,8 +284,8 @@ def test_rb17_rule_versions_round_trip_and_fingerprint_every_check(engine):
     assert context.rule_versions == base
 
 
-def test_rb17_a_rule_that_cannot_be_serialized_fails_registration(engine):
-    """RB-17: a lambda check or a lambda measure is refused (LOG-001), never stored without it."""
+def test_a_rule_that_cannot_be_serialized_fails_registration(engine):
+    """A lambda check or a lambda measure is refused (LOG-001), never stored without it."""
     unregistered = PanderaRule(
         rule_id="positive_delay", severity="WARN", description="d",
         schema=pa.DataFrameSchema(
@@ -302,15 +303,15 @@ def test_rb17_a_rule_that_cannot_be_serialized_fails_registration(engine):
     assert _count(engine, ValidationRule) == 0 and _count(engine, ValidationRuleVersion) == 0
 
 
-# -- RB-18 ------------------------------------------------------------------------------------
+# -- string dtype backends: NumPy and pyarrow -------------------------------------------------
 
 
 def _snapshot(**kwargs) -> pd.DataFrame:
     return pd.read_csv(package_data_dir() / "flights.csv.zip", nrows=3000, **kwargs)
 
 
-def test_rb18_numpy_and_pyarrow_string_backends_validate_identically(engine):
-    """RB-18: one snapshot, two dtype backends, identical results; a real mismatch is a DQ item."""
+def test_numpy_and_pyarrow_string_backends_validate_identically(engine):
+    """One snapshot, two dtype backends, identical results; a real mismatch is a DQ item."""
     numpy_frame = _snapshot()
     arrow_frame = _snapshot(dtype_backend="pyarrow")
     assert str(arrow_frame["carrier"].dtype) == "string[pyarrow]"

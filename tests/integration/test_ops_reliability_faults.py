@@ -1,4 +1,4 @@
-"""Faults injected for real (issue 7): killed workers, database restarts, alert channels down,
+"""Faults injected for real: killed workers, database restarts, alert channels down,
 concurrent writers; each test fails when the protection it names is removed.
 
 Real processes: run workers are ``python -m tests.support.run_worker`` subprocesses running the
@@ -91,10 +91,10 @@ def _flights_job() -> dg.JobDefinition:
     ).resolve_implicit_global_asset_job_def()
 
 
-# -- RB-03: a worker killed with SIGKILL -----------------------------------------------------
+# -- a worker killed with SIGKILL writes no terminal event -----------------------------------
 
 
-def test_rb03_sigkilled_worker_ends_failed_sys003_after_timeout(runner, opsrel_env, tmp_path, monkeypatch):
+def test_sigkilled_worker_ends_failed_sys003_after_timeout(runner, opsrel_env, tmp_path, monkeypatch):
     key = "2013-01-02"
     [first] = runner.run_partitions([key])  # an active result the killed re-run must not touch
     assert first.status == "SUCCESS", first
@@ -158,7 +158,7 @@ def test_rb03_sigkilled_worker_ends_failed_sys003_after_timeout(runner, opsrel_e
     assert active_versions(runner.engine) == versions_before
 
 
-def test_rb03_launched_run_that_never_starts_fails_after_start_timeout(runner, monkeypatch):
+def test_launched_run_that_never_starts_fails_after_start_timeout(runner, monkeypatch):
     # The launcher's container exited at start-up: Dagster says STARTING for ever.
     job = _flights_job()
     starting = runner.instance.create_run_for_job(
@@ -178,7 +178,7 @@ def test_rb03_launched_run_that_never_starts_fails_after_start_timeout(runner, m
     assert runner.instance.get_run_by_id(starting.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
-def test_rb03_queued_executions_have_no_start_timeout(engine):
+def test_queued_executions_have_no_start_timeout(engine):
     svc = BatchExecutionService(engine)
     long_ago = utcnow() - dt.timedelta(hours=3)
     for eid in ("launched", "queued"):
@@ -196,8 +196,9 @@ def test_rb03_queued_executions_have_no_start_timeout(engine):
     assert reconciler.reconcile(lambda _id: Liveness(last_seen_at=utcnow())) == []
 
 
-def test_rb03_reconciler_is_compare_and_set_on_the_row_it_read(engine):
-    # RB-06: the reconciler decided from a stale read; the worker reported in between.
+def test_reconciler_is_compare_and_set_on_the_row_it_read(engine):
+    # The reconciler decided from a stale read; the worker reported in between, and must win:
+    # a stale "heartbeat lost" may never overwrite what the worker recorded.
     svc = BatchExecutionService(engine)
     long_ago = utcnow() - dt.timedelta(hours=3)
     for eid in ("alive", "lost", "done"):
@@ -236,19 +237,19 @@ def test_rb03_reconciler_is_compare_and_set_on_the_row_it_read(engine):
         ({"OPSREL_START_TIMEOUT_SECONDS": "0"}, "OPSREL_START_TIMEOUT_SECONDS must be > 0"),
     ],
 )
-def test_rb03_worker_timeouts_refuse_bad_settings(env, message):
+def test_worker_timeouts_refuse_bad_settings(env, message):
     with pytest.raises(ValueError, match=message):
         WorkerTimeouts.from_env(env)
     assert WorkerTimeouts.from_env({}) == WorkerTimeouts(1800, 600)
 
 
-# -- RB-07: eight processes writing lifecycle rows at once -----------------------------------
+# -- eight processes writing lifecycle rows at once (SQLite locking) -------------------------
 
 WRITERS = 8
 EXECUTIONS_PER_WRITER = 25
 
 
-def test_rb07_eight_concurrent_lifecycle_writers_lose_nothing(database_url, tmp_path):
+def test_eight_concurrent_lifecycle_writers_lose_nothing(database_url, tmp_path):
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
@@ -287,10 +288,10 @@ def test_rb07_eight_concurrent_lifecycle_writers_lose_nothing(database_url, tmp_
     engine.dispose()
 
 
-# -- RB-08: PostgreSQL restarted while runs are in flight and the projection runs ------------
+# -- PostgreSQL restarted while runs are in flight and the projection runs -------------------
 
 
-def test_rb08_postgres_restart_mid_run_loses_and_duplicates_nothing(private_pg, tmp_path, monkeypatch):
+def test_postgres_restart_mid_run_loses_and_duplicates_nothing(private_pg, tmp_path, monkeypatch):
     keys = ["2013-01-03", "2013-01-04"]
     gate = tmp_path / "gate"
     gate.mkdir()

@@ -1,4 +1,4 @@
-"""Issue 7, bad input: a good partition first, then bad deliveries for the same partition through
+"""Bad input: a good partition first, then bad deliveries for the same partition through
 the real pipeline (``HeadlessRunner``: Dagster in process, both ops backends; on PostgreSQL
 Dagster's storage too). Each bad delivery ends FAILED with a clear INP or DQ code, nothing is
 half-written (no snapshot or result version from a refused file) and the earlier active result

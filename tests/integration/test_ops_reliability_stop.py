@@ -46,7 +46,7 @@ def _wait_for(predicate, what: str, timeout: float = 120.0):  # noqa: ANN001
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_issue12_stop_a_canceling_run_whose_worker_finishes_ends_stopped(
+def test_stop_a_canceling_run_whose_worker_finishes_ends_stopped(
     runner, api, monkeypatch  # noqa: F811
 ):
     engine, instance = runner.engine, runner.instance

@@ -30,7 +30,7 @@ def _alerts(engine) -> list[tuple]:
             Alert.job_id, Alert.occurrence_count, Alert.status))]
 
 
-def test_issue12_setaside_service_inserts_then_bumps_with_backoff(engine):
+def test_setaside_service_inserts_then_bumps_with_backoff(engine):
     service = _service(engine)
     first = service.set_aside("run-a", error_codes.SYS_DATABASE_UNAVAILABLE, "  db down  ", T0)
     assert (first.attempts, first.error_code, first.error_message) == (1, "SYS-002", "db down")
@@ -49,7 +49,7 @@ def test_issue12_setaside_service_inserts_then_bumps_with_backoff(engine):
         service.set_aside(" ", "SYS-001", "x", T0)
 
 
-def test_issue12_setaside_service_due_cleared_and_summary(engine):
+def test_setaside_service_due_cleared_and_summary(engine):
     service = _service(engine)
     assert service.summary(T0).count == 0 and service.due(T0) == []
     service.set_aside("run-old", "SYS-001", "boom", T0)
@@ -68,7 +68,7 @@ def test_issue12_setaside_service_due_cleared_and_summary(engine):
     assert (summary.count, summary.oldest_run_id, summary.oldest_error_code) == (1, "run-new", "SYS-002")
 
 
-def test_issue12_setaside_service_raises_exactly_one_sys004_alert(engine):
+def test_setaside_service_raises_exactly_one_sys004_alert(engine):
     service = _service(engine)
     now = T0
     views = []
@@ -84,7 +84,7 @@ def test_issue12_setaside_service_raises_exactly_one_sys004_alert(engine):
         assert conn.scalar(sa.select(sa.func.count()).select_from(AlertDelivery)) == 0  # no channel
 
 
-def test_issue12_setaside_service_alert_names_a_recorded_execution(engine):
+def test_setaside_service_alert_names_a_recorded_execution(engine):
     BatchExecutionService(engine).register_execution(
         ExecutionSpec(execution_id="run-rec", job_id="flights_daily", partition_key="2013-01-02"),
         at=T0,
@@ -97,7 +97,7 @@ def test_issue12_setaside_service_alert_names_a_recorded_execution(engine):
     assert "KeyError: 'steps'" in alert.message and alert.partition_key == "2013-01-02"
 
 
-def test_issue12_setaside_service_without_alerts_alerts_later(engine):
+def test_setaside_service_without_alerts_alerts_later(engine):
     ProjectionFailureService(engine, None, POLICY).set_aside("run-y", "SYS-001", "x", T0)
     for n in range(3):
         ProjectionFailureService(engine, None, POLICY).set_aside("run-y", "SYS-001", "x", T0)

@@ -1,9 +1,9 @@
-"""C1-T05: ReplayService on both backends (real SQLite and PostgreSQL).
+"""ReplayService on both backends (real SQLite and PostgreSQL).
 
 A replay request writes exactly one ``replay`` row and one audit record, or nothing (blank operator
 or reason, invalid request); a repeated or racing ``request_key`` gives one replay. The replay's
-status is derived from its child executions (field report RB-11), and its history links replays,
-executions and result versions both ways.
+status is derived from its child executions (never "done" while a child runs), and its history
+links replays, executions and result versions both ways.
 """
 
 import threading
@@ -200,7 +200,7 @@ def test_same_request_key_twice_gives_one_replay_and_one_audit(engine, replays):
     assert replays.find_replay_by_request_key("kim", "req-2") is None
 
 
-def test_issue12_request_key_of_another_operator_is_never_their_replay(engine, replays):
+def test_request_key_of_another_operator_is_never_their_replay(engine, replays):
     """Keys are scoped to the operator: lee's "req-1" is not kim's "req-1"."""
     kim = replays.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim",
                                 reason="file fixed", request_key="req-1")
@@ -237,7 +237,7 @@ def test_issue12_request_key_of_another_operator_is_never_their_replay(engine, r
 @pytest.mark.parametrize("change", [
     {"partition_key": "2013-01-02"}, {"reason": "another reason"}, {"job_id": "other_daily"},
 ], ids=["partition", "reason", "job"])
-def test_issue12_same_key_same_operator_other_request_is_bat_009(engine, replays, change):
+def test_same_key_same_operator_other_request_is_bat_009(engine, replays, change):
     first = replays.replay_single(job_id=JOB, partition_key="2013-01-01", operator_id="kim",
                                   reason="file fixed", request_key="req-1")
     asked = {"job_id": JOB, "partition_key": "2013-01-01", "operator_id": "kim",
@@ -359,7 +359,7 @@ def test_unknown_replay_is_coded(replays):
         assert err.value.code == NOT_FOUND_CODE
 
 
-# -- status derivation (RB-11) -------------------------------------------------------------------
+# -- status derivation: a replay's state follows its children ------------------------------------
 
 
 def test_all_partitions_succeed_gives_success(replays, executions, versions):
@@ -417,7 +417,7 @@ def test_latest_child_of_a_partition_wins_after_a_retry(replays, executions, ver
     assert replays.refresh_status(replay.replay_id, days).status is ReplayStatus.SUCCESS
 
 
-def test_rb11_stop_with_children_in_flight_ends_stopped(engine, replays, executions, versions):
+def test_stop_with_children_in_flight_ends_stopped(engine, replays, executions, versions):
     """replay_range over 10 partitions; stop while 3 children run; one of them then succeeds,
     which a stop overrules: a stop is final, so it ends STOPPED and every earlier result stays."""
     for day in DAYS:
@@ -446,7 +446,7 @@ def test_rb11_stop_with_children_in_flight_ends_stopped(engine, replays, executi
 
 
 def test_a_range_run_counts_for_every_partition_it_covers(replays, executions, versions):
-    """RB-12: one run over the whole range (single-run backfill policy)."""
+    """One run over the whole range (single-run backfill policy) counts for each of its days."""
     days = DAYS[:7]
     replay = _range(replays, days)
     _run(executions, versions, "range-run", None, None, replay_id=replay.replay_id,
@@ -530,7 +530,7 @@ TWO_DAYS = ["2013-03-01", "2013-03-31"]
 
 
 @pytest.mark.parametrize("kind", ["range", "full"])
-def test_issue12_a_body_listing_two_days_plans_and_records_exactly_those(engine, replays, kind):
+def test_a_body_listing_two_days_plans_and_records_exactly_those(engine, replays, kind):
     """Preview = launch: a range or full request that lists two days runs two, not 31 or 365."""
     ask = ReplayAsk(kind, JOB, "kim", "two days only", tuple(TWO_DAYS))
     plan = replays.plan(ask)
@@ -548,7 +548,7 @@ def test_issue12_a_body_listing_two_days_plans_and_records_exactly_those(engine,
     assert len(replays.plan(ReplayAsk("full", JOB, "kim", "all")).partitions) == 365
 
 
-def test_issue12_each_key_has_its_parent_active_else_the_failed_run(replays, executions, versions):
+def test_each_key_has_its_parent_active_else_the_failed_run(replays, executions, versions):
     done, failed, fresh = "2013-01-01", "2013-01-02", "2013-01-03"
     _run(executions, versions, "ok", done, "SUCCESS")
     _run(executions, versions, "bad", failed, "FAILED")
@@ -561,7 +561,7 @@ def test_issue12_each_key_has_its_parent_active_else_the_failed_run(replays, exe
     assert replays.parent_execution_id(JOB, failed) == "bad"
 
 
-def test_issue12_a_partition_with_a_run_in_flight_refuses_a_second_writer(engine, replays,
+def test_a_partition_with_a_run_in_flight_refuses_a_second_writer(engine, replays,
                                                                           executions, versions):
     day = "2013-01-02"
     _run(executions, versions, "running", day, None)  # RUNNING

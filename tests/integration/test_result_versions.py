@@ -1,4 +1,4 @@
-"""ResultVersionService: never overwrite, exactly one active version (C1-T06), both backends."""
+"""ResultVersionService: never overwrite, exactly one active version, both backends."""
 
 import threading
 

@@ -1,4 +1,5 @@
-"""Transient database failures are retried, then raised as SYS-002 (RB-07, RB-08)."""
+"""Transient database failures are retried, then raised as SYS-002: a locked SQLite
+file or a dropped PostgreSQL connection costs a retry, never a lost write."""
 
 import pytest
 import sqlalchemy as sa

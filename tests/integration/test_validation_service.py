@@ -1,4 +1,4 @@
-"""ValidationService: rule versions, idempotent results and WARN counts (C2-T02), both backends."""
+"""ValidationService: rule versions, idempotent results and WARN counts, both backends."""
 
 import pytest
 import sqlalchemy as sa

@@ -1,8 +1,8 @@
 """Real Dagster processes for tests: ``dagster-daemon run`` and ``dagster-webserver`` on loopback.
 
 Each process is started in its own session (process group) on the repository's workspace, logs
-to a file in the test's tmp folder, and is killed by its group id at teardown (DAGSTER-NOTES:
-``dagster dev`` in the background ignores polite signals, so tests start and kill the two
+to a file in the test's tmp folder, and is killed by its group id at teardown (``dagster dev``
+in the background ignores polite signals, so tests start and kill the two
 processes themselves). ``wait_until`` polls a condition and fails with the processes' logs.
 """
 

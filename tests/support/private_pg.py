@@ -1,4 +1,4 @@
-"""A private PostgreSQL cluster for outage tests (RB-08): stop, start and restart it at will.
+"""A private PostgreSQL cluster for outage tests: stop, start and restart it at will.
 
 The shared server on 5432 is never touched: ``PrivateCluster`` runs ``initdb`` into a temporary
 folder and ``pg_ctl`` on a free port (trust authentication, listening on 127.0.0.1 only). Use

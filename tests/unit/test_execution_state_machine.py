@@ -1,10 +1,11 @@
-"""Stateful property test of BatchExecutionService (C1-T02, RB-05, RB-06).
+"""Stateful property test of BatchExecutionService: a stop is final, a terminal state is
+decided once.
 
 Hypothesis drives random sequences of lifecycle events (including repeats of earlier events) over
 a small pool of execution ids against a real, migrated SQLite file, and compares the database with
 a pure model after every step.
 
-``LifecycleAndVersionsMachine`` (issue 7) drives the projection's ``ExecutionProjector``, result
+``LifecycleAndVersionsMachine`` drives the projection's ``ExecutionProjector``, result
 versions, replays and the worker-loss reconciler the same way, and checks the ops-schema
 invariants (``tests.support.invariants``) after every step.
 """
@@ -276,7 +277,7 @@ ExecutionMachine.TestCase.settings = settings(
 TestExecutionStateMachine = ExecutionMachine.TestCase
 
 
-# -- execution lifecycle and result versions, through the projection (issue 7) ---------------
+# -- execution lifecycle and result versions, through the projection -------------------------
 
 
 class LifecycleAndVersionsMachine(RuleBasedStateMachine):

@@ -1,4 +1,4 @@
-"""Pure tests of the execution state machine table (C1-T02) and the error taxonomy (C1-T03)."""
+"""Pure tests of the execution state machine table and the error taxonomy."""
 
 import itertools
 

@@ -1,4 +1,4 @@
-"""The admin HTTP API (C1-T08): FastAPI over the core services."""
+"""The admin HTTP API: FastAPI over the core services."""
 
 from opsrel_core.entrypoints.api.app import create_app
 

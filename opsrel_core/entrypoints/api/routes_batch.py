@@ -1,4 +1,4 @@
-"""Batch endpoints of C1-T08: executions (list, detail, start, stop) and replay."""
+"""Batch endpoints of the admin API: executions (list, detail, start, stop) and replay."""
 
 from typing import Any, Literal
 

@@ -1,5 +1,5 @@
-"""Audit log, alerts, tokens and the read endpoints over C-2 (context, lineage, reports,
-versions, error codes)."""
+"""Audit log, alerts, tokens and the read endpoints over provenance and data quality (context,
+lineage, reports, versions, error codes)."""
 
 from typing import Any, Literal
 
@@ -125,7 +125,7 @@ def revoke_token(
 def ingestion_status(
     _: Principal = Depends(auth.viewer), services: Services = Depends(get_services),
 ) -> list[Any]:
-    """How far the projection has read Dagster's events (field report RB-02): its cursor, when
+    """How far the projection has read Dagster's events: its cursor, when
     it last looked, and the lag: how long the oldest unrecorded run has waited, in seconds (0
     only when caught up and nothing is set aside). ``set_aside`` counts runs whose projection
     raised (retried with backoff, SYS-004 after repeated attempts), with the oldest's run id,

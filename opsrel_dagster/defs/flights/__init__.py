@@ -50,14 +50,14 @@ FLIGHTS_LINEAGE: LineageSpec = {
     ),
     "delay_simulation": AssetLayer("RESULT", ("clean_flights",)),
 }
-"""Each asset's lineage layer and inputs (C2-T04)."""
+"""Each asset's lineage layer and inputs."""
 
 RESULT_ASSET_KEYS = ("ontime_performance", "delay_explanation", "delay_simulation")
 """The RESULT layer's asset keys (the results an operator reviews and replays)."""
 
 defs = dg.Definitions(
     assets=FLIGHT_ASSETS,
-    # pandera rules as asset checks on clean_flights: FAIL rules block, WARN rules count (C2-T02)
+    # pandera rules as asset checks on clean_flights: FAIL rules block, WARN rules count
     asset_checks=FLIGHT_CHECKS,
     # ops_db and the versioned IO manager (every materialization a new result version):
     # the instances every domain binds, so that the code location can merge the domains.

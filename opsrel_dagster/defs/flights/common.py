@@ -139,5 +139,6 @@ def by_partition(context: dg.AssetExecutionContext, upstream: T | Mapping[str, T
 
 def per_partition_output(context: dg.AssetExecutionContext, values: dict[str, T]) -> T | dict[str, T]:
     """What a step returns: its one value in a single-partition run, the mapping
-    ``{partition_key: value}`` in a range run (single-run backfill policy, field report RB-12)."""
+    ``{partition_key: value}`` in a range run (single-run backfill policy),
+    where ``context.partition_key`` does not exist."""
     return values[context.partition_key] if context.has_partition_key else values

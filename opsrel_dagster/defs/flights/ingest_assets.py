@@ -24,7 +24,7 @@ from opsrel_dagster.job_spec import SNAPSHOT_IDS_METADATA
 from opsrel_dagster.replay_policy import require_attribution_to_replace
 from opsrel_dagster.resources import OpsDatabase
 
-# The single-run backfill policy is a deliberate choice (DAGSTER-NOTES: beta, checked against
+# The single-run backfill policy is a deliberate choice (a beta API, checked against
 # the pinned Dagster); its warning at every import says nothing an operator can act on.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 # Every flights asset has the single-run policy (B2), so the whole job runs a range in one run; a
@@ -47,7 +47,7 @@ SNAPSHOT_IDS_KEY = SNAPSHOT_IDS_METADATA
     ),
     group_name=FLIGHTS_GROUP,
     partitions_def=flights_partitions,
-    # A range of days may run as one run (field report RB-12): one version per day.
+    # A range of days may run as one run: one version per day, all linked to that run.
     backfill_policy=dg.BackfillPolicy.single_run(),
     code_version="1",
     kinds={"pandas", "csv"},

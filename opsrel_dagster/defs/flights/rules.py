@@ -1,4 +1,4 @@
-"""Data-quality rules of the flights pipeline, as pandera schemas run as asset checks (C2-T02).
+"""Data-quality rules of the flights pipeline, as pandera schemas run as asset checks.
 
 Every rule checks ``clean_flights`` (typed, one row per flight of the day), so a failed FAIL rule
 blocks ``carrier_daily_stats`` and the results of that partition. The rules are chosen so that

@@ -1,5 +1,5 @@
 """Content-addressed, immutable snapshots of a partition's input (a day's flights, an hour's
-weather) (C2-T01, C2-T04).
+weather).
 
 The snapshot id is the SHA-256 of the frame's canonical CSV bytes: the same flights give the same
 id whatever their source or row order. A snapshot file is written once and never overwritten.

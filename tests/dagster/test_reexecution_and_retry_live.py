@@ -1,5 +1,5 @@
-"""Every path keeps the promises (issue 12), on a live ``dagster-webserver`` and
-``dagster-daemon run``: re-execution as the UI does it, and automatic run retries.
+"""Re-execution as the UI does it, and automatic run retries, on a live ``dagster-webserver``
+and ``dagster-daemon run``: each is its own execution, recorded and attributed as what it is.
 
 - "Re-execute" on a failed run's page (GraphQL ``launchRunReexecution``, all steps) copies the
   failed run's tags, a sensor's included. The re-execution is recorded as what it is: trigger
@@ -106,7 +106,7 @@ def _alerts(runner, day: str) -> list:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_issue12_reexecution_and_retry_on_live_dagster(runner, opsrel_env, tmp_path):
+def test_reexecution_and_retry_on_live_dagster(runner, opsrel_env, tmp_path):
     dagster_yaml = Path(opsrel_env["DAGSTER_HOME"]) / "dagster.yaml"
     dagster_yaml.write_text(dagster_yaml.read_text()
                             + "\nrun_retries:\n  enabled: true\n  max_retries: 0\n")

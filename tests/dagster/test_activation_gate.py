@@ -1,5 +1,6 @@
-"""Every path keeps the promises (issue 12): the activation gate and the fail-fast guard on real
-Dagster runs of the flights pipeline, both backends.
+"""The activation gate and the fail-fast guard on real Dagster runs of the flights pipeline,
+both backends: whichever path launches a run, only a decided, checked result replaces the
+active one.
 
 - A downstream-only run (one asset of the pipeline, as the UI's Materialize on that asset or
   ``dagster asset materialize --select`` does) for a day that has a result fails at once with
@@ -29,7 +30,7 @@ def _active(runner, asset: str, day: str):
     return ResultVersionService(runner.engine).get_active_version(asset, day)
 
 
-def test_issue12_downstream_only_unattributed_run_is_refused_and_the_result_stays(runner):
+def test_downstream_only_unattributed_run_is_refused_and_the_result_stays(runner):
     day = "2013-04-10"
     [first] = runner.run_partitions([day])
     assert first.status == "SUCCESS"
@@ -79,7 +80,7 @@ def _duplicated_day(day: str) -> pd.DataFrame:
     return pd.concat([flights, flights.head(1)], ignore_index=True)
 
 
-def test_issue12_assets_without_their_checks_never_become_active(runner, opsrel_env):
+def test_assets_without_their_checks_never_become_active(runner, opsrel_env):
     from pathlib import Path
 
     day = "2013-04-11"
@@ -131,7 +132,7 @@ def test_issue12_assets_without_their_checks_never_become_active(runner, opsrel_
     assert {a: _active(runner, a, day) for a in earlier} == earlier
 
 
-def test_issue12_python_reexecution_is_linked_to_its_parent(runner):
+def test_python_reexecution_is_linked_to_its_parent(runner):
     from tests.support.flights import flights_job
 
     day = "2013-04-12"
