@@ -116,7 +116,8 @@ class Assembly:
                     name=f"opsrel_landing_sensor{suffix}", landing_file=job.landing_file))
             sensors.append(make_replay_launch_sensor(
                 job.job_id, job.asset_selection, job.partitions_def,
-                name=f"opsrel_replay_launch_sensor{suffix}"))
+                name=f"opsrel_replay_launch_sensor{suffix}",
+                range_size=job.replay_range_size))
         return sensors
 
     def definitions(self) -> dg.Definitions:

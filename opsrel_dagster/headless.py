@@ -95,21 +95,6 @@ def ensure_dagster_home(settings: OpsSettings) -> Path:
     return home
 
 
-def _ranges(job: OpsrelJob, partition_keys: list[str], size: int) -> list[list[str]]:
-    """Split keys, in order, into runs of up to ``size`` keys that are neighbours in the job's
-    key order (a gap starts a new run: a range run covers every key between its ends)."""
-    runs: list[list[str]] = []
-    for key in partition_keys:
-        last = runs[-1] if runs else None
-        here, before = job.position_of(key), job.position_of(last[-1]) if last else None
-        if (last is not None and len(last) < size and here is not None and before is not None
-                and here == before + 1):
-            last.append(key)
-        else:
-            runs.append([key])
-    return runs
-
-
 def partition_keys_between(job: OpsrelJob, first: str | dt.date, last: str | dt.date) -> list[str]:
     """The job's partition keys from ``first`` to ``last`` inclusive, in the partitions
     definition's order (``OpsrelJob.keys_between``: keys as Dagster spells them, or local dates
@@ -218,7 +203,7 @@ class HeadlessRunner:
             raise ValueError(f"range_size must be at least 1, got {range_size}")
         summaries: list[PartitionSummary] = []
         total = len(partition_keys)
-        for days in _ranges(self.job, partition_keys, range_size or 1):
+        for days in self.job.ranges(partition_keys, range_size or 1):
             if on_progress:
                 on_progress(len(summaries), total, days[0])
             if may_launch is not None and not may_launch():

@@ -9,6 +9,7 @@ Nothing in the library reads a domain's asset names or metadata keys: they come 
 import dataclasses
 import datetime as dt
 import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -21,6 +22,28 @@ BY_PARTITION_METADATA = "opsrel/by_partition"
 
 SNAPSHOT_IDS_METADATA = "opsrel/snapshot_ids"
 """Materialization metadata of a snapshot step over a range: ``{partition_key: snapshot_id}``."""
+
+
+def adjacent_ranges(order: "Sequence[str] | Mapping[str, int]", keys: "Sequence[str]",
+                    size: int) -> list[list[str]]:
+    """Split ``keys``, in their order, into runs of up to ``size`` keys that are neighbours in
+    the job's key order ``order`` (a list of every key, or key -> position); a gap or a key
+    outside ``order`` starts a new run, since a range run covers every key between its ends.
+
+    Example: order ``a b c d e``, keys ``a b d e``, size 3 -> ``[[a, b], [d, e]]``.
+    """
+    position = order if isinstance(order, Mapping) else {k: i for i, k in enumerate(order)}
+    runs: list[list[str]] = []
+    for key in keys:
+        last = runs[-1] if runs else None
+        here = position.get(key)
+        before = position.get(last[-1]) if last else None
+        if (last is not None and len(last) < size and here is not None and before is not None
+                and here == before + 1):
+            last.append(key)
+        else:
+            runs.append([key])
+    return runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +68,10 @@ class OpsrelJob:
             landing files.
         name, description: how the batch-job catalog names and describes the job (default:
             the job id, no description).
+        replay_range_size: partitions per run when the daemon's replay-launch sensor launches
+            a replay: 1 (default) a run per partition; N > 1 adjacent partitions as single-run
+            ranges of up to N (every asset of the job must have the single-run backfill
+            policy). A range run succeeds or fails as a whole.
     """
 
     job_id: str
@@ -60,6 +87,7 @@ class OpsrelJob:
     landing_file: str | None = None
     name: str | None = None
     description: str = ""
+    replay_range_size: int = 1
 
     def materializable(self) -> list[Any]:
         """The job's asset and asset-check definitions, as ``dg.materialize`` takes them."""
@@ -108,6 +136,11 @@ class OpsrelJob:
                     return kind
             return "time_window"
         return "other"
+
+    def ranges(self, partition_keys: "Sequence[str]", size: int) -> list[list[str]]:
+        """``partition_keys`` split into runs of up to ``size`` neighbouring keys
+        (``adjacent_ranges`` over the job's key order)."""
+        return adjacent_ranges(self._key_order, partition_keys, size)
 
     def position_of(self, partition_key: str) -> int | None:
         """The key's position in the job's key order, or None when it is not a partition."""

@@ -13,7 +13,7 @@ from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_dagster.cli import cli
-from opsrel_dagster.headless import _ranges
+from opsrel_dagster.job_spec import adjacent_ranges
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.landing_sensor import landed_files
 from opsrel_dagster.registration import register_jobs, registration_of
@@ -78,9 +78,9 @@ def test_single_run_ranges_join_neighbours_in_key_order_only():
     job = _job(HOURLY)
     keys = ["2013-11-03-00:00", "2013-11-03-01:00", "2013-11-03-01:00-0500", "2013-11-03-02:00",
             "2013-11-03-05:00"]
-    assert _ranges(job, keys, 3) == [keys[:3], [keys[3]], [keys[4]]]
+    assert job.ranges(keys, 3) == [keys[:3], [keys[3]], [keys[4]]]
     spring = ["2013-03-10-01:00", "2013-03-10-03:00"]  # neighbours: there is no 02:00
-    assert _ranges(job, spring, 24) == [spring]
+    assert job.ranges(spring, 24) == [spring]
 
 
 def test_landing_files_are_matched_by_the_declared_name(tmp_path: Path):
@@ -144,3 +144,12 @@ def test_a_version_stored_under_an_hourly_key_reads_back(tmp_path: Path):
     assert "%3A" in uri  # Path.as_uri percent-encodes the key's colons
     assert file_uri_path(uri) == stored.resolve()
     assert pickle.loads(file_uri_path(uri).read_bytes()) == {"rows": 3}
+
+
+def test_adjacent_ranges_take_the_order_as_a_list_or_positions():
+    order = ["a", "b", "c", "d", "e"]
+    assert adjacent_ranges(order, ["a", "b", "d", "e"], 3) == [["a", "b"], ["d", "e"]]
+    assert adjacent_ranges({k: i for i, k in enumerate(order)}, order, 2) == [
+        ["a", "b"], ["c", "d"], ["e"]]
+    assert adjacent_ranges(order, ["a", "zz", "b"], 5) == [["a"], ["zz"], ["b"]]
+    assert adjacent_ranges(order, ["c", "b"], 5) == [["c"], ["b"]]  # order of the keys kept

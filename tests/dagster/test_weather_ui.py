@@ -6,6 +6,7 @@ recorded once in the ops schema under its own key (the repeated fall-back hour i
 import pytest
 
 from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
+from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
 from tests.support.api_server import api  # noqa: F401 - fixture
 from tests.support.dagster_processes import dagster_daemon, dagster_webserver, wait_until
@@ -15,6 +16,14 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 WAIT_SECONDS = 360
 JOB = "weather_hourly"
 HOURS = ["2013-11-03-01:00", "2013-11-03-01:00-0500"]
+RANGE = ["2013-11-03-00:00", *HOURS, "2013-11-03-02:00"]
+RUNS_BY_TAG = """
+query Runs($tags: [ExecutionTag!]) {
+  runsOrError(filter: {tags: $tags}) {
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}
+"""
 ASSETS = ["raw_weather", "weather_snapshot", "clean_weather", "airport_hour_weather",
           "flight_category"]
 LAUNCH_BACKFILL = """
@@ -70,12 +79,43 @@ def test_a_ui_backfill_and_an_api_replay_of_the_repeated_hour_run_in_the_daemon(
 
         [replay_run] = wait_until(replayed, WAIT_SECONDS, processes)
         assert replay_run.execution_id != backfill.execution_id
+        replays = ReplayService(runner.engine)
+        single = wait_until(
+            lambda: (r := replays.get_replay(reply.body["replay_id"])).status.is_terminal and r,
+            WAIT_SECONDS, processes)
+        assert single.status.value == "SUCCESS"
+
+        # A range replay through the daemon: the job declares ranges of up to 25 hours, so the
+        # replay-launch sensor launches the four hours around the repeated one as one run with
+        # Dagster's range tags, recorded as one execution over exactly those keys.
+        reply = api.call("POST", "/admin/batch/replay", token="operator", body={
+            "type": "range", "job_id": JOB, "partitions": RANGE,
+            "reason": "night of the fall-back re-delivered"})
+        assert reply.status == 202, reply.body
+        ended = wait_until(
+            lambda: (r := replays.get_replay(reply.body["replay_id"])).status.is_terminal and r,
+            WAIT_SECONDS, processes)
+        assert ended.status.value == "SUCCESS"
+        runs = webserver.graphql(RUNS_BY_TAG, {"tags": [
+            {"key": "opsrel/replay_id", "value": str(ended.replay_id)}]})["runsOrError"]["results"]
+        [range_run] = runs
+        tags = {t["key"]: t["value"] for t in range_run["tags"]}
+        assert (tags["dagster/asset_partition_range_start"],
+                tags["dagster/asset_partition_range_end"]) == (RANGE[0], RANGE[-1])
+        assert tags["dagster/sensor_name"] == "opsrel_replay_launch_sensor_weather_hourly"
+        [ranged] = [e for e in ExecutionQueries(runner.engine).list_executions(
+            ExecutionFilter(job_id=JOB), limit=100)[0] if e.execution_id == range_run["runId"]]
+        assert (ranged.status.value, ranged.partition_range_start,
+                ranged.partition_range_end) == ("SUCCESS", RANGE[0], RANGE[-1])
 
     versions = ResultVersionService(runner.engine)
+    assert sorted(v.partition_key for v in versions.versions_of_execution(range_run["runId"])
+                  if v.asset_key == "flight_category") == sorted(RANGE)
     assert {v.partition_key for v in versions.versions_of_execution(backfill.execution_id)
             if v.asset_key == "flight_category"} == set(HOURS)
     second = versions.get_version_history("flight_category", HOURS[1])
     assert [(v.version_number, v.is_active) for v in sorted(
-        second, key=lambda v: v.version_number)] == [(1, False), (2, True)]
+        second, key=lambda v: v.version_number)] == [(1, False), (2, False), (3, True)]
     first = versions.get_version_history("flight_category", HOURS[0])
-    assert [(v.version_number, v.is_active) for v in first] == [(1, True)]
+    assert [(v.version_number, v.is_active) for v in sorted(
+        first, key=lambda v: v.version_number)] == [(1, False), (2, True)]

@@ -77,6 +77,8 @@ FLIGHTS = OpsrelJob(
     summary_metadata_key="flights_total",
     landing_file=LANDING_PATTERN.replace("{date}", "{partition}"),
     name="NYC flights daily pipeline",
+    # A replay through the daemon runs up to a month of adjacent days as one run.
+    replay_range_size=31,
     description="SOURCE raw_flights -> SNAPSHOT flights_snapshot -> TRANSFORM clean_flights -> "
                 "AGGREGATION carrier_daily_stats -> RESULTS ontime_performance, "
                 "delay_explanation, delay_simulation; daily partitions 2013-01-01..2013-12-31.",

@@ -62,6 +62,8 @@ WEATHER = OpsrelJob(
     summary_asset="flight_category",
     summary_metadata_key=OBSERVATIONS_KEY,
     landing_file=LANDING_PATTERN,
+    # A replay through the daemon runs a local day's hours (23 to 25) as one run.
+    replay_range_size=25,
 )
 """What opsrel needs of the weather job; ``definitions.py`` collects it."""
 
