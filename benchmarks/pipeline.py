@@ -232,11 +232,13 @@ def b2(days: int, start: str = "2013-01-01", chunk: int = 30) -> Figure:
     Dagster: one ``materialize`` per partition with ``FilesystemIOManager`` (the figure's
     baseline: plain Dagster's IO manager cannot store a range), and the like-for-like second
     baseline, plain Dagster running the same single-run ranges with plain pickles
-    (``RangePickleIOManager``), on the embedded default (SQLite).
+    (``RangePickleIOManager``), on the embedded default (SQLite). The figure is the like-for-like
+    ratio (opsrel over plain single-run ranges, target 1.15); the one-run-a-day ratio is in the
+    details.
 
     The three sides alternate range by range (rotating which goes first), so that drift of a
     shared machine hits all alike. Ratios are total over total. Secondary target: the opsrel
-    replay of the whole year under 120 s (extrapolated from the measured time per partition
+    replay of the whole year under 90 s (extrapolated from the measured time per partition
     when fewer days are run; ranges of ``chunk`` days, so the year has 365 / chunk runs).
     """
     keys = _keys(start, days)
@@ -274,13 +276,16 @@ def b2(days: int, start: str = "2013-01-01", chunk: int = 30) -> Figure:
     year_estimate = totals["opsrel"] / days * 365
     return Figure(
         "B2", f"replay of {days} partitions ({start}..{keys[-1]}) in single-run ranges of {chunk} "
-              "days vs plain Dagster replay",
-        totals["opsrel"] / totals["plain_fs"], "ratio", "<=", 1.10,
-        summary(range_seconds["opsrel"]), summary(base_per),
+              "days vs plain Dagster running the same single-run ranges (same asset code and "
+              "pandera checks)",
+        totals["opsrel"] / totals["plain_range"], "ratio", "<=", 1.15,
+        summary(range_seconds["opsrel"]), summary(range_seconds["plain_range"]),
         sizes={"partitions": days, "ranges": len(ranges), "range_days": chunk,
                "runs_opsrel": len(ranges), "runs_baseline": len(base_per)},
-        details={"unit_of_samples": "opsrel: seconds per range run (replay, run and projection); "
-                                    "baseline: seconds per partition run",
+        details={"unit_of_samples": "opsrel and baseline: seconds per range run (opsrel: the "
+                                    "replay, the run and its projection)",
+                 "ratio_vs_plain_one_run_a_day": round(totals["opsrel"] / totals["plain_fs"], 3),
+                 "plain_one_run_a_day": summary(base_per),
                  "opsrel_total_s": round(totals["opsrel"], 3),
                  "baseline_total_s": round(totals["plain_fs"], 3),
                  "plain_single_run_total_s": round(totals["plain_range"], 3),
@@ -290,5 +295,5 @@ def b2(days: int, start: str = "2013-01-01", chunk: int = 30) -> Figure:
                  "baseline_year_estimate_s": round(totals["plain_fs"] / days * 365, 1),
                  "plain_single_run_year_estimate_s": round(totals["plain_range"] / days * 365, 1),
                  "single_run_ranges_used": True},
-        extra_ok={"year_under_120s": year_estimate <= 120},
+        extra_ok={"year_under_90s": year_estimate <= 90},
     )
