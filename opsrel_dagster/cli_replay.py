@@ -5,9 +5,11 @@
 - Submit (``OPSREL_DAGSTER_URL`` names a running dagster-webserver): the command records the
   audited REQUESTED replay (one transaction: replay row + audit record), exactly what the admin
   API's ``POST /admin/batch/replay`` records, prints its id and returns. The daemon's
-  ``opsrel_replay_launch_sensor`` launches one run per partition with the run key
-  ``replay:<id>:<partition>``, so a request launches once even when the command is retried with
-  the same ``--request-key`` or dies after recording. ``--wait`` follows it to the end.
+  ``opsrel_replay_launch_sensor`` launches exactly the plan's keys, in single-run ranges of up
+  to the job's declared ``replay_range_size`` (run keys ``replay:<id>:<first>...<last>``, or
+  ``replay:<id>:<partition>`` for a lone key), so a request launches once even when the command
+  is retried with the same ``--request-key`` or dies after recording. ``--wait`` follows it to
+  the end.
 
 ``opsrel replay list`` lists replays (``--status``, ``--limit``); ``opsrel replay stop ID --reason``
 stops one as a whole (audited, as the admin API's ``POST /admin/replays/{id}/stop``).
@@ -240,7 +242,7 @@ def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
     if url:
         if range_days is not None:
             raise click.UsageError("--range-days applies to embedded replays only (the daemon's "
-                                   "replay sensor launches one run per day); unset "
+                                   "replay sensor runs the job's declared range size); unset "
                                    f"{DAGSTER_URL_ENV} or drop --range-days")
         _submit(url, kind, keys, operator_id, reason, request_key, wait, timeout, as_json,
                 job_id)
