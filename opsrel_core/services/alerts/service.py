@@ -6,7 +6,6 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
-from opsrel_core.domain import alert_incidents as incidents
 from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.alert_delivery import DeliveryKind
@@ -20,13 +19,13 @@ from opsrel_core.persistence.tables import ALERT_STATUSES, Alert, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.alert_resolution import queue_mirrored, resolve_alert
 from opsrel_core.services.alerts.raising import AlertRaiser, Repository
-from opsrel_core.services.alerts.spec import AlertSpec
+from opsrel_core.services.alerts.spec import AlertSpec, failed_execution_spec
 from opsrel_core.services.alerts.views import AlertView, DeliveryView, delivery_views
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.services.batch_execution import ExecutionView
 
 Clock = Callable[[], dt.datetime]
-EXECUTION_FAILED = templates.EXECUTION_FAILED
+EXECUTION_FAILED = templates.EXECUTION_FAILED  # the kind of a failed execution's alert
 DEFAULT_ACK_REASON = "alert acknowledged"
 MAX_LIST_LIMIT = 1000
 
@@ -129,27 +128,8 @@ class OpsAlertService:
             code = self._repository(uow.session.connection()).error_code(execution.error_code)
             if code is None or not code.auto_alert:
                 return None
-            severity, catalog_title, operator_message = code.severity, code.title, code.operator_message
-        partition = execution.failed_partition_key or execution.partition_key
-        if partition is None and execution.partition_range_start:
-            partition = f"{execution.partition_range_start}..{execution.partition_range_end}"
-        message = operator_message
-        if execution.error_message:
-            message = f"{operator_message}\n\nError: {execution.error_message}"
-        job_id = execution.job_id
-
-        def describe_incident(alert_id: int, partitions: list[str], count: int) -> tuple[str, str]:
-            return incidents.describe(alert_id=alert_id, catalog_title=catalog_title,
-                                      job_id=job_id, base_message=message,
-                                      partitions=partitions, count=count)
-
-        spec = AlertSpec(
-            EXECUTION_FAILED, severity, f"{catalog_title} in {execution.job_id}"
-            + (f" [{partition}]" if partition else ""), message, execution.error_code,
-            execution.job_id, execution.execution_id, execution.failed_asset_key, partition,
-            incidents.incident_key(execution.error_code, execution.job_id),
-            incident=describe_incident, window_seconds=self._settings.incident_window_seconds,
-        )
+        spec = failed_execution_spec(execution, code,
+                                     window_seconds=self._settings.incident_window_seconds)
         at = utc_if_instant(execution.ended_at) or utc_if_instant(execution.created_at)
         assert at is not None
         horizon = self._clock() - dt.timedelta(seconds=self._settings.history_horizon_seconds)

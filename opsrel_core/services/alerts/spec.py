@@ -5,8 +5,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from opsrel_core.domain import alert_incidents as incidents
 from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.persistence.tables import SEVERITIES
+from opsrel_core.services.batch_execution import ExecutionView
 
 MAX_TITLE_CHARS = 300
 MAX_KEY_CHARS = 300
@@ -66,3 +68,38 @@ class AlertSpec:
             partition_key=self.partition_key, title=one_line(self.title), message=self.message,
             occurrence_count=1, first_seen_at=at, last_seen_at=at, rule_id=self.rule_id,
         )
+
+
+def failed_execution_spec(execution: ExecutionView, code: Any, *,
+                          window_seconds: float) -> AlertSpec:
+    """The occurrence a FAILED execution raises: an EXECUTION_FAILED incident of its job and
+    error code (``domain.alert_incidents``), about its failed partition (or its partition, or
+    ``"<start>..<end>"`` of its range), with the catalog's operator message and the execution's
+    error message.
+
+    Args:
+        execution: the failed execution as recorded.
+        code: its error code's catalog row (``severity``, ``title``, ``operator_message``).
+        window_seconds: the incident window (seconds).
+    """
+    severity, catalog_title, operator_message = code.severity, code.title, code.operator_message
+    partition = execution.failed_partition_key or execution.partition_key
+    if partition is None and execution.partition_range_start:
+        partition = f"{execution.partition_range_start}..{execution.partition_range_end}"
+    message = operator_message
+    if execution.error_message:
+        message = f"{operator_message}\n\nError: {execution.error_message}"
+    job_id = execution.job_id
+
+    def describe_incident(alert_id: int, partitions: list[str], count: int) -> tuple[str, str]:
+        return incidents.describe(alert_id=alert_id, catalog_title=catalog_title,
+                                  job_id=job_id, base_message=message,
+                                  partitions=partitions, count=count)
+
+    return AlertSpec(
+        incidents.EXECUTION_FAILED, severity, f"{catalog_title} in {execution.job_id}"
+        + (f" [{partition}]" if partition else ""), message, execution.error_code,
+        execution.job_id, execution.execution_id, execution.failed_asset_key, partition,
+        incidents.incident_key(execution.error_code, execution.job_id),
+        incident=describe_incident, window_seconds=window_seconds,
+    )
