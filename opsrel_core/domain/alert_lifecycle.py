@@ -24,11 +24,26 @@ silence holds (not ended, and ``at < expires_at``).
 
 import dataclasses
 import datetime as dt
+import enum
 import fnmatch
 import re
 
-OPEN, ACKNOWLEDGED, RESOLVED = "OPEN", "ACKNOWLEDGED", "RESOLVED"
+
+class AlertStatus(enum.StrEnum):
+    """Status of one alert: raised, someone knows, over."""
+
+    OPEN = "OPEN"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+
+
+ALERT_STATUSES: tuple[str, ...] = tuple(s.value for s in AlertStatus)
+"""The alert statuses as stored (the ``alert.status`` check constraint)."""
+
+OPEN, ACKNOWLEDGED, RESOLVED = (AlertStatus.OPEN.value, AlertStatus.ACKNOWLEDGED.value,
+                                AlertStatus.RESOLVED.value)
 LIVE_STATUSES = (OPEN, ACKNOWLEDGED)
+"""The statuses of a live alert: its ``dedupe_key`` is unique among them (a partial index)."""
 
 REPEAT, ACKNOWLEDGE, RECOVER, RESOLVE, QUIET = "REPEAT", "ACKNOWLEDGE", "RECOVER", "RESOLVE", "QUIET"
 

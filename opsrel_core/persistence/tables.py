@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from opsrel_core.domain import alert_delivery, alert_lifecycle
 from opsrel_core.domain import status as domain_status
 
 OPS_SCHEMA = "ops"
@@ -59,10 +60,10 @@ SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 AUDIT_ACTION_TYPES = ("BATCH_ACTION", "DATA_CORRECTION", "CONFIG_CHANGE")
 REPLAY_TYPES = ("FULL", "RANGE", "SINGLE")
 REPLAY_STATUSES = ("REQUESTED", "RUNNING", "SUCCESS", "FAILED", "STOPPING", "STOPPED")
-ALERT_STATUSES = ("OPEN", "ACKNOWLEDGED", "RESOLVED")
-ALERT_CHANNELS = ("EMAIL", "SLACK", "PAGERDUTY")  # PAGERDUTY: 0020
-DELIVERY_STATUSES = ("PENDING", "SENT", "RETRY", "FAILED", "SUPPRESSED")  # SUPPRESSED: 0016
-DELIVERY_KINDS = ("ALERT", "ACKNOWLEDGE", "RECOVERY", "UPDATE")  # 0016; UPDATE: 0018; ACKNOWLEDGE: 0020
+ALERT_STATUSES = alert_lifecycle.ALERT_STATUSES
+ALERT_CHANNELS = alert_delivery.ALERT_CHANNELS  # PAGERDUTY: 0020
+DELIVERY_STATUSES = alert_delivery.DELIVERY_STATUSES  # SUPPRESSED: 0016
+DELIVERY_KINDS = alert_delivery.DELIVERY_KINDS  # 0016; UPDATE: 0018; ACKNOWLEDGE: 0020
 LINEAGE_NODE_TYPES = ("SOURCE", "SNAPSHOT", "TRANSFORM", "AGGREGATION", "RESULT")
 RULE_SEVERITIES = ("FAIL", "WARN")
 RULE_ALERT_POLICIES = ("always", "baseline", "never")

@@ -1,7 +1,7 @@
 """Incident alerts in the database: their partitions, updates, recovery and replay.
 
 The rules are ``opsrel_core.domain.alert_incidents``; this module applies them in the caller's
-transaction (``OpsAlertService._occur`` when a failure joins, ``resolve_recovered_alerts`` when a
+transaction (``AlertRaiser.occur`` when a failure joins, ``resolve_recovered_alerts`` when a
 partition recovers) or reads for the replay of an incident (API, CLI).
 """
 
