@@ -1,6 +1,7 @@
 """Input snapshots: immutable, content-addressed copies of source data."""
 
 import dataclasses
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -42,21 +43,36 @@ class SnapshotService:
         Returns:
             The stored record (the earlier one when the content was seen before).
         """
-        with UnitOfWork(self._engine) as uow:
-            existing = uow.session.get(Snapshot, record.snapshot_id)
-            if existing is None:
-                uow.session.add(Snapshot(**dataclasses.asdict(record)))
-                try:
-                    uow.commit()
-                except sa.exc.IntegrityError:
-                    # A concurrent run registered the same content first: theirs stands.
-                    uow.session.rollback()
-                    existing = uow.session.get(Snapshot, record.snapshot_id)
-            if existing is None:
-                return record
-            return SnapshotRecord(
-                **{f.name: getattr(existing, f.name) for f in dataclasses.fields(SnapshotRecord)}
-            )
+        return self.record_snapshots([record])[0]
+
+    def record_snapshots(self, records: Sequence[SnapshotRecord]) -> list[SnapshotRecord]:
+        """Register the snapshots of a run's partitions in one transaction (a range run's every
+        day or hour at once); each is registered once, one with a known id is left as it is.
+
+        Returns:
+            The stored records, in the order given (the earlier one for content seen before).
+        """
+        if not records:
+            return []
+        ids = list(dict.fromkeys(r.snapshot_id for r in records))
+        try:
+            with UnitOfWork(self._engine) as uow:
+                stored = {row.snapshot_id: _record(row) for row in uow.session.scalars(
+                    sa.select(Snapshot).where(Snapshot.snapshot_id.in_(ids)))}
+                for record in records:
+                    if record.snapshot_id not in stored:
+                        uow.session.add(Snapshot(**dataclasses.asdict(record)))
+                        stored[record.snapshot_id] = record
+                uow.commit()
+        except sa.exc.IntegrityError:
+            # A concurrent run registered some of the same content first: theirs stands.
+            with UnitOfWork(self._engine) as uow:
+                stored = {row.snapshot_id: _record(row) for row in uow.session.scalars(
+                    sa.select(Snapshot).where(Snapshot.snapshot_id.in_(ids)))}
+            missing = [r for r in records if r.snapshot_id not in stored]
+            for record in missing:
+                stored[record.snapshot_id] = self.record_snapshot(record)
+        return [stored[r.snapshot_id] for r in records]
 
     def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
         """Return the snapshot with this id, or None."""
@@ -64,6 +80,9 @@ class SnapshotService:
             row = uow.session.get(Snapshot, snapshot_id)
             if row is None:
                 return None
-            return SnapshotRecord(
-                **{f.name: getattr(row, f.name) for f in dataclasses.fields(SnapshotRecord)}
-            )
+            return _record(row)
+
+
+def _record(row: Snapshot) -> SnapshotRecord:
+    return SnapshotRecord(
+        **{f.name: getattr(row, f.name) for f in dataclasses.fields(SnapshotRecord)})

@@ -98,22 +98,24 @@ def flights_snapshot(
     ops_db: OpsDatabase,
 ) -> dg.Output:
     """Store each day's canonical flights once and record the snapshot in the ops database."""
-    stamped, records = {}, {}
+    stamped, stored_files, pending = {}, {}, []
     for key, batch in by_partition(context, raw_flights).items():
         frame = canonical_frame(batch.flights)
         stored = store_snapshot(frame, ops_db.settings.snapshot_dir, key)
-        records[key] = (stored, ops_db.snapshots.record_snapshot(
-            SnapshotRecord(
-                snapshot_id=stored.snapshot_id,
-                asset_key="flights_snapshot",
-                partition_key=key,
-                source_uri=batch.source_uri,
-                storage_uri=stored.path.resolve().as_uri(),
-                row_count=len(frame),
-                first_execution_id=context.run_id,
-            )
+        stored_files[key] = stored
+        pending.append(SnapshotRecord(
+            snapshot_id=stored.snapshot_id,
+            asset_key="flights_snapshot",
+            partition_key=key,
+            source_uri=batch.source_uri,
+            storage_uri=stored.path.resolve().as_uri(),
+            row_count=len(frame),
+            first_execution_id=context.run_id,
         ))
         stamped[key] = Stamped(snapshot_id=stored.snapshot_id, source_rows=len(frame), frame=frame)
+    # Every partition's snapshot row in one transaction (a range run's whole range at once).
+    records = {key: (stored_files[key], record) for key, record in
+               zip(stored_files, ops_db.snapshots.record_snapshots(pending))}
     single = {}
     if len(stamped) == 1:  # the per-day details, as a single-partition run always showed them
         [(key, (stored, record))] = records.items()
