@@ -23,11 +23,11 @@ import warnings
 
 FULL = {"repeats": 7, "b1_repeats": 7, "b2_days": 365, "b2_range_days": 30, "b3_runs": 10_000, "b4_executions": 1_000_000,
         "b4_samples": 200, "b5_days": None, "b6_days": 365, "b6_samples": 500, "b7_ops": 250,
-        "b10_executions": 1_000_000, "b10_samples": 200, "b8_executions": 10_000, "b8_repeats": 7}
+        "b10_executions": 1_000_000, "b10_samples": 200, "b8_executions": 10_000, "b8_repeats": 7, "b9_days": 30}
 QUICK = {"repeats": 3, "b1_repeats": 1, "b2_days": 3, "b2_range_days": 30, "b3_runs": 40, "b4_executions": 20_000, "b4_samples": 30,
          "b5_days": 31, "b6_days": 20, "b6_samples": 100, "b7_ops": 25,
-         "b10_executions": 20_000, "b10_samples": 30, "b8_executions": 1_000, "b8_repeats": 1}
-FIGURES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B10")
+         "b10_executions": 20_000, "b10_samples": 30, "b8_executions": 1_000, "b8_repeats": 1, "b9_days": 1}
+FIGURES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--b8-executions", type=int,
                    help="executions in the embedded database the read commands list in B8 "
                         "(full: 10000)")
+    p.add_argument("--b9-days", type=int,
+                   help="local days of hourly weather replayed in B9, a range each (full: 30)")
     p.add_argument("--b10-executions", type=int,
                    help="executions in the ops schema scraped in B10 (full: 1000000)")
     return p
@@ -74,7 +76,9 @@ def machine() -> dict[str, object]:
 
 def run(selected: list[str], sizes: dict, log) -> dict:  # type: ignore[no-untyped-def]
     """Measure the selected figures; returns ``{figure id: Figure}``."""
-    from benchmarks import api, commands, lineage, metrics, pipeline, projection, validation, writes
+    from benchmarks import (
+        api, commands, lineage, metrics, pipeline, projection, validation, weather, writes,
+    )
 
     jobs = {
         "B1": lambda: pipeline.b1(sizes["b1_repeats"]),
@@ -85,6 +89,7 @@ def run(selected: list[str], sizes: dict, log) -> dict:  # type: ignore[no-untyp
         "B6": lambda: lineage.b6(sizes["b6_days"], 10, sizes["b6_samples"]),
         "B7": lambda: writes.b7(sizes["b7_ops"], sizes["repeats"]),
         "B8": lambda: commands.b8(sizes["b8_executions"], sizes["b8_repeats"]),
+        "B9": lambda: weather.b9(sizes["b9_days"]),
         "B10": lambda: metrics.b10(sizes["b10_executions"], sizes["b10_samples"]),
     }
     figures = {}
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
     for name in ("repeats", "b1_repeats", "b2_days", "b2_range_days", "b3_runs", "b4_executions", "b6_days", "b7_ops",
-                 "b8_executions", "b10_executions"):
+                 "b8_executions", "b9_days", "b10_executions"):
         if getattr(args, name) is not None:
             sizes[name] = getattr(args, name)
     selected = [f.strip().upper() for f in args.only.split(",") if f.strip()]

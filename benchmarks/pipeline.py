@@ -76,11 +76,15 @@ def plain_assets(snapshot_dir: Path) -> list:
             ontime_performance, delay_explanation, delay_simulation, *checks]
 
 
-def _plain_check(rule: PanderaRule) -> dg.AssetChecksDefinition:
+def _plain_check(rule: PanderaRule, asset=clean_flights,  # type: ignore[no-untyped-def]
+                 partitions_def: dg.PartitionsDefinition = flights_partitions,
+                 ) -> dg.AssetChecksDefinition:
+    """A pandera rule as a plain asset check of ``asset``: validated per partition with
+    ``lazy=True``, blocking for FAIL rules, no ops records."""
     import pandera.pandas as pa
 
-    @dg.asset_check(asset=clean_flights, name=rule.rule_id, blocking=rule.severity == "FAIL",
-                    partitions_def=flights_partitions)
+    @dg.asset_check(asset=asset, name=rule.rule_id, blocking=rule.severity == "FAIL",
+                    partitions_def=partitions_def)
     def _check(context: dg.AssetCheckExecutionContext, data) -> dg.AssetCheckResult:
         # each day of a range run on its own, as opsrel's check does
         failing, failed = 0, False

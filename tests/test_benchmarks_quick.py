@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FIGURES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+FIGURES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 
 
 def test_quick_benchmarks_report_every_figure():
@@ -32,7 +32,7 @@ def test_quick_benchmarks_report_every_figure():
         assert isinstance(figure["median"]["opsrel"], (int, float)), fid
         assert figure["sizes"], fid
     # Figures with a baseline report its median too; B6 is absolute.
-    for fid in ("B1", "B2", "B3", "B4", "B5", "B7", "B8"):
+    for fid in ("B1", "B2", "B3", "B4", "B5", "B7", "B8", "B9"):
         assert isinstance(report[fid]["median"]["baseline"], (int, float)), fid
     assert report["B6"]["median"]["baseline"] is None
     assert report["_meta"]["quick"] is True
