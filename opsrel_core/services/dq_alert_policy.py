@@ -98,8 +98,14 @@ def evaluate_warn_policy(
         (r for r in validation.results_for_execution(execution_id) if r.status == "WARN"),
         key=lambda r: (r.partition_key, r.rule_id),
     )
+    # Every result's history and every rule's policy in one read: the results are recorded
+    # before the execution ends and alerts do not change them, so deciding from one read is
+    # deciding each in turn.
+    policies, histories = validation.warning_history(results, policy.baseline.window)
     for result in results:
-        decision = warning_decision(validation, result, policy)
+        decision = decide_warning(
+            _figure(result), [_figure(h) for h in histories[result.result_id]],
+            alert_policy=policies[result.rule_id], policy=policy.baseline)
         if not decision.alert:
             continue
 

@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,6 +99,30 @@ def stage_rule(session: Session, rule_id: str, asset_key: str, severity: str, de
         )
         session.add(version)
     return rule, version
+
+
+def _previous_results(session: Session, rule_id: str, before_partition: str,
+                      window: int) -> list["ValidationResultView"]:
+    # The rule's newest result on each partition before ``before_partition``, newest first.
+    latest = (
+        sa.select(sa.func.max(ValidationResult.result_id))
+        .join(
+            ValidationRuleVersion,
+            ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id,
+        )
+        .where(
+            ValidationRuleVersion.rule_id == rule_id,
+            ValidationResult.partition_key < before_partition,
+        )
+        .group_by(ValidationResult.partition_key)
+    )
+    rows = session.execute(
+        _result_query()
+        .where(ValidationResult.result_id.in_(latest))
+        .order_by(ValidationResult.partition_key.desc())
+        .limit(window)
+    )
+    return [_result_view(row) for row in rows]
 
 
 def _stored_version(session: Session, rule_id: str,
@@ -476,26 +500,33 @@ class ValidationService:
         Returns:
             One result per partition (its newest), newest partition first.
         """
-        latest = (
-            sa.select(sa.func.max(ValidationResult.result_id))
-            .join(
-                ValidationRuleVersion,
-                ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id,
-            )
-            .where(
-                ValidationRuleVersion.rule_id == rule_id,
-                ValidationResult.partition_key < before_partition,
-            )
-            .group_by(ValidationResult.partition_key)
-        )
         with UnitOfWork(self._engine) as uow:
-            rows = uow.session.execute(
-                _result_query()
-                .where(ValidationResult.result_id.in_(latest))
-                .order_by(ValidationResult.partition_key.desc())
-                .limit(window)
-            )
-            return [_result_view(row) for row in rows]
+            return _previous_results(uow.session, rule_id, before_partition, window)
+
+    def warning_history(
+        self, results: "Sequence[ValidationResultView]", window: int
+    ) -> tuple[dict[str, str], dict[int, list[ValidationResultView]]]:
+        """What the DQ-002 policy weighs for each of ``results``, read in one transaction.
+
+        Args:
+            results: recorded results (typically an execution's WARN results).
+            window: partitions of history per result (``previous_results``).
+
+        Returns:
+            (each rule's declared alert policy by rule id, ``baseline`` for a rule not
+            registered; each result's ``previous_results`` by result id).
+        """
+        with UnitOfWork(self._engine) as uow:
+            session = uow.session
+            rule_ids = sorted({r.rule_id for r in results})
+            declared = dict(session.execute(
+                sa.select(ValidationRule.rule_id, ValidationRule.alert_policy)
+                .where(ValidationRule.rule_id.in_(rule_ids))).tuples().all()) if rule_ids else {}
+            policies = {rule_id: declared.get(rule_id) or "baseline" for rule_id in rule_ids}
+            histories = {r.result_id: _previous_results(session, r.rule_id, r.partition_key,
+                                                        window)
+                         for r in results}
+            return policies, histories
 
     # -- internals ---------------------------------------------------------------------------
 

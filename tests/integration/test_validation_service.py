@@ -132,3 +132,35 @@ def test_warn_counts_take_each_partitions_latest_result(engine):
     }
     assert service.warn_counts("tailnum_present", days) == {"2013-02-02": 7}
     assert service.warn_counts("dest_known", []) == {}
+
+
+def test_the_warning_history_of_many_results_is_one_read_of_each_history(engine):
+    service = ValidationService(engine)
+    noisy = service.register_rule("dest_known", ASSET, "WARN", "d", {"v": 1}, alert_policy="always")
+    quiet = service.register_rule("tailnum_present", ASSET, "WARN", "t", {})
+    recorded = []
+    for i, day in enumerate(["2013-02-01", "2013-02-02", "2013-02-03"]):
+        run = _execution(engine, f"h{i}", day)
+        for version in (noisy, quiet):
+            recorded.append(service.record_result(
+                execution_id=run, rule_version_id=version.rule_version_id, asset_key=ASSET,
+                partition_key=day, status="WARN", total_rows=100, failing_rows=10 + i))
+    begun = []
+
+    def begin(_conn) -> None:
+        begun.append(1)
+
+    sa.event.listen(engine, "begin", begin)
+    try:
+        policies, histories = service.warning_history(recorded, window=14)
+    finally:
+        sa.event.remove(engine, "begin", begin)
+    assert len(begun) == 1
+    assert policies == {"dest_known": "always", "tailnum_present": "baseline"}
+    for result in recorded:  # the same as asking for each result on its own
+        assert histories[result.result_id] == service.previous_results(
+            result.rule_id, result.partition_key, 14)
+    last_noisy = [r for r in recorded if r.rule_id == "dest_known"][-1]
+    assert [h.partition_key for h in histories[last_noisy.result_id]] == [
+        "2013-02-02", "2013-02-01"]
+    assert service.warning_history([], window=14) == ({}, {})
