@@ -30,7 +30,7 @@ duplicates where a column is NULL.
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,7 +67,9 @@ from opsrel_core.services.dq_report_views import (
 from opsrel_core.services.execution_context import lock_subject
 from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.validation import ValidationResultView, ValidationService
+from opsrel_core.services.validation import (
+    ValidationResultView, ValidationService, results_for_partitions,
+)
 
 __all__ = [
     "BASIS_MIXED", "BASIS_REPLAY", "MAX_LIST_LIMIT", "STATUSES", "DqAttemptView", "DqReportItemView",
@@ -134,6 +136,49 @@ class DqReportService:
         """
         subject = self._partition_subject(job_id, partition_key)
         return self._store(subject, self._current_results(subject))
+
+    def build_partition_reports(self, job_id: str,
+                                partition_keys: "Sequence[str]") -> list[DqReportView]:
+        """Build (or rebuild in place) the reports of several partitions of a job in one
+        transaction: what ``build_partition_report`` does for each (a range run's every day or
+        hour at once), with the same results and the same reports.
+
+        Returns:
+            The stored reports, in the order of ``partition_keys`` (a key given twice once).
+
+        Raises:
+            NotFoundException: BAT-011 when no job has this id; nothing is written.
+            ValueError: a blank or too long partition key; nothing is written.
+        """
+        keys = list(dict.fromkeys(partition_keys))
+        for key in keys:
+            if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+                raise ValueError(
+                    f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {key!r}")
+        if not keys:
+            return []
+        with UnitOfWork(self._engine) as uow:
+            session = uow.session
+            kind = _require_job(session, job_id).partitions
+            subjects = {key: _subject_of(job_id, key, kind) for key in keys}
+            # Every subject's lock before its reads, in one order, so that two builders of
+            # overlapping ranges queue instead of deadlocking.
+            for name in sorted(subject.lock_name for subject in subjects.values()):
+                lock_subject(session, name)
+            results = results_for_partitions(session, keys)
+            states = read_partition_states(session, keys, job_id)
+            rows = []
+            for key in keys:
+                own = states.get(key, {})
+                current = _latest(
+                    r for r in results.get(key, [])
+                    if (state := own.get(r.asset_key)) is not None and state.current is not None
+                    and r.execution_id == state.current.execution_id)
+                rows.append(_write_report(session, subjects[key], current))
+            session.flush()
+            views = _views(session, rows)  # read before the commit: one transaction in all
+            uow.commit()
+            return views
 
     def build_daily_report(self, partition_key: str, job_id: str | None = None) -> DqReportView:
         """Build (or rebuild in place) the report of a day: the partition report of the daily
@@ -335,9 +380,7 @@ class DqReportService:
                 f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {partition_key!r}")
         with UnitOfWork(self._engine) as uow:
             kind = _require_job(uow.session, job_id).partitions
-        if kind == "daily" and _is_day(partition_key):
-            return _Subject(DAILY, job_id, partition_key, dt.date.fromisoformat(partition_key))
-        return _Subject(PARTITION, job_id, partition_key)
+        return _subject_of(job_id, partition_key, kind)
 
     def _daily_subject(self, partition_key: str, job_id: str | None) -> _Subject:
         day = _day(partition_key)
@@ -383,34 +426,46 @@ class DqReportService:
         )
 
     def _store(self, subject: _Subject, results: list[ValidationResultView]) -> DqReportView:
-        counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
         with UnitOfWork(self._engine) as uow:
             lock_subject(uow.session, subject.lock_name)
-            row = _find(uow.session, subject)
-            if row is None:
-                row = DqReport(report_type=subject.report_type, report_date=subject.day,
-                               replay_id=subject.replay_id)
-                uow.session.add(row)
-            # A daily report made before reports named their job gets its job and key here.
-            row.job_id = subject.job_id or row.job_id
-            row.partition_key = subject.partition_key
-            row.pass_count, row.warn_count = counts["PASS"], counts["WARN"]
-            row.fail_count = counts["FAIL"]
-            row.created_at = utcnow()
-            uow.session.flush()
-            uow.session.execute(
-                sa.delete(DqReportItem).where(DqReportItem.report_id == row.report_id)
-            )
-            uow.session.add_all(
-                DqReportItem(
-                    report_id=row.report_id, result_id=r.result_id, rule_id=r.rule_id,
-                    asset_key=r.asset_key, partition_key=r.partition_key, status=r.status,
-                    failing_rows=r.failing_rows,
-                )
-                for r in results
-            )
+            row = _write_report(uow.session, subject, results)
             uow.commit()
             return _views(uow.session, [row])[0]
+
+
+def _write_report(session: Session, subject: _Subject,
+                  results: list[ValidationResultView]) -> DqReport:
+    # The subject's report row, created or rebuilt in place, and its items; not committed.
+    counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
+    row = _find(session, subject)
+    if row is None:
+        row = DqReport(report_type=subject.report_type, report_date=subject.day,
+                       replay_id=subject.replay_id)
+        session.add(row)
+    # A daily report made before reports named their job gets its job and key here.
+    row.job_id = subject.job_id or row.job_id
+    row.partition_key = subject.partition_key
+    row.pass_count, row.warn_count = counts["PASS"], counts["WARN"]
+    row.fail_count = counts["FAIL"]
+    row.created_at = utcnow()
+    session.flush()
+    session.execute(sa.delete(DqReportItem).where(DqReportItem.report_id == row.report_id))
+    session.add_all(
+        DqReportItem(
+            report_id=row.report_id, result_id=r.result_id, rule_id=r.rule_id,
+            asset_key=r.asset_key, partition_key=r.partition_key, status=r.status,
+            failing_rows=r.failing_rows,
+        )
+        for r in results
+    )
+    return row
+
+
+def _subject_of(job_id: str, partition_key: str, kind: str) -> _Subject:
+    # Of a daily job, a day's key makes its DAILY report; any other key a PARTITION report.
+    if kind == "daily" and _is_day(partition_key):
+        return _Subject(DAILY, job_id, partition_key, dt.date.fromisoformat(partition_key))
+    return _Subject(PARTITION, job_id, partition_key)
 
 
 def _require_job(session: Session, job_id: str) -> BatchJob:

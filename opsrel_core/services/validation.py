@@ -125,6 +125,24 @@ def _previous_results(session: Session, rule_id: str, before_partition: str,
     return [_result_view(row) for row in rows]
 
 
+def results_for_partitions(session: Session,
+                           partition_keys: Sequence[str]) -> dict[str, list["ValidationResultView"]]:
+    """Every result recorded for each of ``partition_keys``, oldest first, read on ``session``
+    (``ValidationService.results_for_partition`` for many partitions in one statement).
+
+    Returns:
+        ``{partition_key: results}``; a partition without results is left out.
+    """
+    found: dict[str, list[ValidationResultView]] = {}
+    rows = session.execute(_result_query()
+                           .where(ValidationResult.partition_key.in_(list(partition_keys)))
+                           .order_by(ValidationResult.result_id))
+    for row in rows:
+        view = _result_view(row)
+        found.setdefault(view.partition_key, []).append(view)
+    return found
+
+
 def _stored_version(session: Session, rule_id: str,
                     version_hash: str) -> ValidationRuleVersion | None:
     return session.scalar(sa.select(ValidationRuleVersion).where(

@@ -258,3 +258,37 @@ def test_migration_0024_keys_earlier_daily_reports_and_downgrades(empty_database
         raw.dispose()
     migrate.upgrade(url)
     assert migrate.current_revision(url) == migrate.head_revision()
+
+
+
+def test_a_range_of_partition_reports_is_one_transaction_and_equals_one_by_one(
+        world, reports, engine):
+    # What build_partition_report makes for each key, build_partition_reports makes for all of
+    # them in one transaction (a range run's projection builds its reports so).
+    world.fall_back_day()
+    keys = [FIRST_ONE, REPEATED_ONE, FIRST_ONE]
+    begun = []
+
+    def begin(_conn) -> None:
+        begun.append(1)
+
+    sa.event.listen(engine, "begin", begin)
+    try:
+        built = reports.build_partition_reports(HOURLY_JOB, keys)
+    finally:
+        sa.event.remove(engine, "begin", begin)
+    assert len(begun) == 1
+    assert [r.partition_key for r in built] == [FIRST_ONE, REPEATED_ONE]
+    assert _statuses(built[1]) == {("temperature_plausible", REPEATED_ONE): ("FAIL", 2),
+                                   ("humidity_plausible", REPEATED_ONE): ("PASS", 0)}
+    for report in built:  # rebuilt one by one: the same report, the same items, in place
+        one = reports.build_partition_report(HOURLY_JOB, report.partition_key)
+        assert (one.report_id, one.report_type, _statuses(one), one.outcome) == (
+            report.report_id, report.report_type, _statuses(report), report.outcome)
+    assert _count(engine, DqReport) == 2 and _count(engine, DqReportItem) == 4
+    assert reports.build_partition_reports(HOURLY_JOB, []) == []
+    with pytest.raises(NotFoundException):
+        reports.build_partition_reports("no_such_job", [FIRST_ONE])
+    with pytest.raises(ValueError):
+        reports.build_partition_reports(HOURLY_JOB, [FIRST_ONE, " "])
+    assert _count(engine, DqReport) == 2
