@@ -14,7 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from opsrel_core.domain.replay_status import ALLOWED_TRANSITIONS, ReplayStatus, derive_status
+from opsrel_core.domain.replay_status import (
+    ALLOWED_TRANSITIONS, ChildRun, ReplayStatus, derive_status,
+)
 from opsrel_core.persistence.repositories.replays import ReplayRepository
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import Replay, utcnow
@@ -27,7 +29,7 @@ from opsrel_core.services.replays.partition_runs import PartitionRuns, child_run
 from opsrel_core.services.replays.views import ReplayView
 
 # Decides the columns to set from the replay row as read (empty: nothing to change).
-Decide = Callable[[PartitionRuns, sa.Row[Any]], dict[str, Any]]
+Decide = Callable[[PartitionRuns, Any], dict[str, Any]]
 
 
 @retry_transient_methods
@@ -45,15 +47,7 @@ class ReplayLifecycle:
         Raises:
             BatchExecutionException: ``NOT_FOUND_CODE`` for an unknown replay.
         """
-        def decide(_runs: PartitionRuns, row: sa.Row[Any]) -> dict[str, Any]:
-            values: dict[str, Any] = {}
-            if row.status == ReplayStatus.REQUESTED.value:
-                values["status"] = ReplayStatus.RUNNING.value
-            if backfill_id and row.backfill_id is None and not ReplayStatus(row.status).is_terminal:
-                values["backfill_id"] = backfill_id
-            return values
-
-        return self._update(replay_id, decide)
+        return self._update(replay_id, lambda _runs, row: launched(row, backfill_id))
 
     def request_stop(self, replay_id: int, *, operator_id: str, reason: str) -> ReplayView:
         """Ask to stop a replay: REQUESTED or RUNNING -> STOPPING, audited in the same transaction.
@@ -104,14 +98,10 @@ class ReplayLifecycle:
         """
         expected = _keys(expected_partitions)
 
-        def decide(runs: PartitionRuns, row: sa.Row[Any]) -> dict[str, Any]:
+        def decide(runs: PartitionRuns, row: Any) -> dict[str, Any]:
             order = runs.order(row.job_id)
             children = [child_run(e, order) for e in runs.reads.children_of(replay_id)]
-            wanted = derive_status(ReplayStatus(row.status), children, expected)
-            if wanted.value == row.status:
-                return {}
-            ended = {"ended_at": utcnow()} if wanted.is_terminal else {}
-            return {"status": wanted.value, **ended}
+            return refreshed(row, children, expected)
 
         return self._update(replay_id, decide)
 
@@ -120,20 +110,66 @@ class ReplayLifecycle:
         for _attempt in range(CAS_ATTEMPTS):
             with UnitOfWork(self._engine) as uow:
                 runs = PartitionRuns(uow.session.connection())
-                row = runs.replays.get(replay_id)
-                if row is None:
-                    raise not_found(replay_id)
-                values = decide(runs, row)
-                if not values:
-                    return ReplayView.of(row)
-                if not runs.replays.compare_and_set(replay_id, row.status, values):
+                moved = move(runs.replays, replay_id, lambda row: decide(runs, row))
+                if moved is None:
                     continue
-                uow.commit()
-                stored = ReplayRepository(uow.session.connection()).get(replay_id)
-                if stored is None:
-                    raise not_found(replay_id)
-                return ReplayView.of(stored)
+                row, changed = moved
+                if changed:
+                    uow.commit()
+                    row = ReplayRepository(uow.session.connection()).get(replay_id)
+                    if row is None:
+                        raise not_found(replay_id)
+                return ReplayView.of(row)
         raise busy(replay_id)
+
+
+def move(replays: ReplayRepository, replay_id: int, decide: Callable[[Any], dict[str, Any]]
+         ) -> tuple[Any, bool] | None:
+    """One attempt at a status move in the caller's transaction (which commits a change).
+
+    Args:
+        replays: the repository of that transaction.
+        decide: the columns to set, from the replay row as read (empty: nothing to change).
+
+    Returns:
+        ``(row as read, False)`` when ``decide`` asks for nothing; ``(row as read, True)`` when
+        the columns were set; None when another writer moved the status between the read and
+        the write (nothing was set: read and decide again in a new transaction).
+
+    Raises:
+        BatchExecutionException: ``NOT_FOUND_CODE`` for an unknown replay.
+    """
+    row = replays.get(replay_id)
+    if row is None:
+        raise not_found(replay_id)
+    values = decide(row)
+    if not values:
+        return row, False
+    if not replays.compare_and_set(replay_id, row.status, values):
+        return None
+    return row, True
+
+
+def launched(row: Any, backfill_id: str | None) -> dict[str, Any]:
+    """The columns a launch sets on a ``replay`` row: RUNNING from REQUESTED (any other status
+    stays), and ``backfill_id`` when none is stored yet and the replay has not ended."""
+    values: dict[str, Any] = {}
+    if row.status == ReplayStatus.REQUESTED.value:
+        values["status"] = ReplayStatus.RUNNING.value
+    if backfill_id and row.backfill_id is None and not ReplayStatus(row.status).is_terminal:
+        values["backfill_id"] = backfill_id
+    return values
+
+
+def refreshed(row: Any, children: Sequence[ChildRun], expected: Sequence[str]
+              ) -> dict[str, Any]:
+    """The columns a status refresh sets on a ``replay`` row: the status ``derive_status``
+    gives, with ``ended_at`` (now, UTC) when that status is terminal; nothing when unchanged."""
+    wanted = derive_status(ReplayStatus(row.status), children, expected)
+    if wanted.value == row.status:
+        return {}
+    ended = {"ended_at": utcnow()} if wanted.is_terminal else {}
+    return {"status": wanted.value, **ended}
 
 
 def _keys(partition_keys: Sequence[str]) -> list[str]:
