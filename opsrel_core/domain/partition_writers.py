@@ -11,10 +11,11 @@ import functools
 from collections.abc import Iterable, Sequence
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain.replay_status import IN_FLIGHT_STATUSES
 from opsrel_core.errors import ConflictException
 
 EXECUTION_IN_FLIGHT = ("READY", "RUNNING")
-REPLAY_IN_FLIGHT = ("REQUESTED", "RUNNING", "STOPPING")
+REPLAY_IN_FLIGHT: tuple[str, ...] = tuple(s.value for s in IN_FLIGHT_STATUSES)
 
 
 @dataclasses.dataclass(frozen=True)

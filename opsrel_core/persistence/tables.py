@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from opsrel_core.domain import alert_delivery, alert_lifecycle
+from opsrel_core.domain import alert_delivery, alert_lifecycle, replay_status
 from opsrel_core.domain import status as domain_status
 
 OPS_SCHEMA = "ops"
@@ -58,8 +58,8 @@ TRIGGER_TYPES = (
 ERROR_CATEGORIES = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 AUDIT_ACTION_TYPES = ("BATCH_ACTION", "DATA_CORRECTION", "CONFIG_CHANGE")
-REPLAY_TYPES = ("FULL", "RANGE", "SINGLE")
-REPLAY_STATUSES = ("REQUESTED", "RUNNING", "SUCCESS", "FAILED", "STOPPING", "STOPPED")
+REPLAY_TYPES = replay_status.REPLAY_TYPES
+REPLAY_STATUSES = replay_status.REPLAY_STATUSES
 ALERT_STATUSES = alert_lifecycle.ALERT_STATUSES
 ALERT_CHANNELS = alert_delivery.ALERT_CHANNELS  # PAGERDUTY: 0020
 DELIVERY_STATUSES = alert_delivery.DELIVERY_STATUSES  # SUPPRESSED: 0016
