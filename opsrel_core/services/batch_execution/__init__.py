@@ -11,18 +11,17 @@ reported afterwards ends the execution STOPPED, and the overruled end is kept in
 ``ignored:<status>``. Events whose key does not start with ``status:`` annotate the history
 (ignored ends, the stop's delivery); they never move the status.
 
-The modules: ``views`` (what is recorded and read back), ``reads`` (the queries), ``moving`` (the
-status change's transaction), ``service`` (the use cases). What each event moves to is the pure
+The modules: ``views`` (what is recorded and read back), ``registering`` (a new
+execution's transaction), ``moving`` (a status change's transaction), ``service`` (the use cases
+and the reads). What each event moves to is the pure
 ``opsrel_core.domain.execution_moves``; the SQL is
 ``opsrel_core.persistence.repositories.executions``.
 """
 
 from opsrel_core.domain.status import ExecutionStatus, TriggerType
-from opsrel_core.services.batch_execution.reads import ExecutionReads
 from opsrel_core.services.batch_execution.service import BatchExecutionService
 from opsrel_core.services.batch_execution.views import ExecutionSpec, ExecutionView
 
 __all__ = [
-    "BatchExecutionService", "ExecutionReads", "ExecutionSpec", "ExecutionStatus", "ExecutionView",
-    "TriggerType",
+    "BatchExecutionService", "ExecutionSpec", "ExecutionStatus", "ExecutionView", "TriggerType",
 ]

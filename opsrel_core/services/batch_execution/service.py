@@ -7,15 +7,14 @@ import sqlalchemy as sa
 
 from opsrel_core.domain import error_codes
 from opsrel_core.domain import execution_moves as moves
-from opsrel_core.domain.status import ExecutionStatus, TriggerType
+from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.repositories.executions import ExecutionRepository
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import BatchExecution, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
-from opsrel_core.services.audit_log import audit_change
 from opsrel_core.services.batch_execution.moving import ExecutionMover, Repository
-from opsrel_core.services.batch_execution.reads import ExecutionReads
+from opsrel_core.services.batch_execution.registering import register
 from opsrel_core.services.batch_execution.views import (
     ExecutionSpec, ExecutionView, fresh_view, require,
 )
@@ -26,8 +25,8 @@ if TYPE_CHECKING:
 
 
 @retry_transient_methods
-class BatchExecutionService(ExecutionReads):
-    """Records and moves executions through their lifecycle, and reads them (``ExecutionReads``).
+class BatchExecutionService:
+    """Records and moves executions through their lifecycle.
 
     Args:
         engine: engine of the ops database.
@@ -39,8 +38,60 @@ class BatchExecutionService(ExecutionReads):
 
     def __init__(self, engine: sa.Engine, lineage: "LineageOutbox | None" = None, *,
                  repository: Repository = ExecutionRepository):
-        super().__init__(engine, repository=repository)
+        self._engine = engine
+        self._repository = repository
         self._mover = ExecutionMover(engine, repository, lineage)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> ExecutionView:
+        """Return one execution.
+
+        Raises:
+            BatchExecutionException: BAT-002 when no execution has this id.
+        """
+        with UnitOfWork(self._engine) as uow:
+            return fresh_view(self._repository(uow.session), execution_id)
+
+    def find_execution(self, execution_id: str) -> ExecutionView | None:
+        """Return one execution, or None when it is not recorded."""
+        with UnitOfWork(self._engine) as uow:
+            row = self._repository(uow.session).get(execution_id)
+            return None if row is None else ExecutionView.of(row)
+
+    def get_history(self, execution_id: str) -> list[dict[str, Any]]:
+        """Return the execution's status history, oldest first.
+
+        Returns:
+            Dicts with ``event_key``, ``from_status``, ``to_status``, ``occurred_at`` (UTC),
+            ``detail``.
+        """
+        with UnitOfWork(self._engine) as uow:
+            return [
+                {
+                    "event_key": r.event_key,
+                    "from_status": r.from_status,
+                    "to_status": r.to_status,
+                    "occurred_at": r.occurred_at,
+                    "detail": r.detail,
+                }
+                for r in self._repository(uow.session).history(execution_id)
+            ]
+
+    def list_stop_requested_ids(self, limit: int = 200) -> list[str]:
+        """Ids of READY or RUNNING executions with a stop request, oldest request first."""
+        with UnitOfWork(self._engine) as uow:
+            return self._repository(uow.session).stop_requested_ids(limit)
+
+    def latest_execution_id(self, job_id: str, partition_key: str) -> str | None:
+        """The most recently created execution of a job for one partition, or None."""
+        with UnitOfWork(self._engine) as uow:
+            return self._repository(uow.session).latest_id(job_id, partition_key)
+
+    def list_open_execution_ids(self, limit: int = 500) -> list[str]:
+        """Ids of executions still READY or RUNNING, oldest first, at most ``limit``."""
+        with UnitOfWork(self._engine) as uow:
+            return self._repository(uow.session).open_ids(limit)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -67,36 +118,10 @@ class BatchExecutionService(ExecutionReads):
         Returns:
             The stored execution (the earlier one when the id was already recorded).
         """
-        at = at or utcnow()
-        with UnitOfWork(self._engine) as uow:
-            repo = self._repository(uow.session)
-            row = repo.get(spec.execution_id)
-            if row is not None:
-                return ExecutionView.of(row)
-            row = repo.new_execution(_new_values(spec, at))
-            try:
-                if audit_reason is not None:
-                    with audit_change(
-                        uow.session,
-                        operator_id=audit_operator_id or spec.operator_id,
-                        reason=audit_reason,
-                        action_type="BATCH_ACTION",
-                        action=audit_action,
-                        target=row,
-                        at=at,
-                    ):
-                        repo.add(row)
-                else:
-                    repo.add(row)
-                repo.add_event(spec.execution_id, "status:READY", None, ExecutionStatus.READY, at)
-                uow.commit()
-            except sa.exc.IntegrityError:
-                uow.session.rollback()
-                existing = repo.get(spec.execution_id)
-                if existing is None:
-                    raise
-                return ExecutionView.of(existing)
-            return fresh_view(repo, spec.execution_id)
+        return register(
+            self._engine, self._repository, spec, at=at or utcnow(), audit_reason=audit_reason,
+            audit_action=audit_action, audit_operator_id=audit_operator_id,
+        )
 
     def start_execution(self, execution_id: str, *, at: dt.datetime | None = None) -> ExecutionView:
         """Move READY -> RUNNING and set ``started_at``.
@@ -217,7 +242,8 @@ class BatchExecutionService(ExecutionReads):
             # Decided in the same transaction as the write: a stop request that lands first
             # turns the failure into a stop.
             if if_unchanged_since is not None and row.updated_at != if_unchanged_since:
-                return moves.Move(ExecutionStatus(row.status), {})  # it moved since the caller read it
+                # It moved since the caller read it: stay, which is a no-op.
+                return moves.Move(ExecutionStatus(row.status), {})
             return moves.failure(
                 row.stop_requested_at, at, error_code=error_code, error_message=error_message,
                 failed_asset_key=failed_asset_key, failed_partition_key=failed_partition_key,
@@ -263,26 +289,3 @@ class BatchExecutionService(ExecutionReads):
                 uow.commit()
             return ExecutionView.of(row)
 
-
-def _new_values(spec: ExecutionSpec, at: dt.datetime) -> dict[str, Any]:
-    """The columns of a newly recorded execution: READY, no progress yet, created at ``at``."""
-    start, end = spec.partition_range or (None, None)
-    return {
-        "execution_id": spec.execution_id,
-        "job_id": spec.job_id,
-        "status": ExecutionStatus.READY.value,
-        "trigger_type": TriggerType(spec.trigger_type).value,
-        "partition_key": spec.partition_key,
-        "partition_range_start": start,
-        "partition_range_end": end,
-        "backfill_id": spec.backfill_id,
-        "run_tags": dict(spec.run_tags),
-        "parent_execution_id": spec.parent_execution_id,
-        "replay_id": spec.replay_id,
-        "operator_id": spec.operator_id,
-        "steps_total": spec.steps_total,
-        "steps_done": 0,
-        "rows_written": 0,
-        "created_at": at,
-        "updated_at": at,
-    }

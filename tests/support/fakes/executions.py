@@ -70,7 +70,8 @@ class FakeExecutionRepository:
     def stop_requested_ids(self, limit: int) -> list[str]:
         rows = [r for r in self._store.executions.values()
                 if r["stop_requested_at"] is not None and r["status"] in _OPEN]
-        return [r["execution_id"] for r in sorted(rows, key=lambda r: r["stop_requested_at"])][:limit]
+        rows.sort(key=lambda r: r["stop_requested_at"])
+        return [r["execution_id"] for r in rows][:limit]
 
     def open_ids(self, limit: int) -> list[str]:
         rows = [r for r in self._store.executions.values() if r["status"] in _OPEN]
