@@ -428,13 +428,13 @@ def test_stop_requested_while_failure_is_being_recorded(service, engine, monkeyp
     """
     _to(service, S.RUNNING)
     other = BatchExecutionService(engine)
-    original = service._transition
+    original = service._mover.move
 
     def transition_after_a_concurrent_stop_request(*args, **kwargs):
         other.request_stop("run-1", at=T2)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_transition", transition_after_a_concurrent_stop_request)
+    monkeypatch.setattr(service._mover, "move", transition_after_a_concurrent_stop_request)
     service.fail_execution("run-1", error_codes.SYS_UNEXPECTED, error_message="interrupted", at=T3)
     monkeypatch.undo()
 
@@ -520,13 +520,13 @@ def test_stop_request_landing_while_success_is_recorded_wins(service, engine, mo
     compare-and-set sees it, decides again, and the execution ends STOPPED."""
     _to(service, S.RUNNING)
     other = BatchExecutionService(engine)
-    original = service._transition
+    original = service._mover.move
 
     def transition_after_a_concurrent_stop_request(*args, **kwargs):
         other.request_stop("run-1", at=T2)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_transition", transition_after_a_concurrent_stop_request)
+    monkeypatch.setattr(service._mover, "move", transition_after_a_concurrent_stop_request)
     view = service.complete_execution("run-1", at=T3)
     assert (view.status, view.error_code) == (S.STOPPED, "BAT-004")
 
