@@ -101,21 +101,22 @@ def stage_rule(session: Session, rule_id: str, asset_key: str, severity: str, de
     return rule, version
 
 
+def _latest_result_ids(rule_id: str, partitions: sa.ColumnElement[bool]) -> sa.Select:
+    # The id of the rule's newest result on each partition that ``partitions`` admits (any
+    # version of the rule: a replay under a newer version replaces the earlier result).
+    return (
+        sa.select(sa.func.max(ValidationResult.result_id))
+        .join(ValidationRuleVersion,
+              ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id)
+        .where(ValidationRuleVersion.rule_id == rule_id, partitions)
+        .group_by(ValidationResult.partition_key)
+    )
+
+
 def _previous_results(session: Session, rule_id: str, before_partition: str,
                       window: int) -> list["ValidationResultView"]:
     # The rule's newest result on each partition before ``before_partition``, newest first.
-    latest = (
-        sa.select(sa.func.max(ValidationResult.result_id))
-        .join(
-            ValidationRuleVersion,
-            ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id,
-        )
-        .where(
-            ValidationRuleVersion.rule_id == rule_id,
-            ValidationResult.partition_key < before_partition,
-        )
-        .group_by(ValidationResult.partition_key)
-    )
+    latest = _latest_result_ids(rule_id, ValidationResult.partition_key < before_partition)
     rows = session.execute(
         _result_query()
         .where(ValidationResult.result_id.in_(latest))
@@ -439,18 +440,7 @@ class ValidationService:
         keys = list(dict.fromkeys(partition_keys))
         if not keys:
             return {}
-        latest = (
-            sa.select(sa.func.max(ValidationResult.result_id))
-            .join(
-                ValidationRuleVersion,
-                ValidationRuleVersion.rule_version_id == ValidationResult.rule_version_id,
-            )
-            .where(
-                ValidationRuleVersion.rule_id == rule_id,
-                ValidationResult.partition_key.in_(keys),
-            )
-            .group_by(ValidationResult.partition_key)
-        )
+        latest = _latest_result_ids(rule_id, ValidationResult.partition_key.in_(keys))
         with UnitOfWork(self._engine) as uow:
             rows = uow.session.execute(
                 sa.select(
