@@ -387,3 +387,46 @@ def test_landing_fix_then_operator_replay_runs_the_day_once(runner, opsrel_env):
     after = tick(seen.cursor)
     assert after.run_requests == []  # the operator's run already read this file
     assert json.loads(after.cursor)[day] != json.loads(seen.cursor)[day]  # recorded as seen
+
+
+def test_the_launch_sensor_runs_adjacent_days_as_single_run_ranges(runner):
+    """With a replay range size (the flights job declares 31), the sensor launches a plan's
+    adjacent days as one single-run range each, with Dagster's range tags and a range run key;
+    a lone day stays a one-partition run. A range run Dagster holds counts for every day it
+    covers, so nothing is asked for again."""
+    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+
+    days = ["2013-08-01", "2013-08-02", "2013-08-03", "2013-08-05", "2013-08-06"]
+    replays = ReplayService(runner.engine)
+    replay = replays.request(ReplayAsk("range", "flights_daily", "kim", "august redelivered",
+                                       tuple(days)))
+    sensor = make_replay_launch_sensor(
+        "flights_daily", dg.AssetSelection.groups("flights"), flights_partitions, range_size=2)
+
+    def tick():
+        return sensor(dg.build_sensor_context(
+            instance=runner.instance, resources={"ops_db": flights_defs.resources["ops_db"]}))
+
+    requests = tick().run_requests
+    rid = replay.replay_id
+    assert [r.run_key for r in requests] == [
+        f"replay:{rid}:2013-08-01...2013-08-02", f"replay:{rid}:2013-08-03",
+        f"replay:{rid}:2013-08-05...2013-08-06"]
+    first, lone, last = requests
+    assert first.partition_key is None and lone.partition_key == "2013-08-03"
+    assert (first.tags["dagster/asset_partition_range_start"],
+            first.tags["dagster/asset_partition_range_end"]) == ("2013-08-01", "2013-08-02")
+    assert first.tags["opsrel/replay_id"] == str(rid) and first.tags["opsrel/reason"] == (
+        "august redelivered")
+    # Dagster holds the first range run: its two days count as launched.
+    job = flights_job()
+    runner.instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={
+        **first.tags, "opsrel/replay_id": str(rid)})
+    assert [r.run_key for r in tick().run_requests] == [r.run_key for r in requests[1:]]
+    for request in requests[1:]:
+        runner.instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED,
+                                           tags={**request.tags, **(
+                                               {"dagster/partition": request.partition_key}
+                                               if request.partition_key else {})})
+    assert tick().run_requests == []
+    assert replays.get_replay(rid).status == "RUNNING"
