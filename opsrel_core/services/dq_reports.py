@@ -152,9 +152,7 @@ class DqReportService:
         """
         keys = list(dict.fromkeys(partition_keys))
         for key in keys:
-            if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
-                raise ValueError(
-                    f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {key!r}")
+            _check_key(key)
         if not keys:
             return []
         with UnitOfWork(self._engine) as uow:
@@ -374,10 +372,7 @@ class DqReportService:
     # -- internals ---------------------------------------------------------------------------
 
     def _partition_subject(self, job_id: str, partition_key: str) -> _Subject:
-        if (not isinstance(partition_key, str) or not partition_key.strip()
-                or len(partition_key) > MAX_KEY_LENGTH):
-            raise ValueError(
-                f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {partition_key!r}")
+        _check_key(partition_key)
         with UnitOfWork(self._engine) as uow:
             kind = _require_job(uow.session, job_id).partitions
         return _subject_of(job_id, partition_key, kind)
@@ -459,6 +454,14 @@ def _write_report(session: Session, subject: _Subject,
         for r in results
     )
     return row
+
+
+def _check_key(partition_key: object) -> None:
+    # A partition key as the report table stores it: 1..100 characters, not blank.
+    if (not isinstance(partition_key, str) or not partition_key.strip()
+            or len(partition_key) > MAX_KEY_LENGTH):
+        raise ValueError(
+            f"a partition key is 1..{MAX_KEY_LENGTH} characters, got {partition_key!r}")
 
 
 def _subject_of(job_id: str, partition_key: str, kind: str) -> _Subject:

@@ -19,13 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from opsrel_core.domain import error_codes
+from opsrel_core.domain import execution_moves as moves
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import BatchExecution, ResultVersion, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution import ExecutionView
-from opsrel_core.services.result_versions import ResultVersionView
+from opsrel_core.services.result_versions import ResultVersionView, stage_version
 
 # A concurrent writer numbering the same partition makes the commit fail on the unique
 # (asset, partition, number): number again, as ``create_version`` does.
@@ -111,8 +112,11 @@ class OutputRecorder:
                     before = ExecutionView.of(execution)
                     replaced = _active_numbers(
                         session, asset_key, [value.partition_key for value in values])
-                    rows = {value.partition_key: _version_row(session, asset_key, execution_id,
-                                                              value)
+                    rows = {value.partition_key: stage_version(
+                                session, asset_key=asset_key,
+                                partition_key=value.partition_key, execution_id=execution_id,
+                                content_hash=value.content_hash, row_count=value.row_count,
+                                storage_uri=value.storage_uri)
                             for value in values}
                     session.flush()
                     _advance_progress(session, execution)
@@ -129,27 +133,6 @@ class OutputRecorder:
         )
 
 
-def _version_row(session: Session, asset_key: str, execution_id: str,
-                 value: NewVersion) -> ResultVersion:
-    # The execution's own version when it recorded this partition already (a retried step);
-    # else a new one, numbered one above the partition's highest.
-    existing = session.scalar(sa.select(ResultVersion).where(
-        ResultVersion.asset_key == asset_key, ResultVersion.partition_key == value.partition_key,
-        ResultVersion.execution_id == execution_id))
-    if existing is not None:
-        return existing
-    highest = session.scalar(sa.select(sa.func.max(ResultVersion.version_number)).where(
-        ResultVersion.asset_key == asset_key, ResultVersion.partition_key == value.partition_key))
-    row = ResultVersion(
-        asset_key=asset_key, partition_key=value.partition_key,
-        version_number=(highest or 0) + 1, execution_id=execution_id,
-        content_hash=value.content_hash, row_count=value.row_count,
-        storage_uri=value.storage_uri, is_active=False, created_at=utcnow(),
-    )
-    session.add(row)
-    return row
-
-
 def _active_numbers(session: Session, asset_key: str,
                     partition_keys: list[str]) -> dict[str, int | None]:
     # One query for every partition of the output (a range run's year is one statement).
@@ -163,15 +146,16 @@ def _active_numbers(session: Session, asset_key: str,
 
 def _advance_progress(session: Session, execution: BatchExecution) -> None:
     # One finished asset step per asset with a version of this execution, so a range run's step
-    # counts once. Progress only moves forward and stops at a terminal status, as
-    # ``BatchExecutionService.update_progress`` has it.
+    # counts once; the progress rule (forward only, not after a terminal status) is the one
+    # ``BatchExecutionService.update_progress`` applies.
     if ExecutionStatus(execution.status).is_terminal:
         return
     done = session.scalar(
         sa.select(sa.func.count(sa.distinct(ResultVersion.asset_key)))
         .where(ResultVersion.execution_id == execution.execution_id)) or 0
-    total = max(execution.steps_total, done)
-    new_done = max(execution.steps_done, done)
-    if (total, new_done) != (execution.steps_total, execution.steps_done):
-        execution.steps_total, execution.steps_done = total, new_done
+    recorded = moves.Progress(execution.steps_total, execution.steps_done,
+                              execution.rows_written)
+    new = moves.advance(recorded, steps_done=done, steps_total=done, rows_written=None)
+    if new != recorded:
+        execution.steps_total, execution.steps_done = new.steps_total, new.steps_done
         execution.updated_at = utcnow()

@@ -103,6 +103,31 @@ class RestoreOutcome:
     already_active: bool = False
 
 
+def stage_version(session: Session, *, asset_key: str, partition_key: str, execution_id: str,
+                  content_hash: str, row_count: int, storage_uri: str | None) -> ResultVersion:
+    """The execution's version of an asset partition: the one it recorded already (a retried
+    step), else a new inactive row numbered one above the partition's highest, added to
+    ``session`` and not committed.
+
+    A concurrent writer taking the same number surfaces as ``IntegrityError`` at the caller's
+    flush or commit (the unique asset, partition and number), where the caller numbers again.
+    """
+    existing = session.scalar(sa.select(ResultVersion).where(
+        ResultVersion.asset_key == asset_key, ResultVersion.partition_key == partition_key,
+        ResultVersion.execution_id == execution_id))
+    if existing is not None:
+        return existing
+    highest = session.scalar(sa.select(sa.func.max(ResultVersion.version_number)).where(
+        ResultVersion.asset_key == asset_key, ResultVersion.partition_key == partition_key))
+    row = ResultVersion(
+        asset_key=asset_key, partition_key=partition_key, version_number=(highest or 0) + 1,
+        execution_id=execution_id, content_hash=content_hash, row_count=row_count,
+        storage_uri=storage_uri, is_active=False, created_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
 @retry_transient_methods
 class ResultVersionService:
     """Creates, activates and reads result versions.
@@ -148,27 +173,10 @@ class ResultVersionService:
         """
         for _attempt in range(_RETRIES):
             with UnitOfWork(self._engine) as uow:
-                existing = self._of_execution(uow.session, asset_key, partition_key, execution_id)
-                if existing is not None:
-                    return ResultVersionView.of(existing)
-                highest = uow.session.scalar(
-                    sa.select(sa.func.max(ResultVersion.version_number)).where(
-                        ResultVersion.asset_key == asset_key,
-                        ResultVersion.partition_key == partition_key,
-                    )
-                )
-                row = ResultVersion(
-                    asset_key=asset_key,
-                    partition_key=partition_key,
-                    version_number=(highest or 0) + 1,
-                    execution_id=execution_id,
-                    content_hash=content_hash,
-                    row_count=row_count,
-                    storage_uri=storage_uri,
-                    is_active=False,
-                    created_at=utcnow(),
-                )
-                uow.session.add(row)
+                row = stage_version(
+                    uow.session, asset_key=asset_key, partition_key=partition_key,
+                    execution_id=execution_id, content_hash=content_hash, row_count=row_count,
+                    storage_uri=storage_uri)
                 try:
                     uow.commit()
                 except sa.exc.IntegrityError:
