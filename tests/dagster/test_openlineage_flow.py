@@ -19,7 +19,7 @@ from opsrel_core.services.openlineage_outbox import LineageDispatcher, LineageEv
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
-from opsrel_dagster.headless import HeadlessRunner
+from opsrel_dagster.app.runner import HeadlessRunner
 from tests.support.openlineage import LineageReceiver, validate_event
 
 DAY = "2013-02-01"

@@ -105,7 +105,7 @@ def test_cli_reproduce_reports_identical_hashes_and_changes_nothing(runner):
 
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     day = "2013-02-20"
     [summary] = runner.run_partitions([day])
@@ -125,7 +125,7 @@ def test_cli_reports_lineage_and_executions(runner):
 
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     day = "2013-02-21"
     [summary] = runner.run_partitions([day])
@@ -152,7 +152,7 @@ def test_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_and_the_a
     import pandas as pd
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
     from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 
     day = "2013-02-22"

@@ -693,7 +693,7 @@ def test_only_performed_actions_are_audited(runner, api):  # noqa: F811
 def _range_run(runner, days: list[str], tags: dict[str, str]) -> dg.ExecuteInProcessResult:  # noqa: F811
     """One Dagster run over ``days`` (what a single-run backfill launches): range tags, no key."""
     from opsrel_dagster.defs.flights.ingest_assets import flights_snapshot, raw_flights
-    from opsrel_dagster.headless import QUIET_RUN_CONFIG
+    from opsrel_dagster.app.runner import QUIET_RUN_CONFIG
 
     result = dg.materialize(
         [raw_flights, flights_snapshot], instance=runner.instance,

@@ -7,7 +7,8 @@ would have raised (one BAT-015 alert per late partition) and resolves what has a
 
 import click
 
-from opsrel_core.entrypoints.cli import _dump, _engine, table
+from opsrel_core.entrypoints.cli.group import _engine
+from opsrel_core.entrypoints.cli.output import _dump, table
 
 
 @click.command("late")

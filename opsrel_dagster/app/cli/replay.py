@@ -20,47 +20,17 @@ at ``OPSREL_DAGSTER_URL`` did not answer (nothing written); 4 ``--timeout`` pass
 replay ended (it keeps running).
 """
 
-import datetime as dt
 import getpass
-import json
-import os
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from opsrel_core.entrypoints.cli import cli, fail, table
-
-EXIT_FAILED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
-
-
-def keys_between(job: Any, first: str, last: str, hint: str) -> list[str]:
-    """The declared job's keys FIRST..LAST (``OpsrelJob.keys_between``), before any Dagster run.
-
-    Raises:
-        click.BadParameter: a bound that is not a partition of the job, or LAST before FIRST
-            (exit 2; the message names the job's first and last keys).
-    """
-    try:
-        return job.keys_between(first, last)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=hint) from None
-
-
-def declared_job(job_id: str | None):  # type: ignore[no-untyped-def]
-    """The declared job ``job_id`` (default: the code location's only one) from the assembly.
-
-    Raises:
-        click.BadParameter: no such declared job (exit 2; the message lists the declared ids).
-    """
-    from opsrel_dagster.assembly import load_assembly
-
-    try:
-        return load_assembly().job(job_id)
-    except LookupError as exc:
-        raise click.BadParameter(str(exc), param_hint="--job") from None
+from opsrel_core.entrypoints.cli import cli
+from opsrel_core.entrypoints.cli.output import fail
+from opsrel_dagster.app.cli.jobs import declared_job, keys_between
+from opsrel_dagster.app.cli.replay_modes import EXIT_REFUSED, _follow, _replay, _replay_table
 
 
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -133,7 +103,7 @@ def replay_alert(alert_id: int, **options: Any) -> None:
     """Replay exactly the partitions of incident alert ALERT_ID that have not recovered (the
     alert's message names them). Exit 2: no such alert (BAT-011), not about failed partitions
     (BAT-009), or every partition recovered already (BAT-001); nothing is recorded."""
-    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.entrypoints.cli.group import _engine
     from opsrel_core.errors import OpsException
     from opsrel_core.services.alert_incidents import IncidentService
     from opsrel_core.services.replays import ReplayService
@@ -168,7 +138,7 @@ def replay_alert(alert_id: int, **options: Any) -> None:
 def replay_status(replay_id: int, wait: bool, timeout: float | None, as_json: bool) -> None:
     """Show a replay (who, why, what) and its executions; exit as a replay command does
     (1 when unknown: BAT-010)."""
-    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.entrypoints.cli.group import _engine
     from opsrel_core.errors import OpsException
     from opsrel_core.services.replays import ReplayService
 
@@ -190,7 +160,8 @@ def replay_stop(replay_id: int, reason: str, operator: str | None, as_json: bool
     canceled (by the daemon's replay launch sensor) and end STOPPED; none of their results
     become active. Exit 0 recorded, 1 unknown id (BAT-010), 2 refused (BAT-008 no reason,
     BAT-001 the replay already ended)."""
-    from opsrel_core.entrypoints.cli import _dump, _engine
+    from opsrel_core.entrypoints.cli.group import _engine
+    from opsrel_core.entrypoints.cli.output import _dump
     from opsrel_core.errors import OpsException
     from opsrel_core.services.execution_commands import ExecutionCommands
 
@@ -214,7 +185,8 @@ def replay_stop(replay_id: int, reason: str, operator: str | None, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def replay_list(status: str | None, limit: int, as_json: bool) -> None:
     """List replays, newest first (ReplayService.list_replays)."""
-    from opsrel_core.entrypoints.cli import _dump, _engine
+    from opsrel_core.entrypoints.cli.group import _engine
+    from opsrel_core.entrypoints.cli.output import _dump
     from opsrel_core.services.replays import ReplayService
 
     found = ReplayService(_engine()).list_replays(status=status, limit=limit)
@@ -222,142 +194,3 @@ def replay_list(status: str | None, limit: int, as_json: bool) -> None:
         click.echo(_dump(found))
         return
     click.echo(_replay_table(found))
-
-
-def _replay_table(found: list[Any]) -> str:
-    return table(
-        ["replay_id", "status", "type", "partitions", "operator", "reason", "requested (UTC)"],
-        [[r.replay_id, r.status.value, r.replay_type.value,
-          f"{r.partition_start}..{r.partition_end}", r.operator_id, r.reason,
-          f"{r.requested_at:%Y-%m-%d %H:%M:%S}"] for r in found])
-
-
-def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
-            request_key: str | None, wait: bool, timeout: float | None, as_json: bool,
-            range_days: int | None = None, job_id: str | None = None) -> None:
-    from opsrel_dagster.webserver import DAGSTER_URL_ENV
-
-    operator_id = operator or getpass.getuser()
-    url = os.environ.get(DAGSTER_URL_ENV)
-    if url:
-        if range_days is not None:
-            raise click.UsageError("--range-days applies to embedded replays only (the daemon's "
-                                   "replay sensor runs the job's declared range size); unset "
-                                   f"{DAGSTER_URL_ENV} or drop --range-days")
-        _submit(url, kind, keys, operator_id, reason, request_key, wait, timeout, as_json,
-                job_id)
-    else:
-        _run_embedded(kind, keys, operator_id, reason, request_key, as_json, range_days, job_id)
-
-
-def _run_embedded(kind: str, keys: list[str], operator_id: str, reason: str,
-                  request_key: str | None, as_json: bool, range_days: int | None = None,
-                  job_id: str | None = None) -> None:
-    from opsrel_core.errors import OpsException
-    from opsrel_dagster.headless import HeadlessRunner
-
-    runner = HeadlessRunner.from_env(declared_job(job_id).job_id)
-    try:
-        replay, summaries = runner.run_replay(
-            keys, kind=kind, operator_id=operator_id, reason=reason, request_key=request_key,
-            range_size=range_days)
-    except OpsException as exc:
-        click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(EXIT_REFUSED)
-    runner.dispatch_alerts()
-    status = getattr(replay.status, "value", replay.status)
-    if as_json:
-        click.echo(json.dumps({"replay_id": replay.replay_id, "status": status, "mode": "embedded",
-                               "partitions": [s.as_dict() for s in summaries]},
-                              indent=2, default=str))
-    else:
-        if summaries:
-            click.echo(runner.render_table(summaries, runner.job.summary_metadata_key or "summary_figure"))
-        else:
-            click.echo("this request was already recorded; nothing was run again")
-        click.echo(f"replay {replay.replay_id}: {status}")
-    if status != "SUCCESS":
-        sys.exit(EXIT_FAILED)
-
-
-def _submit(url: str, kind: str, keys: list[str], operator_id: str, reason: str,
-            request_key: str | None, wait: bool, timeout: float | None, as_json: bool,
-            job_id: str | None = None) -> None:
-    from opsrel_core.domain.replay_plan import ReplayAsk
-    from opsrel_core.entrypoints.cli import _engine
-    from opsrel_core.errors import OpsException
-    from opsrel_core.services.replays import ReplayService
-    from opsrel_dagster.webserver import DagsterWebserver, WebserverUnavailable
-
-    try:
-        daemon_alive = DagsterWebserver(url).sensor_daemon_healthy()
-    except WebserverUnavailable as exc:
-        click.echo(f"not submitted [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(EXIT_UNREACHABLE)
-    if not daemon_alive:
-        click.echo("warning: the Dagster instance reports no healthy sensor daemon; the replay "
-                   "is launched once `dagster-daemon run` (or `dagster dev`) runs", err=True)
-    job = declared_job(job_id)
-    replays = ReplayService(_engine())
-    try:
-        replay = replays.request(
-            ReplayAsk(kind, job.job_id, operator_id, reason, tuple(keys)),
-            request_key=request_key, job_keys=job.partitions_def.get_partition_keys())
-    except OpsException as exc:
-        click.echo(f"replay refused [{exc.code}]: {exc.operator_message}", err=True)
-        sys.exit(EXIT_REFUSED)
-    if not wait:
-        if as_json:
-            click.echo(json.dumps({"replay_id": replay.replay_id, "status": replay.status.value,
-                                   "mode": "submitted"}))
-        else:
-            click.echo(f"replay {replay.replay_id}: {replay.status.value} (submitted to {url}; "
-                       f"follow it with `opsrel replay status {replay.replay_id} --wait`)")
-        return
-    _follow(replays, replay.replay_id, True, timeout, as_json, mode="submitted")
-
-
-def _follow(replays: Any, replay_id: int, wait: bool, timeout: float | None, as_json: bool,
-            poll_seconds: float = 2.0, mode: str | None = None) -> None:
-    """Print the replay (after waiting for its end with ``wait``) and exit by its status.
-
-    ``mode`` (``"submitted"``) is reported only when known: a replay row does not record how it
-    was launched, so ``replay status`` leaves it out.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    replay = replays.get_replay(replay_id)
-    seen = None
-    while wait and not replay.status.is_terminal:
-        if replay.status != seen and not as_json:
-            click.echo(f"replay {replay_id}: {replay.status.value}", err=True)
-            seen = replay.status
-        if deadline is not None and time.monotonic() > deadline:
-            break
-        time.sleep(poll_seconds)
-        replay = replays.get_replay(replay_id)
-    history = replays.replay_history(replay_id)
-    rows = [{"execution_id": r.execution.execution_id, "partition": r.execution.partition_key,
-             "status": r.execution.status.value, "error_code": r.execution.error_code}
-            for r in history.executions]
-    if as_json:
-        shown = {"replay_id": replay_id, "status": replay.status.value,
-                 **({"mode": mode} if mode else {}),
-                 "replay_type": replay.replay_type.value, "job_id": replay.job_id,
-                 "partition_start": replay.partition_start, "partition_end": replay.partition_end,
-                 "partition_keys": None if replay.partition_keys is None else list(replay.partition_keys),
-                 "operator_id": replay.operator_id, "reason": replay.reason,
-                 "requested_at": replay.requested_at.isoformat(),
-                 "ended_at": replay.ended_at and replay.ended_at.isoformat(), "executions": rows}
-        click.echo(json.dumps(shown, indent=2))
-    else:
-        click.echo(_replay_table([replay]))
-        click.echo("")
-        click.echo(table(["partition", "status", "error", "execution_id"],
-                         [[r["partition"], r["status"], r["error_code"], r["execution_id"]]
-                          for r in rows]))
-        click.echo(f"replay {replay_id}: {replay.status.value}")
-    if replay.status.value in ("FAILED", "STOPPED"):
-        sys.exit(EXIT_FAILED)
-    if wait and not replay.status.is_terminal:
-        click.echo(f"replay {replay_id} still {replay.status.value} after {timeout} s", err=True)
-        sys.exit(EXIT_TIMEOUT)

@@ -6,13 +6,10 @@ executor: no process per step), and each run is projected into the ops schema ri
 ends, so the result is there without the daemon.
 """
 
-import dataclasses
 import datetime as dt
 import getpass
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -23,20 +20,15 @@ from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
+from opsrel_dagster.app.dagster_home import ensure_dagster_home
+from opsrel_dagster.app.run_summary import PartitionSummary, RunSummaries
 from opsrel_dagster.assembly import Assembly, load_assembly
-from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
+from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
 from opsrel_dagster.registration import register_jobs
 
 if TYPE_CHECKING:
     from opsrel_core.services.replays import ReplayView
-
-DAGSTER_YAML = """\
-# Dagster instance for opsrel's embedded default: SQLite storage in this folder.
-# To use PostgreSQL instead, see README ("Switch to PostgreSQL").
-telemetry:
-  enabled: false
-"""
 
 log = logging.getLogger(__name__)
 
@@ -44,55 +36,6 @@ log = logging.getLogger(__name__)
 # (status, error code, operator message) is what an operator reads. Run logs stay in Dagster's
 # event log and show in the UI.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-@dataclasses.dataclass(frozen=True)
-class PartitionSummary:
-    """Outcome of one partition's run.
-
-    Attributes:
-        partition_key: the partition, as the job's partitions definition spells it.
-        run_id: the Dagster run id (= execution id).
-        status: the execution status recorded in the ops schema.
-        error_code: the catalog code when the run failed or was stopped.
-        error_message: the operator message when it failed.
-        rows: rows materialized per asset key.
-        snapshot_id: the input snapshot's content hash, when the snapshot was taken.
-        summary_figure: the figure the job declares for its summary (``summary_asset``'s
-            ``summary_metadata_key``: for the flights job the flights counted by the
-            ``ontime_performance`` result), None when the job declares none or no result was
-            written.
-        seconds: wall-clock duration of the run, seconds.
-    """
-
-    partition_key: str
-    run_id: str
-    status: str
-    error_code: str | None
-    error_message: str | None
-    rows: dict[str, int]
-    snapshot_id: str | None
-    summary_figure: int | None
-    seconds: float
-
-    def as_dict(self) -> dict[str, object]:
-        """The summary as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-
-def ensure_dagster_home(settings: OpsSettings) -> Path:
-    """Use ``DAGSTER_HOME`` when set; otherwise create and use ``<OPSREL_HOME>/dagster_home``.
-
-    Returns:
-        The Dagster home folder (it exists and holds a ``dagster.yaml``).
-    """
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def partition_keys_between(job: OpsrelJob, first: str | dt.date, last: str | dt.date) -> list[str]:
@@ -234,9 +177,10 @@ class HeadlessRunner:
         )
         seconds = (dt.datetime.now(dt.timezone.utc) - began).total_seconds()
         try:
+            read = RunSummaries(self.instance, self.engine, self.projection, self.job)
             if len(days) == 1:
-                return [self._summary(days[0], result.run_id, seconds)]
-            return self._range_summaries(days, result.run_id, seconds)
+                return [read.of_partition(days[0], result.run_id, seconds)]
+            return read.of_range(days, result.run_id, seconds)
         except OpsException as exc:
             # The run itself is done and in Dagster's storage; recording it failed (for
             # example the ops database stayed down past the retries). The next `opsrel sync`
@@ -343,106 +287,3 @@ class HeadlessRunner:
         if reset:
             self.projection.cursors.set(CURSOR_NAME, None)
         return self.projection.sync()
-
-    def _materializations(self, run_id: str) -> list[tuple[str, dg.AssetMaterialization]]:
-        """The run's materializations as (asset key, materialization), in event order."""
-        records = self.instance.get_records_for_run(
-            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records
-        found = []
-        for record in records:
-            materialization = record.event_log_entry.dagster_event.event_specific_data.materialization
-            found.append((materialization.asset_key.to_user_string(), materialization))
-        return found
-
-    def _summary(self, key: str, run_id: str, seconds: float) -> PartitionSummary:
-        from opsrel_core.services.result_versions import ResultVersionService
-
-        execution = self.projection.project_run(run_id)
-        job = self.job
-        # The rows each result version recorded (any job: its IO manager counted them).
-        rows: dict[str, int] = {
-            v.asset_key: v.row_count
-            for v in ResultVersionService(self.engine).versions_of_execution(run_id)
-            if v.partition_key == key and v.row_count is not None}
-        snapshot_id = None
-        summary_figure = None
-        for asset, materialization in self._materializations(run_id):
-            metadata = materialization.metadata
-            if asset == job.snapshot_asset and job.snapshot_metadata_key in metadata:
-                snapshot_id = str(getattr(metadata[job.snapshot_metadata_key], "value", ""))
-            if asset == job.summary_asset and job.summary_metadata_key in metadata:
-                summary_figure = int(getattr(metadata[job.summary_metadata_key], "value", 0))
-        return PartitionSummary(
-            partition_key=key,
-            run_id=run_id,
-            status=execution.status.value if execution else "UNKNOWN",
-            error_code=execution.error_code if execution else None,
-            error_message=execution.error_message if execution else None,
-            rows=rows,
-            snapshot_id=snapshot_id,
-            summary_figure=summary_figure,
-            seconds=round(seconds, 3),
-        )
-
-    def _range_summaries(self, days: list[str], run_id: str, seconds: float) -> list[PartitionSummary]:
-        """Each day's summary of a range run: the execution's status, the rows of each day's
-        versions, its snapshot and its flight total (from the steps' per-day metadata)."""
-        from opsrel_core.services.result_versions import ResultVersionService
-        job = self.job
-        execution = self.projection.project_run(run_id)
-        rows: dict[str, dict[str, int]] = {day: {} for day in days}
-        for version in ResultVersionService(self.engine).versions_of_execution(run_id):
-            rows.setdefault(version.partition_key, {})[version.asset_key] = version.row_count
-        snapshots: dict[str, str] = {}
-        flights: dict[str, int] = {}
-        for asset, materialization in self._materializations(run_id):
-            metadata = materialization.metadata
-            if asset == job.snapshot_asset and SNAPSHOT_IDS_METADATA in metadata:
-                snapshots.update(dict(getattr(metadata[SNAPSHOT_IDS_METADATA], "value", {})))
-            if asset == job.summary_asset and BY_PARTITION_METADATA in metadata:
-                for day, figures in dict(getattr(metadata[BY_PARTITION_METADATA], "value",
-                                                 {})).items():
-                    if job.summary_metadata_key in figures:
-                        flights[day] = int(figures[job.summary_metadata_key])
-        return [
-            PartitionSummary(
-                partition_key=day,
-                run_id=run_id,
-                status=execution.status.value if execution else "UNKNOWN",
-                error_code=execution.error_code if execution else None,
-                error_message=execution.error_message if execution else None,
-                rows=rows[day],
-                snapshot_id=snapshots.get(day),
-                summary_figure=flights.get(day),
-                seconds=round(seconds / len(days), 3),
-            )
-            for day in days
-        ]
-
-    @staticmethod
-    def render_table(summaries: list[PartitionSummary], figure: str = "summary_figure") -> str:
-        """Render the summaries as a plain-text table, one line per partition; ``figure`` heads
-        the summary figure's column (the job's ``summary_metadata_key``)."""
-        assets = []
-        for summary in summaries:
-            for asset in summary.rows:
-                if asset not in assets:
-                    assets.append(asset)
-        header = ["partition", "status", "error", figure, *assets, "snapshot_id", "run_id"]
-        lines = [header]
-        for s in summaries:
-            snap = (s.snapshot_id or "-")[:19]
-            lines.append(
-                [s.partition_key, s.status, s.error_code or "-",
-                 "-" if s.summary_figure is None else str(s.summary_figure),
-                 *[str(s.rows.get(a, "-")) for a in assets], snap, s.run_id]
-            )
-        widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-        text = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
-        failed = [s for s in summaries if s.status != "SUCCESS"]
-        text.append("")
-        text.append(f"{len(summaries) - len(failed)} of {len(summaries)} partitions SUCCESS")
-        for s in failed:
-            text.append(f"  {s.partition_key} {s.status} {s.error_code or ''}: {s.error_message or ''}")
-        return "\n".join(text)

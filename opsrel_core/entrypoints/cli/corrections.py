@@ -5,7 +5,9 @@ import getpass
 
 import click
 
-from opsrel_core.entrypoints.cli import _dump, _engine, cli, fail, table, versions
+from opsrel_core.entrypoints.cli.group import _engine, cli
+from opsrel_core.entrypoints.cli.output import _dump, fail, table
+from opsrel_core.entrypoints.cli.versions import versions
 
 
 @versions.command("restore")

@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from opsrel_core.entrypoints.cli import EXIT_BAD_INPUT, _dump, _engine, cli, fail, table
+from opsrel_core.entrypoints.cli.group import _engine, cli
+from opsrel_core.entrypoints.cli.output import EXIT_BAD_INPUT, _dump, fail, table
 
 
 @click.command("resolve")
