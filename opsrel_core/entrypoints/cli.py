@@ -331,7 +331,7 @@ def lineage_backtrace(asset_key: str, partition: str, version_number: int | None
     """
     from opsrel_core.domain import error_codes
     from opsrel_core.errors import NotFoundException, OpsException
-    from opsrel_core.services.lineage import LineageService
+    from opsrel_core.services.provenance import LineageService
     from opsrel_core.services.result_versions import ResultVersionService
 
     engine = _engine()
@@ -403,7 +403,7 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     from opsrel_core.errors import OpsException
     from opsrel_core.services.batch_execution import BatchExecutionService
     from opsrel_core.services.execution_commands import ExecutionCommands
-    from opsrel_core.services.execution_context import ExecutionContextService
+    from opsrel_core.services.provenance import ExecutionContextService
     from opsrel_core.services.result_versions import ResultVersionService
 
     engine = _engine()
