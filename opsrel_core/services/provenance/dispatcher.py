@@ -154,7 +154,8 @@ class LineageDispatcher:
                 if outcome.retry_after is not None:
                     delay = min(max(outcome.retry_after, 1.0), s_.backoff_cap_seconds)
                 status = "RETRY"
-                values = {"last_error": reason, "next_attempt_at": now + dt.timedelta(seconds=delay)}
+                values = {"last_error": reason,
+                          "next_attempt_at": now + dt.timedelta(seconds=delay)}
             else:
                 status = "FAILED"
                 if outcome.transient:
