@@ -35,7 +35,7 @@ from opsrel_core.persistence.tables import BatchExecution, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionView
-from opsrel_core.services.openlineage_outbox import LineageOutbox
+from opsrel_core.services.provenance import LineageOutbox
 
 log = logging.getLogger(__name__)
 

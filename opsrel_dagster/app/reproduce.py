@@ -23,7 +23,7 @@ from opsrel_core.domain import error_codes
 from opsrel_core.errors import InputDataException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.execution_context import ExecutionContextService
+from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_dagster import tags as opsrel_tags

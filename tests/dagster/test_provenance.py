@@ -5,8 +5,8 @@ import dataclasses
 import dagster as dg
 
 from opsrel_core.services.dq_reports import DqReportService, render_markdown
-from opsrel_core.services.execution_context import ExecutionContextService
-from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.provenance import ExecutionContextService
+from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.checks import TableMeasure, pandera_asset_checks

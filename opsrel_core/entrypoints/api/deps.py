@@ -16,8 +16,8 @@ from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.console_sessions import ConsoleSessionService
 from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.error_codes import ErrorCodeService
-from opsrel_core.services.execution_context import ExecutionContextService
-from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.provenance import ExecutionContextService
+from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.notes import NoteService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
