@@ -9,7 +9,7 @@ Every way a delivery can be wrong maps to one catalog code:
   another separator than the comma) -> ``INP-002``; a UTF-8 byte-order mark is accepted;
 * truncated: the last row does not end with a line break (a transfer cut mid-row) -> ``INP-002``.
   A cut exactly at a line break cannot be told from a shorter delivery without a manifest;
-* a required column missing -> ``INP-003`` (``missing_columns_error``, the pipeline names them).
+* a column the pipeline requires missing -> ``INP-003``, naming the columns.
 
 The path must be a regular file: a directory, a broken symlink or any other non-file entry named
 like a delivery is ``INP-002`` too (never treated as "no delivery"). A configured landing folder
@@ -23,6 +23,7 @@ pandas only.
 import errno
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -79,19 +80,21 @@ def find_delivery(landing_dir: Path, file_name: str) -> Path | None:
 
 
 def read_delivered_csv(
-    path: Path, *, string_columns: "tuple[str, ...]", max_bytes: int = MAX_LANDING_BYTES,
-    typical_size: str = "",
+    path: Path, *, string_columns: "tuple[str, ...]", required_columns: Sequence[str] = (),
+    max_bytes: int = MAX_LANDING_BYTES, typical_size: str = "",
 ) -> tuple[pd.DataFrame, str]:
     """Read a delivered CSV file with the checks every delivery gets, whatever its pipeline.
 
     Checked in order: a regular file (``INP-002`` otherwise), not empty (``INP-001``), at most
     ``max_bytes`` (``INP-002`` before a byte is parsed), not UTF-16 or binary, ending with a line
     break (``INP-002``), parseable as comma-separated UTF-8 (``INP-002``; a byte-order mark is
-    accepted), at least one row (``INP-001``). The pipeline checks its columns and rows after.
+    accepted), at least one row (``INP-001``), every required column (``INP-003``). The pipeline
+    checks its types and rows after.
 
     Args:
         path: the delivered file.
         string_columns: columns read as text whatever their values look like.
+        required_columns: the pipeline's columns, in its canonical order (extra ones are kept).
         max_bytes: the largest delivery read, in bytes.
         typical_size: what a normal delivery weighs, for the too-large message.
 
@@ -100,6 +103,7 @@ def read_delivered_csv(
 
     Raises:
         InputDataException: ``INP-001`` / ``INP-002`` as above; ``details`` holds ``source_uri``.
+            ``INP-003`` (``missing_columns_error``) naming the absent required columns.
         ExternalApiException: ``EXT-001`` when the file cannot be read (permissions, I/O error).
     """
     file_stat = _regular_file_stat(path)
@@ -150,6 +154,10 @@ def read_delivered_csv(
         if used:
             raise _malformed(uri, f"the header is separated by {used[0]!r}; deliveries are "
                                   "comma-separated")
+    present = set(frame.columns)
+    absent = [column for column in required_columns if column not in present]
+    if absent:
+        raise missing_columns_error(uri, absent)
     return frame, uri
 
 

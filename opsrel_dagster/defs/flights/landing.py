@@ -18,13 +18,8 @@ import pandas as pd
 
 from opsrel_core.domain.error_codes import INP_WRONG_PARTITION
 from opsrel_core.errors import InputDataException
-from opsrel_dagster.ingest.landing import (
-    MAX_LANDING_BYTES,
-    find_delivery,
-    missing_columns_error,
-    read_delivered_csv,
-)
-from .schema import STRING_COLUMNS, canonical_flights, missing_columns
+from opsrel_dagster.ingest.landing import MAX_LANDING_BYTES, find_delivery, read_delivered_csv
+from .schema import FLIGHT_COLUMNS, STRING_COLUMNS, canonical_flights
 
 LANDING_PATTERN = "flights_{date}.csv"
 
@@ -74,11 +69,9 @@ def read_landing_file(path: Path, day: dt.date, max_bytes: int = MAX_LANDING_BYT
         ExternalApiException: ``EXT-001`` when the file cannot be read (permissions, I/O error);
             ``details`` holds ``source_uri``.
     """
-    frame, uri = read_delivered_csv(path, string_columns=STRING_COLUMNS, max_bytes=max_bytes,
+    frame, uri = read_delivered_csv(path, string_columns=STRING_COLUMNS,
+                                    required_columns=FLIGHT_COLUMNS, max_bytes=max_bytes,
                                     typical_size="one day of flights is about 100 KB")
-    absent = missing_columns(frame.columns)
-    if absent:
-        raise missing_columns_error(uri, absent)
     frame = canonical_flights(frame, source_uri=uri)
     check_partition_date(frame, day, source_uri=uri)
     return frame

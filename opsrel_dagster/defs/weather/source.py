@@ -16,11 +16,11 @@ import pandas as pd
 
 from opsrel_core.domain.error_codes import INP_NO_SOURCE_DATA
 from opsrel_core.errors import InputDataException
-from opsrel_dagster.ingest.landing import find_delivery, missing_columns_error, read_delivered_csv
+from opsrel_dagster.ingest.landing import find_delivery, read_delivered_csv
 from ..flights.package_data import package_flights_for_day, package_weather
 from .common import WEATHER_TIMEZONE, HourWindow
 from .schema import (
-    STRING_COLUMNS, WEATHER_SOURCE_URI, canonical_weather, check_hour, missing_columns,
+    STRING_COLUMNS, WEATHER_COLUMNS, WEATHER_SOURCE_URI, canonical_weather, check_hour,
 )
 
 LANDING_DIR_ENV = "OPSREL_LANDING_DIR"
@@ -55,10 +55,8 @@ def read_weather_file(path: Path, window: HourWindow) -> pd.DataFrame:
         ExternalApiException: ``EXT-001`` when the file cannot be read.
     """
     frame, uri = read_delivered_csv(path, string_columns=STRING_COLUMNS,
+                                    required_columns=WEATHER_COLUMNS,
                                     typical_size="one hour of weather is about 300 bytes")
-    absent = missing_columns(frame.columns)
-    if absent:
-        raise missing_columns_error(uri, absent)
     frame = canonical_weather(frame, source_uri=uri)
     check_hour(frame, window, source_uri=uri)
     return frame
