@@ -27,7 +27,9 @@ def by_partition(context: dg.AssetExecutionContext, upstream: T | Mapping[str, T
     return dict(upstream)
 
 
-def per_partition_output(context: dg.AssetExecutionContext, values: dict[str, T]) -> T | dict[str, T]:
+def per_partition_output(
+    context: dg.AssetExecutionContext, values: dict[str, T]
+) -> T | dict[str, T]:
     """What a step returns: its one value in a single-partition run, the mapping
     ``{partition_key: value}`` in a range run (single-run backfill policy),
     where ``context.partition_key`` does not exist."""
@@ -53,4 +55,5 @@ def fail_coded(
     context.log.error(f"[{exc.code}] {exc.operator_message}")
     if partition_key is None and context.has_partition_key:
         partition_key = context.partition_key
-    return as_failure(exc, asset_key=context.asset_key.to_user_string(), partition_key=partition_key)
+    return as_failure(exc, asset_key=context.asset_key.to_user_string(),
+                      partition_key=partition_key)
