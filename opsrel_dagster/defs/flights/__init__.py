@@ -2,8 +2,9 @@
 
 SOURCE ``raw_flights`` -> SNAPSHOT ``flights_snapshot`` -> TRANSFORM ``clean_flights`` ->
 AGGREGATION ``carrier_daily_stats`` -> RESULTS ``ontime_performance``, ``delay_explanation``,
-``delay_simulation``. The pandas logic lives in plain functions (``landing``, ``snapshot_store``,
-``transform``, ``performance``, ``explanation``, ``simulation``); the assets only adapt them.
+``delay_simulation``. The pandas logic lives in plain functions (``landing``, ``transform``,
+``performance``, ``explanation``, ``simulation``; snapshots and the SOURCE and SNAPSHOT steps in
+``opsrel_dagster.ingest``); the assets only adapt them.
 ``opsrel_dagster/definitions.py`` merges ``defs`` into the code location.
 """
 
@@ -20,10 +21,10 @@ from .result_assets import (
     ontime_performance,
 )
 from .rules import FLIGHT_CHECKS, FLIGHT_RULES
-from .snapshot_store import Stamped
 from .source import FlightsSource, SourceBatch
-from .common import SNAPSHOT_ID_KEY
 from .landing import LANDING_PATTERN
+from opsrel_dagster.ingest.metadata import SNAPSHOT_ID_KEY
+from opsrel_dagster.ingest.snapshots import Stamped
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.provenance import AssetLayer, LineageSpec

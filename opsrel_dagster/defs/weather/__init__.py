@@ -18,8 +18,8 @@ from .common import (
 from .ingest_assets import raw_weather, weather_snapshot
 from .rules import WEATHER_CHECKS, WEATHER_RULES
 from .source import FLIGHTS_SOURCE_URI, LANDING_PATTERN, WeatherBatch, WeatherSource
-from ..flights.common import SNAPSHOT_ID_KEY
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
+from opsrel_dagster.ingest.metadata import SNAPSHOT_ID_KEY
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.provenance import AssetLayer, LineageSpec
 
