@@ -23,7 +23,6 @@ replay ended (it keeps running).
 import datetime as dt
 import getpass
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from typing import Any
 
 import click
 
+from opsrel_core.config import RuntimeSettings
 from opsrel_core.entrypoints.cli import cli, fail, table
 
 EXIT_FAILED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
@@ -238,7 +238,7 @@ def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
     from opsrel_dagster.webserver import DAGSTER_URL_ENV
 
     operator_id = operator or getpass.getuser()
-    url = os.environ.get(DAGSTER_URL_ENV)
+    url = RuntimeSettings.from_env().dagster_url
     if url:
         if range_days is not None:
             raise click.UsageError("--range-days applies to embedded replays only (the daemon's "

@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import getpass
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import sqlalchemy as sa
 
+from opsrel_core.config import RuntimeSettings, publish
 from opsrel_core.errors import OpsException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
@@ -86,12 +86,12 @@ def ensure_dagster_home(settings: OpsSettings) -> Path:
     Returns:
         The Dagster home folder (it exists and holds a ``dagster.yaml``).
     """
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
+    home = Path(RuntimeSettings.from_env().dagster_home or settings.dagster_home).absolute()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
+    publish("DAGSTER_HOME", str(home))
     return home
 
 
