@@ -158,14 +158,14 @@ def db_grant(app_role: str, create_role: bool, as_sql: bool) -> None:
     refused (nothing changed)."""
     import sqlalchemy as sa
 
+    from opsrel_core.entrypoints import bootstrap
     from opsrel_core.persistence import roles
-    from opsrel_core.persistence.engine import make_engine
 
     try:
         if as_sql:
             click.echo(roles.render_sql(app_role), nl=False)
             return
-        engine = make_engine(OpsSettings.from_env().database_url, poolclass=sa.pool.NullPool)
+        engine = bootstrap.engine_for(OpsSettings.from_env(), poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
                 ran = roles.apply_grants(conn, app_role, create_role=create_role)
@@ -179,13 +179,10 @@ def db_grant(app_role: str, create_role: bool, as_sql: bool) -> None:
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.entrypoints import bootstrap
 
-    settings = OpsSettings.from_env()
-    engine = make_engine(settings.database_url)
     # A read migrates nothing when the schema is at head: one query, no Alembic.
-    migrate.ensure_current(settings.database_url, engine)
-    return engine
+    return bootstrap.engine_for(OpsSettings.from_env(), ensure_current=True)
 
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
