@@ -171,11 +171,8 @@ class AlertSettings:
         """
         env = or_process(environ)
 
-        def get(name: str) -> str | None:
-            return _text(env, name)
-
-        def number(name: str, default: float, kind: type = float):  # type: ignore[no-untyped-def]
-            return _number(env, name, default, kind)
+        get = functools.partial(_text, env)
+        number = functools.partial(_number, env)
 
         user = get("OPSREL_SMTP_USER")
         raw_security = (get("OPSREL_SMTP_SECURITY") or ("starttls" if user else "none")).lower()

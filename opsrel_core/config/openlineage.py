@@ -5,6 +5,7 @@ recorded at all. The API key is a ``Secret`` (``'***'`` in every repr), sent as 
 """
 
 import dataclasses
+import functools
 import urllib.parse
 from collections.abc import Mapping
 
@@ -91,11 +92,8 @@ class OpenLineageSettings:
         """
         env = or_process(environ)
 
-        def get(name: str) -> str | None:
-            return _text(env, name)
-
-        def number(name: str, default: float, kind: type = float):  # type: ignore[no-untyped-def]
-            return _number(env, name, default, kind)
+        get = functools.partial(_text, env)
+        number = functools.partial(_number, env)
 
         key = get("OPSREL_OPENLINEAGE_API_KEY")
         return cls(
