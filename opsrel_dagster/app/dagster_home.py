@@ -1,9 +1,9 @@
 """The Dagster home of the embedded default: where ``opsrel run``, ``sync`` and ``replay`` record
 their runs when ``DAGSTER_HOME`` is not set."""
 
-import os
 from pathlib import Path
 
+from opsrel_core.config import RuntimeSettings, publish
 from opsrel_core.settings import OpsSettings
 
 DAGSTER_YAML = """\
@@ -20,10 +20,10 @@ def ensure_dagster_home(settings: OpsSettings) -> Path:
     Returns:
         The Dagster home folder (it exists and holds a ``dagster.yaml``).
     """
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).absolute()
+    home = Path(RuntimeSettings.from_env().dagster_home or settings.dagster_home).absolute()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
+    publish("DAGSTER_HOME", str(home))
     return home

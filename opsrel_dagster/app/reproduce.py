@@ -7,18 +7,16 @@ schema changes (no version is created or activated). Each result's content hash 
 the version the original execution made.
 """
 
-import contextlib
 import dataclasses
 import gzip
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
+from opsrel_core.config import overridden
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import InputDataException
 from opsrel_core.persistence import migrate
@@ -45,20 +43,6 @@ class ReproducedResult:
     def identical(self) -> bool:
         """True when both hashes exist and are equal."""
         return self.original_hash is not None and self.original_hash == self.reproduced_hash
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def reproduce_execution(
@@ -106,7 +90,7 @@ def reproduce_execution(
             "OPSREL_DATABASE_URL": scratch_url,
             "OPSREL_LANDING_DIR": str(landing),
         }
-        with _environment(env), dg.DagsterInstance.ephemeral() as instance:
+        with overridden(env), dg.DagsterInstance.ephemeral() as instance:
             result = dg.materialize(
                 job.assets(),
                 partition_key=partition,

@@ -106,13 +106,13 @@ def db_grant(app_role: str, create_role: bool, as_sql: bool) -> None:
     import sqlalchemy as sa
 
     from opsrel_core.persistence import roles
-    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.entrypoints import bootstrap
 
     try:
         if as_sql:
             click.echo(roles.render_sql(app_role), nl=False)
             return
-        engine = make_engine(OpsSettings.from_env().database_url, poolclass=sa.pool.NullPool)
+        engine = bootstrap.engine_for(OpsSettings.from_env(), poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
                 ran = roles.apply_grants(conn, app_role, create_role=create_role)

@@ -7,7 +7,6 @@ dagster.
 import click
 
 from opsrel_core.entrypoints.cli.output import EXIT_UNAVAILABLE, _redacted
-from opsrel_core.persistence import migrate
 from opsrel_core.settings import OpsSettings
 
 
@@ -53,10 +52,7 @@ def cli(ctx: click.Context) -> None:
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from opsrel_core.persistence.engine import make_engine
+    from opsrel_core.entrypoints import bootstrap
 
-    settings = OpsSettings.from_env()
-    engine = make_engine(settings.database_url)
     # A read migrates nothing when the schema is at head: one query, no Alembic.
-    migrate.ensure_current(settings.database_url, engine)
-    return engine
+    return bootstrap.engine_for(OpsSettings.from_env(), ensure_current=True)

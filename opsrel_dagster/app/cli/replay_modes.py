@@ -5,13 +5,13 @@ every replay command (``replay``)."""
 
 import getpass
 import json
-import os
 import sys
 import time
 from typing import Any
 
 import click
 
+from opsrel_core.config import RuntimeSettings
 from opsrel_core.entrypoints.cli.output import table
 from opsrel_dagster.app.cli.jobs import declared_job
 
@@ -32,7 +32,7 @@ def _replay(kind: str, keys: list[str], *, reason: str, operator: str | None,
     from opsrel_dagster.webserver import DAGSTER_URL_ENV
 
     operator_id = operator or getpass.getuser()
-    url = os.environ.get(DAGSTER_URL_ENV)
+    url = RuntimeSettings.from_env().dagster_url
     if url:
         if range_days is not None:
             raise click.UsageError("--range-days applies to embedded replays only (the daemon's "

@@ -8,12 +8,12 @@ some hours (local midnight of 2013-11-03, for one), and the results show those h
 """
 
 import dataclasses
-import os
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from opsrel_core.config import RuntimeSettings
 from opsrel_core.domain.error_codes import INP_NO_SOURCE_DATA
 from opsrel_core.errors import InputDataException
 from opsrel_dagster.ingest.landing import find_delivery, read_delivered_csv
@@ -126,8 +126,7 @@ class WeatherSource(dg.ConfigurableResource):
 
     def resolved_landing_dir(self) -> Path | None:
         """The landing folder in effect, or None when none is configured."""
-        value = self.landing_dir or os.environ.get(LANDING_DIR_ENV, "")
-        return Path(value) if value else None
+        return Path(self.landing_dir) if self.landing_dir else RuntimeSettings.from_env().landing_dir
 
     def load_hour(self, window: HourWindow) -> WeatherBatch:
         """Load one hour of observations; see ``load_weather_hour``."""
