@@ -332,7 +332,7 @@ def lineage_backtrace(asset_key: str, partition: str, version_number: int | None
     from opsrel_core.domain import error_codes
     from opsrel_core.errors import NotFoundException, OpsException
     from opsrel_core.services.lineage import LineageService
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     engine = _engine()
     try:
@@ -404,7 +404,7 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     from opsrel_core.services.batch_execution import BatchExecutionService
     from opsrel_core.services.execution_commands import ExecutionCommands
     from opsrel_core.services.execution_context import ExecutionContextService
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     engine = _engine()
     try:
@@ -613,7 +613,7 @@ def versions() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def versions_list(asset_key: str, partition: str, as_json: bool) -> None:
     """An asset partition's version history, newest first (the active one marked)."""
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     history = ResultVersionService(_engine()).get_version_history(asset_key, partition)
     if as_json:

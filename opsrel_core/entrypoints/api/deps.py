@@ -20,7 +20,7 @@ from opsrel_core.services.execution_context import ExecutionContextService
 from opsrel_core.services.lineage import LineageService
 from opsrel_core.services.notes import NoteService
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_core.settings import OpsSettings
 
 
