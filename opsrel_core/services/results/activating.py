@@ -20,18 +20,16 @@ from opsrel_core.domain import activation, error_codes
 from opsrel_core.domain import result_versions as rules
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import LogicException
-from opsrel_core.persistence.repositories.executions import ExecutionRepository
 from opsrel_core.persistence.repositories.result_versions import ResultVersionRepository
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.alert_resolution import resolve_recovered_alerts
-from opsrel_core.services.results.views import ATTEMPTS, Repository, ResultVersionView
+from opsrel_core.services.results.views import ATTEMPTS, Executions, Repository, ResultVersionView
 
 if TYPE_CHECKING:
     from opsrel_core.services.openlineage_events import RunInputs
     from opsrel_core.services.openlineage_outbox import LineageOutbox
 
-Executions = Callable[[Session], ExecutionRepository]
 Recover = Callable[[Session, Any, Collection[str], dt.datetime], object]
 """Resolves the alerts of the partitions an execution recovered, in the activation's session
 (``alert_resolution.resolve_recovered_alerts``: session, execution row, partition keys, now)."""

@@ -6,7 +6,6 @@ one is taken out is ``domain.result_versions.successor``; which versions may be 
 downstream versions a restore leaves stale, is ``domain.restore``.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,17 +16,14 @@ from opsrel_core.domain import result_versions as rules
 from opsrel_core.domain.restore import StaleDownstream, restore_refusal, stale_downstream
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.errors import ConflictException, LogicException, NotFoundException
-from opsrel_core.persistence.repositories.executions import ExecutionRepository
 from opsrel_core.persistence.repositories.result_versions import ResultVersionRepository
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.services.results.views import (
     ATTEMPTS, DEACTIVATE_ACTION, NOT_RESTORABLE_CODE, RESTORE_ACTION, VERSION_NOT_FOUND_CODE,
-    Repository, ResultVersionView, RestoreOutcome,
+    Executions, Repository, ResultVersionView, RestoreOutcome,
 )
-
-Executions = Callable[[Session], ExecutionRepository]
 
 
 def deactivate_version(engine: sa.Engine, repository: Repository, version_id: int, *,

@@ -28,9 +28,8 @@ from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution.views import ExecutionView
-from opsrel_core.services.results.activating import Executions
 from opsrel_core.services.results.numbering import stage_version
-from opsrel_core.services.results.views import ATTEMPTS, Repository, ResultVersionView
+from opsrel_core.services.results.views import ATTEMPTS, Executions, Repository, ResultVersionView
 
 
 @dataclasses.dataclass(frozen=True)

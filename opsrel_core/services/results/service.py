@@ -18,7 +18,9 @@ from opsrel_core.persistence.retry import retry_transient_methods
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.results import activating, corrections, numbering
-from opsrel_core.services.results.views import Repository, ResultVersionView, RestoreOutcome
+from opsrel_core.services.results.views import (
+    Executions, Repository, ResultVersionView, RestoreOutcome,
+)
 
 if TYPE_CHECKING:
     from opsrel_core.services.openlineage_events import RunInputs
@@ -45,7 +47,7 @@ class ResultVersionService:
     def __init__(self, engine: sa.Engine, lineage: "LineageOutbox | None" = None,
                  clock: Callable[[], dt.datetime] = utcnow, *,
                  repository: Repository = ResultVersionRepository,
-                 executions: activating.Executions = ExecutionRepository,
+                 executions: Executions = ExecutionRepository,
                  recover: activating.Recover | None = None):
         self._engine = engine
         self._lineage = lineage

@@ -10,10 +10,13 @@ from sqlalchemy.orm import Session
 
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.restore import StaleDownstream
+from opsrel_core.persistence.repositories.executions import ExecutionRepository
 from opsrel_core.persistence.repositories.result_versions import ResultVersionRepository
 
 Repository = Callable[[Session], ResultVersionRepository]
 """The result-version SQL over a session; the unit tier passes an in-memory fake's."""
+Executions = Callable[[Session], ExecutionRepository]
+"""The execution SQL over a session, for the facts of the execution that made a version."""
 
 RESTORE_ACTION = "RESTORE_VERSION"
 DEACTIVATE_ACTION = "DEACTIVATE_VERSION"
