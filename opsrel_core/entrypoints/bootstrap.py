@@ -93,10 +93,10 @@ class Root:
         from opsrel_core.services.dq_reports import DqReportService
         from opsrel_core.services.error_codes import ErrorCodeService
         from opsrel_core.services.execution_commands import ExecutionCommands
-        from opsrel_core.services.execution_context import ExecutionContextService
-        from opsrel_core.services.lineage import LineageService
+        from opsrel_core.services.provenance import ExecutionContextService
+        from opsrel_core.services.provenance import LineageService
         from opsrel_core.services.notes import NoteService
-        from opsrel_core.services.result_versions import ResultVersionService
+        from opsrel_core.services.results import ResultVersionService
 
         engine = self.engine
         tokens = ApiTokenService(engine)

@@ -174,7 +174,7 @@ def test_the_check_resolves_a_late_alert_whose_version_is_already_active(rig, en
     [alert] = rig.late.check().raised
     rig.clock.advance(minutes=1)
     with monkeypatch.context() as patched:
-        patched.setattr("opsrel_core.services.result_versions.resolve_recovered_alerts",
+        patched.setattr("opsrel_core.services.results.activating.resolve_recovered_alerts",
                         lambda *args, **kwargs: [])
         rig.succeed("run-quiet")
     assert rig.alerts.get_alert(alert.alert_id).status == "OPEN"

@@ -348,7 +348,7 @@ def test_a_terminal_state_is_decided_once(runner, caplog):  # noqa: F811
 
     observed = runner.projection.observe(done.run_id)
     before = row(done.run_id)
-    with caplog.at_level(logging.WARNING, logger="opsrel_core.services.execution_projection"):
+    with caplog.at_level(logging.WARNING, logger="opsrel_core.services.batch_execution.projection"):
         runner.projection.projector.apply(dataclasses.replace(observed, status=ObservedStatus.FAILED))
     assert any("ignoring observed FAILED" in r.getMessage() for r in caplog.records)
     runner.projection.projector.apply(observed)

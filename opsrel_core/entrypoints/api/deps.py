@@ -19,7 +19,7 @@ from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.notes import NoteService
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.execution_commands import StopStatus
 from opsrel_core.services.provenance import ExecutionContextView
 from opsrel_core.services.replays import ReplayStatus, ReplayView
-from opsrel_core.services.result_versions import ResultVersionView
+from opsrel_core.services.results import ResultVersionView
 
 NextCursor = Field(description="Cursor of the next page; null on the last page.")
 

@@ -14,7 +14,7 @@ from opsrel_core.entrypoints.api.schemas import (
     NOT_BLANK_TEXT, PARTITION_KEY_PATTERN, PartitionKey, Reason, to_json,
 )
 from opsrel_core.services.notes import MAX_NOTE_LENGTH, NoteView
-from opsrel_core.services.result_versions import ResultVersionView
+from opsrel_core.services.results import ResultVersionView
 
 router = APIRouter(prefix="/admin")
 AssetKey = Field(min_length=1, max_length=200, pattern=NOT_BLANK_TEXT)

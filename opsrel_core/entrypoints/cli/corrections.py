@@ -25,7 +25,7 @@ def versions_restore(asset_key: str, partition: str, version_number: int, reason
     such version (BAT-010), 2 refused (BAT-008 no reason, BAT-001 a failed run's or a refused
     version)."""
     from opsrel_core.errors import OpsException
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     try:
         outcome = ResultVersionService(_engine()).restore_version(

@@ -53,7 +53,7 @@ def executions_show(execution_id: str, as_json: bool) -> None:
     from opsrel_core.services.batch_execution import BatchExecutionService
     from opsrel_core.services.execution_commands import ExecutionCommands
     from opsrel_core.services.provenance import ExecutionContextService
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     engine = _engine()
     try:

@@ -24,7 +24,7 @@ def lineage_backtrace(asset_key: str, partition: str, version_number: int | None
     from opsrel_core.domain import error_codes
     from opsrel_core.errors import NotFoundException, OpsException
     from opsrel_core.services.provenance import LineageService
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     engine = _engine()
     try:

@@ -18,7 +18,7 @@ def versions() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def versions_list(asset_key: str, partition: str, as_json: bool) -> None:
     """An asset partition's version history, newest first (the active one marked)."""
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     history = ResultVersionService(_engine()).get_version_history(asset_key, partition)
     if as_json:

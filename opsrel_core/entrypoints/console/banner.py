@@ -7,7 +7,7 @@ summary of the set-aside runs per page), so the console and the API never disagr
 
 from typing import Any
 
-from opsrel_core.services.execution_projection import ProjectionCursorStore
+from opsrel_core.services.batch_execution.ingestion import ProjectionCursorStore
 
 LAG_SECONDS = 300.0  # a lag beyond this is shown: the 3am operator must not trust the pages
 

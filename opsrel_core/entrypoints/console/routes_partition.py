@@ -30,7 +30,7 @@ from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.console_sessions import ConsoleSessionView
 from opsrel_core.services.execution_queries import ExecutionFilter
 from opsrel_core.services.replays import ReplayView
-from opsrel_core.services.result_versions import ResultVersionView
+from opsrel_core.services.results import ResultVersionView
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -16,6 +16,12 @@ execution's transaction), ``moving`` (a status change's transaction), ``service`
 and the reads). What each event moves to is the pure
 ``opsrel_core.domain.execution_moves``; the SQL is
 ``opsrel_core.persistence.repositories.executions``.
+
+The projection records the orchestrator's runs as executions: ``observations`` (what was
+observed of a run), ``projection`` (``ExecutionProjector``: an observation applied, a successful
+run's versions through the activation gate), ``ingestion`` (``ProjectionCursorStore``: how far
+it has read, and its lag). They are imported from their modules, not from this package: the
+projection uses ``opsrel_core.services.results``, which uses this package's views.
 """
 
 from opsrel_core.domain.status import ExecutionStatus, TriggerType

@@ -21,7 +21,7 @@ from opsrel_core.services.replays.partition_runs import PartitionRuns
 from opsrel_core.services.replays.views import (
     ReplayExecution, ReplayHistory, ReplayView, execution_view,
 )
-from opsrel_core.services.result_versions import ResultVersionView
+from opsrel_core.services.results import ResultVersionView
 
 
 @retry_transient_methods

@@ -13,7 +13,7 @@ from opsrel_core.domain import request_identity
 from opsrel_core.domain.replay_plan import ReplayPlan, stored_keys
 from opsrel_core.domain.replay_status import ReplayStatus, ReplayType
 from opsrel_core.services.batch_execution import ExecutionView
-from opsrel_core.services.result_versions import ResultVersionView
+from opsrel_core.services.results import ResultVersionView
 
 
 @dataclasses.dataclass(frozen=True)
