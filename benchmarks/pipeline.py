@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks.common import Figure, alternate, ratio, scratch_env, summary, timed
-from opsrel_dagster.checks import PanderaRule
+from opsrel_dagster.checks.rules import PanderaRule
 from opsrel_dagster.defs.flights import FLIGHT_RULES, FlightsSource, SourceBatch, Stamped
 from opsrel_dagster.defs.flights import (
     carrier_daily_stats, clean_flights, delay_explanation, delay_simulation, ontime_performance,

@@ -24,8 +24,9 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.settings import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.assembly import Assembly, load_assembly
-from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
-from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
+from opsrel_dagster.jobs import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
+from opsrel_dagster.projection.apply import RunProjection
+from opsrel_dagster.projection.sync import CURSOR_NAME, SyncReport
 from opsrel_dagster.registration import register_jobs
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ class HeadlessRunner:
     def dispatch_alerts(self) -> None:
         """Send pending alert deliveries once; a failure to send is logged, never raised (the
         deliveries stay pending for the dispatch sensor or ``opsrel alerts dispatch``)."""
-        from opsrel_dagster.alerting import dispatch_alerts
+        from opsrel_dagster.sensors.alert_dispatch import dispatch_alerts
 
         try:
             dispatch_alerts(self.engine)
@@ -331,7 +332,7 @@ class HeadlessRunner:
     def dispatch_lineage(self) -> None:
         """Send pending OpenLineage run events once (nothing when OpenLineage is off); a failure
         is logged, never raised (the events stay pending for the dispatch sensor)."""
-        from opsrel_dagster.openlineage import dispatch_lineage
+        from opsrel_dagster.sensors.lineage_dispatch import dispatch_lineage
 
         try:
             dispatch_lineage(self.engine)

@@ -25,8 +25,8 @@ from .source import FlightsSource, SourceBatch
 from .common import SNAPSHOT_ID_KEY
 from .landing import LANDING_PATTERN
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
-from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.provenance import AssetLayer, LineageSpec
+from opsrel_dagster.jobs import OpsrelJob
+from opsrel_dagster.projection.provenance import AssetLayer, LineageSpec
 
 FLIGHT_ASSETS = [
     raw_flights,

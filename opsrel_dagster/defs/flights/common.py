@@ -10,7 +10,7 @@ import pandas as pd
 from opsrel_core.errors import OpsException
 from .snapshot_store import Stamped
 from opsrel_dagster.failures import as_failure
-from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA
+from opsrel_dagster.jobs import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ from .common import (
 )
 from .snapshot_store import Stamped, canonical_frame, store_snapshot
 from .source import FlightsSource
-from opsrel_dagster.job_spec import SNAPSHOT_IDS_METADATA
+from opsrel_dagster.jobs import SNAPSHOT_IDS_METADATA
 from opsrel_dagster.replay_policy import require_attribution_to_replace
 from opsrel_dagster.resources import OpsDatabase
 

@@ -18,7 +18,7 @@ from ..flights.package_data import WEATHER_COLUMNS
 from ..flights.snapshot_store import Stamped, canonical_frame, store_snapshot
 from .common import WEATHER_GROUP, hour_windows, weather_partitions
 from .source import WeatherSource
-from opsrel_dagster.job_spec import SNAPSHOT_IDS_METADATA
+from opsrel_dagster.jobs import SNAPSHOT_IDS_METADATA
 from opsrel_dagster.replay_policy import require_attribution_to_replace
 from opsrel_dagster.resources import OpsDatabase
 
