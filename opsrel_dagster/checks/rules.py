@@ -127,27 +127,6 @@ class PanderaRule:
         return rule_version_hash(self.definition, self.severity)
 
 
-@dataclasses.dataclass(frozen=True)
-class RuleOutcome:
-    """What one rule found on one frame (see ``evaluate_rule``).
-
-    ``samples`` are the DQ items of ``failure_items`` (stored as the result's
-    ``sample_failures``): every column-level failure and up to ``MAX_SAMPLES`` cells per column.
-    """
-
-    status: str  # PASS, WARN, FAIL or ERROR
-    total_rows: int
-    failing_rows: int | None
-    measured_value: float | None
-    bound: str | None
-    samples: list[dict[str, Any]]
-
-    @property
-    def passed(self) -> bool:
-        """True when the rule held."""
-        return self.status == "PASS"
-
-
 def load_rule(
     rule_id: str, severity: str, description: str, definition: dict[str, Any]
 ) -> PanderaRule:
