@@ -39,7 +39,6 @@ class RuleOutcome:
         return self.status == "PASS"
 
 
-
 def _check_name(value: Any) -> str:
     # pandera names a check with its arguments (all allowed values): keep the name only. The
     # name ends at the first "(": cut there without splitting (copying) the long argument text.
@@ -179,4 +178,3 @@ def evaluate_rule(rule: PanderaRule, frame: pd.DataFrame) -> RuleOutcome:
     if rule.measure is not None:
         return RuleOutcome(rule.severity, total, None, measured, bound, [])
     return RuleOutcome(rule.severity, total, failing_rows, measured, bound, items)
-

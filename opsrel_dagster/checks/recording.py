@@ -72,4 +72,3 @@ def record_rule_outcome(engine: Any, execution_id: str, version: RuleVersionView
         measured_value=outcome.measured_value, bound=outcome.bound,
         sample_failures=outcome.samples,
     )
-

@@ -157,4 +157,3 @@ def register_pandera_rule(engine: Any, rule: PanderaRule, asset_key: str) -> Rul
         rule.rule_id, asset_key, rule.severity, rule.description, definition,
         alert_policy=rule.alert,
     )
-

@@ -162,6 +162,5 @@ class _RunRead:
     events: list[dg.EventLogRecord]
 
 
-
 def _terminal(status: ObservedStatus) -> bool:
     return status in (ObservedStatus.SUCCESS, ObservedStatus.FAILED, ObservedStatus.STOPPED)
