@@ -13,7 +13,8 @@ import pandas as pd
 from opsrel_dagster.defs.flights import transform
 from opsrel_dagster.defs.flights.package_data import PACKAGE_SOURCE_URI, _all_flights
 from opsrel_dagster.defs.flights.schema import canonical_flights
-from opsrel_dagster.defs.flights.snapshot_store import canonical_csv_bytes, canonical_frame, snapshot_id_of
+from opsrel_dagster.defs.flights.schema import FLIGHT_COLUMNS
+from opsrel_dagster.ingest.snapshots import canonical_csv_bytes, canonical_frame, snapshot_id_of
 
 
 def clean_year(days: int | None = None) -> pd.DataFrame:
@@ -24,7 +25,7 @@ def clean_year(days: int | None = None) -> pd.DataFrame:
         first = dt.date(2013, 1, 1)
         dates = pd.to_datetime(raw[["year", "month", "day"]])
         raw = raw.loc[dates < pd.Timestamp(first + dt.timedelta(days=days))]
-    canonical = canonical_frame(canonical_flights(raw, source_uri=PACKAGE_SOURCE_URI))
+    canonical = canonical_frame(canonical_flights(raw, source_uri=PACKAGE_SOURCE_URI), FLIGHT_COLUMNS)
     return transform.clean_flights(canonical)
 
 
@@ -39,7 +40,7 @@ def day_profile() -> pd.DataFrame:
     for day, group in canonical.groupby(["year", "month", "day"], sort=True):
         key = dt.date(*(int(v) for v in day)).isoformat()
         rows.append({"partition_key": key,
-                     "snapshot_id": snapshot_id_of(canonical_csv_bytes(canonical_frame(group)))})
+                     "snapshot_id": snapshot_id_of(canonical_csv_bytes(canonical_frame(group, FLIGHT_COLUMNS), FLIGHT_COLUMNS))})
     snap = pd.DataFrame(rows)
     clean = clean.assign(partition_key=clean["dep_date"].astype(str))
     stats = clean.groupby("partition_key").agg(

@@ -1,7 +1,7 @@
 """B6: lineage backtrace from a result version, with a year of history, 10 versions a partition.
 
 History is written through ``LineageService.record_execution_lineage`` with the edges
-``opsrel_dagster.provenance.lineage_edges`` derives for the flights pipeline
+``opsrel_dagster.projection.provenance.lineage_edges`` derives for the flights pipeline
 (``FLIGHTS_LINEAGE``): each of the year's days is run ``versions`` times, each run making version
 ``v`` of every asset from the day's real snapshot (the sha256 of its canonical CSV). Executions are
 inserted in bulk first (the edges refer to them). The figure is the p99 of
@@ -20,7 +20,7 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.provenance import LineageService
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, RESULT_ASSET_KEYS
 from opsrel_dagster.defs.flights.package_data import PACKAGE_SOURCE_URI
-from opsrel_dagster.provenance import lineage_edges
+from opsrel_dagster.projection.provenance import lineage_edges
 
 
 def _history(engine: sa.Engine, days: int, versions: int) -> tuple[int, float]:

@@ -21,16 +21,16 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks.common import Figure, alternate, ratio, scratch_env, summary, timed
-from opsrel_dagster.checks import PanderaRule
+from opsrel_dagster.checks.rules import PanderaRule
 from opsrel_dagster.defs.flights import FLIGHT_RULES, FlightsSource, SourceBatch, Stamped
 from opsrel_dagster.defs.flights import (
     carrier_daily_stats, clean_flights, delay_explanation, delay_simulation, ontime_performance,
 )
-from opsrel_dagster.defs.flights.common import (
-    ROW_COUNT_KEY, SNAPSHOT_ID_KEY, by_partition, column_schema, flights_partitions,
-    per_partition_output,
-)
-from opsrel_dagster.defs.flights.snapshot_store import canonical_frame, store_snapshot
+from opsrel_dagster.defs.flights.common import flights_partitions
+from opsrel_dagster.defs.flights.schema import FLIGHT_COLUMNS
+from opsrel_dagster.ingest.metadata import ROW_COUNT_KEY, SNAPSHOT_ID_KEY, column_schema
+from opsrel_dagster.ingest.partition_values import by_partition, per_partition_output
+from opsrel_dagster.ingest.snapshots import canonical_frame, store_snapshot
 from opsrel_dagster.app.runner import QUIET_RUN_CONFIG, HeadlessRunner
 
 
@@ -55,8 +55,8 @@ def plain_assets(snapshot_dir: Path) -> list:
     def flights_snapshot_plain(context: dg.AssetExecutionContext, raw_flights) -> dg.Output:
         stamped, uris = {}, {}
         for key, batch in by_partition(context, raw_flights).items():
-            frame = canonical_frame(batch.flights)
-            stored = store_snapshot(frame, snapshot_dir, key)
+            frame = canonical_frame(batch.flights, FLIGHT_COLUMNS)
+            stored = store_snapshot(frame, snapshot_dir, key, FLIGHT_COLUMNS)
             stamped[key] = Stamped(snapshot_id=stored.snapshot_id, source_rows=len(frame),
                                    frame=frame)
             uris[key] = batch.source_uri

@@ -30,7 +30,8 @@ from benchmarks.common import Figure, PeakRss, application_url, scratch_env, sum
 from benchmarks.data import day_profile
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
 from opsrel_dagster.app.runner import HeadlessRunner
-from opsrel_dagster.projection import _RUN_EVENT_TYPES, STATUS_EVENT_TYPES, RunProjection
+from opsrel_dagster.projection.apply import RunProjection
+from opsrel_dagster.projection.events import _RUN_EVENT_TYPES, STATUS_EVENT_TYPES
 
 TEMPLATE_DAY = "2013-07-04"
 

@@ -3,7 +3,7 @@
 opsrel's path per rule is what each flights asset check does (``opsrel_dagster.checks``):
 ``evaluate_rule`` (pandera ``validate(lazy=True)``, failing rows, samples, the table measure),
 registering the rule version and recording the ``validation_result`` row
-(``ValidationService``), and building the check's metadata (``_check_result``). The baseline runs
+(``ValidationService``), and building the check's metadata (``check_result``). The baseline runs
 ``rule.pandera_schema.validate(frame, lazy=True)`` for the same rules and nothing else.
 """
 
@@ -17,7 +17,8 @@ from opsrel_core.domain.status import TriggerType
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.validation import ValidationService
-from opsrel_dagster.checks import _check_result, evaluate_rule
+from opsrel_dagster.checks.evaluation import evaluate_rule
+from opsrel_dagster.checks.results import check_result
 from opsrel_dagster.defs.flights import FLIGHT_RULES, FLIGHTS_JOB_ID
 
 
@@ -44,7 +45,7 @@ def b5(repeats: int, days: int | None = None) -> Figure:
                     total_rows=outcome.total_rows, failing_rows=outcome.failing_rows,
                     measured_value=outcome.measured_value, bound=outcome.bound,
                     sample_failures=outcome.samples)
-                _check_result(rule, version, outcome)
+                check_result(rule, version, outcome)
 
         def pandera_only(_i: int) -> None:
             for rule in FLIGHT_RULES:

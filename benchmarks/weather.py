@@ -17,9 +17,9 @@ import dagster as dg
 
 from benchmarks.common import Figure, scratch_env, summary, timed
 from benchmarks.pipeline import RangePickleIOManager, _plain_check
-from opsrel_dagster.defs.flights.common import by_partition, per_partition_output
+from opsrel_dagster.ingest.partition_values import by_partition, per_partition_output
 from opsrel_dagster.defs.flights.package_data import WEATHER_COLUMNS
-from opsrel_dagster.defs.flights.snapshot_store import Stamped, canonical_frame, store_snapshot
+from opsrel_dagster.ingest.snapshots import Stamped, canonical_frame, store_snapshot
 from opsrel_dagster.defs.weather import (
     WEATHER_JOB_ID, WEATHER_RULES, WeatherSource, airport_hour_weather, clean_weather,
     flight_category, weather_partitions,

@@ -19,16 +19,16 @@ import dagster as dg
 
 from opsrel_core.config import RuntimeSettings, variables_set
 from opsrel_core.config.runtime import DEFAULT_DEFINITIONS, DEFINITIONS_ENV
-from opsrel_dagster.alerting import make_alert_dispatch_sensor
+from opsrel_dagster.sensors.alert_dispatch import make_alert_dispatch_sensor
 from opsrel_dagster.io_managers import VersionedIOManager
-from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.landing_sensor import make_landing_sensor
-from opsrel_dagster.openlineage import make_lineage_dispatch_sensor
-from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.resources import OpsDatabase
-from opsrel_dagster.sensors import (
-    make_late_partition_sensor, make_projection_sensor, make_run_failure_sensor,
-)
+from opsrel_dagster.sensors.alert_dispatch import make_alert_dispatch_sensor
+from opsrel_dagster.sensors.landing import make_landing_sensor
+from opsrel_dagster.sensors.late_partitions import make_late_partition_sensor
+from opsrel_dagster.sensors.lineage_dispatch import make_lineage_dispatch_sensor
+from opsrel_dagster.sensors.projection import make_projection_sensor, make_run_failure_sensor
+from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
 def env_bound(name: str) -> Any:
     """``dg.EnvVar(name)`` when the environment sets ``name``, else ``""``.

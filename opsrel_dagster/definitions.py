@@ -1,6 +1,6 @@
 """The one assembly point of the example code location (``workspace.yaml`` loads ``defs``).
 
-Each domain under ``defs/`` declares its job (``job_spec.OpsrelJob``); this module lists the
+Each domain under ``defs/`` declares its job (``jobs.OpsrelJob``); this module lists the
 declarations once in ``ASSEMBLY`` (``assembly.Assembly``), which binds the library's resources
 and builds opsrel's sensors. The runner, ``opsrel reproduce`` and the CLI take a job from the
 assembly (``assembly.load_assembly``) and never import a domain.
@@ -9,7 +9,7 @@ assembly (``assembly.load_assembly``) and never import a domain.
 from opsrel_dagster.assembly import Assembly
 from opsrel_dagster.defs.flights import FLIGHTS
 from opsrel_dagster.defs.weather import WEATHER
-from opsrel_dagster.job_spec import OpsrelJob
+from opsrel_dagster.jobs import OpsrelJob
 
 ASSEMBLY = Assembly([FLIGHTS, WEATHER])
 """The example code location's jobs; the first is the default job of a command without

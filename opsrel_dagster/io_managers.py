@@ -227,7 +227,7 @@ class VersionedIOManager(dg.ConfigurableIOManager):
                                    values=values)
         if recorded is None:
             # The version row refers to the execution: record the run, then the output.
-            from opsrel_dagster.projection import RunProjection
+            from opsrel_dagster.projection.apply import RunProjection
 
             RunProjection(context.step_context.instance, self.ops_db.engine).project_run(
                 context.run_id)

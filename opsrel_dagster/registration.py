@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from opsrel_dagster.job_spec import OpsrelJob
+from opsrel_dagster.jobs import OpsrelJob
 
 _REGISTERED: set[tuple[str, str]] = set()
 

@@ -21,7 +21,7 @@ from opsrel_core.domain.status import TriggerType
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_dagster.failures import as_failure
-from opsrel_dagster.launch_facts import launch_facts
+from opsrel_dagster.projection.launch_facts import launch_facts
 from opsrel_dagster.resources import OpsDatabase
 
 _CACHE_SIZE = 256

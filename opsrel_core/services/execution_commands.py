@@ -3,7 +3,7 @@
 ``BatchExecutionService.request_stop`` records a stop the orchestrator reported (Dagster
 CANCELING) and commits on its own; an operator's stop also needs its audit record in the same
 transaction, which this service does with ``audit_change``. The run itself is then canceled in
-Dagster by ``opsrel_replay_launch_sensor`` (``opsrel_dagster.stop_delivery``), which records what
+Dagster by ``opsrel_replay_launch_sensor`` (``opsrel_dagster.sensors.stop_delivery``), which records what
 Dagster did in the execution's history (``stop_delivery:<state>``). A stop is final
 (``opsrel_core.domain.stop``): whatever the run reports afterwards, the execution ends STOPPED
 and none of its results become active. A replay is stopped as a whole with ``stop_replay``.

@@ -25,7 +25,7 @@ from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
-from opsrel_dagster.job_spec import OpsrelJob
+from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
 from opsrel_dagster.io_managers import file_uri_path
 

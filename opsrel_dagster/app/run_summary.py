@@ -6,8 +6,8 @@ import dataclasses
 import dagster as dg
 import sqlalchemy as sa
 
-from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
-from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.jobs import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA, OpsrelJob
+from opsrel_dagster.projection.apply import RunProjection
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,8 +23,9 @@ from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.app.dagster_home import ensure_dagster_home
 from opsrel_dagster.app.run_summary import PartitionSummary, RunSummaries
 from opsrel_dagster.assembly import Assembly, load_assembly
-from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.projection import CURSOR_NAME, RunProjection, SyncReport
+from opsrel_dagster.jobs import OpsrelJob
+from opsrel_dagster.projection.apply import RunProjection
+from opsrel_dagster.projection.sync import CURSOR_NAME, SyncReport
 from opsrel_dagster.registration import register_jobs
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def partition_keys_between(job: OpsrelJob, first: str | dt.date, last: str | dt.
 
 
 class HeadlessRunner:
-    """Materializes a declared job (``job_spec.OpsrelJob``) per partition and records each run.
+    """Materializes a declared job (``jobs.OpsrelJob``) per partition and records each run.
 
     Args:
         settings: opsrel settings (ops database URL, home folder).
@@ -264,7 +265,7 @@ class HeadlessRunner:
     def dispatch_alerts(self) -> None:
         """Send pending alert deliveries once; a failure to send is logged, never raised (the
         deliveries stay pending for the dispatch sensor or ``opsrel alerts dispatch``)."""
-        from opsrel_dagster.alerting import dispatch_alerts
+        from opsrel_dagster.sensors.alert_dispatch import dispatch_alerts
 
         try:
             dispatch_alerts(self.engine)
@@ -275,7 +276,7 @@ class HeadlessRunner:
     def dispatch_lineage(self) -> None:
         """Send pending OpenLineage run events once (nothing when OpenLineage is off); a failure
         is logged, never raised (the events stay pending for the dispatch sensor)."""
-        from opsrel_dagster.openlineage import dispatch_lineage
+        from opsrel_dagster.sensors.lineage_dispatch import dispatch_lineage
 
         try:
             dispatch_lineage(self.engine)

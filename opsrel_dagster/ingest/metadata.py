@@ -8,7 +8,7 @@ backfill policy) shows the range's totals and ``{partition_key: value}`` mapping
 import dagster as dg
 import pandas as pd
 
-from opsrel_dagster.job_spec import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA
+from opsrel_dagster.jobs import BY_PARTITION_METADATA, SNAPSHOT_IDS_METADATA
 
 ROW_COUNT_KEY = "dagster/row_count"
 """Rows of the step's table (in a range run, of all its partitions); the IO manager records it."""

@@ -13,7 +13,7 @@ from opsrel_core.services.audit_log import AuditLogService
 from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs
-from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.projection.apply import RunProjection
 from tests.support.receivers import SlackServer, SmtpServer, free_port
 
 

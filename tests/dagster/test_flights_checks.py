@@ -14,12 +14,13 @@ import pytest
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
-from opsrel_dagster.checks import PanderaRule, evaluate_rule
+from opsrel_dagster.checks.evaluation import evaluate_rule
+from opsrel_dagster.checks.rules import PanderaRule
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights.package_data import package_data_dir, package_flights_for_day
 from opsrel_dagster.defs.flights.rules import FLIGHT_CHECKS, FLIGHT_RULES
-from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.projection.apply import RunProjection
 
 FAIL_RULES = {"flight_key_unique", "carrier_known", "row_count_positive"}
 WARN_RULES = {

@@ -13,9 +13,9 @@ from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_dagster.app.cli import cli
-from opsrel_dagster.job_spec import adjacent_ranges
-from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.landing_sensor import landed_files
+from opsrel_dagster.keys import adjacent_ranges
+from opsrel_dagster.jobs import OpsrelJob
+from opsrel_dagster.sensors.landing import landed_files
 from opsrel_dagster.registration import register_jobs, registration_of
 from tests.support.hourly_keys import hourly_keys
 

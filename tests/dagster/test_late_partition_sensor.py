@@ -10,7 +10,8 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs
-from opsrel_dagster.sensors import make_late_partition_sensor, make_projection_sensor
+from opsrel_dagster.sensors.late_partitions import make_late_partition_sensor
+from opsrel_dagster.sensors.projection import make_projection_sensor
 
 DAY = "2013-01-01"
 DUE = dt.datetime(2013, 1, 2, 11, 0, tzinfo=dt.timezone.utc)  # 06:00 New York time

@@ -14,8 +14,8 @@ from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
-from opsrel_dagster.projection import RunProjection
-from opsrel_dagster.sensors import make_projection_sensor
+from opsrel_dagster.projection.apply import RunProjection
+from opsrel_dagster.sensors.projection import make_projection_sensor
 from tests.support.flights import flights_job
 
 ASSET_STEPS = len(FLIGHT_ASSETS)

@@ -20,8 +20,8 @@ from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.app.runner import QUIET_RUN_CONFIG
-from opsrel_dagster.projection import STATUS_EVENT_TYPES
-from opsrel_dagster.sensors import make_projection_sensor
+from opsrel_dagster.projection.events import STATUS_EVENT_TYPES
+from opsrel_dagster.sensors.projection import make_projection_sensor
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 
 DAYS = ["2013-02-01", "2013-02-02", "2013-02-03"]
@@ -151,7 +151,7 @@ def test_setaside_a_raising_run_among_others_in_one_tick(runner, api):  # noqa: 
 def test_setaside_a_coded_write_failure_keeps_its_code(runner, monkeypatch):
     from opsrel_core.domain import error_codes
     from opsrel_core.errors import SystemException
-    from opsrel_dagster.projection import RunProjection
+    from opsrel_dagster.projection.apply import RunProjection
 
     ok, failing = (_unrecorded_run(runner, day) for day in DAYS[:2])
     original = RunProjection.project_run

@@ -9,11 +9,12 @@ from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
-from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
+from opsrel_dagster.checks.factory import pandera_asset_checks
+from opsrel_dagster.checks.rules import TableMeasure
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_RULES, clean_flights
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights.rules import frame_of
-from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.projection.apply import RunProjection
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 
 

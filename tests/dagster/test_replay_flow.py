@@ -22,7 +22,7 @@ from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights import flights_partitions
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from opsrel_dagster.io_managers import read_version
-from opsrel_dagster.landing_sensor import make_landing_sensor
+from opsrel_dagster.sensors.landing import make_landing_sensor
 from tests.support.flights import flights_job
 
 RESULTS = ("ontime_performance", "delay_explanation", "delay_simulation")
@@ -170,7 +170,7 @@ def test_landing_sensor_runs_new_files_once_and_replays_changed_ones(runner, ops
 
 
 def test_requested_replays_are_launched_once_by_the_sensor(runner):
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     days = ["2013-05-10", "2013-05-11", "2013-05-12"]
     first = runner.run_partitions(days[:1])
@@ -225,7 +225,7 @@ def test_requested_replays_are_launched_once_by_the_sensor(runner):
 
 
 def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     replays = ReplayService(runner.engine)
     replay = replays.replay_single(job_id="flights_daily", partition_key="2013-05-20",
@@ -251,8 +251,8 @@ def test_stopping_a_replay_cancels_its_unfinished_runs(runner):
 
 def test_an_operator_stop_cancels_the_run_and_is_audited(runner):
     from opsrel_core.services.execution_commands import ExecutionCommands
-    from opsrel_dagster.projection import RunProjection
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.projection.apply import RunProjection
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     job = flights_job()
     run = runner.instance.create_run_for_job(
@@ -293,7 +293,7 @@ def _landing_tick(runner):
 def test_the_launch_sensor_runs_exactly_the_plan_with_its_parents(runner, opsrel_env, kind):
     """A range or full request listing two days: the sensor launches the two days the preview
     showed, and the failed day's run names the failed execution as its parent."""
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     days = ["2013-06-01", "2013-06-30"]
     _landing(opsrel_env, days[0]).write_text("year,month,day\n")  # header only: INP-001
@@ -315,7 +315,7 @@ def test_the_launch_sensor_runs_exactly_the_plan_with_its_parents(runner, opsrel
 
 
 def test_an_operator_cannot_take_the_landing_sensors_key(runner, opsrel_env):
-    from opsrel_dagster.landing_sensor import file_digest
+    from opsrel_dagster.sensors.landing import file_digest
 
     day = "2013-06-20"
     runner.run_partitions([day])  # the day has a result
@@ -394,7 +394,7 @@ def test_the_launch_sensor_runs_adjacent_days_as_single_run_ranges(runner):
     adjacent days as one single-run range each, with Dagster's range tags and a range run key;
     a lone day stays a one-partition run. A range run Dagster holds counts for every day it
     covers, so nothing is asked for again."""
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     days = ["2013-08-01", "2013-08-02", "2013-08-03", "2013-08-05", "2013-08-06"]
     replays = ReplayService(runner.engine)

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from opsrel_dagster.launch_facts import WILL_RETRY_TAG, will_retry, with_retry_decision
+from opsrel_dagster.projection.launch_facts import WILL_RETRY_TAG, will_retry, with_retry_decision
 
 
 @dg.op

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from opsrel_core.errors import InputDataException
-from opsrel_dagster.checks import evaluate_rule
+from opsrel_dagster.checks.evaluation import evaluate_rule
 from opsrel_dagster.defs.flights.package_data import WEATHER_COLUMNS
 from opsrel_dagster.defs.weather import WEATHER_RULES
 from opsrel_dagster.defs.weather import transform

@@ -27,7 +27,7 @@ from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, RESULT_ASSET_KEYS, flights_partitions
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
-from opsrel_dagster.projection import RunProjection
+from opsrel_dagster.projection.apply import RunProjection
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 from tests.dagster.test_alert_flow import receivers  # noqa: F401 - fixture (SMTP + Slack)
@@ -202,7 +202,7 @@ def test_cold_start_does_not_realert_history(receivers, runner, opsrel_env, api)
     bounded batches, the cursor saved after each, the lag visible in the admin API, and none is
     alerted, also after a cursor reset. A fresh failure still alerts, once."""
     from opsrel_core.persistence.tables import utcnow
-    from opsrel_dagster.projection import CURSOR_NAME
+    from opsrel_dagster.projection.sync import CURSOR_NAME
 
     smtp, slack = receivers
     history = ["2013-10-01", "2013-10-02", "2013-10-03"]
@@ -501,7 +501,7 @@ def test_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(empty
 
 def _launch_tick(runner) -> dg.SensorResult:  # noqa: F811
     """One tick of the replay launch sensor, as the daemon runs it."""
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     sensor = make_replay_launch_sensor(JOB, dg.AssetSelection.groups("flights"), flights_partitions)
     return sensor(dg.build_sensor_context(

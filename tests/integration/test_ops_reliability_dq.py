@@ -1,7 +1,7 @@
 """Data-quality rules that report every failure, round-trip and
 fingerprint exactly, and do not depend on the dtype backend. Both backends (SQLite, PostgreSQL).
 
-Rules are evaluated with pandera (``opsrel_dagster.checks.evaluate_rule``) and recorded through
+Rules are evaluated with pandera (``opsrel_dagster.checks.evaluation.evaluate_rule``) and recorded through
 the real services: rule versions and results in ``ValidationService``, the day's report in
 ``DqReportService``. A "DQ item" is one entry of a result's ``sample_failures`` (a failing cell,
 a missing column or a dtype mismatch); a report item is one rule's outcome on the day.
@@ -27,12 +27,12 @@ from opsrel_core.services.batch_execution import BatchExecutionService, Executio
 from opsrel_core.services.dq_reports import DqReportService
 from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.validation import ValidationService
-from opsrel_dagster.checks import (
+from opsrel_dagster.checks.evaluation import evaluate_rule
+from opsrel_dagster.checks.recording import record_rule_outcome
+from opsrel_dagster.checks.rules import (
     PanderaRule,
     TableMeasure,
-    evaluate_rule,
     load_rule,
-    record_rule_outcome,
     register_pandera_rule,
 )
 from opsrel_dagster.defs.flights.package_data import package_data_dir

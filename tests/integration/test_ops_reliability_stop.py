@@ -28,7 +28,7 @@ ASSETS = ("raw_flights", "clean_flights", "carrier_daily_stats", "ontime_perform
 
 
 def _launch_tick(runner) -> None:  # noqa: F811 - fixture name
-    from opsrel_dagster.replay_sensor import make_replay_launch_sensor
+    from opsrel_dagster.sensors.replay_launch import make_replay_launch_sensor
 
     sensor = make_replay_launch_sensor(
         "flights_daily", dg.AssetSelection.groups("flights"), flights_partitions)

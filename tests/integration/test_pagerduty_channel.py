@@ -261,7 +261,7 @@ def test_a_429_waits_for_retry_after(rig: Rig):
 
 
 def test_the_dispatch_sensor_path_sends_pagerduty_events(rig: Rig, engine):
-    from opsrel_dagster.alerting import dispatch_alerts  # what the sensor and the CLI call
+    from opsrel_dagster.sensors.alert_dispatch import dispatch_alerts  # what the sensor and the CLI call
 
     alert = rig.fail("run-1")
     report = dispatch_alerts(engine, rig.settings)

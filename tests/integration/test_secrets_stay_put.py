@@ -350,7 +350,7 @@ def test_the_cli_and_the_sensor_write_no_secret(database_url, engine, tmp_path, 
             # receiver echoes the URL-encoded path, the mail server is asked for a plain login.
             import dagster as dg
 
-            from opsrel_dagster.alerting import make_alert_dispatch_sensor
+            from opsrel_dagster.sensors.alert_dispatch import make_alert_dispatch_sensor
             from opsrel_dagster.resources import OpsDatabase
 
             sensor_env = {**env, "OPSREL_SLACK_WEBHOOK_URL": slack.url,
@@ -455,7 +455,7 @@ def test_a_sensor_failure_carrying_a_secret_is_raised_redacted(sqlite_database_u
     import dagster as dg
 
     from opsrel_core.services.alerts import AlertDispatcher
-    from opsrel_dagster import alerting
+    from opsrel_dagster.sensors import alert_dispatch
     from opsrel_dagster.resources import OpsDatabase
 
     url = f"http://127.0.0.1:9/services/{TOKEN}"
@@ -468,7 +468,7 @@ def test_a_sensor_failure_carrying_a_secret_is_raised_redacted(sqlite_database_u
     context = dg.build_sensor_context(
         resources={"ops_db": OpsDatabase(database_url=sqlite_database_url)})
     with pytest.raises(Exception) as info:
-        alerting.make_alert_dispatch_sensor()(context)
+        alert_dispatch.make_alert_dispatch_sensor()(context)
     formatted = "".join(traceback.format_exception(info.value))
     assert "ConnectionError: proxy refused ***" in formatted
     assert_no_secret("the sensor's error", formatted)

@@ -181,7 +181,7 @@ def test_a_sensor_records_itself_as_the_principal_of_its_audit_records(
         database_url, engine, tmp_path, monkeypatch):
     """The landing sensor records a replay of a partition whose file changed: its audit record
     names ``sensor:opsrel_landing_sensor``, and nothing of it is left set after the tick."""
-    from opsrel_dagster.landing_sensor import make_landing_sensor
+    from opsrel_dagster.sensors.landing import make_landing_sensor
     from opsrel_dagster.resources import OpsDatabase
 
     executions = BatchExecutionService(engine)

@@ -26,8 +26,8 @@ from .landing import LANDING_PATTERN
 from opsrel_dagster.ingest.metadata import SNAPSHOT_ID_KEY
 from opsrel_dagster.ingest.snapshots import Stamped
 from opsrel_dagster.assembly import LIBRARY_RESOURCES, env_bound
-from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.provenance import AssetLayer, LineageSpec
+from opsrel_dagster.jobs import OpsrelJob
+from opsrel_dagster.projection.provenance import AssetLayer, LineageSpec
 
 FLIGHT_ASSETS = [
     raw_flights,

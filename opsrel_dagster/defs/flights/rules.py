@@ -31,7 +31,8 @@ import functools
 import pandas as pd
 import pandera.pandas as pa
 
-from opsrel_dagster.checks import PanderaRule, TableMeasure, pandera_asset_checks
+from opsrel_dagster.checks.factory import pandera_asset_checks
+from opsrel_dagster.checks.rules import PanderaRule, TableMeasure
 from .package_data import package_data_dir
 from .result_assets import clean_flights
 from opsrel_dagster.ingest.snapshots import Stamped

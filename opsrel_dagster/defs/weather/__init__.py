@@ -20,8 +20,8 @@ from .rules import WEATHER_CHECKS, WEATHER_RULES
 from .source import FLIGHTS_SOURCE_URI, LANDING_DIR_ENV, LANDING_PATTERN, WeatherBatch, WeatherSource
 from opsrel_dagster.assembly import LIBRARY_RESOURCES, env_bound
 from opsrel_dagster.ingest.metadata import SNAPSHOT_ID_KEY
-from opsrel_dagster.job_spec import OpsrelJob
-from opsrel_dagster.provenance import AssetLayer, LineageSpec
+from opsrel_dagster.jobs import OpsrelJob
+from opsrel_dagster.projection.provenance import AssetLayer, LineageSpec
 
 WEATHER_ASSETS = [raw_weather, weather_snapshot, clean_weather, airport_hour_weather,
                   flight_category]

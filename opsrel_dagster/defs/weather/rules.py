@@ -25,7 +25,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.api.extensions import register_check_method
 
-from opsrel_dagster.checks import PanderaRule, pandera_asset_checks
+from opsrel_dagster.checks.factory import pandera_asset_checks
+from opsrel_dagster.checks.rules import PanderaRule
 from .assets import clean_weather
 from .common import AIRPORTS
 

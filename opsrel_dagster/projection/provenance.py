@@ -30,7 +30,7 @@ from opsrel_core.services.provenance import (
 from opsrel_core.services.provenance import LineageService, NodeRef
 from opsrel_core.services.result_versions import ResultVersionService
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass(frozen=True)

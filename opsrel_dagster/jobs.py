@@ -7,43 +7,21 @@ Nothing in the library reads a domain's asset names or metadata keys: they come 
 """
 
 import dataclasses
-import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
-from opsrel_dagster.launch_facts import blocking_checks_of
-from opsrel_dagster.provenance import LineageSpec
+from opsrel_dagster.keys import adjacent_ranges, local_day_keys, partitions_kind
+from opsrel_dagster.projection.launch_facts import blocking_checks_of
+from opsrel_dagster.projection.provenance import LineageSpec
 
 BY_PARTITION_METADATA = "opsrel/by_partition"
 """Materialization metadata of a step over a range: ``{partition_key: {figure: value}}``."""
 
 SNAPSHOT_IDS_METADATA = "opsrel/snapshot_ids"
 """Materialization metadata of a snapshot step over a range: ``{partition_key: snapshot_id}``."""
-
-
-def adjacent_ranges(order: "Sequence[str] | Mapping[str, int]", keys: "Sequence[str]",
-                    size: int) -> list[list[str]]:
-    """Split ``keys``, in their order, into runs of up to ``size`` keys that are neighbours in
-    the job's key order ``order`` (a list of every key, or key -> position); a gap or a key
-    outside ``order`` starts a new run, since a range run covers every key between its ends.
-
-    Example: order ``a b c d e``, keys ``a b d e``, size 3 -> ``[[a, b], [d, e]]``.
-    """
-    position = order if isinstance(order, Mapping) else {k: i for i, k in enumerate(order)}
-    runs: list[list[str]] = []
-    for key in keys:
-        last = runs[-1] if runs else None
-        here = position.get(key)
-        before = position.get(last[-1]) if last else None
-        if (last is not None and len(last) < size and here is not None and before is not None
-                and here == before + 1):
-            last.append(key)
-        else:
-            runs.append([key])
-    return runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,18 +102,7 @@ class OpsrelJob:
         """How the job's keys are cut, as the batch-job catalog names it: ``daily``, ``hourly``,
         ``weekly``, ``monthly`` (a time window of that cadence), ``time_window`` (any other
         cron), ``static`` or ``other``."""
-        definition = self.partitions_def
-        if isinstance(definition, dg.StaticPartitionsDefinition):
-            return "static"
-        if isinstance(definition, dg.TimeWindowPartitionsDefinition):
-            for kind, cls in (("hourly", dg.HourlyPartitionsDefinition),
-                              ("daily", dg.DailyPartitionsDefinition),
-                              ("weekly", dg.WeeklyPartitionsDefinition),
-                              ("monthly", dg.MonthlyPartitionsDefinition)):
-                if isinstance(definition, cls):
-                    return kind
-            return "time_window"
-        return "other"
+        return partitions_kind(self.partitions_def)
 
     def ranges(self, partition_keys: "Sequence[str]", size: int) -> list[list[str]]:
         """``partition_keys`` split into runs of up to ``size`` neighbouring keys
@@ -175,20 +142,7 @@ class OpsrelJob:
         if position is not None or not isinstance(self.partitions_def,
                                                   dg.TimeWindowPartitionsDefinition):
             return position
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-        if day.isoformat() != value:
-            return None
-        # The keys whose time window starts on that local day, through the definition itself.
-        tz = self.partitions_def.timezone
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo(tz)
-        window = dg.TimeWindow(dt.datetime.combine(day, dt.time(), zone),
-                               dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone))
-        inside = self.partitions_def.get_partition_keys_in_time_window(window)
+        inside = local_day_keys(self.partitions_def, value)
         return self.position_of(inside[side]) if inside else None
 
     def landing_file_of(self, partition_key: str) -> str:

@@ -25,7 +25,7 @@ SCHEDULE_TAG = "dagster/schedule_name"
 BACKFILL_TAG = "dagster/backfill"
 FAILED_PARTITIONS_KEY = "opsrel/failed_partitions"
 """Check metadata of a range run: the partitions the check failed for (written by
-``checks.py``, read by ``check_evidence``: one name for both)."""
+``checks.results``, read by ``check_evidence``: one name for both)."""
 
 
 def _retry_number(tags: dict[str, str]) -> int | None:

@@ -19,10 +19,10 @@ import dagster as dg
 from opsrel_core.domain.replay_plan import ReplayPlan, run_tags_for
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster import tags as opsrel_tags
-from opsrel_dagster.acting import acts_as_sensor
-from opsrel_dagster.job_spec import adjacent_ranges
+from opsrel_dagster.keys import adjacent_ranges
 from opsrel_dagster.resources import OpsDatabase
-from opsrel_dagster.stop_delivery import deliver_stops
+from opsrel_dagster.sensors.acting import acts_as_sensor
+from opsrel_dagster.sensors.stop_delivery import deliver_stops
 
 MAX_REPLAYS_PER_TICK = 20
 PARTITION_TAG = "dagster/partition"
@@ -38,7 +38,7 @@ def replay_run_requests(plan: ReplayPlan, replay_id: int, keys: list[str],
         plan: the replay's plan (operator, reason, parents).
         replay_id: the ops ``replay`` row id.
         keys: the plan's keys still to launch.
-        ranges: ``keys`` grouped into runs (``job_spec.ranges``); None: one run per key.
+        ranges: ``keys`` grouped into runs (``keys.adjacent_ranges``); None: one run per key.
 
     Returns:
         A one-partition run per one-key group, keyed ``replay:<id>:<partition>``; a single-run

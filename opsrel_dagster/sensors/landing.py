@@ -28,8 +28,8 @@ import dagster as dg
 
 from opsrel_core.config import RuntimeSettings
 from opsrel_dagster import tags as opsrel_tags
-from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
+from opsrel_dagster.sensors.acting import acts_as_sensor
 
 DEFAULT_LANDING_FILE = "flights_{partition}.csv"
 MAX_REQUESTS_PER_TICK = 50

@@ -11,8 +11,8 @@ from opsrel_core.services.alert_dispatch import dispatch_alerts
 
 __all__ = ["DISPATCH_INTERVAL_SECONDS", "DispatchSensorError", "dispatch_alerts",
            "make_alert_dispatch_sensor"]
-from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
+from opsrel_dagster.sensors.acting import acts_as_sensor
 
 DISPATCH_INTERVAL_SECONDS = 30
 
