@@ -27,8 +27,8 @@ import pandera.pandas as pa
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.dq_baseline import ALERT_BASELINE, ALERT_POLICIES
 from opsrel_core.errors import DataQualityException, OpsException
-from opsrel_core.services.check_recording import CheckRecorder, Outcome, RuleSpec
-from opsrel_core.services.validation import RuleVersionView, ValidationService, rule_version_hash
+from opsrel_core.services.quality import CheckRecorder, Outcome, RuleSpec
+from opsrel_core.services.quality import RuleVersionView, ValidationService, rule_version_hash
 from opsrel_dagster.failures import ERROR_CODE_KEY, as_failure
 from opsrel_dagster.launch_facts import FAILED_PARTITIONS_KEY
 from opsrel_dagster.resources import OpsDatabase

@@ -21,7 +21,7 @@ from opsrel_core.domain.dq_baseline import (
     BaselineDecision, BaselinePolicy, RuleOutcomeFigure, decide_warning, figure_of,
 )
 from opsrel_core.services.alerts import AlertView, OpsAlertService
-from opsrel_core.services.validation import ValidationResultView, ValidationService
+from opsrel_core.services.quality import ValidationResultView, ValidationService
 
 DQ_WARN_ACCUMULATED = "DQ_WARN_ACCUMULATED"
 

@@ -67,9 +67,18 @@ from opsrel_core.services.dq_report_views import (
 from opsrel_core.services.execution_context import lock_subject
 from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.validation import (
-    ValidationResultView, ValidationService, results_for_partitions,
-)
+from opsrel_core.persistence.repositories.validation import ValidationRepository
+from opsrel_core.services.quality.validation import ValidationService
+from opsrel_core.services.quality.validation_views import ValidationResultView
+
+
+def results_for_partitions(session: Session,
+                           partition_keys: Sequence[str]) -> dict[str, list[ValidationResultView]]:
+    found: dict[str, list[ValidationResultView]] = {}
+    for row in ValidationRepository(session).results(partition_keys=partition_keys):
+        view = ValidationResultView.of(row)
+        found.setdefault(view.partition_key, []).append(view)
+    return found
 
 __all__ = [
     "BASIS_MIXED", "BASIS_REPLAY", "MAX_LIST_LIMIT", "STATUSES", "DqAttemptView", "DqReportItemView",

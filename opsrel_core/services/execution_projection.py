@@ -188,7 +188,7 @@ class ExecutionProjector:
         if self.alerts is None or self.warn_policy is None:
             return
         from opsrel_core.services.dq_alert_policy import evaluate_warn_policy
-        from opsrel_core.services.validation import ValidationService
+        from opsrel_core.services.quality import ValidationService
 
         try:
             evaluate_warn_policy(

@@ -8,7 +8,7 @@ from opsrel_core.services.dq_reports import DqReportService, render_markdown
 from opsrel_core.services.execution_context import ExecutionContextService
 from opsrel_core.services.lineage import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_RULES, clean_flights
 from opsrel_dagster.defs.flights import defs as flights_defs

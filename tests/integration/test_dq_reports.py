@@ -15,7 +15,7 @@ from opsrel_core.services.batch_execution import BatchExecutionService, Executio
 from opsrel_core.services.dq_reports import DqReportService, render_markdown
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 
 JOB = "flights_daily"
 FLIGHTS = "clean_flights"
