@@ -28,7 +28,7 @@ from opsrel_core.services.result_versions import CheckEvidence, ResultVersionSer
 
 if TYPE_CHECKING:
     from opsrel_core.services.alerts import OpsAlertService
-    from opsrel_core.services.dq_alert_policy import WarnPolicy
+    from opsrel_core.services.quality import WarnPolicy
     from opsrel_core.services.openlineage_outbox import LineageOutbox
 from opsrel_core.persistence.retry import retry_transient_methods
 
@@ -187,7 +187,7 @@ class ExecutionProjector:
     def _warn_policy(self, view: ExecutionView) -> None:
         if self.alerts is None or self.warn_policy is None:
             return
-        from opsrel_core.services.dq_alert_policy import evaluate_warn_policy
+        from opsrel_core.services.quality import evaluate_warn_policy
         from opsrel_core.services.quality import ValidationService
 
         try:

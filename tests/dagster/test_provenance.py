@@ -4,7 +4,7 @@ import dataclasses
 
 import dagster as dg
 
-from opsrel_core.services.dq_reports import DqReportService, render_markdown
+from opsrel_core.services.quality import DqReportService, render_markdown
 from opsrel_core.services.execution_context import ExecutionContextService
 from opsrel_core.services.lineage import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
