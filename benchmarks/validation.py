@@ -16,7 +16,7 @@ from benchmarks.data import clean_year
 from opsrel_core.domain.status import TriggerType
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.checks.evaluation import evaluate_rule
 from opsrel_dagster.checks.results import check_result
 from opsrel_dagster.defs.flights import FLIGHT_RULES, FLIGHTS_JOB_ID

@@ -1,5 +1,5 @@
 """The baseline a WARN rule's warnings are measured against before they raise DQ-002
-(``opsrel_core.services.dq_alert_policy``)."""
+(``opsrel_core.services.quality.warn_policy``)."""
 
 import dataclasses
 from collections.abc import Mapping

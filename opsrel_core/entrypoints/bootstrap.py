@@ -90,7 +90,7 @@ class Root:
         from opsrel_core.services.audit_log import AuditLogService
         from opsrel_core.services.batch_execution import BatchExecutionService
         from opsrel_core.services.console_sessions import ConsoleSessionService
-        from opsrel_core.services.dq_reports import DqReportService
+        from opsrel_core.services.quality import DqReportService
         from opsrel_core.services.error_codes import ErrorCodeService
         from opsrel_core.services.execution_commands import ExecutionCommands
         from opsrel_core.services.provenance import ExecutionContextService

@@ -248,7 +248,7 @@ class HeadlessRunner:
         )
         final = replays.refresh_status(replay.replay_id, list(plan.partitions))
         if final.status in ("SUCCESS", "FAILED", "STOPPED"):
-            from opsrel_core.services.dq_reports import DqReportService
+            from opsrel_core.services.quality import DqReportService
 
             DqReportService(self.engine).build_replay_report(replay.replay_id)
         return final, summaries

@@ -9,8 +9,8 @@ from typing import Any
 
 import dagster as dg
 
-from opsrel_core.services.check_recording import CheckRecorder, Outcome, RuleSpec
-from opsrel_core.services.validation import RuleVersionView, ValidationService
+from opsrel_core.services.quality import CheckRecorder, Outcome, RuleSpec
+from opsrel_core.services.quality import RuleVersionView, ValidationService
 from opsrel_dagster.checks.evaluation import RuleOutcome
 from opsrel_dagster.checks.rules import PanderaRule
 from opsrel_dagster.resources import OpsDatabase

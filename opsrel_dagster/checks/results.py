@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 
 from opsrel_core.domain import error_codes
-from opsrel_core.services.validation import RuleVersionView
+from opsrel_core.services.quality import RuleVersionView
 from opsrel_dagster.checks.evaluation import MAX_SAMPLES, RuleOutcome
 from opsrel_dagster.checks.rules import PanderaRule
 from opsrel_dagster.failures import ERROR_CODE_KEY

@@ -17,7 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from opsrel_core.domain.dq_baseline import ALERT_BASELINE, ALERT_POLICIES
-from opsrel_core.services.validation import RuleVersionView, ValidationService, rule_version_hash
+from opsrel_core.services.quality import RuleVersionView, ValidationService, rule_version_hash
 from opsrel_dagster.checks.rule_codec import (
     function_ref, nullable_dtypes, resolve_ref, schema_from_json, schema_to_json,
 )

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 import opsrel_core
 from opsrel_core.services.batch_execution import ExecutionView
-from opsrel_core.services.dq_reports import DqReportService, render_markdown
+from opsrel_core.services.quality import DqReportService, render_markdown
 from opsrel_core.services.provenance import (
     ExecutionContextService,
     git_commit,

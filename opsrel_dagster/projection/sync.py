@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from opsrel_core.domain import error_codes
 from opsrel_core.services.alerts import OpsAlertService
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.quality import DqReportService
 from opsrel_core.services.execution_projection import ExecutionProjector, ProjectionCursorStore
 from opsrel_core.services.provenance import LineageOutbox
 from opsrel_core.services.projection_failures import ProjectionFailureService

@@ -25,7 +25,7 @@ from opsrel_core.services.metrics import FAMILIES, OpsMetricsCollector, OpsMetri
 from opsrel_core.services.projection_failures import ProjectionFailureService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 
 JOB = "flights_daily"
 BOUNDED_LABELS = {"job", "status", "error_code", "severity", "channel", "rule", "outcome",

@@ -4,7 +4,7 @@ reports by key (the repeated fall-back hour URL-encoded) and the day's roll-up."
 import urllib.parse
 
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.quality import DqReportService
 from tests.support.hourly_reports import (
     FALL_BACK_DAY,
     FALL_BACK_KEYS,

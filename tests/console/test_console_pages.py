@@ -209,8 +209,8 @@ def test_audit_log_filters_and_shows_the_change_as_a_diff(console_site, engine):
 
 
 def test_quality_calendar_colours_days_and_marks_new_warnings(console_site, engine):
-    from opsrel_core.services.dq_reports import DqReportService
-    from opsrel_core.services.validation import ValidationService
+    from opsrel_core.services.quality import DqReportService
+    from opsrel_core.services.quality import ValidationService
 
     validation = ValidationService(engine)
     rules = {rule_id: validation.register_rule(rule_id, asset, severity, rule_id, {"r": rule_id})

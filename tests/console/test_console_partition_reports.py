@@ -5,7 +5,7 @@ import urllib.parse
 
 from opsrel_core.domain import console_links
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.quality import DqReportService
 from tests.support.hourly_reports import HOURLY_JOB, REPEATED_ONE, HourlyWorld
 
 

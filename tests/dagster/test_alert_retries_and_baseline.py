@@ -24,7 +24,7 @@ import pytest
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.app.runner import HeadlessRunner

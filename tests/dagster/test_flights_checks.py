@@ -13,7 +13,7 @@ import pytest
 
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.checks.evaluation import evaluate_rule
 from opsrel_dagster.checks.rules import PanderaRule
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS

@@ -17,7 +17,7 @@ from opsrel_core.persistence.tables import utcnow
 from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.provenance import LineageDispatcher, LineageEventService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from opsrel_dagster.app.runner import HeadlessRunner
 from tests.support.openlineage import LineageReceiver, validate_event

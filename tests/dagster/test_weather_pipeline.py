@@ -20,7 +20,7 @@ from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.definitions import JOBS, blocking_checks
 from opsrel_dagster.defs.flights.package_data import package_weather
 from opsrel_dagster.defs.weather import WEATHER, WEATHER_ASSETS, WEATHER_RULES, weather_partitions

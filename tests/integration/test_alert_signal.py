@@ -18,9 +18,9 @@ from opsrel_core.notifiers.email import SmtpEmailSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
 from opsrel_core.services.alerts import AlertDispatcher, OpsAlertService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.dq_alert_policy import WarnPolicy, evaluate_warn_policy
+from opsrel_core.services.quality import WarnPolicy, evaluate_warn_policy
 from opsrel_core.services.error_codes import ErrorCodeService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)
 from tests.support.receivers import SlackServer, SmtpServer, free_port
 

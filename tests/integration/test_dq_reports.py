@@ -12,10 +12,10 @@ from opsrel_core.domain.status import TriggerType
 from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import DqReport, DqReportItem
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.dq_reports import DqReportService, render_markdown
+from opsrel_core.services.quality import DqReportService, render_markdown
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 
 JOB = "flights_daily"
 FLIGHTS = "clean_flights"

@@ -31,7 +31,7 @@ from opsrel_core.services.provenance import (
 )
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotRecord, SnapshotService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from tests.support.openlineage import LineageReceiver, validate_event
 
 T0 = dt.datetime(2024, 3, 1, 2, 0, 0, tzinfo=dt.timezone.utc)

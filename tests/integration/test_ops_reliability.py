@@ -20,7 +20,7 @@ from opsrel_core.persistence.tables import Base
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.quality import DqReportService
 from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.result_versions import ResultVersionService
@@ -769,7 +769,7 @@ def test_b2_a_range_replay_runs_the_whole_pipeline_in_one_run(runner):  # noqa: 
     with exactly the values of the same day run alone; context, lineage and DQ report per day."""
     from opsrel_core.services.provenance import ExecutionContextService
     from opsrel_core.services.provenance import LineageService, NodeRef
-    from opsrel_core.services.validation import ValidationService
+    from opsrel_core.services.quality import ValidationService
     from opsrel_dagster.io_managers import read_version
 
     engine = runner.engine
@@ -845,7 +845,7 @@ def test_b2_a_range_replay_runs_the_whole_pipeline_in_one_run(runner):  # noqa: 
 def test_b2_a_fail_rule_on_one_day_blocks_the_range_run(runner, opsrel_env):  # noqa: F811
     """A range run whose third day breaks a FAIL rule: every day is validated and recorded, the
     check names the day, the run ends FAILED with DQ-001 and no result of the range is made."""
-    from opsrel_core.services.validation import ValidationService
+    from opsrel_core.services.quality import ValidationService
 
     days = [f"2013-02-{d:02d}" for d in range(1, 5)]
     flights = package_flights_for_day(dt.date.fromisoformat(days[2]))

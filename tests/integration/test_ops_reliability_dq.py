@@ -24,9 +24,9 @@ from opsrel_core.domain import error_codes
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence.tables import ValidationRule, ValidationRuleVersion
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.quality import DqReportService
 from opsrel_core.services.provenance import ExecutionContextService
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.checks.evaluation import evaluate_rule
 from opsrel_dagster.checks.recording import record_rule_outcome
 from opsrel_dagster.checks.rules import (

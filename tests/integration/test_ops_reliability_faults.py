@@ -459,23 +459,23 @@ def test_smtp_down_and_webhook_slow_block_no_run_and_deliveries_catch_up(runner,
 def test_two_runs_registering_the_same_rule_at_once_both_succeed(engine, monkeypatch):
     # Found by the parallel-workers test: two runs of a fresh deployment register the rule
     # set at once; the loser's insert must be caught and the winner's row read, not fail the run.
-    from opsrel_core.services import validation
-    from opsrel_core.services.validation import ValidationService
+    from opsrel_core.persistence.repositories.validation import ValidationRepository
+    from opsrel_core.services.quality import ValidationService
 
     mine, theirs = ValidationService(engine), ValidationService(engine)
-    original = validation._stored_version
+    original = ValidationRepository.stored_version
     raced = []
 
-    def version_after_a_concurrent_commit(session, rule_id, version_hash):
+    def version_after_a_concurrent_commit(repo, rule_id, version_hash):
         if not raced:
             raced.append(True)  # the other run commits between our read and our insert
             theirs.register_rule("tailnum_present", "clean_flights", "WARN", "tail numbers", {"k": 1})
-        return original(session, rule_id, version_hash)
+        return original(repo, rule_id, version_hash)
 
-    monkeypatch.setattr(validation, "_stored_version", version_after_a_concurrent_commit)
+    monkeypatch.setattr(ValidationRepository, "stored_version", version_after_a_concurrent_commit)
     view = mine.register_rule("tailnum_present", "clean_flights", "WARN", "tail numbers", {"k": 1})
     assert raced == [True]
-    monkeypatch.setattr(validation, "_stored_version", original)
+    monkeypatch.setattr(ValidationRepository, "stored_version", original)
     assert view == theirs.register_rule("tailnum_present", "clean_flights", "WARN", "tail numbers", {"k": 1})
 
 
@@ -485,9 +485,9 @@ def test_two_check_steps_recording_the_same_rule_at_once_both_succeed(engine, mo
     # step of a fresh deployment commits the same rule between our read and our commit, ours
     # fails on the unique keys and is recorded again, reading theirs: one rule version, one
     # result per step, and neither step fails.
-    from opsrel_core.services import validation
+    from opsrel_core.persistence.repositories.validation import ValidationRepository
     from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-    from opsrel_core.services.check_recording import CheckRecorder, Outcome, RuleSpec
+    from opsrel_core.services.quality import CheckRecorder, Outcome, RuleSpec, ValidationService
 
     executions = BatchExecutionService(engine)
     for run in ("run-a", "run-b"):
@@ -495,21 +495,21 @@ def test_two_check_steps_recording_the_same_rule_at_once_both_succeed(engine, mo
     spec = RuleSpec(rule_id="tailnum_present", asset_key="clean_flights", severity="WARN",
                     description="tail numbers", definition={"k": 1})
     outcome = [Outcome(partition_key="2013-01-01", status="WARN", total_rows=10, failing_rows=2)]
-    original = validation._stored_version
+    original = ValidationRepository.stored_version
     raced = []
 
-    def version_after_a_concurrent_commit(session, rule_id, version_hash):
+    def version_after_a_concurrent_commit(repo, rule_id, version_hash):
         if not raced:
             raced.append(True)
             CheckRecorder(engine).record(execution_id="run-b", rule=spec, outcomes=outcome)
-        return original(session, rule_id, version_hash)
+        return original(repo, rule_id, version_hash)
 
-    monkeypatch.setattr(validation, "_stored_version", version_after_a_concurrent_commit)
+    monkeypatch.setattr(ValidationRepository, "stored_version", version_after_a_concurrent_commit)
     version, recorded = CheckRecorder(engine).record(execution_id="run-a", rule=spec,
                                                      outcomes=outcome)
     assert raced == [True] and recorded
-    monkeypatch.setattr(validation, "_stored_version", original)
-    service = validation.ValidationService(engine)
+    monkeypatch.setattr(ValidationRepository, "stored_version", original)
+    service = ValidationService(engine)
     assert [v.rule_version_id for v in service.get_rule_versions("tailnum_present")] == [
         version.rule_version_id]
     results = service.results_for_partition("2013-01-01", "clean_flights")

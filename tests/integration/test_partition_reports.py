@@ -15,8 +15,8 @@ from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import DqReport, DqReportItem
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.dq_reports import DqReportService, render_markdown
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import DqReportService, render_markdown
+from opsrel_core.services.quality import ValidationService
 from tests.support.hourly_reports import (
     FALL_BACK_DAY,
     FALL_BACK_KEYS,

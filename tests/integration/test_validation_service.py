@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from opsrel_core.persistence.tables import ValidationResult, ValidationRuleVersion
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.validation import ValidationService, rule_version_hash
+from opsrel_core.services.quality import ValidationService, rule_version_hash
 
 ASSET = "clean_flights"
 DEFINITION = {"kind": "row", "column": "dep_delay", "check": "le", "bound": 600}

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from opsrel_core.domain.status import TriggerType
 from opsrel_core.persistence.tables import BatchJob
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.validation import ValidationService
+from opsrel_core.services.quality import ValidationService
 
 HOURLY_JOB = "weather_hourly"
 OBSERVATIONS = "weather_observations"

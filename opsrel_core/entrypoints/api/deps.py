@@ -13,7 +13,7 @@ from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.console_sessions import ConsoleSessionService
-from opsrel_core.services.dq_reports import DqReportService
+from opsrel_core.services.quality import DqReportService
 from opsrel_core.services.error_codes import ErrorCodeService
 from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.provenance import LineageService

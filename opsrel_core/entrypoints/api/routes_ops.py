@@ -20,8 +20,8 @@ from opsrel_core.entrypoints.api.responses import (
 )
 from opsrel_core.services.alerts import ALERT_STATUSES
 from opsrel_core.services.api_tokens import ApiTokenView, token_expiry
-from opsrel_core.services.dq_reports import DqReportView
-from opsrel_core.services.dq_rollup import DayRollupView
+from opsrel_core.services.quality import DqReportView
+from opsrel_core.services.quality import DayRollupView
 from opsrel_core.services.error_codes import ErrorCodeView
 from opsrel_core.services.execution_commands import ReplayStopRequest
 from opsrel_core.services.provenance import ExecutionContextView

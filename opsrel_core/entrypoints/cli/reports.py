@@ -23,7 +23,7 @@ def reports_show(partition: str | None, job_id: str | None, replay_id: int | Non
                  as_json: bool) -> None:
     """Show (building it from the recorded results) the report of a partition or of a replay."""
     from opsrel_core.errors import OpsException
-    from opsrel_core.services.dq_reports import DqReportService, render_markdown
+    from opsrel_core.services.quality import DqReportService, render_markdown
 
     if (partition is None) == (replay_id is None):
         raise click.UsageError("give exactly one of --partition or --replay")
@@ -52,8 +52,8 @@ def reports_day(day: str, job_id: str, as_json: bool) -> None:
     """Show a day's roll-up (YYYY-MM-DD) of a job: its partition reports summed, the worst
     outcome, one line per partition (an hourly job's hours)."""
     from opsrel_core.errors import OpsException
-    from opsrel_core.services.dq_reports import DqReportService
-    from opsrel_core.services.dq_rollup import render_rollup
+    from opsrel_core.services.quality import DqReportService
+    from opsrel_core.services.quality import render_rollup
 
     try:
         rollup = DqReportService(_engine()).day_rollup(job_id, day)

@@ -18,7 +18,7 @@ from opsrel_core.entrypoints.api.deps import Services, get_services
 from opsrel_core.entrypoints.console.render import render
 from opsrel_core.entrypoints.console.session import viewer
 from opsrel_core.services.console_sessions import ConsoleSessionView
-from opsrel_core.services.dq_reports import DqReportView
+from opsrel_core.services.quality import DqReportView
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

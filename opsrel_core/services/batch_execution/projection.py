@@ -29,7 +29,7 @@ from opsrel_core.services.results import ResultVersionService
 
 if TYPE_CHECKING:
     from opsrel_core.services.alerts import OpsAlertService
-    from opsrel_core.services.dq_alert_policy import WarnPolicy
+    from opsrel_core.services.quality import WarnPolicy
     from opsrel_core.services.provenance import LineageOutbox
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ class ExecutionProjector:
     def _warn_policy(self, view: ExecutionView) -> None:
         if self.alerts is None or self.warn_policy is None:
             return
-        from opsrel_core.services.dq_alert_policy import evaluate_warn_policy
-        from opsrel_core.services.validation import ValidationService
+        from opsrel_core.services.quality import evaluate_warn_policy
+        from opsrel_core.services.quality import ValidationService
 
         try:
             evaluate_warn_policy(

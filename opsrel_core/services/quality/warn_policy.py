@@ -7,29 +7,22 @@ every partition stays quiet unless its figure rises well above its usual level; 
 seldom warns alerts when it does; no warning alerts before the rule has a baseline. This module
 reads the history (the rule's latest result on each of the previous partitions, by partition
 order) and raises the alert, deduplicated per job and rule: the open alert counts the repeats,
-and its title and message name the current count and the latest partition.
+and its title and message name the current count and the latest partition
+(``opsrel_core.domain.dq_warnings``).
 
 Settings: ``OPSREL_DQ_BASELINE_WINDOW`` (14 partitions), ``OPSREL_DQ_BASELINE_MIN_HISTORY`` (7),
 ``OPSREL_DQ_NOISY_SHARE`` (0.8), ``OPSREL_DQ_RISE_FACTOR`` (3).
 """
 
-
 from opsrel_core.config.dq_policy import WarnPolicy
 from opsrel_core.domain import error_codes
-from opsrel_core.domain.dq_baseline import (
-    BaselineDecision, RuleOutcomeFigure, decide_warning, figure_of,
+from opsrel_core.domain.dq_baseline import BaselineDecision, decide_warning
+from opsrel_core.domain.dq_warnings import (
+    DQ_WARN_ACCUMULATED, dedupe_key, outcome_figure, warning_text,
 )
 from opsrel_core.services.alerts import AlertView, OpsAlertService
-from opsrel_core.services.validation import ValidationResultView, ValidationService
-
-DQ_WARN_ACCUMULATED = "DQ_WARN_ACCUMULATED"
-
-
-def _figure(result: ValidationResultView) -> RuleOutcomeFigure:
-    return RuleOutcomeFigure(
-        result.partition_key, result.status,
-        figure_of(result.failing_rows, result.total_rows, result.measured_value),
-    )
+from opsrel_core.services.quality.validation import ValidationService
+from opsrel_core.services.quality.validation_views import ValidationResultView
 
 
 def warning_decision(
@@ -48,7 +41,7 @@ def warning_decision(
     history = validation.previous_results(result.rule_id, result.partition_key,
                                           policy.baseline.window)
     return decide_warning(
-        _figure(result), [_figure(h) for h in history],
+        outcome_figure(result), [outcome_figure(h) for h in history],
         alert_policy=validation.alert_policy_of(result.rule_id), policy=policy.baseline,
     )
 
@@ -79,22 +72,14 @@ def evaluate_warn_policy(
     policies, histories = validation.warning_history(results, policy.baseline.window)
     for result in results:
         decision = decide_warning(
-            _figure(result), [_figure(h) for h in histories[result.result_id]],
+            outcome_figure(result), [outcome_figure(h) for h in histories[result.result_id]],
             alert_policy=policies[result.rule_id], policy=policy.baseline)
         if not decision.alert:
             continue
 
         def describe(count: int, r: ValidationResultView = result,
                      d: BaselineDecision = decision) -> tuple[str, str]:
-            times = "once" if count == 1 else f"{count} times"
-            figure = _figure(r).figure
-            shown = f"{r.failing_rows} of {r.total_rows} rows" if r.failing_rows is not None \
-                else f"measured {figure:.4g} (bound {r.bound})" if figure is not None else "warned"
-            return (
-                f"DQ-002 {r.rule_id} warned {times} above its baseline, latest {r.partition_key}",
-                f"Rule {r.rule_id} on {r.asset_key} warned {times} above its baseline; latest "
-                f"partition {r.partition_key}: {shown}. Why it alerts: {d.reason}.",
-            )
+            return warning_text(count, r, d)
 
         title, message = describe(1)
         raised.append(
@@ -108,7 +93,7 @@ def evaluate_warn_policy(
                 execution_id=execution_id,
                 asset_key=result.asset_key,
                 partition_key=result.partition_key,
-                dedupe_key=f"{DQ_WARN_ACCUMULATED}:{job_id}:{result.rule_id}",
+                dedupe_key=dedupe_key(job_id, result.rule_id),
                 describe=describe,
                 rule_id=result.rule_id,
             )

@@ -5,14 +5,31 @@ and the repeated fall-back hour ``2013-11-03-01:00-0500``: every key of a local 
 ``YYYY-MM-DD-``, so the day's partitions are found by their text, never by clock arithmetic (the
 fall-back day has 25 of them, the spring-forward day 23). Of a daily job, the day's one partition
 is the day itself. Nothing here is stored: the roll-up is read from the partition reports, each
-as current as ``DqReportService.get_partition_report`` makes it.
+as current as ``DqReportService.get_partition_report`` makes it; this module only sums them
+(pure), and ``opsrel_core.services.quality.markdown.render_rollup`` renders the sum.
 """
 
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
+from typing import Protocol
 
-from opsrel_core.services.dq_report_views import STATUSES, DqReportView, worst
+from opsrel_core.domain.dq_outcomes import STATUSES, worst
+
+
+class PartitionReport(Protocol):
+    """What the roll-up reads of a partition report (``DqReportView``)."""
+
+    report_id: int
+    report_type: str
+    partition_key: str | None
+    outcome: str
+    basis: str
+    summary: dict[str, dict[str, int]]
+    pass_count: int
+    warn_count: int
+    fail_count: int
+    error_count: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +77,7 @@ class DayRollupView:
     partitions: tuple[DayPartitionView, ...]
 
 
-def rollup(job_id: str, day: dt.date, reports: Iterable[DqReportView]) -> DayRollupView:
+def rollup(job_id: str, day: dt.date, reports: Iterable[PartitionReport]) -> DayRollupView:
     """Roll the partition reports of a day up (pure).
 
     Args:
@@ -96,19 +113,3 @@ def rollup(job_id: str, day: dt.date, reports: Iterable[DqReportView]) -> DayRol
         ),
     )
 
-
-def render_rollup(view: DayRollupView) -> str:
-    """A compact markdown rendering of a roll-up (CLI): a title line with the totals and the
-    outcome, then one table row per partition report."""
-    lines = [
-        f"**Data quality, {view.job_id} {view.day.isoformat()}**: {view.outcome} over "
-        f"{len(view.partitions)} partitions: {view.pass_count} PASS, {view.warn_count} WARN, "
-        f"{view.fail_count} FAIL, {view.error_count} ERROR",
-    ]
-    if not view.partitions:
-        return "\n".join([*lines, "", "_No partition report of this day was built._"])
-    lines += ["", "| partition | outcome | PASS | WARN | FAIL | ERROR |",
-              "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {p.partition_key} | {p.outcome} | {p.pass_count} | {p.warn_count} | "
-              f"{p.fail_count} | {p.error_count} |" for p in view.partitions]
-    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Recording an asset check step: its rule's version and its results, together.
 
 A check step evaluates one rule on one partition (or on each partition of a range run). Its
-rule version is registered (``validation.stage_rule``: idempotent, a changed definition is a new
+rule version is registered (``staging.stage_rule``: idempotent, a changed definition is a new
 version) and its results recorded (one per execution, rule version and partition; a repeated
 step keeps the first) in one transaction, so a check costs the ops database one round trip.
 
@@ -16,15 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsrel_core.persistence.repositories.validation import ValidationRepository
 from opsrel_core.persistence.retry import retry_transient_methods
-from opsrel_core.persistence.tables import BatchExecution, ValidationResult
 from opsrel_core.persistence.uow import UnitOfWork
-from opsrel_core.services.validation import (
-    RuleVersionView,
-    ValidationService,
-    new_result,
-    stage_rule,
-)
+from opsrel_core.services.quality.staging import Repository, result_values, stage_rule
+from opsrel_core.services.quality.validation import ValidationService
+from opsrel_core.services.quality.validation_views import RuleVersionView
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +63,13 @@ class CheckRecorder:
 
     Args:
         engine: engine of the ops database.
+        repository: the validation SQL over a session (``ValidationRepository``); injectable so
+            the unit tier can record without a database server.
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, repository: Repository = ValidationRepository):
         self._engine = engine
+        self._repository = repository
 
     def record(self, *, execution_id: str, rule: RuleSpec,
                outcomes: Sequence[Outcome]) -> tuple[RuleVersionView, bool]:
@@ -87,30 +87,29 @@ class CheckRecorder:
         try:
             with UnitOfWork(self._engine) as uow:
                 session = uow.session
+                repo = self._repository(session)
                 rule_row, version = stage_rule(
-                    session, rule.rule_id, rule.asset_key, rule.severity, rule.description,
+                    repo, rule.rule_id, rule.asset_key, rule.severity, rule.description,
                     rule.definition, rule.alert_policy)
                 # Flushed here (the version's id, which the results refer to): a concurrent
                 # step's rule surfaces now or at the commit, both caught below.
-                session.flush()
-                known = session.get(BatchExecution, execution_id) is not None
+                repo.flush()
+                known = repo.has_execution(execution_id)
                 if known:
-                    stored = set(session.scalars(sa.select(ValidationResult.partition_key).where(
-                        ValidationResult.execution_id == execution_id,
-                        ValidationResult.rule_version_id == version.rule_version_id)))
-                    session.add_all(
-                        self._row(execution_id, version.rule_version_id, rule.asset_key, o)
+                    stored = repo.recorded_partitions(execution_id, version.rule_version_id)
+                    repo.add_results(
+                        self._values(execution_id, version.rule_version_id, rule.asset_key, o)
                         for o in outcomes if o.partition_key not in stored)
                 uow.commit()
-                return ValidationService.version_view(rule_row, version), known
+                return RuleVersionView.of(rule_row, version), known
         except sa.exc.IntegrityError:
             pass  # the transaction is rolled back: record again, reading what the other wrote
         return self._one_by_one(execution_id, rule, outcomes)
 
     @staticmethod
-    def _row(execution_id: str, rule_version_id: int, asset_key: str,
-             outcome: Outcome) -> ValidationResult:
-        return new_result(
+    def _values(execution_id: str, rule_version_id: int, asset_key: str,
+                outcome: Outcome) -> dict[str, Any]:
+        return result_values(
             execution_id=execution_id, rule_version_id=rule_version_id, asset_key=asset_key,
             partition_key=outcome.partition_key, status=outcome.status,
             total_rows=outcome.total_rows, failing_rows=outcome.failing_rows,
@@ -120,11 +119,11 @@ class CheckRecorder:
     def _one_by_one(self, execution_id: str, rule: RuleSpec,
                     outcomes: Sequence[Outcome]) -> tuple[RuleVersionView, bool]:
         # Another step wrote part of this first: the services' own idempotent paths read theirs.
-        service = ValidationService(self._engine)
+        service = ValidationService(self._engine, self._repository)
         version = service.register_rule(rule.rule_id, rule.asset_key, rule.severity,
                                          rule.description, rule.definition, rule.alert_policy)
         with UnitOfWork(self._engine) as uow:
-            if uow.session.get(BatchExecution, execution_id) is None:
+            if not self._repository(uow.session).has_execution(execution_id):
                 return version, False
         for outcome in outcomes:
             service.record_result(

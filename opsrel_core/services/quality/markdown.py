@@ -1,16 +1,12 @@
-"""Markdown rendering of a data-quality report, for Dagster UI metadata and the CLI: a pure
-function of the report view."""
+"""Markdown rendering of a data-quality report and of a day's roll-up, for Dagster UI metadata
+and the CLI: pure functions of the views."""
 
 from collections.abc import Iterable
 
 from opsrel_core.domain import partition_state as ps
-from opsrel_core.services.dq_report_views import (
-    BASIS_MIXED,
-    SEVERITY_RANK,
-    STATUSES,
-    DqReportItemView,
-    DqReportView,
-)
+from opsrel_core.domain.dq_outcomes import BASIS_MIXED, SEVERITY_RANK, STATUSES
+from opsrel_core.domain.dq_rollup import DayRollupView
+from opsrel_core.services.quality.report_views import DqReportItemView, DqReportView
 
 
 def render_markdown(report: DqReportView, max_items: int = 50) -> str:
@@ -106,3 +102,20 @@ def _item_table(items: tuple[DqReportItemView, ...], max_items: int) -> list[str
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_rollup(view: DayRollupView) -> str:
+    """A compact markdown rendering of a roll-up (CLI): a title line with the totals and the
+    outcome, then one table row per partition report."""
+    lines = [
+        f"**Data quality, {view.job_id} {view.day.isoformat()}**: {view.outcome} over "
+        f"{len(view.partitions)} partitions: {view.pass_count} PASS, {view.warn_count} WARN, "
+        f"{view.fail_count} FAIL, {view.error_count} ERROR",
+    ]
+    if not view.partitions:
+        return "\n".join([*lines, "", "_No partition report of this day was built._"])
+    lines += ["", "| partition | outcome | PASS | WARN | FAIL | ERROR |",
+              "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {p.partition_key} | {p.outcome} | {p.pass_count} | {p.warn_count} | "
+              f"{p.fail_count} | {p.error_count} |" for p in view.partitions]
+    return "\n".join(lines)

@@ -1,20 +1,15 @@
 """The views of data-quality reports (``DqReportService``): a report, its items, the attempt
-shown beside it, and the pure rules over them (outcome, basis, counts by asset).
-
-A report's outcome is its worst item: a FAIL outranks an ERROR (a rule that could not run),
-which outranks a WARN.
+shown beside it. The rules over them (outcome, basis, counts by asset) are
+``opsrel_core.domain.dq_outcomes``; ``outcome_of`` and ``basis_of`` apply them to items.
 """
 
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 
+from opsrel_core.domain import dq_outcomes
 from opsrel_core.domain import partition_state as ps
-
-STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
-SEVERITY_RANK = {"FAIL": 0, "ERROR": 1, "WARN": 2, "PASS": 3}
-BASIS_MIXED = "MIXED"  # some assets from their active version, others from their latest attempt
-BASIS_REPLAY = "REPLAY"  # a replay report: its executions' results, active or not
+from opsrel_core.domain.dq_outcomes import worst
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,11 +105,6 @@ class DqReportView:
     partition_key: str | None = None
 
 
-def worst(statuses: Iterable[str]) -> str:
-    """The worst of some rule statuses (``FAIL`` > ``ERROR`` > ``WARN`` > ``PASS``); ``NONE``
-    for none."""
-    return min(statuses, key=SEVERITY_RANK.__getitem__, default=ps.NONE)
-
 
 def outcome_of(items: Iterable[DqReportItemView]) -> str:
     """The worst status of some items, ``NONE`` without items."""
@@ -123,17 +113,4 @@ def outcome_of(items: Iterable[DqReportItemView]) -> str:
 
 def basis_of(items: tuple[DqReportItemView, ...]) -> str:
     """Where a partition report's items come from (``DqReportView.basis``)."""
-    if not items:
-        return ps.NONE
-    active = {i.active_version for i in items}
-    if active == {True}:
-        return ps.ACTIVE
-    return ps.LATEST_ATTEMPT if active == {False} else BASIS_MIXED
-
-
-def summary_of(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    """``{asset: {status: n}}`` of ``(asset, status)`` pairs, assets in order."""
-    summary: dict[str, dict[str, int]] = {}
-    for asset, status in sorted(pairs):
-        summary.setdefault(asset, dict.fromkeys(STATUSES, 0))[status] += 1
-    return summary
+    return dq_outcomes.basis_of(i.active_version for i in items)
