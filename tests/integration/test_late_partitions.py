@@ -205,7 +205,7 @@ def test_a_late_alert_resolved_by_hand_is_not_raised_again_and_bounds_hold(rig):
 def test_opsrel_alerts_late_shows_each_jobs_deadline_and_late_partitions(database_url, monkeypatch):
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
     result = CliRunner().invoke(cli, ["alerts", "late"])
