@@ -23,8 +23,9 @@ from opsrel_core.persistence.engine import make_engine
 from tests.support.catalog import upgrade_and_register
 from tests.support.pg_roles import APP_ROLE, app_url
 
-# The browser fixtures (chromium_browser, loopback_page; firefox) for every test folder.
-pytest_plugins = ["tests.support.browser", "tests.support.firefox"]
+# The browser fixtures (chromium_browser, loopback_page; firefox) and the catalog's
+# (flights_deadline) for every test folder.
+pytest_plugins = ["tests.support.browser", "tests.support.firefox", "tests.support.catalog"]
 
 PG_ADMIN_URL = os.environ.get(
     "OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

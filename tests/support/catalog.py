@@ -8,7 +8,10 @@ keeps the two equal). A Dagster test registers from the declaration itself
 (``register_declared``).
 
 ``upgrade_and_register`` is what ``opsrel db upgrade`` leaves: the migrated schema with the job
-in the catalog; the ``database_url`` fixture's databases are made by it.
+in the catalog; the ``database_url`` fixture's databases are made by it. The fixture
+``flights_deadline`` (registered for the whole suite by ``pytest_plugins`` in
+``tests/conftest.py``) gives the job the deadline the seeding migration 0019 gave it, which its
+declaration does not carry.
 """
 
 import datetime as dt
@@ -82,8 +85,8 @@ def upgrade_and_register(url: str) -> None:
 
 
 @pytest.fixture
-def flights_catalog(engine: sa.Engine) -> str:
-    """The flights job registered in ``engine``'s catalog (a database the test migrated itself
-    or one without it); returns its job id."""
-    register_flights(engine)
-    return FLIGHTS_JOB_ID
+def flights_deadline(engine: sa.Engine) -> tuple[int, str]:
+    """The flights job of ``engine``'s catalog with the deadline of 0019 (``FLIGHTS_DEADLINE``),
+    for the late-partition tests; returns ``(seconds, timezone)``."""
+    declare_flights_deadline(engine)
+    return FLIGHTS_DEADLINE
