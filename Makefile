@@ -24,7 +24,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	bash scripts/ensure-postgres.sh
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=25
 
 # The Dagster UI (webserver + daemon) on http://127.0.0.1:3000 with the embedded instance.
 dev: $(STAMP)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from benchmarks.common import Figure, application_url, pg_database, summary
 from benchmarks.data import day_profile
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.provenance import LineageService
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, RESULT_ASSET_KEYS
 from opsrel_dagster.defs.flights.package_data import PACKAGE_SOURCE_URI
 from opsrel_dagster.provenance import lineage_edges

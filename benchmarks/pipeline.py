@@ -31,7 +31,7 @@ from opsrel_dagster.defs.flights.common import (
     per_partition_output,
 )
 from opsrel_dagster.defs.flights.snapshot_store import canonical_frame, store_snapshot
-from opsrel_dagster.headless import QUIET_RUN_CONFIG, HeadlessRunner
+from opsrel_dagster.app.runner import QUIET_RUN_CONFIG, HeadlessRunner
 
 
 def plain_assets(snapshot_dir: Path) -> list:

@@ -29,7 +29,7 @@ from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 from benchmarks.common import Figure, PeakRss, application_url, scratch_env, summary
 from benchmarks.data import day_profile
 from opsrel_dagster.defs.flights import FLIGHTS_JOB_ID, FLIGHTS_LINEAGE, flights_partitions
-from opsrel_dagster.headless import HeadlessRunner
+from opsrel_dagster.app.runner import HeadlessRunner
 from opsrel_dagster.projection import _RUN_EVENT_TYPES, STATUS_EVENT_TYPES, RunProjection
 
 TEMPLATE_DAY = "2013-07-04"

@@ -25,7 +25,7 @@ from opsrel_dagster.defs.weather import (
     flight_category, weather_partitions,
 )
 from opsrel_dagster.defs.weather.common import WEATHER_GROUP, hour_windows
-from opsrel_dagster.headless import QUIET_RUN_CONFIG, HeadlessRunner
+from opsrel_dagster.app.runner import QUIET_RUN_CONFIG, HeadlessRunner
 
 MONTH_START = "2013-11-01"  # November holds the fall-back day (25 local hours)
 

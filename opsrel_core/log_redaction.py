@@ -17,45 +17,14 @@ An uncaught exception whose traceback holds a secret is printed the same way (``
 """
 
 import logging
-import os
 import sys
 import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from opsrel_core.domain.redaction import WITHHELD, Redactor, base64_forms, url_password
-
-_SECRET_SUFFIXES = ("PASSWORD", "TOKEN", "SECRET", "API_KEY", "ROUTING_KEY")
-
-
-def redactor_from_env(environ: Mapping[str, str] | None = None) -> Redactor:
-    """The redactor for every secret the ``OPSREL_*`` environment configures; never raises.
-
-    Secrets: ``OPSREL_SLACK_WEBHOOK_URL`` and any ``OPSREL_*WEBHOOK_URL`` (credential URLs);
-    variables named ``OPSREL_*PASSWORD``, ``*TOKEN``, ``*SECRET``, ``*API_KEY``, ``*ROUTING_KEY``
-    (the PagerDuty routing key); the password of
-    every ``OPSREL_*_URL`` (``OPSREL_DATABASE_URL``); the base64 login forms of
-    ``OPSREL_SMTP_PASSWORD`` with ``OPSREL_SMTP_USER``.
-
-    Args:
-        environ: the environment to read; ``os.environ`` when omitted.
-    """
-    env = os.environ if environ is None else environ
-    secrets: list[str] = []
-    urls: list[str] = []
-    for name, value in env.items():
-        if not name.startswith("OPSREL_") or not value or not value.strip():
-            continue
-        if name.endswith("WEBHOOK_URL"):
-            urls.append(value)
-        elif name.endswith(_SECRET_SUFFIXES):
-            secrets += [value, value.strip()]
-        elif name.endswith("_URL"):
-            secrets.append(url_password(value.strip()) or "")
-    secrets += base64_forms(env.get("OPSREL_SMTP_PASSWORD"), (env.get("OPSREL_SMTP_USER") or "").strip())
-    return Redactor(secrets, urls)
-
+from opsrel_core.config.redaction import redactor_from_env
+from opsrel_core.domain.redaction import WITHHELD, Redactor
 
 def redact_record(record: logging.LogRecord, redactor: Redactor) -> logging.LogRecord:
     """Redact one log record in place (see the module docstring) and return it."""

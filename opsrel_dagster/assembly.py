@@ -12,12 +12,13 @@ location): ``load_assembly`` imports that module and reads its ``ASSEMBLY``.
 """
 
 import importlib
-import os
 from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
 
+from opsrel_core.config import RuntimeSettings, variables_set
+from opsrel_core.config.runtime import DEFAULT_DEFINITIONS, DEFINITIONS_ENV
 from opsrel_dagster.alerting import make_alert_dispatch_sensor
 from opsrel_dagster.io_managers import VersionedIOManager
 from opsrel_dagster.job_spec import OpsrelJob
@@ -29,21 +30,32 @@ from opsrel_dagster.sensors import (
     make_late_partition_sensor, make_projection_sensor, make_run_failure_sensor,
 )
 
-DEFINITIONS_ENV = "OPSREL_DEFINITIONS"
-DEFAULT_DEFINITIONS = "opsrel_dagster.definitions"
+def env_bound(name: str) -> Any:
+    """``dg.EnvVar(name)`` when the environment sets ``name``, else ``""``.
 
-OPS_DB = OpsDatabase()
-"""The ops database resource: ``OPSREL_DATABASE_URL``, else the embedded SQLite file under
-``OPSREL_HOME``, read when a run uses it (not bound with ``dg.EnvVar``, which has no default:
-the embedded setup sets no variable)."""
+    Dagster fails a run whose resource reads an unset ``EnvVar`` and has no default for one,
+    while the embedded setup sets no variable at all: an unset variable leaves the field empty,
+    which each resource resolves to the embedded default when it is used (the ops database under
+    ``OPSREL_HOME``, no landing folder). A set variable is bound, so the Dagster UI shows the
+    resource's field as that variable, and the run resolves it in its own process.
+    """
+    return dg.EnvVar(name) if variables_set([name]) else ""
 
-LIBRARY_RESOURCES: dict[str, Any] = {
-    "ops_db": OPS_DB,
-    # Every materialization is a new result version; nothing is overwritten.
-    "io_manager": VersionedIOManager(ops_db=OPS_DB),
-}
+
+def library_resources() -> dict[str, Any]:
+    """The library's resources, by key, bound to the variables the environment sets now:
+    ``ops_db`` (``OPSREL_DATABASE_URL``, ``OPSREL_HOME``) and the versioned ``io_manager``
+    over it (every materialization a new result version; nothing is overwritten)."""
+    ops_db = OpsDatabase(database_url=env_bound("OPSREL_DATABASE_URL"),
+                         home=env_bound("OPSREL_HOME"))
+    return {"ops_db": ops_db, "io_manager": VersionedIOManager(ops_db=ops_db)}
+
+
+LIBRARY_RESOURCES: dict[str, Any] = library_resources()
 """The resources the library's IO manager, checks and sensors need, by key: one instance each
-for the whole code location."""
+for the whole code location, bound when the code location is loaded (``library_resources``)."""
+OPS_DB: OpsDatabase = LIBRARY_RESOURCES["ops_db"]
+"""The ops database resource of ``LIBRARY_RESOURCES``."""
 
 
 class Assembly:
@@ -148,7 +160,7 @@ def load_assembly(module_name: str | None = None) -> Assembly:
         LookupError: the module cannot be imported or holds no ``Assembly`` named ``ASSEMBLY``
             (the message names the module and the variable).
     """
-    name = module_name or os.environ.get(DEFINITIONS_ENV) or DEFAULT_DEFINITIONS
+    name = module_name or RuntimeSettings.from_env().definitions
     try:
         module = importlib.import_module(name)
     except ImportError as exc:

@@ -22,11 +22,11 @@ launches nothing.
 import datetime as dt
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from opsrel_core.config import RuntimeSettings
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.acting import acts_as_sensor
 from opsrel_dagster.resources import OpsDatabase
@@ -99,10 +99,9 @@ def make_landing_sensor(
         from opsrel_core.errors import ConflictException
         from opsrel_core.services.replays import ReplayService
 
-        folder = os.environ.get("OPSREL_LANDING_DIR", "")
-        if not folder:
+        landing_dir = RuntimeSettings.from_env().landing_dir
+        if landing_dir is None:
             return dg.SkipReason("OPSREL_LANDING_DIR is not set")
-        landing_dir = Path(folder)
         if not landing_dir.is_dir():
             return dg.SkipReason(f"landing folder {landing_dir} does not exist")
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}

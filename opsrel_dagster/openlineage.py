@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from opsrel_core.notifiers.openlineage_http import OpenLineageHttpSender
 from opsrel_core.openlineage_settings import OpenLineageSettings
-from opsrel_core.services.openlineage_outbox import LineageDispatcher, LineageDispatchReport
+from opsrel_core.services.provenance import LineageDispatcher, LineageDispatchReport
 from opsrel_dagster.resources import OpsDatabase
 
 DISPATCH_INTERVAL_SECONDS = 30

@@ -30,7 +30,7 @@ from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_jobs import BatchJobCatalog
 from opsrel_core.services.dq_alert_policy import WarnPolicy
 from opsrel_core.services.dq_reports import DqReportService
-from opsrel_core.services.openlineage_outbox import LineageOutbox
+from opsrel_core.services.provenance import LineageOutbox
 from opsrel_core.services.projection_failures import DEFAULT_DUE_LIMIT, ProjectionFailureService
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.worker_reconciler import Liveness, WorkerLossReconciler, WorkerTimeouts

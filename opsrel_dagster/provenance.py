@@ -22,12 +22,12 @@ import sqlalchemy as sa
 import opsrel_core
 from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.dq_reports import DqReportService, render_markdown
-from opsrel_core.services.execution_context import (
+from opsrel_core.services.provenance import (
     ExecutionContextService,
     git_commit,
     library_versions,
 )
-from opsrel_core.services.lineage import LineageService, NodeRef
+from opsrel_core.services.provenance import LineageService, NodeRef
 from opsrel_core.services.result_versions import ResultVersionService
 
 REPO_DIR = Path(__file__).resolve().parents[1]

@@ -1,11 +1,17 @@
-"""Dagster resources binding opsrel settings (``OPSREL_*`` environment variables) at run time."""
+"""Dagster resources binding opsrel settings (``OPSREL_*`` environment variables) at run time.
 
-import dataclasses
+The assembly binds each field to its variable with ``dg.EnvVar`` when the variable is set
+(``assembly.env_bound``), so the Dagster UI shows which variable configures it; a field left
+empty means the embedded default, resolved when the resource is used exactly as
+``OpsSettings.from_env`` resolves an unset variable.
+"""
+
 import functools
 
 import dagster as dg
 import sqlalchemy as sa
 
+from opsrel_core.config import environment
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_core.settings import OpsSettings
@@ -21,19 +27,22 @@ class OpsDatabase(dg.ConfigurableResource):
     """The ops database, for assets that record into the ops schema.
 
     Attributes:
-        database_url: SQLAlchemy URL; empty means ``OpsSettings.from_env()`` (``OPSREL_DATABASE_URL``
-            or the embedded SQLite file under ``OPSREL_HOME``).
+        database_url: SQLAlchemy URL (``OPSREL_DATABASE_URL``); empty means the embedded SQLite
+            file ``ops.db`` under the home folder.
+        home: the home folder of the embedded defaults (``OPSREL_HOME``); empty means
+            ``./.opsrel``.
     """
 
     database_url: str = ""
+    home: str = ""
 
     @property
     def settings(self) -> OpsSettings:
-        """The effective settings (environment read when the resource is used, not at import)."""
-        base = OpsSettings.from_env()
-        if self.database_url:
-            return dataclasses.replace(base, database_url=self.database_url)
-        return base
+        """The effective settings: the fields where set, else the environment, read when the
+        resource is used (not at import)."""
+        fields = {"OPSREL_HOME": self.home, "OPSREL_DATABASE_URL": self.database_url}
+        return OpsSettings.from_env(
+            {**environment(), **{name: value for name, value in fields.items() if value}})
 
     @property
     def engine(self) -> sa.Engine:

@@ -11,9 +11,7 @@ import sqlalchemy as sa
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
-from opsrel_core.notifiers.email import SmtpEmailSender
-from opsrel_core.notifiers.pagerduty import PagerDutyEventsSender
-from opsrel_core.notifiers.slack import SlackWebhookSender
+from opsrel_core.notifiers.channels import senders_for
 from opsrel_core.services.alerts import AlertDispatcher, DispatchReport
 
 
@@ -37,8 +35,6 @@ def dispatch_alerts(
     settings = settings or AlertSettings.from_env()
     # The sensor runs in Dagster's processes, not behind the CLI: redact its log records too.
     install_log_redaction(redactor_from_env() | settings.redactor)
-    email = SmtpEmailSender(settings) if settings.email_enabled else None
-    slack = SlackWebhookSender(settings) if settings.slack_enabled else None
-    pagerduty = PagerDutyEventsSender(settings) if settings.pagerduty_enabled else None
-    return AlertDispatcher(engine, settings, email, slack,
-                           pagerduty_sender=pagerduty).dispatch_once(limit=limit)
+    senders = senders_for(settings)
+    return AlertDispatcher(engine, settings, senders.email, senders.slack,
+                           pagerduty_sender=senders.pagerduty).dispatch_once(limit=limit)

@@ -13,41 +13,16 @@ Settings: ``OPSREL_DQ_BASELINE_WINDOW`` (14 partitions), ``OPSREL_DQ_BASELINE_MI
 ``OPSREL_DQ_NOISY_SHARE`` (0.8), ``OPSREL_DQ_RISE_FACTOR`` (3).
 """
 
-import dataclasses
-import os
 
+from opsrel_core.config.dq_policy import WarnPolicy
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.dq_baseline import (
-    BaselineDecision, BaselinePolicy, RuleOutcomeFigure, decide_warning, figure_of,
+    BaselineDecision, RuleOutcomeFigure, decide_warning, figure_of,
 )
 from opsrel_core.services.alerts import AlertView, OpsAlertService
 from opsrel_core.services.validation import ValidationResultView, ValidationService
 
 DQ_WARN_ACCUMULATED = "DQ_WARN_ACCUMULATED"
-
-
-@dataclasses.dataclass(frozen=True)
-class WarnPolicy:
-    """The baseline a WARN rule's warnings are measured against (``BaselinePolicy``)."""
-
-    baseline: BaselinePolicy = BaselinePolicy()
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "WarnPolicy":
-        """Read ``OPSREL_DQ_BASELINE_WINDOW``, ``OPSREL_DQ_BASELINE_MIN_HISTORY``,
-        ``OPSREL_DQ_NOISY_SHARE`` and ``OPSREL_DQ_RISE_FACTOR`` (empty values count as unset).
-
-        Raises:
-            ValueError: a value that is not a number, or out of range (see ``BaselinePolicy``).
-        """
-        env = os.environ if environ is None else environ
-        default = BaselinePolicy()
-        return cls(BaselinePolicy(
-            window=int(env.get("OPSREL_DQ_BASELINE_WINDOW") or default.window),
-            min_history=int(env.get("OPSREL_DQ_BASELINE_MIN_HISTORY") or default.min_history),
-            noisy_share=float(env.get("OPSREL_DQ_NOISY_SHARE") or default.noisy_share),
-            rise_factor=float(env.get("OPSREL_DQ_RISE_FACTOR") or default.rise_factor),
-        ))
 
 
 def _figure(result: ValidationResultView) -> RuleOutcomeFigure:

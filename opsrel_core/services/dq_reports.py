@@ -64,7 +64,7 @@ from opsrel_core.services.dq_report_views import (
     outcome_of,
     summary_of,
 )
-from opsrel_core.services.execution_context import lock_subject
+from opsrel_core.persistence.repositories.execution_context import lock_subject
 from opsrel_core.services.partition_status import read_partition_states
 from opsrel_core.services.replays import ReplayService
 from opsrel_core.services.validation import (

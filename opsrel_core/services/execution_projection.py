@@ -22,14 +22,14 @@ from opsrel_core.errors import BatchExecutionException
 from opsrel_core.persistence.tables import ErrorCode, ProjectionCursor, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec, ExecutionView
-from opsrel_core.services.openlineage_events import RunInputs
+from opsrel_core.services.provenance import RunInputs
 from opsrel_core.services.projection_failures import ProjectionFailureService, SetAsideSummary
 from opsrel_core.services.result_versions import CheckEvidence, ResultVersionService
 
 if TYPE_CHECKING:
     from opsrel_core.services.alerts import OpsAlertService
     from opsrel_core.services.dq_alert_policy import WarnPolicy
-    from opsrel_core.services.openlineage_outbox import LineageOutbox
+    from opsrel_core.services.provenance import LineageOutbox
 from opsrel_core.persistence.retry import retry_transient_methods
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,6 @@ import collections
 import dataclasses
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +36,8 @@ import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy.orm import Session
+
+from opsrel_core.config.metrics import DEFAULT_CACHE_SECONDS, MAX_CACHE_SECONDS, MetricsSettings
 
 from opsrel_core.persistence.tables import (
     ALERT_CHANNELS, REPLAY_STATUSES, VALIDATION_STATUSES, Alert, AlertDelivery, AlertSilence,
@@ -51,8 +52,6 @@ from opsrel_core.services.projection_failures import ProjectionFailureService
 ENDED = ("SUCCESS", "FAILED", "STOPPED")
 IN_FLIGHT = ("READY", "RUNNING")
 DELIVERY_BACKLOG = ("PENDING", "RETRY", "FAILED")
-DEFAULT_CACHE_SECONDS = 5.0
-MAX_CACHE_SECONDS = 3600.0
 DEFAULT_SETTLE_SECONDS = 300.0
 
 Clock = Callable[[], dt.datetime]
@@ -101,49 +100,6 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "opsrel_metrics_read_timestamp_seconds": (
         "gauge", "When these metrics were read from the ops schema (Unix time, seconds).", ()),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class MetricsSettings:
-    """How ``GET /metrics`` is served.
-
-    Attributes:
-        cache_seconds: how old the read a scrape serves may be: while scraped, the metrics are
-            read again every this many seconds in the background (``OPSREL_METRICS_CACHE_SECONDS``,
-            default 5, at most 3600; 0 reads on every scrape, in the scrape).
-        require_token: scrapes need an API token of role viewer or above
-            (``OPSREL_METRICS_AUTH=viewer``, the default); ``OPSREL_METRICS_AUTH=none`` serves
-            them without one, for a server bound to a private address only.
-    """
-
-    cache_seconds: float = DEFAULT_CACHE_SECONDS
-    require_token: bool = True
-
-    def __post_init__(self) -> None:
-        # At most an hour: a longer wait (``inf``, ``1e10``) overflows the background reader's
-        # timer, which then dies and leaves the first read served as fresh for ever.
-        if not 0 <= self.cache_seconds <= MAX_CACHE_SECONDS:
-            raise ValueError(f"OPSREL_METRICS_CACHE_SECONDS must be 0..{MAX_CACHE_SECONDS:g}, "
-                             f"got {self.cache_seconds}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "MetricsSettings":
-        """Read ``OPSREL_METRICS_CACHE_SECONDS`` and ``OPSREL_METRICS_AUTH`` (viewer|none).
-
-        Raises:
-            ValueError: a value that is not a number 0..3600, or an unknown auth mode.
-        """
-        env = os.environ if environ is None else environ
-        raw = (env.get("OPSREL_METRICS_CACHE_SECONDS") or "").strip()
-        try:
-            cache = float(raw) if raw else DEFAULT_CACHE_SECONDS
-        except ValueError:
-            raise ValueError(
-                f"OPSREL_METRICS_CACHE_SECONDS must be a number, got {raw!r}") from None
-        mode = (env.get("OPSREL_METRICS_AUTH") or "viewer").strip().lower()
-        if mode not in ("viewer", "none"):
-            raise ValueError(f"OPSREL_METRICS_AUTH must be viewer or none, got {mode!r}")
-        return cls(cache_seconds=cache, require_token=mode == "viewer")
 
 
 @dataclasses.dataclass(frozen=True)

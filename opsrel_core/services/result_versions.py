@@ -27,8 +27,8 @@ from opsrel_core.services.audit_log import audit_change, require_attribution
 from opsrel_core.persistence.retry import retry_transient_methods
 
 if TYPE_CHECKING:
-    from opsrel_core.services.openlineage_events import RunInputs
-    from opsrel_core.services.openlineage_outbox import LineageOutbox
+    from opsrel_core.services.provenance import RunInputs
+    from opsrel_core.services.provenance import LineageOutbox
 _RETRIES = 10
 
 
@@ -513,7 +513,7 @@ class ResultVersionService:
     def _stale(session: Session, row: ResultVersion) -> list[StaleDownstream]:
         # The downstream versions the lineage connects to this asset partition, and which of
         # them are active now.
-        from opsrel_core.services.lineage import versions_made_from
+        from opsrel_core.services.provenance import versions_made_from
 
         made_from = versions_made_from(session, row.asset_key, row.partition_key)
         pairs = {(asset, partition) for asset, partition, _n in made_from}

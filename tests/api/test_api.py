@@ -21,7 +21,7 @@ def _execution(engine, execution_id, *, partition="2013-01-01", at=None, **kw):
 
 
 def _record_lineage(engine, execution_id, asset, partition, version):
-    from opsrel_core.services.lineage import LineageService, NodeRef
+    from opsrel_core.services.provenance import LineageService, NodeRef
 
     LineageService(engine).record_execution_lineage(execution_id, [(
         NodeRef.source("raw_flights", partition, "file:///landing.csv"),

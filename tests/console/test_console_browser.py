@@ -178,7 +178,7 @@ def test_restore_an_earlier_version_and_add_a_note(console_site, loopback_page, 
         assert any(r.action == "ADD_NOTE" for r in records)
     finally:
         engine.dispose()
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     env = {"OPSREL_DATABASE_URL": console_site.database_url}
     listed = CliRunner().invoke(cli, ["versions", "list", "--asset", CLEAN, "--partition", RDAY, "--json"], env=env)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from opsrel_dagster.headless import HeadlessRunner
+from opsrel_dagster.app.runner import HeadlessRunner
 from opsrel_dagster.instance_config import dagster_postgres_yaml
 
 

@@ -111,7 +111,7 @@ def test_assets_without_their_checks_never_become_active(runner, opsrel_env):
     # the operator reads why in the version history
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     shown = CliRunner().invoke(cli, ["versions", "list", "--asset", "clean_flights",
                                      "--partition", day])

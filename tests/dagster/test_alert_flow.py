@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection import RunProjection

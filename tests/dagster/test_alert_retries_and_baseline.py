@@ -27,7 +27,7 @@ from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
-from opsrel_dagster.headless import HeadlessRunner
+from opsrel_dagster.app.runner import HeadlessRunner
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}},

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from opsrel_core.persistence import migrate
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_stop_a_replay_and_an_execution_from_the_cli(cli_env):
     for an unknown id, 2 for a refusal."""
     import sqlalchemy as sa
 
-    from opsrel_core.entrypoints.cli import _engine
+    from opsrel_core.entrypoints.cli.group import _engine
     from opsrel_core.persistence.tables import Replay
     from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
     from opsrel_core.services.replays import ReplayService

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from opsrel_core.persistence import migrate
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 from tests.support.private_pg import private_pg  # noqa: F401 - the private cluster fixture
 from tests.support.receivers import free_port
 
@@ -55,7 +55,7 @@ def test_a_stopped_database_is_sys_002_exit_3_without_a_traceback(private_pg, tm
     env = {**os.environ, "OPSREL_DATABASE_URL": private_pg.url, "OPSREL_HOME": str(tmp_path),
            "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", "from opsrel_dagster.cli import main; main()", "executions", "list"],
+        [sys.executable, "-c", "from opsrel_dagster.app.cli import main; main()", "executions", "list"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 3, (done.stdout, done.stderr)
     _assert_one_line_sys_002(done.stderr, done.stdout)

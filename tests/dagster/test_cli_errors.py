@@ -17,9 +17,9 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.api_tokens import ApiTokenService, hash_token
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.lineage import LineageService, NodeRef
+from opsrel_core.services.provenance import LineageService, NodeRef
 from opsrel_core.services.replays import ReplayService
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 from tests.dagster.test_cli import cli_env  # noqa: F401 - the embedded setup fixture
 from tests.support.catalog import register_declared
 

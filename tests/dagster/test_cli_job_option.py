@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.replays import ReplayService
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

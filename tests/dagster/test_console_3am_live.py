@@ -29,7 +29,7 @@ from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
-from opsrel_dagster.headless import HeadlessRunner
+from opsrel_dagster.app.runner import HeadlessRunner
 from tests.support.api_server import seed_role_tokens, serve
 from tests.support.browser import save_screenshot
 from tests.support.console import console_app

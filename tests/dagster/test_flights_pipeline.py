@@ -25,11 +25,7 @@ from opsrel_dagster.defs.flights import (
 from opsrel_dagster.defs.flights import explanation, performance, simulation, transform
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from opsrel_dagster.defs.flights.schema import FLIGHT_COLUMNS, canonical_flights
-from opsrel_dagster.defs.flights.snapshot_store import (
-    canonical_csv_bytes,
-    snapshot_id_of,
-    store_snapshot,
-)
+from opsrel_dagster.ingest.snapshots import canonical_csv_bytes, snapshot_id_of, store_snapshot
 from opsrel_dagster.resources import OpsDatabase
 
 DAY = "2013-01-01"
@@ -245,9 +241,10 @@ def test_plain_functions_on_a_tiny_handmade_frame(tmp_path):
     sim_again = simulation.delay_simulation(clean, "2013-03-04", n_draws=200)
     pd.testing.assert_frame_equal(sim, sim_again)
 
-    stored = store_snapshot(raw, tmp_path / "snaps", "2013-03-04")
-    assert stored.written and stored.snapshot_id == snapshot_id_of(canonical_csv_bytes(raw))
-    again = store_snapshot(raw.iloc[::-1], tmp_path / "snaps", "2013-03-04")
+    stored = store_snapshot(raw, tmp_path / "snaps", "2013-03-04", FLIGHT_COLUMNS)
+    assert stored.written and stored.snapshot_id == snapshot_id_of(
+        canonical_csv_bytes(raw, FLIGHT_COLUMNS))
+    again = store_snapshot(raw.iloc[::-1], tmp_path / "snaps", "2013-03-04", FLIGHT_COLUMNS)
     assert again.snapshot_id == stored.snapshot_id and not again.written
     assert isinstance(stored.path, Path) and stored.path.parent.name == "2013-03-04"
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_jobs import BatchJobCatalog
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 from opsrel_dagster.job_spec import adjacent_ranges
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.landing_sensor import landed_files

@@ -14,12 +14,12 @@ import pytest
 from opsrel_core.openlineage_settings import OpenLineageSettings
 from opsrel_core.notifiers.openlineage_http import OpenLineageHttpSender
 from opsrel_core.persistence.tables import utcnow
-from opsrel_core.services.execution_context import ExecutionContextService
-from opsrel_core.services.openlineage_outbox import LineageDispatcher, LineageEventService
+from opsrel_core.services.provenance import ExecutionContextService
+from opsrel_core.services.provenance import LineageDispatcher, LineageEventService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
-from opsrel_dagster.headless import HeadlessRunner
+from opsrel_dagster.app.runner import HeadlessRunner
 from tests.support.openlineage import LineageReceiver, validate_event
 
 DAY = "2013-02-01"

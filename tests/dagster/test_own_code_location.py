@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -48,7 +48,7 @@ def test_successful_run_is_recorded_with_progress(runner):
 
 def test_each_materialization_links_its_partition_page_in_the_console(
         opsrel_env, monkeypatch):
-    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_dagster.app.runner import HeadlessRunner
 
     monkeypatch.setenv("OPSREL_CONSOLE_URL", "https://ops.example.com/")
     runner = HeadlessRunner.from_env()

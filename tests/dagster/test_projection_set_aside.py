@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from opsrel_core.persistence.tables import Alert, ProjectionFailure, utcnow
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
-from opsrel_dagster.headless import QUIET_RUN_CONFIG
+from opsrel_dagster.app.runner import QUIET_RUN_CONFIG
 from opsrel_dagster.projection import STATUS_EVENT_TYPES
 from opsrel_dagster.sensors import make_projection_sensor
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)

@@ -5,8 +5,8 @@ import dataclasses
 import dagster as dg
 
 from opsrel_core.services.dq_reports import DqReportService, render_markdown
-from opsrel_core.services.execution_context import ExecutionContextService
-from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.provenance import ExecutionContextService
+from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.checks import TableMeasure, pandera_asset_checks
@@ -105,7 +105,7 @@ def test_cli_reproduce_reports_identical_hashes_and_changes_nothing(runner):
 
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     day = "2013-02-20"
     [summary] = runner.run_partitions([day])
@@ -125,7 +125,7 @@ def test_cli_reports_lineage_and_executions(runner):
 
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     day = "2013-02-21"
     [summary] = runner.run_partitions([day])
@@ -152,7 +152,7 @@ def test_report_a_failed_replay_of_a_healthy_day_reads_pass_in_dagster_and_the_a
     import pandas as pd
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
     from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 
     day = "2013-02-22"

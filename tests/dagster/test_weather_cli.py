@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.settings import OpsSettings
-from opsrel_dagster.cli import cli
+from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights.package_data import package_weather
 from tests.support.api_server import Api, seed_role_tokens, serve
 

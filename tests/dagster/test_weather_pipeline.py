@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import BatchExecution, BatchJob
 from opsrel_core.persistence.uow import UnitOfWork
-from opsrel_core.services.lineage import LineageService
+from opsrel_core.services.provenance import LineageService
 from opsrel_core.services.result_versions import ResultVersionService
 from opsrel_core.services.snapshots import SnapshotService
 from opsrel_core.services.validation import ValidationService

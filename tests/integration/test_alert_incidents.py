@@ -268,7 +268,7 @@ def test_opsrel_replay_alert_refuses_an_unknown_alert_and_one_about_no_partition
         rig, database_url, monkeypatch):
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
     monkeypatch.delenv("OPSREL_DAGSTER_URL", raising=False)

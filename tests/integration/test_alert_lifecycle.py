@@ -403,7 +403,7 @@ def test_cli_resolves_and_silences_with_exit_statuses(rig, database_url, monkeyp
     from click.testing import CliRunner
 
     from opsrel_core.entrypoints.cli import cli
-    from opsrel_core.entrypoints.cli_alerts import alerts_resolve
+    from opsrel_core.entrypoints.cli.alerts import alerts_resolve
 
     monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
     alert = rig.fail("run-1")

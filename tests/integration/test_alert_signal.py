@@ -137,7 +137,7 @@ def test_without_a_console_url_the_link_is_left_out_and_the_ack_command_works(
     assert "console>" not in slack.posts[0]["text"]
 
     # The command the message prints is the real one: it acknowledges the alert.
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
     monkeypatch.setenv("OPSREL_HOME", str(tmp_path / "home"))

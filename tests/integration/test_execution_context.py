@@ -14,7 +14,7 @@ from opsrel_core.domain import error_codes
 from opsrel_core.errors import BatchExecutionException, LogicException
 from opsrel_core.persistence.tables import ExecutionContext
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.execution_context import (
+from opsrel_core.services.provenance import (
     ExecutionContextService,
     git_commit,
     library_versions,

@@ -210,7 +210,7 @@ def test_opsrel_alerts_late_shows_each_jobs_deadline_and_late_partitions(databas
                                                                         flights_deadline):
     from click.testing import CliRunner
 
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     monkeypatch.setenv("OPSREL_DATABASE_URL", database_url)
     result = CliRunner().invoke(cli, ["alerts", "late"])

@@ -16,8 +16,8 @@ from opsrel_core.errors import BatchExecutionException, LogicException
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import BatchExecution, LineageEdge, LineageNode
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services import lineage as lineage_module
-from opsrel_core.services.lineage import LineageService, NodeRef
+from opsrel_core.domain import lineage_graph as lineage_module
+from opsrel_core.services.provenance import LineageService, NodeRef
 
 DAYS = ("2013-02-07", "2013-02-08", "2013-02-09")
 RESULTS = ("delay_explanation", "delay_simulation", "ontime_performance")

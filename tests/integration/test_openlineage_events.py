@@ -23,8 +23,8 @@ from opsrel_core.services.execution_projection import (
     ObservedStatus,
     RunObservation,
 )
-from opsrel_core.services.openlineage_events import RUN_ID_NAMESPACE, run_uuid
-from opsrel_core.services.openlineage_outbox import (
+from opsrel_core.services.provenance import RUN_ID_NAMESPACE, run_uuid
+from opsrel_core.services.provenance import (
     LineageDispatcher,
     LineageEventService,
     LineageOutbox,

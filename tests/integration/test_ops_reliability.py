@@ -695,7 +695,7 @@ def test_only_performed_actions_are_audited(runner, api):  # noqa: F811
 def _range_run(runner, days: list[str], tags: dict[str, str]) -> dg.ExecuteInProcessResult:  # noqa: F811
     """One Dagster run over ``days`` (what a single-run backfill launches): range tags, no key."""
     from opsrel_dagster.defs.flights.ingest_assets import flights_snapshot, raw_flights
-    from opsrel_dagster.headless import QUIET_RUN_CONFIG
+    from opsrel_dagster.app.runner import QUIET_RUN_CONFIG
 
     result = dg.materialize(
         [raw_flights, flights_snapshot], instance=runner.instance,
@@ -708,8 +708,8 @@ def _range_run(runner, days: list[str], tags: dict[str, str]) -> dg.ExecuteInPro
 
 
 def test_a_range_replay_in_one_run_versions_every_partition(runner, opsrel_env):  # noqa: F811
-    from opsrel_core.services.execution_context import ExecutionContextService
-    from opsrel_core.services.lineage import LineageService, NodeRef
+    from opsrel_core.services.provenance import ExecutionContextService
+    from opsrel_core.services.provenance import LineageService, NodeRef
 
     engine = runner.engine
     days = [f"2013-11-{d:02d}" for d in range(1, 8)]
@@ -769,8 +769,8 @@ def test_b2_a_range_replay_runs_the_whole_pipeline_in_one_run(runner):  # noqa: 
     """Every flights asset and check computes a range in one run (single-run backfill policy):
     one execution, one version per asset and day, one check result per rule and day, each day
     with exactly the values of the same day run alone; context, lineage and DQ report per day."""
-    from opsrel_core.services.execution_context import ExecutionContextService
-    from opsrel_core.services.lineage import LineageService, NodeRef
+    from opsrel_core.services.provenance import ExecutionContextService
+    from opsrel_core.services.provenance import LineageService, NodeRef
     from opsrel_core.services.validation import ValidationService
     from opsrel_dagster.io_managers import read_version
 

@@ -25,7 +25,7 @@ from opsrel_core.errors import LogicException
 from opsrel_core.persistence.tables import ValidationRule, ValidationRuleVersion
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.dq_reports import DqReportService
-from opsrel_core.services.execution_context import ExecutionContextService
+from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.validation import ValidationService
 from opsrel_dagster.checks import (
     PanderaRule,

@@ -304,7 +304,7 @@ def test_postgres_restart_mid_run_loses_and_duplicates_nothing(private_pg, tmp_p
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_dagster.app.runner import HeadlessRunner
 
     projector = HeadlessRunner.from_env()  # migrates the ops schema
     worker = start_worker(env, keys, OPSREL_TEST_GATE_DIR=str(gate))
@@ -394,7 +394,7 @@ def test_smtp_down_and_webhook_slow_block_no_run_and_deliveries_catch_up(runner,
     from opsrel_core.notifiers.email import SmtpEmailSender
     from opsrel_core.notifiers.slack import SlackWebhookSender
     from opsrel_core.services.alerts import AlertDispatcher
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
     from tests.support.receivers import SlackServer, SmtpServer, free_port
 
     smtp_port = free_port()  # nothing listens there yet: the mail server is down

@@ -139,7 +139,7 @@ def test_stop_a_canceling_run_whose_worker_finishes_ends_stopped(
     assert (shown["status"], shown["stop"]["delivery"]) == ("STOPPED", "NOT_TERMINATED")
     assert [i["observed_status"] for i in shown["stop"]["ignored"]] == ["SUCCESS"]
     assert [v["is_active"] for v in shown["versions"]] == [False] * len(shown["versions"])
-    from opsrel_dagster.cli import cli
+    from opsrel_dagster.app.cli import cli
 
     text = CliRunner().invoke(cli, ["executions", "show", live.run_id])
     assert text.exit_code == 0, text.output

@@ -333,7 +333,7 @@ def test_the_cli_and_the_sensor_write_no_secret(database_url, engine, tmp_path, 
                 "DQ_FAIL", severity="ERROR", title="rule failed", message="m", error_code="DQ-001",
                 partition_key="cli")
             cli = subprocess.run(
-                [sys.executable, "-c", "from opsrel_dagster.cli import main; main()",
+                [sys.executable, "-c", "from opsrel_dagster.app.cli import main; main()",
                  "alerts", "dispatch"],
                 cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env},
                 capture_output=True, text=True, timeout=120,

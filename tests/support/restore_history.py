@@ -2,7 +2,7 @@
 clean_flights (TRANSFORM) -> carrier_daily_stats (AGGREGATION) -> ontime_performance (RESULT)."""
 
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.lineage import LineageService, NodeRef
+from opsrel_core.services.provenance import LineageService, NodeRef
 from opsrel_core.services.result_versions import ResultVersionService
 
 DAY = "2013-01-01"

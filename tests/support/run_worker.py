@@ -35,7 +35,7 @@ def main(keys: list[str]) -> int:
     gate = os.environ.get("OPSREL_TEST_GATE_DIR")
     if gate:
         _gate_load_day(Path(gate))
-    from opsrel_dagster.headless import HeadlessRunner
+    from opsrel_dagster.app.runner import HeadlessRunner
 
     runner = HeadlessRunner.from_env()
     summaries = runner.run_partitions(keys)

@@ -33,7 +33,7 @@ def test_each_contract_breaks_on_a_forbidden_import(tmp_path):
         # the library would depend on the example domain
         "opsrel_dagster/projection.py": "from opsrel_dagster.defs.flights import FLIGHT_ASSETS  # noqa\n",
         # the application would read another domain name directly
-        "opsrel_dagster/cli_replay.py": "from opsrel_dagster.defs.flights.rules import FLIGHT_RULES  # noqa\n",
+        "opsrel_dagster/app/cli/replay.py": "from opsrel_dagster.defs.flights.rules import FLIGHT_RULES  # noqa\n",
         # a console page would read a table without a service
         "opsrel_core/entrypoints/console/routes_inbox.py":
             "from opsrel_core.persistence.tables import Alert  # noqa\n",
@@ -47,7 +47,7 @@ def test_each_contract_breaks_on_a_forbidden_import(tmp_path):
     report = " ".join(shown.stdout.split())
     for broken in ("opsrel_core.domain.console_links -> dagster",
                    "opsrel_dagster.projection -> opsrel_dagster.defs.flights",
-                   "opsrel_dagster.cli_replay -> opsrel_dagster.defs.flights.rules",
+                   "opsrel_dagster.app.cli.replay -> opsrel_dagster.defs.flights.rules",
                    "opsrel_core.entrypoints.console.routes_inbox -> "
                    "opsrel_core.persistence.tables"):
         assert broken in report, (broken, shown.stdout)

@@ -1,7 +1,7 @@
 """The admin API's application factory: ``create_app(settings)``.
 
-The engine and services are built in the lifespan (at startup, never at import) and disposed at
-shutdown; tests may pass ``services`` to share one.
+The engine and services are built in the lifespan (at startup, never at import) by the
+composition root (``opsrel_core.entrypoints.bootstrap``) and disposed at shutdown.
 """
 
 import contextlib
@@ -11,15 +11,14 @@ from fastapi import FastAPI
 
 from opsrel_core.alert_settings import AlertSettings
 from opsrel_core.console_settings import ConsoleSettings
-from opsrel_core.entrypoints import console
+from opsrel_core.entrypoints import bootstrap, console
 from opsrel_core.entrypoints.api import (
     problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_corrections,
     routes_metrics, routes_ops,
 )
 from opsrel_core.entrypoints.api import docs_pages
-from opsrel_core.entrypoints.api.deps import Services
 from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
-from opsrel_core.settings import OpsSettings
+from opsrel_core.settings import OpsrelSettings, OpsSettings
 
 TITLE = "opsrel admin API"
 VERSION = "1.0.0"
@@ -46,12 +45,13 @@ def create_app(settings: OpsSettings | None, alert_settings: AlertSettings | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings is None:
             raise RuntimeError("create_app(None) renders the OpenAPI document only")
-        services = Services.build(settings, alert_settings)
-        app.state.services = services
+        root = bootstrap.build(OpsrelSettings(
+            ops=settings, alerts=alert_settings if alert_settings is not None else AlertSettings()))
+        app.state.services = root.api_services()
         try:
             yield
         finally:
-            services.engine.dispose()
+            root.dispose()
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan,
                   description="Operators control batches: executions, replays, audit, alerts.",

@@ -21,9 +21,7 @@ that it is the address the proxy saw, not the proxy's (``docs/deployment.md``).
 """
 
 import collections
-import dataclasses
 import math
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -31,6 +29,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from opsrel_core.config.api_limits import MIB, ApiLimits
 from opsrel_core.entrypoints.api import problems
 from opsrel_core.persistence.retry import outage_of
 from opsrel_core.services.api_tokens import TokenRefused
@@ -41,7 +40,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MIB = 1024 * 1024
 PROTECTED_PREFIX = "/admin"
 # Where the middleware leaves the token it checked and what ``authenticate`` answered, so that
 # the route's role check does not look the token up a second time.
@@ -52,52 +50,6 @@ LIMITER_KEY = "opsrel_auth_limiter"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 # A refusal closes the connection: the server then never receives the body it did not read.
 _CLOSE = {"Connection": "close"}
-
-
-@dataclasses.dataclass(frozen=True)
-class ApiLimits:
-    """The admin API's limits.
-
-    Attributes:
-        max_body_bytes: largest request body accepted, in bytes (``OPSREL_API_MAX_BODY_BYTES``,
-            default 1 MiB); larger is a 413 problem.
-        auth_failures: failed authentication attempts a client IP may make within the window
-            (``OPSREL_API_AUTH_FAILURES``, default 10); past it every request of that IP is a
-            429 problem until the oldest failure leaves the window.
-        auth_window_seconds: length of the sliding window, in seconds
-            (``OPSREL_API_AUTH_WINDOW_SECONDS``, default 60).
-    """
-
-    max_body_bytes: int = MIB
-    auth_failures: int = 10
-    auth_window_seconds: float = 60.0
-
-    def __post_init__(self) -> None:
-        # A window of nan or inf would make every request of a braked address a 500
-        # (``math.ceil`` of it in ``retry_after``): a finite number of seconds only.
-        if (self.max_body_bytes < 1 or self.auth_failures < 1
-                or not 0 < self.auth_window_seconds < math.inf):
-            raise ValueError(f"API limits must be positive (the window finite), got {self}")
-
-    @classmethod
-    def from_env(cls, environ: MutableMapping[str, str] | None = None) -> "ApiLimits":
-        """Read the limits from the environment (defaults for unset variables).
-
-        Raises:
-            ValueError: a variable that is not a positive number.
-        """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field, name, kind in (("max_body_bytes", "OPSREL_API_MAX_BODY_BYTES", int),
-                                  ("auth_failures", "OPSREL_API_AUTH_FAILURES", int),
-                                  ("auth_window_seconds", "OPSREL_API_AUTH_WINDOW_SECONDS", float)):
-            raw = env.get(name)
-            if raw:
-                try:
-                    values[field] = kind(raw)
-                except ValueError:
-                    raise ValueError(f"{name} must be a positive number, got {raw!r}") from None
-        return cls(**values)
 
 
 class FailedAuthLimiter:

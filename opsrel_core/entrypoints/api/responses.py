@@ -18,7 +18,7 @@ from opsrel_core.services.api_tokens import ApiTokenView
 from opsrel_core.services.audit_log import AuditLogView
 from opsrel_core.services.batch_execution import ExecutionView
 from opsrel_core.services.execution_commands import StopStatus
-from opsrel_core.services.execution_context import ExecutionContextView
+from opsrel_core.services.provenance import ExecutionContextView
 from opsrel_core.services.replays import ReplayStatus, ReplayView
 from opsrel_core.services.result_versions import ResultVersionView
 

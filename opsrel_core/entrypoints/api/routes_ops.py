@@ -24,9 +24,9 @@ from opsrel_core.services.dq_reports import DqReportView
 from opsrel_core.services.dq_rollup import DayRollupView
 from opsrel_core.services.error_codes import ErrorCodeView
 from opsrel_core.services.execution_commands import ReplayStopRequest
-from opsrel_core.services.execution_context import ExecutionContextView
+from opsrel_core.services.provenance import ExecutionContextView
 from opsrel_core.services.execution_projection import IngestionStatus, ProjectionCursorStore
-from opsrel_core.services.lineage import LINEAGE_NODE_TYPES, Lineage
+from opsrel_core.services.provenance import LINEAGE_NODE_TYPES, Lineage
 from opsrel_core.services.replays import ReplayHistory
 from opsrel_core.services.result_versions import ResultVersionView
 

@@ -24,8 +24,8 @@ from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.batch_execution.views import ExecutionView, fresh_view, require
 
 if TYPE_CHECKING:
-    from opsrel_core.services.openlineage_events import RunInputs
-    from opsrel_core.services.openlineage_outbox import LineageOutbox
+    from opsrel_core.services.provenance import RunInputs
+    from opsrel_core.services.provenance import LineageOutbox
 
 Repository = Callable[[Session], ExecutionRepository]
 Decide = Callable[[BatchExecution], moves.Move]

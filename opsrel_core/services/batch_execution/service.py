@@ -20,8 +20,8 @@ from opsrel_core.services.batch_execution.views import (
 )
 
 if TYPE_CHECKING:
-    from opsrel_core.services.openlineage_events import RunInputs
-    from opsrel_core.services.openlineage_outbox import LineageOutbox
+    from opsrel_core.services.provenance import RunInputs
+    from opsrel_core.services.provenance import LineageOutbox
 
 
 @retry_transient_methods

@@ -2,8 +2,9 @@
 
 SOURCE ``raw_flights`` -> SNAPSHOT ``flights_snapshot`` -> TRANSFORM ``clean_flights`` ->
 AGGREGATION ``carrier_daily_stats`` -> RESULTS ``ontime_performance``, ``delay_explanation``,
-``delay_simulation``. The pandas logic lives in plain functions (``landing``, ``snapshot_store``,
-``transform``, ``performance``, ``explanation``, ``simulation``); the assets only adapt them.
+``delay_simulation``. The pandas logic lives in plain functions (``landing``, ``transform``,
+``performance``, ``explanation``, ``simulation``; snapshots and the SOURCE and SNAPSHOT steps in
+``opsrel_dagster.ingest``); the assets only adapt them.
 ``opsrel_dagster/definitions.py`` merges ``defs`` into the code location.
 """
 
@@ -20,11 +21,11 @@ from .result_assets import (
     ontime_performance,
 )
 from .rules import FLIGHT_CHECKS, FLIGHT_RULES
-from .snapshot_store import Stamped
-from .source import FlightsSource, SourceBatch
-from .common import SNAPSHOT_ID_KEY
+from .source import LANDING_DIR_ENV, FlightsSource, SourceBatch
 from .landing import LANDING_PATTERN
-from opsrel_dagster.assembly import LIBRARY_RESOURCES
+from opsrel_dagster.ingest.metadata import SNAPSHOT_ID_KEY
+from opsrel_dagster.ingest.snapshots import Stamped
+from opsrel_dagster.assembly import LIBRARY_RESOURCES, env_bound
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.provenance import AssetLayer, LineageSpec
 
@@ -61,7 +62,7 @@ defs = dg.Definitions(
     asset_checks=FLIGHT_CHECKS,
     # ops_db and the versioned IO manager (every materialization a new result version):
     # the instances every domain binds, so that the code location can merge the domains.
-    resources={**LIBRARY_RESOURCES, "flights_source": FlightsSource()},
+    resources={**LIBRARY_RESOURCES, "flights_source": FlightsSource(landing_dir=env_bound(LANDING_DIR_ENV))},
 )
 
 FLIGHTS = OpsrelJob(

@@ -6,21 +6,11 @@ from typing import Any
 
 import dagster as dg
 
-from opsrel_core.errors import OpsException
-from opsrel_core.services.snapshots import SnapshotRecord
-from .common import (
-    FLIGHTS_GROUP,
-    ROW_COUNT_KEY,
-    SNAPSHOT_ID_KEY,
-    by_partition,
-    column_schema,
-    fail_coded,
-    flights_partitions,
-    per_partition_output,
-)
-from .snapshot_store import Stamped, canonical_frame, store_snapshot
+from .common import FLIGHTS_GROUP, flights_partitions
+from .schema import FLIGHT_COLUMNS
 from .source import FlightsSource
-from opsrel_dagster.job_spec import SNAPSHOT_IDS_METADATA
+from opsrel_dagster.ingest.snapshots import snapshot_partitions
+from opsrel_dagster.ingest.sources import source_partitions
 from opsrel_dagster.replay_policy import require_attribution_to_replace
 from opsrel_dagster.resources import OpsDatabase
 
@@ -31,11 +21,6 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 # selection mixing them with per-partition assets of other jobs still runs one partition per run.
 warnings.filterwarnings("ignore", message="Asset job .* varying BackfillPolicies",
                         category=UserWarning)
-
-SOURCE_URIS_KEY = "opsrel/source_uris"
-"""Materialization metadata: ``{partition_key: source URI}`` of the days a step loaded."""
-SNAPSHOT_IDS_KEY = SNAPSHOT_IDS_METADATA
-"""Materialization metadata: ``{partition_key: snapshot_id}`` of the days a step stored."""
 
 
 @dg.asset(
@@ -62,21 +47,9 @@ def raw_flights(
     (``opsrel_dagster.replay_policy``; BAT-007 otherwise).
     """
     require_attribution_to_replace(context, ops_db)
-    batches = {}
-    for key in context.partition_keys:
-        try:
-            batches[key] = flights_source.load_day(dt.date.fromisoformat(key))
-        except OpsException as exc:
-            raise fail_coded(exc, context, key) from exc
-    first = next(iter(batches.values()))
-    return dg.Output(
-        per_partition_output(context, batches),
-        metadata={
-            ROW_COUNT_KEY: sum(len(b.flights) for b in batches.values()),
-            SOURCE_URIS_KEY: dg.MetadataValue.json({k: b.source_uri for k, b in batches.items()}),
-            **({"source_uri": first.source_uri} if len(batches) == 1 else {}),
-            "dagster/column_schema": column_schema(first.flights),
-        },
+    return source_partitions(
+        context, lambda key: flights_source.load_day(dt.date.fromisoformat(key)),
+        rows_of=lambda batch: batch.flights,
     )
 
 
@@ -98,40 +71,5 @@ def flights_snapshot(
     ops_db: OpsDatabase,
 ) -> dg.Output:
     """Store each day's canonical flights once and record the snapshot in the ops database."""
-    stamped, stored_files, pending = {}, {}, []
-    for key, batch in by_partition(context, raw_flights).items():
-        frame = canonical_frame(batch.flights)
-        stored = store_snapshot(frame, ops_db.settings.snapshot_dir, key)
-        stored_files[key] = stored
-        pending.append(SnapshotRecord(
-            snapshot_id=stored.snapshot_id,
-            asset_key="flights_snapshot",
-            partition_key=key,
-            source_uri=batch.source_uri,
-            storage_uri=stored.path.resolve().as_uri(),
-            row_count=len(frame),
-            first_execution_id=context.run_id,
-        ))
-        stamped[key] = Stamped(snapshot_id=stored.snapshot_id, source_rows=len(frame), frame=frame)
-    # Every partition's snapshot row in one transaction (a range run's whole range at once).
-    records = {key: (stored_files[key], record) for key, record in
-               zip(stored_files, ops_db.snapshots.record_snapshots(pending))}
-    single = {}
-    if len(stamped) == 1:  # the per-day details, as a single-partition run always showed them
-        [(key, (stored, record))] = records.items()
-        single = {
-            SNAPSHOT_ID_KEY: stored.snapshot_id,
-            "source_uri": record.source_uri,
-            "storage_uri": record.storage_uri,
-            "first_execution_id": record.first_execution_id or "",
-            "written": stored.written,
-        }
-    return dg.Output(
-        per_partition_output(context, stamped),
-        metadata={
-            ROW_COUNT_KEY: sum(len(s.frame) for s in stamped.values()),
-            SNAPSHOT_IDS_KEY: dg.MetadataValue.json({k: s.snapshot_id for k, s in stamped.items()}),
-            **single,
-            "dagster/column_schema": column_schema(next(iter(stamped.values())).frame),
-        },
-    )
+    return snapshot_partitions(context, raw_flights, ops_db, rows_of=lambda batch: batch.flights,
+                               leading_columns=FLIGHT_COLUMNS)

@@ -10,26 +10,15 @@ of the same days run one by one; the output is the mapping, one result version p
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 import pydantic
 
 from opsrel_core.errors import OpsException
 from . import explanation, performance, simulation, transform
-from .common import (
-    FLIGHTS_GROUP,
-    by_partition,
-    fail_coded,
-    flights_partitions,
-    stamped_outputs,
-)
+from .common import FLIGHTS_GROUP, flights_partitions
 from .schema import WEATHER_SOURCE_URI
-from .snapshot_store import Stamped
 from .source import FlightsSource
-
-
-def _derive(parent: Stamped, frame: pd.DataFrame) -> Stamped:
-    # Every table below the snapshot carries the snapshot it was computed from.
-    return Stamped(snapshot_id=parent.snapshot_id, source_rows=parent.source_rows, frame=frame)
+from opsrel_dagster.ingest.outputs import derived, stamped_outputs
+from opsrel_dagster.ingest.partition_values import by_partition, fail_coded
 
 
 # Every asset below the snapshot may run a range of days as one run (B2: a replay of the year in
@@ -52,7 +41,7 @@ def clean_flights(context: dg.AssetExecutionContext, flights_snapshot: Any) -> d
     """Type each day's snapshot flights and derive cancelled / on_time (``flights_snapshot``: a
     ``Stamped``; in a range run ``{partition_key: Stamped}``)."""
     return stamped_outputs(context, {
-        key: _derive(day, transform.clean_flights(day.frame))
+        key: derived(day, transform.clean_flights(day.frame))
         for key, day in by_partition(context, flights_snapshot).items()
     })
 
@@ -71,7 +60,7 @@ def clean_flights(context: dg.AssetExecutionContext, flights_snapshot: Any) -> d
 def carrier_daily_stats(context: dg.AssetExecutionContext, clean_flights: Any) -> dg.Output:
     """Aggregate each day's clean flights per carrier and origin."""
     return stamped_outputs(context, {
-        key: _derive(day, performance.carrier_daily_stats(day.frame))
+        key: derived(day, performance.carrier_daily_stats(day.frame))
         for key, day in by_partition(context, clean_flights).items()
     })
 
@@ -96,7 +85,7 @@ def ontime_performance(context: dg.AssetExecutionContext, carrier_daily_stats: A
             perf = performance.ontime_performance(day.frame, day.source_rows)
         except OpsException as exc:
             raise fail_coded(exc, context, key) from exc
-        results[key] = _derive(day, perf)
+        results[key] = derived(day, perf)
     return stamped_outputs(context, results, per_day=lambda _key, day: {
         "flights_total": int(day.frame["flights"].sum())})
 
@@ -120,7 +109,7 @@ def delay_explanation(
     weather = flights_source.weather()
     return stamped_outputs(
         context,
-        {key: _derive(day, explanation.delay_explanation(day.frame, weather))
+        {key: derived(day, explanation.delay_explanation(day.frame, weather))
          for key, day in by_partition(context, clean_flights).items()},
         per_day=lambda _key, day: {
             "unknown_weather_flights": int(day.frame["unknown_weather_flights"].sum())},
@@ -155,7 +144,7 @@ def delay_simulation(
     """Bootstrap each day's departure delays per carrier with a seed derived from its day."""
     return stamped_outputs(
         context,
-        {key: _derive(day, simulation.delay_simulation(
+        {key: derived(day, simulation.delay_simulation(
             day.frame, key, n_draws=config.n_draws, salt=config.salt))
          for key, day in by_partition(context, clean_flights).items()},
         n_draws=config.n_draws, salt=config.salt,

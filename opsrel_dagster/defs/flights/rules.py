@@ -34,7 +34,7 @@ import pandera.pandas as pa
 from opsrel_dagster.checks import PanderaRule, TableMeasure, pandera_asset_checks
 from .package_data import package_data_dir
 from .result_assets import clean_flights
-from .snapshot_store import Stamped
+from opsrel_dagster.ingest.snapshots import Stamped
 
 MAX_DEP_DELAY_MIN = 600.0
 MAX_CANCELLED_SHARE = 0.5

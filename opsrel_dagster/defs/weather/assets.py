@@ -8,20 +8,16 @@ carries the snapshot it was computed from (``Stamped``).
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
-from ..flights.common import by_partition, stamped_outputs
-from ..flights.snapshot_store import Stamped
 from . import transform
 from .common import (
     OBSERVATIONS_KEY, WEATHER_GROUP, hour_windows, weather_partitions,
 )
 from .ingest_assets import RANGE
 from .source import FLIGHTS_SOURCE_URI, WeatherSource
-
-
-def _derive(parent: Stamped, frame: pd.DataFrame) -> Stamped:
-    return Stamped(snapshot_id=parent.snapshot_id, source_rows=parent.source_rows, frame=frame)
+from opsrel_dagster.ingest.outputs import derived, stamped_outputs
+from opsrel_dagster.ingest.partition_values import by_partition
+from opsrel_dagster.ingest.snapshots import Stamped
 
 
 @dg.asset(
@@ -39,7 +35,7 @@ def _derive(parent: Stamped, frame: pd.DataFrame) -> Stamped:
 def clean_weather(context: dg.AssetExecutionContext, weather_snapshot: Any) -> dg.Output:
     """Type each hour's snapshot observations and add metric units."""
     return stamped_outputs(context, {
-        key: _derive(hour, transform.clean_weather(hour.frame))
+        key: derived(hour, transform.clean_weather(hour.frame))
         for key, hour in by_partition(context, weather_snapshot).items()
     })
 
@@ -60,7 +56,7 @@ def airport_hour_weather(context: dg.AssetExecutionContext, clean_weather: Any) 
     """Aggregate each hour's clean observations per airport."""
     windows = hour_windows(context)
     return stamped_outputs(context, {
-        key: _derive(hour, transform.airport_hour_weather(hour.frame, windows[key]))
+        key: derived(hour, transform.airport_hour_weather(hour.frame, windows[key]))
         for key, hour in by_partition(context, clean_weather).items()
     })
 
@@ -95,7 +91,7 @@ def flight_category(
     windows = hour_windows(context)
     return stamped_outputs(
         context,
-        {key: _derive(hour, transform.flight_category(
+        {key: derived(hour, transform.flight_category(
             hour.frame, weather_source.departures(windows[key])))
          for key, hour in by_partition(context, airport_hour_weather).items()},
         per_day=_figures,

