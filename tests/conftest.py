@@ -18,12 +18,14 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.persistence import migrate, roles
+from opsrel_core.persistence import roles
 from opsrel_core.persistence.engine import make_engine
+from tests.support.catalog import upgrade_and_register
 from tests.support.pg_roles import APP_ROLE, app_url
 
-# The browser fixtures (chromium_browser, loopback_page; firefox) for every test folder.
-pytest_plugins = ["tests.support.browser", "tests.support.firefox"]
+# The browser fixtures (chromium_browser, loopback_page; firefox) and the catalog's
+# (flights_deadline) for every test folder.
+pytest_plugins = ["tests.support.browser", "tests.support.firefox", "tests.support.catalog"]
 
 PG_ADMIN_URL = os.environ.get(
     "OPSREL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -77,7 +79,8 @@ def empty_database_url(request) -> str:
 
 @pytest.fixture(scope="session")
 def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """Databases migrated to head once per session, copied for each test (fast and identical).
+    """Databases migrated to head once per session, copied for each test (fast and identical),
+    with the flights job registered as ``opsrel db upgrade`` leaves it (``tests.support.catalog``).
 
     Under pytest-xdist each worker process has its own session, so its own pair (the random
     name keeps the templates apart); nothing stays connected to a template after this set-up,
@@ -86,13 +89,13 @@ def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
     Yields ``{"sqlite": path of a migrated SQLite file, "postgresql": template database name}``.
     """
     sqlite_path = tmp_path_factory.mktemp("template") / "ops.db"
-    migrate.upgrade(f"sqlite:///{sqlite_path}")
+    upgrade_and_register(f"sqlite:///{sqlite_path}")
     admin = _pg_admin_engine()
     name = f"opsrel_tmpl_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     template_url = sa.engine.make_url(PG_ADMIN_URL).set(database=name)
-    migrate.upgrade(template_url.render_as_string(hide_password=False))
+    upgrade_and_register(template_url.render_as_string(hide_password=False))
     # The grants are catalog rows of the template: every database copied from it has them.
     grantor = sa.create_engine(template_url, poolclass=sa.pool.NullPool)
     with grantor.begin() as conn:
@@ -108,8 +111,8 @@ def migrated_templates(tmp_path_factory) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, migrated_templates) -> Iterator[str]:
-    """A migrated ops database (head) on each backend in turn, private to the test; on
-    PostgreSQL logging in as the application role (``APP_ROLE``)."""
+    """A migrated ops database (head, the flights job registered) on each backend in turn,
+    private to the test; on PostgreSQL logging in as the application role (``APP_ROLE``)."""
     if request.param == "sqlite":
         path = tmp_path / "ops.db"
         shutil.copyfile(migrated_templates["sqlite"], path)

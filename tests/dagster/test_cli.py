@@ -203,8 +203,10 @@ def test_stop_a_replay_and_an_execution_from_the_cli(cli_env):
     from opsrel_core.persistence.tables import Replay
     from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
     from opsrel_core.services.replays import ReplayService
+    from tests.support.catalog import register_declared
 
     engine = _engine()
+    register_declared(engine)  # as the replay commands do before they run
     replays = ReplayService(engine)
     replay = replays.replay_single(job_id="flights_daily", partition_key="2013-01-04",
                                    operator_id="alice", reason="rule v2")

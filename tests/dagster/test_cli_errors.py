@@ -21,17 +21,20 @@ from opsrel_core.services.provenance import LineageService, NodeRef
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster.app.cli import cli
 from tests.dagster.test_cli import cli_env  # noqa: F401 - the embedded setup fixture
+from tests.support.catalog import register_declared
 
 JOB = "flights_daily"
 
 
 @pytest.fixture
 def ops_engine(cli_env):  # noqa: F811
-    """The engine of the ops database the CLI uses (migrated, as the CLI would)."""
+    """The engine of the ops database the CLI uses (migrated and its jobs registered, as
+    ``opsrel db upgrade`` would)."""
     url = f"sqlite:///{Path(cli_env['OPSREL_HOME']) / 'ops.db'}"
     Path(cli_env["OPSREL_HOME"]).mkdir(parents=True, exist_ok=True)
     migrate.upgrade(url)
     engine = make_engine(url)
+    register_declared(engine)
     yield engine
     engine.dispose()
 

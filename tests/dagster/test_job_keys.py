@@ -17,6 +17,7 @@ from opsrel_dagster.keys import adjacent_ranges
 from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.sensors.landing import landed_files
 from opsrel_dagster.registration import register_jobs, registration_of
+from tests.support.catalog import FLIGHTS_REGISTRATION
 from tests.support.hourly_keys import hourly_keys
 
 HOURLY = dg.HourlyPartitionsDefinition(start_date="2013-01-01-00:00", end_date="2014-01-01-00:00",
@@ -113,6 +114,13 @@ def test_a_declared_job_registers_its_keys_once(database_url):
             "2013-11-03-00:00", "2013-11-03-23:00")) == 25
     finally:
         engine.dispose()
+
+
+def test_the_core_tests_register_the_flights_job_as_its_declaration_does():
+    # The core tests have no Dagster: they register the job from a copy of these values.
+    from opsrel_dagster.defs.flights import FLIGHTS
+
+    assert registration_of(FLIGHTS) == FLIGHTS_REGISTRATION
 
 
 def test_db_upgrade_registers_the_code_locations_jobs(tmp_path: Path, monkeypatch):

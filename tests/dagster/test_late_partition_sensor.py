@@ -1,6 +1,7 @@
 """The late-partition sensor against a real Dagster instance and the real pipeline: a tick past
 the deadline alerts once, later ticks add nothing, and the partition's run (projected by the
-projection sensor) resolves the alert. Time is the sensor's injected clock."""
+projection sensor) resolves the alert. Time is the sensor's injected clock; the job's deadline is
+the one migration 0019 gave it (the ``flights_deadline`` fixture)."""
 
 import datetime as dt
 
@@ -17,7 +18,7 @@ DAY = "2013-01-01"
 DUE = dt.datetime(2013, 1, 2, 11, 0, tzinfo=dt.timezone.utc)  # 06:00 New York time
 
 
-def test_sensor_alerts_once_past_the_deadline_and_the_run_resolves_it(runner):
+def test_sensor_alerts_once_past_the_deadline_and_the_run_resolves_it(runner, flights_deadline):
     now = [DUE - dt.timedelta(minutes=5)]
     resources = {"ops_db": flights_defs.resources["ops_db"]}
     late_sensor = make_late_partition_sensor(clock=lambda: now[0])

@@ -303,15 +303,21 @@ def test_audit_change_context_manager_records_creation(engine):
 
 
 def test_deletion_records_after_state_none(engine, audit):
+    # A job nothing names (no keys, no executions): the registered flights job has its keys.
+    with UnitOfWork(engine) as uow:
+        uow.session.add(BatchJob(job_id="retired_daily", name="Retired", description="retired",
+                                 asset_selection=["raw_flights"], partitions="daily"))
+        uow.commit()
     view = audit.log_config_change(
         operator_id="park", reason="job retired", action="DELETE_JOB",
-        target=EntityRef(BatchJob, "flights_daily"),
+        target=EntityRef(BatchJob, "retired_daily"),
         mutate=lambda job: sa.inspect(job).session.delete(job),
     )
-    assert view.before_state["job_id"] == "flights_daily"
+    assert view.before_state["job_id"] == "retired_daily"
     assert view.after_state is None
     with engine.connect() as conn:
-        assert conn.scalar(sa.select(sa.func.count()).select_from(BatchJob.__table__)) == 0
+        assert conn.scalar(sa.select(sa.func.count()).select_from(BatchJob.__table__)
+                           .where(BatchJob.job_id == "retired_daily")) == 0
 
 
 # -- append-only in the database -----------------------------------------------------------------

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.status import ExecutionStatus, can_transition
 from opsrel_core.errors import BatchExecutionException
-from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import BatchExecution, ExecutionEvent
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
+from tests.support.catalog import upgrade_and_register
 
 S = ExecutionStatus
 T0 = dt.datetime(2024, 3, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -641,7 +641,7 @@ def _prepare(url: str, n: int) -> list[str]:
 
 
 def test_concurrent_complete_vs_fail_on_postgres(pg_database_url):
-    migrate.upgrade(pg_database_url)
+    upgrade_and_register(pg_database_url)
     ids = _prepare(pg_database_url, N_EXECUTIONS)
     outcomes = _race(pg_database_url, ids)
     _check_race(pg_database_url, outcomes)
@@ -649,14 +649,14 @@ def test_concurrent_complete_vs_fail_on_postgres(pg_database_url):
 
 def test_concurrent_complete_vs_fail_on_sqlite(sqlite_database_url):
     """The default SQLite setup must not lose or duplicate a lifecycle event."""
-    migrate.upgrade(sqlite_database_url)
+    upgrade_and_register(sqlite_database_url)
     ids = _prepare(sqlite_database_url, N_EXECUTIONS)
     outcomes = _race(sqlite_database_url, ids)
     _check_race(sqlite_database_url, outcomes)
 
 
 def test_concurrent_register_of_the_same_execution_on_postgres(pg_database_url):
-    migrate.upgrade(pg_database_url)
+    upgrade_and_register(pg_database_url)
     engines = [make_engine(pg_database_url) for _ in range(N_THREADS)]
     barrier = threading.Barrier(N_THREADS)
     errors: list[str] = []

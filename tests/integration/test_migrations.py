@@ -22,6 +22,7 @@ from opsrel_core.persistence.tables import (
     ErrorCode,
     ResultVersion,
 )
+from tests.support.catalog import register_flights
 
 VERSION_TABLE = "ops_alembic_version"
 CATEGORIES = ("INP", "EXT", "BAT", "DQ", "LOG", "SYS")
@@ -74,16 +75,15 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_database_url):
     migrate.upgrade(url)
     assert migrate.current_revision(url) == migrate.head_revision()
     assert _ops_tables(url) == TABLE_NAMES
-    # The initial data is back exactly once after the round trip.
+    # The initial data is back exactly once after the round trip; no job is seeded (0025: the
+    # application registers the jobs it declares).
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            n_jobs = conn.scalar(
-                sa.select(sa.func.count()).select_from(BatchJob).where(
-                    BatchJob.job_id == "flights_daily"
-                )
-            )
-            assert n_jobs == 1
+            n_codes = conn.scalar(sa.select(sa.func.count()).select_from(ErrorCode))
+            n_distinct = conn.scalar(sa.select(sa.func.count(sa.distinct(ErrorCode.code))))
+            n_jobs = conn.scalar(sa.select(sa.func.count()).select_from(BatchJob))
+            assert (n_codes, n_jobs) == (n_distinct, 0) and n_codes > 0
     finally:
         engine.dispose()
 
@@ -453,6 +453,7 @@ def test_data_downgrade_refuses_while_rows_reference_the_catalog(empty_database_
 
     migrate.upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
+    register_flights(engine)
     BatchExecutionService(engine).register_execution(ExecutionSpec("run-1", "flights_daily"))
     with engine.connect() as conn:
         codes_before = conn.execute(sa.select(sa.func.count()).select_from(ErrorCode)).scalar_one()

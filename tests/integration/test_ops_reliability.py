@@ -454,11 +454,13 @@ def test_a_new_state_needs_an_explicit_migration_and_a_new_code_needs_none(empty
     from opsrel_core.persistence.engine import make_engine
     from opsrel_core.persistence.tables import EXECUTION_STATUSES, ErrorCode
     from tests.integration.test_migrations import _insert_execution
+    from tests.support.catalog import register_flights
 
     url, schema = empty_database_url, _ops_schema(empty_database_url)
     migrate.upgrade(url)
     raw = sa.create_engine(url, poolclass=sa.pool.NullPool)  # what a migration script gets
     engine = make_engine(url)  # what the services use (schema ops translated)
+    register_flights(engine)
     try:
         if schema:  # no native enum type anywhere in the ops schema
             with raw.connect() as conn:

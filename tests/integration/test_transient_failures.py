@@ -16,9 +16,9 @@ def no_backoff(monkeypatch):
 
 
 def test_backend_killed_mid_transaction_is_retried_and_nothing_doubles(pg_database_url, no_backoff):
-    from opsrel_core.persistence import migrate
+    from tests.support.catalog import upgrade_and_register
 
-    migrate.upgrade(pg_database_url)
+    upgrade_and_register(pg_database_url)
     engine = make_engine(pg_database_url)
     killed = []
 

@@ -59,6 +59,13 @@ def test_a_populated_database_of_the_previous_release_upgrades_to_head(tmp_path)
             triggers = {r[0] for r in conn.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")}
         assert active == 21  # the replay's versions replaced the day's; still one per partition
+        # The catalog row its executions name stays as the release left it (0025 removes only
+        # a seeded row nothing names), with the bounds and deadline of 0008 and 0019.
+        with engine.connect() as conn:
+            jobs = conn.exec_driver_sql(
+                "SELECT job_id, partition_start, partition_end, deadline_seconds, "
+                "deadline_timezone FROM batch_job").all()
+        assert [tuple(r) for r in jobs] == [("flights_daily", "2013-01-01", "2013-12-31", 21600, "America/New_York")]
         assert {"audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace"} <= triggers
         # The services of this release read what the previous one wrote.
         alerts = {a.alert_id: a.status for a in

@@ -28,9 +28,9 @@ from hypothesis.stateful import (
 
 from opsrel_core.domain.status import TERMINAL_STATUSES, ExecutionStatus, can_transition
 from opsrel_core.errors import BatchExecutionException
-from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
+from tests.support.catalog import upgrade_and_register
 
 S = ExecutionStatus
 IDS = ["e1", "e2", "e3"]
@@ -257,11 +257,12 @@ _TEMPLATE: dict[str, str] = {}
 
 
 def _template_db() -> str:
-    """A migrated SQLite file, made once per test session and copied for each example."""
+    """A migrated SQLite file with the flights job registered (as ``opsrel db upgrade`` leaves
+    it), made once per test session and copied for each example."""
     if "path" not in _TEMPLATE:
         folder = tempfile.mkdtemp(prefix="opsrel-sm-template-")
         path = str(Path(folder) / "template.db")
-        migrate.upgrade(f"sqlite:///{path}")
+        upgrade_and_register(f"sqlite:///{path}")
         # Fold the WAL into the main file so that a plain file copy carries everything.
         engine = make_engine(f"sqlite:///{path}")
         with engine.connect() as conn:
