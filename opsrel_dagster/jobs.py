@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from opsrel_core.domain.deadlines import PartitionDeadline
 from opsrel_dagster.keys import adjacent_ranges, local_day_keys, partitions_kind
 from opsrel_dagster.projection.launch_facts import blocking_checks_of
 from opsrel_dagster.projection.provenance import LineageSpec
@@ -50,6 +51,10 @@ class OpsrelJob:
             a replay: 1 (default) a run per partition; N > 1 adjacent partitions as single-run
             ranges of up to N (every asset of the job must have the single-run backfill
             policy). A range run succeeds or fails as a whole.
+        partition_deadline: by when after its end a partition must have an active version
+            (``domain.deadlines.PartitionDeadline``: a delay and the job's timezone); the
+            late-partition sensor raises BAT-015 for a partition past it. None: no deadline
+            (a deadline already in the catalog is kept).
     """
 
     job_id: str
@@ -66,6 +71,7 @@ class OpsrelJob:
     name: str | None = None
     description: str = ""
     replay_range_size: int = 1
+    partition_deadline: PartitionDeadline | None = None
 
     def materializable(self) -> list[Any]:
         """The job's asset and asset-check definitions, as ``dg.materialize`` takes them."""

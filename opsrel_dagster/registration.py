@@ -18,7 +18,8 @@ _REGISTERED: set[tuple[str, str]] = set()
 
 def registration_of(job: OpsrelJob):  # type: ignore[no-untyped-def]
     """The catalog registration of a declaration (``batch_jobs.JobRegistration``): its id,
-    name, description, asset keys (upstream first), partitions kind and every key in order."""
+    name, description, asset keys (upstream first), partitions kind, every key in order and its
+    partition deadline (seconds after the partition ends, timezone; None when it declares none)."""
     from opsrel_core.services.batch_jobs import JobRegistration
 
     return JobRegistration(
@@ -28,6 +29,10 @@ def registration_of(job: OpsrelJob):  # type: ignore[no-untyped-def]
         asset_selection=tuple(a.key.to_user_string() for a in job.assets()),
         partitions=job.partitions_kind(),
         partition_keys=tuple(job.partition_keys()),
+        deadline_seconds=(None if job.partition_deadline is None else
+                          int(job.partition_deadline.after_partition_end.total_seconds())),
+        deadline_timezone=(None if job.partition_deadline is None else
+                           job.partition_deadline.timezone),
     )
 
 

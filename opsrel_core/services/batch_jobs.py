@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from opsrel_core.domain.deadlines import PartitionDeadline
 from opsrel_core.domain.partitions import PartitionSet
 from opsrel_core.persistence.tables import BatchJob, BatchJobPartition
 from opsrel_core.persistence.uow import UnitOfWork
@@ -44,6 +45,9 @@ class JobRegistration:
             ``"static"``, ... (at most 50 characters).
         partition_keys: every key, in the partitions definition's order (each at most 100
             characters, no duplicates, at least one).
+        deadline_seconds, deadline_timezone: the declared partition deadline (seconds after a
+            partition ends, IANA timezone; ``domain.deadlines.PartitionDeadline``); None: the
+            job declares none and the catalog's deadline is left as it is.
     """
 
     job_id: str
@@ -52,6 +56,8 @@ class JobRegistration:
     asset_selection: tuple[str, ...]
     partitions: str
     partition_keys: tuple[str, ...]
+    deadline_seconds: int | None = None
+    deadline_timezone: str | None = None
 
 
 @retry_transient_methods
@@ -102,7 +108,8 @@ class BatchJobCatalog:
         """Create or update the job's catalog row and its partition keys, in one transaction.
 
         Updates name, description, asset selection, partitions kind and the bounds (the first
-        and last key); keeps ``is_active``, ``created_at`` and the deadline. The keys are
+        and last key), and the deadline when the registration declares one; keeps ``is_active``,
+        ``created_at`` and, when it declares none, the catalog's deadline. The keys are
         replaced only when the list differs from the registered one. Safe to call on every
         load: a second call with the same registration changes nothing.
 
@@ -128,6 +135,9 @@ class BatchJobCatalog:
         values = {"name": r.name, "description": r.description,
                   "asset_selection": list(r.asset_selection), "partitions": r.partitions,
                   "partition_start": keys[0], "partition_end": keys[-1]}
+        if r.deadline_seconds is not None:
+            values["deadline_seconds"] = r.deadline_seconds
+            values["deadline_timezone"] = r.deadline_timezone
         with UnitOfWork(self._engine) as uow:
             session = uow.session
             job = session.scalar(sa.select(BatchJob).where(BatchJob.job_id == r.job_id)
@@ -190,3 +200,6 @@ def _check(r: JobRegistration) -> None:
         twice = [k for k in r.partition_keys if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
         raise ValueError(f"job {r.job_id!r}: partition keys must be distinct, {twice[:5]!r} "
                          "appear more than once")
+    if r.deadline_seconds is not None:
+        # The same bounds and timezone check the late-partition sensor applies when it reads it.
+        PartitionDeadline.of(r.deadline_seconds, r.deadline_timezone)

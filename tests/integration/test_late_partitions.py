@@ -102,9 +102,6 @@ def rig(engine, flights_deadline, smtp, slack) -> Rig:
     return Rig(engine, smtp, slack)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "migration 0025 removed the seeded flights_daily row, whose deadline came from 0019; the "
-    "flights declaration (OpsrelJob, JobRegistration) carries no deadline yet"))
 def test_the_catalog_declares_the_example_jobs_deadline(engine):
     with engine.connect() as conn:
         row = conn.execute(sa.select(BatchJob.deadline_seconds, BatchJob.deadline_timezone)

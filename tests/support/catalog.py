@@ -10,8 +10,8 @@ keeps the two equal). A Dagster test registers from the declaration itself
 ``upgrade_and_register`` is what ``opsrel db upgrade`` leaves: the migrated schema with the job
 in the catalog; the ``database_url`` fixture's databases are made by it. The fixture
 ``flights_deadline`` (registered for the whole suite by ``pytest_plugins`` in
-``tests/conftest.py``) gives the job the deadline the seeding migration 0019 gave it, which its
-declaration does not carry.
+``tests/conftest.py``) makes sure the job has its declared deadline (the one the seeding
+migration 0019 gave the old seeded row), also in a database a test registered otherwise.
 """
 
 import datetime as dt
@@ -38,10 +38,13 @@ FLIGHTS_REGISTRATION = JobRegistration(
     asset_selection=FLIGHTS_ASSETS,
     partitions="daily",
     partition_keys=FLIGHTS_KEYS,
+    deadline_seconds=6 * 3600,
+    deadline_timezone="America/New_York",
 )
 """What ``registration_of(FLIGHTS)`` gives for the example's flights job."""
 
-# The partition deadline migration 0019 gave the seeded row: day D by D+1 06:00 New York time.
+# The flights declaration's partition deadline (as migration 0019 gave the seeded row): day D by
+# D+1 06:00 New York time.
 FLIGHTS_DEADLINE = (6 * 3600, "America/New_York")
 
 
@@ -64,8 +67,7 @@ def register_declared(engine: sa.Engine) -> list[str]:
 
 
 def declare_flights_deadline(engine: sa.Engine) -> None:
-    """Give the registered flights job the partition deadline of 0019 (``FLIGHTS_DEADLINE``); the
-    declaration carries none, so the late-partition tests set it as an operator would."""
+    """Give the registered flights job its declared partition deadline (``FLIGHTS_DEADLINE``)."""
     seconds, timezone = FLIGHTS_DEADLINE
     with UnitOfWork(engine) as uow:
         job = uow.session.get_one(BatchJob, FLIGHTS_JOB_ID)

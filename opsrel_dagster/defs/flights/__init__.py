@@ -8,8 +8,11 @@ AGGREGATION ``carrier_daily_stats`` -> RESULTS ``ontime_performance``, ``delay_e
 ``opsrel_dagster/definitions.py`` merges ``defs`` into the code location.
 """
 
+import datetime as dt
+
 import dagster as dg
 
+from opsrel_core.domain.deadlines import PartitionDeadline
 from .common import FLIGHTS_JOB_ID, flights_partitions
 from .ingest_assets import flights_snapshot, raw_flights
 from .result_assets import (
@@ -80,6 +83,8 @@ FLIGHTS = OpsrelJob(
     name="NYC flights daily pipeline",
     # A replay through the daemon runs up to a month of adjacent days as one run.
     replay_range_size=31,
+    # Day D's results are due by 06:00 New York time on D+1 (BAT-015 after that).
+    partition_deadline=PartitionDeadline(dt.timedelta(hours=6), "America/New_York"),
     description="SOURCE raw_flights -> SNAPSHOT flights_snapshot -> TRANSFORM clean_flights -> "
                 "AGGREGATION carrier_daily_stats -> RESULTS ontime_performance, "
                 "delay_explanation, delay_simulation; daily partitions 2013-01-01..2013-12-31.",
