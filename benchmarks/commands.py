@@ -43,7 +43,7 @@ ALERTS_SQL = "SELECT * FROM alert ORDER BY alert_id DESC LIMIT 50"
 def fill(url: str, count: int) -> int:
     """Insert ``count`` executions (one in ``FAILED_EVERY`` failed) and an alert per failure
     through ``OpsAlertService``; returns the number of alerts."""
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.services.alerts import OpsAlertService
     from opsrel_core.services.batch_execution import BatchExecutionService
 

@@ -123,7 +123,7 @@ def _serve(url: str, home: Path, cache_seconds: float):  # type: ignore[no-untyp
     import uvicorn
 
     from opsrel_core.entrypoints.api import create_app
-    from opsrel_core.settings import OpsSettings
+    from opsrel_core.config import OpsSettings
     app = create_app(OpsSettings(database_url=url, home=home))
     app.state.metrics_settings = MetricsSettings(cache_seconds=cache_seconds)
     with socket.socket() as probe:  # a free port on loopback

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from benchmarks.common import Figure, alternate, application_url, pg_database, ratio, summary
 from benchmarks.data import day_profile
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService

@@ -19,14 +19,8 @@ With ``OPSREL_CONSOLE_URL`` set, a one-partition output's materialization carrie
 so the Dagster UI links there.
 """
 
-import hashlib
-import os
 import pickle
-import tempfile
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -34,9 +28,10 @@ import dagster as dg
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.errors import BatchExecutionException, LogicException
 from opsrel_core.services.batch_execution import ExecutionView
-from opsrel_core.services.output_recording import NewVersion, OutputRecorder, RecordedOutput
-from opsrel_core.services.result_versions import ResultVersionService, ResultVersionView
+from opsrel_core.services.results import NewVersion, OutputRecorder, RecordedOutput
+from opsrel_core.services.results import ResultVersionService, ResultVersionView
 from opsrel_dagster.failures import as_failure
+from opsrel_dagster.result_files import read_version, write_once
 from opsrel_dagster.replay_policy import refuse_unattributed_replacement
 from opsrel_dagster.resources import OpsDatabase
 
@@ -66,43 +61,6 @@ def _row_count(context: dg.OutputContext, obj: Any) -> int:
         return len(obj)
     except TypeError:
         return 1
-
-
-def write_once(directory: Path, data: bytes) -> tuple[str, Path]:
-    """Store ``data`` under its content hash in ``directory`` unless it is already there.
-
-    Returns:
-        (``sha256:<hex>``, the file's path).
-    """
-    digest = hashlib.sha256(data).hexdigest()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{digest}.pkl"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return f"sha256:{digest}", path
-
-
-def file_uri_path(uri: str) -> Path:
-    """The local path of a ``file://`` URI as ``Path.as_uri`` writes it, percent-decoded (an
-    hourly key's ``:`` is stored as ``%3A``: ``.../2013-11-03-01%3A00-0500.pkl``)."""
-    parsed = urllib.parse.urlparse(uri)
-    return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else Path(uri)
-
-
-def read_version(version: ResultVersionView) -> Any:
-    """Load the data of a stored version (``storage_uri`` is a ``file://`` URI)."""
-    path = file_uri_path(version.storage_uri)
-    with path.open("rb") as fh:
-        return pickle.load(fh)
 
 
 class _RunVersions:

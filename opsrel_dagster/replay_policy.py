@@ -19,7 +19,7 @@ from opsrel_core.domain import error_codes
 from opsrel_core.domain.attribution import Attribution, attribute
 from opsrel_core.domain.status import TriggerType
 from opsrel_core.errors import BatchExecutionException
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.failures import as_failure
 from opsrel_dagster.projection.launch_facts import launch_facts
 from opsrel_dagster.resources import OpsDatabase

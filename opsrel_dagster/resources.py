@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from opsrel_core.config import environment
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.snapshots import SnapshotService
-from opsrel_core.settings import OpsSettings
+from opsrel_core.services.results import SnapshotService
+from opsrel_core.config import OpsSettings
 
 
 @functools.lru_cache(maxsize=8)

@@ -22,7 +22,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from opsrel_core.alert_settings import AlertSettings, SmtpSecurity, insecure_login_refusal
+from opsrel_core.config import AlertSettings, SmtpSecurity, insecure_login_refusal
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec
 
 log = logging.getLogger(__name__)

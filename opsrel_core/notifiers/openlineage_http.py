@@ -20,7 +20,7 @@ from typing import Any
 
 from opsrel_core.notifiers import DeliveryError
 from opsrel_core.notifiers.slack import _retry_after
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 
 
 class LineageDeliveryError(DeliveryError):

@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.notifiers import DeliveryError
 from opsrel_core.notifiers.slack import _NoRedirect, _retry_after
 from opsrel_core.notifiers.templates import AlertContent, TemplateOverride

@@ -25,7 +25,7 @@ import re
 import urllib.error
 import urllib.request
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.notifiers import DeliveryError
 
 MAX_TEXT_CHARS = 39_000  # Slack truncates messages above 40,000 characters

@@ -9,7 +9,7 @@ dispatch``, which needs no Dagster for it.
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.log_redaction import install_log_redaction, redactor_from_env
 from opsrel_core.notifiers.channels import senders_for
 from opsrel_core.services.alerts import AlertDispatcher, DispatchReport

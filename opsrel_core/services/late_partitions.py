@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.deadlines import (

@@ -4,7 +4,7 @@ their runs when ``DAGSTER_HOME`` is not set."""
 from pathlib import Path
 
 from opsrel_core.config import RuntimeSettings, publish
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 
 DAGSTER_YAML = """\
 # Dagster instance for opsrel's embedded default: SQLite storage in this folder.

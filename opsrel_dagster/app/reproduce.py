@@ -22,12 +22,12 @@ from opsrel_core.errors import InputDataException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.provenance import ExecutionContextService
-from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.snapshots import SnapshotService
+from opsrel_core.services.results import ResultVersionService
+from opsrel_core.services.results import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
-from opsrel_dagster.io_managers import file_uri_path
+from opsrel_dagster.result_files import file_uri_path
 
 
 @dataclasses.dataclass(frozen=True)

@@ -76,7 +76,7 @@ class RunSummaries:
         """The summary of a one-partition run: the execution's status, the rows of the versions
         it made for ``key``, its snapshot and the job's summary figure (``seconds``: the run's
         wall-clock time)."""
-        from opsrel_core.services.result_versions import ResultVersionService
+        from opsrel_core.services.results import ResultVersionService
 
         execution = self.projection.project_run(run_id)
         job = self.job
@@ -108,7 +108,7 @@ class RunSummaries:
     def of_range(self, days: list[str], run_id: str, seconds: float) -> list[PartitionSummary]:
         """Each day's summary of a range run: the execution's status, the rows of each day's
         versions, its snapshot and its flight total (from the steps' per-day metadata)."""
-        from opsrel_core.services.result_versions import ResultVersionService
+        from opsrel_core.services.results import ResultVersionService
         job = self.job
         execution = self.projection.project_run(run_id)
         rows: dict[str, dict[str, int]] = {day: {} for day in days}

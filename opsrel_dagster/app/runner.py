@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from opsrel_core.errors import OpsException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.app.dagster_home import ensure_dagster_home
 from opsrel_dagster.app.run_summary import PartitionSummary, RunSummaries

@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from opsrel_core.services.snapshots import SnapshotRecord
+from opsrel_core.services.results import SnapshotRecord
 from opsrel_dagster.ingest.metadata import (
     COLUMN_SCHEMA_KEY,
     ROW_COUNT_KEY,

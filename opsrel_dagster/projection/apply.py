@@ -14,8 +14,8 @@ import logging
 import dagster as dg
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import AlertSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import OpsException
 from opsrel_core.services.batch_execution import ExecutionView

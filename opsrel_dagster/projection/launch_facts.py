@@ -15,7 +15,7 @@ import dagster as dg
 
 from opsrel_core.domain.activation import CheckOutcome
 from opsrel_core.domain.attribution import LaunchFacts
-from opsrel_core.services.result_versions import CheckEvidence
+from opsrel_core.services.results import CheckEvidence
 
 PARENT_RUN_TAG = "dagster/parent_run_id"
 RETRY_NUMBER_TAG = "dagster/retry_number"

@@ -28,7 +28,7 @@ from opsrel_core.services.provenance import (
     library_versions,
 )
 from opsrel_core.services.provenance import LineageService, NodeRef
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 

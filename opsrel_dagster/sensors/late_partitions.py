@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.services.late_partitions import LatePartitionService
 from opsrel_dagster.resources import OpsDatabase

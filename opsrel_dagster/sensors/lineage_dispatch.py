@@ -9,7 +9,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from opsrel_core.notifiers.openlineage_http import OpenLineageHttpSender
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.services.provenance import LineageDispatcher, LineageDispatchReport
 from opsrel_dagster.resources import OpsDatabase
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.persistence.tables import AuditLog, Replay
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_execution import ExecutionSpec

@@ -3,7 +3,7 @@ roles, audit records, conflicts as 409 problems with their code, validation as 4
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.persistence.tables import AuditLog
 from opsrel_core.services.alerts import OpsAlertService
 

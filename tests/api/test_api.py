@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from opsrel_core.persistence.tables import AuditLog, Replay
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.alerts import OpsAlertService
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 
 JOB = "flights_daily"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

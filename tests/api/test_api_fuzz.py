@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.entrypoints.api.limits import ApiLimits
 from opsrel_core.persistence.engine import make_engine
@@ -28,7 +28,7 @@ from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.execution_queries import encode_cursor
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from tests.api.test_api import JOB, T0, _execution
 
 

@@ -15,14 +15,14 @@ import urllib.parse
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.persistence.tables import ApiToken, AuditLog, Base
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 
 JOB = "flights_daily"
 MUTATING = {"post", "put", "patch", "delete"}

@@ -15,7 +15,7 @@ from opsrel_core.entrypoints.api.limits import ApiLimits
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alert_silences import SilenceService
 from opsrel_core.services.audit_log import AuditLogService
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from tests.api.conftest import seed_token
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -146,7 +146,7 @@ def test_an_openlineage_url_with_a_password_is_refused_without_echoing_it(url):
     # 's3cretpw@marquez.internal'`` (or a DNS query for it), which the outbox stored in
     # lineage_event.last_error / lineage_event_attempt.error and logged with a traceback: the
     # API key is redacted there, a URL's password was not.
-    from opsrel_core.openlineage_settings import OpenLineageSettings
+    from opsrel_core.config import OpenLineageSettings
 
     with pytest.raises(ValueError) as refused:
         OpenLineageSettings.from_env({"OPSREL_OPENLINEAGE_URL": url})

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.persistence.tables import (
     Alert, AlertDelivery, BatchExecution, Replay, ResultVersion, utcnow,
 )
@@ -24,7 +24,7 @@ from opsrel_core.services.execution_projection import ProjectionCursorStore
 from opsrel_core.services.metrics import FAMILIES, OpsMetricsCollector, OpsMetricsReader
 from opsrel_core.services.projection_failures import ProjectionFailureService
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_core.services.quality import ValidationService
 
 JOB = "flights_daily"
@@ -396,7 +396,7 @@ def test_background_reads_end_with_the_server(database_url, tmp_path):
 
     from opsrel_core.entrypoints.api import create_app
     from opsrel_core.services.metrics import MetricsSettings
-    from opsrel_core.settings import OpsSettings
+    from opsrel_core.config import OpsSettings
     from tests.support.receivers import free_port
 
     app = create_app(OpsSettings(database_url=database_url, home=tmp_path))

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.entrypoints.api.limits import ApiLimits, FailedAuthLimiter
 from opsrel_core.persistence import migrate
@@ -33,7 +33,7 @@ from opsrel_core.persistence.tables import AuditLog, Replay
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.api_tokens import ApiTokenService
 from opsrel_core.services.execution_queries import encode_cursor
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from tests.support.api_server import serve
 from tests.support.private_pg import private_pg  # noqa: F401 - the private cluster fixture
 from tests.support.receivers import free_port

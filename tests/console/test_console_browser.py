@@ -6,7 +6,7 @@ each test's folder (the ones in ``docs/console/`` are taken on real data by
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import console_links
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import Replay
@@ -136,7 +136,7 @@ def test_forged_posts_from_the_browser_session_are_refused(console_site, loopbac
 def test_restore_an_earlier_version_and_add_a_note(console_site, loopback_page, tmp_path):
     from click.testing import CliRunner
 
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
     from tests.support.restore_history import CLEAN, STATS, record_run
     from tests.support.restore_history import DAY as RDAY
 

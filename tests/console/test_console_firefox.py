@@ -7,7 +7,7 @@ HTTP tests cover, and Firefox adds seconds to each test."""
 
 import pytest
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService

@@ -4,7 +4,7 @@ a viewer and without the form's CSRF token."""
 
 import re
 
-from opsrel_core.console_settings import DEFAULT_DAGSTER_URL
+from opsrel_core.config import DEFAULT_DAGSTER_URL
 from opsrel_core.domain import console_links, error_codes
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.audit_log import AuditLogService

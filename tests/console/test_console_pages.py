@@ -85,7 +85,7 @@ def test_execution_detail_shows_history_and_report_link(console_site, engine):
 
 def test_execution_detail_shows_each_version_with_its_backtrace(console_site, engine):
     from opsrel_core.services.provenance import LineageService, NodeRef
-    from opsrel_core.services.result_versions import ResultVersionService
+    from opsrel_core.services.results import ResultVersionService
 
     day = "2013-02-05"
     BatchExecutionService(engine).register_execution(ExecutionSpec(

@@ -113,10 +113,10 @@ def test_a_session_never_outlives_its_token(database_url, tmp_path):
 
 
 def test_wrong_sign_ins_meet_the_failed_authentication_brake(database_url, tmp_path):
-    from opsrel_core.console_settings import ConsoleSettings
+    from opsrel_core.config import ConsoleSettings
     from opsrel_core.entrypoints.api import create_app
     from opsrel_core.entrypoints.api.limits import ApiLimits
-    from opsrel_core.settings import OpsSettings
+    from opsrel_core.config import OpsSettings
 
     engine = make_engine(database_url)
     good = seed_token(engine, "operator-op", "operator")

@@ -15,7 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from opsrel_core.services.audit_log import AuditLogService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day

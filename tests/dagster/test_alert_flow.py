@@ -7,7 +7,7 @@ import pytest
 import dagster as dg
 from click.testing import CliRunner
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_dagster.app.cli import cli

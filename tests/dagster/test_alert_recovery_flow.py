@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from tests.support.receivers import SlackServer, SmtpServer, free_port

@@ -22,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS

@@ -248,7 +248,7 @@ def test_stop_a_replay_and_an_execution_from_the_cli(cli_env):
 
 def test_alerts_list_says_which_alerts_a_silence_holds(cli_env):
     """A silenced alert is recorded and listed, never delivered; the table says so."""
-    from opsrel_core.alert_settings import AlertSettings, Secret
+    from opsrel_core.config import AlertSettings, Secret
     from opsrel_core.persistence.engine import make_engine
     from opsrel_core.services.alert_silences import SilenceService
     from opsrel_core.services.alerts import OpsAlertService

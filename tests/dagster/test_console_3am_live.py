@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.replays import ReplayService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day

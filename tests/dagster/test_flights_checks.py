@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.checks.evaluation import evaluate_rule
 from opsrel_dagster.checks.rules import PanderaRule
@@ -202,7 +202,7 @@ def test_fail_rule_blocks_downstream_and_keeps_the_active_version(
     assert (recorded.status, recorded.failing_rows) == ("FAIL", failing)
     assert BatchExecutionService(runner.engine).get_execution(bad.run_id).status.value == "FAILED"
     # a data-quality FAIL raises an alert (DQ-001 auto-alerts)
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.services.alerts import OpsAlertService
 
     [alert] = OpsAlertService(runner.engine, AlertSettings.from_env()).list_alerts()

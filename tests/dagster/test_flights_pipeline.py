@@ -14,7 +14,7 @@ from opsrel_core.domain.error_codes import LOG_INCONSISTENT_TOTALS
 from opsrel_core.errors import LogicException
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
-from opsrel_core.services.snapshots import SnapshotService
+from opsrel_core.services.results import SnapshotService
 from opsrel_dagster.defs.flights import (
     FLIGHT_ASSETS,
     FLIGHTS_JOB_ID,

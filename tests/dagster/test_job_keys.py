@@ -143,7 +143,7 @@ def test_db_upgrade_registers_the_code_locations_jobs(tmp_path: Path, monkeypatc
 def test_a_version_stored_under_an_hourly_key_reads_back(tmp_path: Path):
     import pickle
 
-    from opsrel_dagster.io_managers import file_uri_path
+    from opsrel_dagster.result_files import file_uri_path
 
     stored = tmp_path / "flight_category" / "2013-11-03-01:00-0500.pkl"
     stored.parent.mkdir()

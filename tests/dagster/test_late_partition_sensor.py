@@ -7,7 +7,7 @@ import datetime as dt
 
 import dagster as dg
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS
 from opsrel_dagster.defs.flights import defs as flights_defs

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.notifiers.openlineage_http import OpenLineageHttpSender
 from opsrel_core.persistence.tables import utcnow
 from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.provenance import LineageDispatcher, LineageEventService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
 from opsrel_dagster.app.runner import HeadlessRunner

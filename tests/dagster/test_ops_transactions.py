@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.app.runner import HeadlessRunner
 
 # Flights: 7 versioned outputs, 8 check steps; weather: 5 outputs, 8 check steps.

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from opsrel_core.persistence.tables import BatchExecution, ExecutionEvent
 from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.projection.apply import RunProjection

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from opsrel_core.persistence.tables import Alert, ProjectionFailure, utcnow
 from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, FLIGHT_CHECKS
 from opsrel_dagster.defs.flights import defs as flights_defs

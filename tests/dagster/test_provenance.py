@@ -7,7 +7,7 @@ import dagster as dg
 from opsrel_core.services.quality import DqReportService, render_markdown
 from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.provenance import LineageService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.checks.factory import pandera_asset_checks
 from opsrel_dagster.checks.rules import TableMeasure

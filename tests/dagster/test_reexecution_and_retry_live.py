@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from opsrel_core.persistence.tables import Alert
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from tests.dagster.conftest import opsrel_env, runner  # noqa: F401 - fixtures
 from tests.support.dagster_processes import dagster_daemon, dagster_webserver, wait_until
 

@@ -17,11 +17,11 @@ from opsrel_core.errors import ConflictException
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights import flights_partitions
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
-from opsrel_dagster.io_managers import read_version
+from opsrel_dagster.result_files import read_version
 from opsrel_dagster.sensors.landing import make_landing_sensor
 from tests.support.flights import flights_job
 

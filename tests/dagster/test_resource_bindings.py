@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from opsrel_dagster.assembly import env_bound, library_resources
 from opsrel_dagster.resources import OpsDatabase
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from opsrel_core.entrypoints.api import create_app
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from opsrel_dagster.app.cli import cli
 from opsrel_dagster.defs.flights.package_data import package_weather
 from tests.support.api_server import Api, seed_role_tokens, serve

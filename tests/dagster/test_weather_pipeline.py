@@ -18,8 +18,8 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import BatchExecution, BatchJob
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.provenance import LineageService
-from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.snapshots import SnapshotService
+from opsrel_core.services.results import ResultVersionService
+from opsrel_core.services.results import SnapshotService
 from opsrel_core.services.quality import ValidationService
 from opsrel_dagster.definitions import JOBS, blocking_checks
 from opsrel_dagster.defs.flights.package_data import package_weather

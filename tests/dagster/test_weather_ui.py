@@ -10,7 +10,7 @@ import pytest
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from tests.support.api_server import api  # noqa: F401 - fixture
 from tests.support.dagster_processes import dagster_daemon, dagster_webserver, wait_until
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.domain import error_codes
 from opsrel_core.notifiers import EmailMessageSpec
 from opsrel_core.notifiers.email import SmtpEmailSender

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import BatchExecutionException, ConflictException, NotFoundException
 from opsrel_core.notifiers.email import SmtpEmailSender
@@ -26,7 +26,7 @@ from opsrel_core.services.execution_projection import (
     ExecutionProjector, ObservedFailure, ObservedStatus, RunObservation,
 )
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from tests.support.receivers import SlackServer, SmtpServer, free_port
 
 T0 = dt.datetime(2024, 3, 1, 2, 0, 0, tzinfo=dt.timezone.utc)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import KNOWN_CODES
 from opsrel_core.notifiers.email import SmtpEmailSender
@@ -155,7 +155,7 @@ def test_console_url_must_be_http():
         JOB, "2013-01-01..2013-01-07") == (
             f"{CONSOLE}/console/partitions/{JOB}/2013-01-01..2013-01-07")
     # The Dagster side reads the same setting, by the same rule.
-    from opsrel_core.settings import OpsSettings
+    from opsrel_core.config import OpsSettings
 
     assert OpsSettings.from_env({"OPSREL_CONSOLE_URL": CONSOLE + "/"}).console_url == CONSOLE
     assert OpsSettings.from_env({}).console_url is None

@@ -11,7 +11,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings, Secret, SmtpSecurity
+from opsrel_core.config import AlertSettings, Secret, SmtpSecurity
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import BatchExecutionException, ConflictException
 from opsrel_core.notifiers import templates
@@ -396,7 +396,7 @@ def test_slack_text_escapes_control_characters_and_overrides_apply():
 
 
 def test_alerts_of_a_partition_are_its_own_and_the_incidents_listing_it(database_url):
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.persistence.engine import make_engine
     from opsrel_core.services.alerts import OpsAlertService
     from tests.support.console_seed import seed_failure

@@ -14,7 +14,7 @@ from opsrel_core.persistence.tables import DqReport, DqReportItem
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.quality import DqReportService, render_markdown
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_core.services.quality import ValidationService
 
 JOB = "flights_daily"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.domain import error_codes
 from opsrel_core.notifiers.email import SmtpEmailSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
@@ -25,7 +25,7 @@ from opsrel_core.services.execution_projection import (
     ExecutionProjector, ObservedStatus, RunObservation,
 )
 from opsrel_core.services.late_partitions import LatePartitionService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from tests.support.receivers import SlackServer, SmtpServer, free_port
 
 UTC = dt.timezone.utc

@@ -11,10 +11,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import Secret
+from opsrel_core.config import Secret
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.notifiers.openlineage_http import OpenLineageHttpSender
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.persistence.tables import LineageEvent, utcnow
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.execution_projection import (
@@ -29,8 +29,8 @@ from opsrel_core.services.provenance import (
     LineageEventService,
     LineageOutbox,
 )
-from opsrel_core.services.result_versions import ResultVersionService
-from opsrel_core.services.snapshots import SnapshotRecord, SnapshotService
+from opsrel_core.services.results import ResultVersionService
+from opsrel_core.services.results import SnapshotRecord, SnapshotService
 from opsrel_core.services.quality import ValidationService
 from tests.support.openlineage import LineageReceiver, validate_event
 

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.persistence.tables import Base
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.audit_log import AuditLogService
@@ -23,7 +23,7 @@ from opsrel_core.services.batch_execution import BatchExecutionService
 from opsrel_core.services.quality import DqReportService
 from opsrel_core.services.execution_queries import ExecutionFilter, ExecutionQueries
 from opsrel_core.services.replays import ReplayService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.defs.flights import FLIGHT_ASSETS, RESULT_ASSET_KEYS, flights_partitions
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights.package_data import package_flights_for_day
@@ -772,7 +772,7 @@ def test_b2_a_range_replay_runs_the_whole_pipeline_in_one_run(runner):  # noqa: 
     from opsrel_core.services.provenance import ExecutionContextService
     from opsrel_core.services.provenance import LineageService, NodeRef
     from opsrel_core.services.quality import ValidationService
-    from opsrel_dagster.io_managers import read_version
+    from opsrel_dagster.result_files import read_version
 
     engine = runner.engine
     days = [f"2013-01-{d:02d}" for d in range(1, 6)]

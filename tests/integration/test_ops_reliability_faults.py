@@ -390,7 +390,7 @@ def test_parallel_run_workers_on_postgres_keep_the_ops_invariants(runner, opsrel
 def test_smtp_down_and_webhook_slow_block_no_run_and_deliveries_catch_up(runner, opsrel_env, monkeypatch):
     from click.testing import CliRunner
 
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.notifiers.email import SmtpEmailSender
     from opsrel_core.notifiers.slack import SlackWebhookSender
     from opsrel_core.services.alerts import AlertDispatcher

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from opsrel_dagster.defs.flights import defs as flights_defs
 from opsrel_dagster.defs.flights import flights_partitions, simulation
 from tests.api.conftest import api  # noqa: F401 - fixture (the admin API over HTTP)

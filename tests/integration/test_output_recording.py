@@ -3,8 +3,8 @@
 import pytest
 
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.output_recording import NewVersion, OutputRecorder
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import NewVersion, OutputRecorder
+from opsrel_core.services.results import ResultVersionService
 
 
 def _value(key: str, digest: str = "a", rows: int = 3) -> NewVersion:

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.set_aside import SetAsidePolicy
 from opsrel_core.persistence.tables import Alert, AlertDelivery, ProjectionFailure

@@ -18,7 +18,7 @@ from opsrel_core.errors import ConflictException
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import AuditLog, Replay
 from opsrel_core.services.replays import ReplayService, ReplayStatus
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 
 JOB = "flights_daily"
 DAYS = [f"2013-02-{d:02d}" for d in range(1, 29)]

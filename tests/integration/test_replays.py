@@ -27,7 +27,7 @@ from opsrel_core.services.replays import (
     ReplayType,
     derive_status,
 )
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 JOB = "flights_daily"
 ASSET = "ontime_performance"

@@ -8,7 +8,7 @@ from opsrel_core.errors import BatchExecutionException, ConflictException, NotFo
 from opsrel_core.persistence.tables import AuditLog, ResultVersion
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 from tests.support import restore_history
 
 DAY, CLEAN, STATS, RESULT = restore_history.DAY, restore_history.CLEAN, restore_history.STATS, \
@@ -104,7 +104,7 @@ def test_a_version_of_a_failed_execution_is_refused(engine):
 
 def test_a_version_the_gate_refused_for_a_failed_blocking_check_is_refused(engine):
     from opsrel_core.domain.activation import CheckOutcome
-    from opsrel_core.services.result_versions import CheckEvidence
+    from opsrel_core.services.results import CheckEvidence
 
     _run(engine, "run-1")
     executions = BatchExecutionService(engine)

@@ -10,7 +10,7 @@ from opsrel_core.persistence.engine import make_engine
 from opsrel_core.persistence.tables import AuditLog, ResultVersion
 from opsrel_core.services.audit_log import AuditLogService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 ASSET, DAY = "ontime_performance", "2013-01-01"
 

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.notifiers.email import SmtpEmailSender
 from opsrel_core.notifiers.slack import SlackWebhookSender
 from opsrel_core.services.alerts import AlertDispatcher, OpsAlertService
@@ -303,7 +303,7 @@ def test_starttls_is_the_default_with_a_user(engine, certificate, capfd):
 
 
 def _secret(value: str):
-    from opsrel_core.alert_settings import Secret
+    from opsrel_core.config import Secret
 
     return Secret(value)
 

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from opsrel_core.services.snapshots import SnapshotRecord, SnapshotService
+from opsrel_core.services.results import SnapshotRecord, SnapshotService
 
 
 def _record(digest: str, day: str, run: str = "run-1") -> SnapshotRecord:

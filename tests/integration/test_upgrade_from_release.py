@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService

@@ -20,7 +20,7 @@ import uvicorn
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.entrypoints.api.limits import ApiLimits
 from opsrel_core.services.api_tokens import TOKEN_PREFIX, ApiToken, hash_token
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from tests.support.receivers import free_port
 
 

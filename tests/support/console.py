@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from opsrel_core.console_settings import ConsoleSettings
+from opsrel_core.config import ConsoleSettings
 from opsrel_core.entrypoints.api import create_app
 from opsrel_core.entrypoints.api.limits import ApiLimits
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 from tests.support.api_server import seed_role_tokens, serve
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

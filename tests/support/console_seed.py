@@ -1,12 +1,12 @@
 """Seeded console data: a failed partition of ``flights_daily`` with its open alert, written
 through the services as the projection would record it."""
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.alerts import OpsAlertService
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 JOB = "flights_daily"
 DAY = "2013-01-05"

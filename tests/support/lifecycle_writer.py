@@ -16,7 +16,7 @@ from pathlib import Path
 
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 SHARED_PARTITIONS = ("2013-02-01", "2013-02-02")
 

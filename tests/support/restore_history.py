@@ -3,7 +3,7 @@ clean_flights (TRANSFORM) -> carrier_daily_stats (AGGREGATION) -> ontime_perform
 
 from opsrel_core.services.batch_execution import BatchExecutionService, ExecutionSpec
 from opsrel_core.services.provenance import LineageService, NodeRef
-from opsrel_core.services.result_versions import ResultVersionService
+from opsrel_core.services.results import ResultVersionService
 
 DAY = "2013-01-01"
 CLEAN, STATS, RESULT = "clean_flights", "carrier_daily_stats", "ontime_performance"

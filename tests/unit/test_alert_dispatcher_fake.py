@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings, Secret
+from opsrel_core.config import AlertSettings, Secret
 from opsrel_core.errors import NotFoundException
 from opsrel_core.notifiers import DeliveryError, EmailMessageSpec
 from opsrel_core.persistence.repositories.alerts import AlertRepository

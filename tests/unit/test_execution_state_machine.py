@@ -309,7 +309,7 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
         super().__init__()
         from opsrel_core.services.execution_commands import ExecutionCommands
         from opsrel_core.services.execution_projection import ExecutionProjector
-        from opsrel_core.services.result_versions import ResultVersionService
+        from opsrel_core.services.results import ResultVersionService
 
         self.tmp = tempfile.mkdtemp(prefix="opsrel-smv-")
         path = Path(self.tmp) / "ops.db"
@@ -337,7 +337,7 @@ class LifecycleAndVersionsMachine(RuleBasedStateMachine):
 
     def _evidence(self, eid: str):
         from opsrel_core.domain.activation import CheckOutcome
-        from opsrel_core.services.result_versions import CheckEvidence
+        from opsrel_core.services.results import CheckEvidence
 
         checks = {(self.ASSET, self.CHECK): CheckOutcome(True)} if self.checked.get(eid) else {}
         return CheckEvidence({self.ASSET: frozenset({self.CHECK})}, checks)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from opsrel_core.domain.openlineage_events import RUN_ID_NAMESPACE, RunRecords, run_uuid
 from opsrel_core.domain.status import ExecutionStatus
 from opsrel_core.notifiers import DeliveryError
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.persistence.repositories.openlineage_outbox import (
     LineageEventRepository,
     RunRecordReader,

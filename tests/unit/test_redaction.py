@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from opsrel_core.alert_settings import AlertSettings, Secret, SmtpSecurity, insecure_login_refusal
+from opsrel_core.config import AlertSettings, Secret, SmtpSecurity, insecure_login_refusal
 from opsrel_core.domain.redaction import WITHHELD, Redactor, base64_forms, redact, url_password
 from opsrel_core.log_redaction import RedactingFilter, redact_record, redactor_from_env
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from opsrel_core.alert_settings import AlertSettings
-from opsrel_core.console_settings import ConsoleSettings
+from opsrel_core.config import AlertSettings
+from opsrel_core.config import ConsoleSettings
 from opsrel_core.entrypoints import bootstrap, console
 from opsrel_core.entrypoints.api import (
     problems, routes_alert_incidents, routes_alert_lifecycle, routes_batch, routes_corrections,
@@ -18,7 +18,7 @@ from opsrel_core.entrypoints.api import (
 )
 from opsrel_core.entrypoints.api import docs_pages
 from opsrel_core.entrypoints.api.limits import ApiLimits, TrustMiddleware
-from opsrel_core.settings import OpsrelSettings, OpsSettings
+from opsrel_core.config import OpsrelSettings, OpsSettings
 
 TITLE = "opsrel admin API"
 VERSION = "1.0.0"

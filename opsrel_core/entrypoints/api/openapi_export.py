@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from opsrel_core.entrypoints.api.app import create_app
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 
 DEFAULT_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 

@@ -23,7 +23,7 @@ from opsrel_core.entrypoints.cli.output import EXIT_BAD_INPUT, _dump, fail, tabl
 def alerts_resolve(alert_id: int, reason: str, operator: str | None, as_json: bool) -> None:
     """Resolve an alert by hand. Exit 1: no such alert (BAT-011); 2: already resolved
     (BAT-001) or a blank --reason (nothing written)."""
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.errors import OpsException
     from opsrel_core.services.alerts import OpsAlertService
 

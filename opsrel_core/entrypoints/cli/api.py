@@ -4,7 +4,7 @@ import click
 
 from opsrel_core.entrypoints.cli.group import cli
 from opsrel_core.persistence import migrate
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 
 
 @cli.group()

@@ -7,7 +7,7 @@ dagster.
 import click
 
 from opsrel_core.entrypoints.cli.output import EXIT_UNAVAILABLE, _redacted
-from opsrel_core.settings import OpsSettings
+from opsrel_core.config import OpsSettings
 
 
 class _OpsGroup(click.Group):

@@ -16,7 +16,7 @@ from opsrel_core.entrypoints.cli.output import _dump, table
 def alerts_late(as_json: bool) -> None:
     """Check the jobs' partition deadlines now: list each job's deadline and late partitions,
     raise one BAT-015 alert per newly late partition, resolve those whose version arrived."""
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.services.late_partitions import LatePartitionService
 
     try:

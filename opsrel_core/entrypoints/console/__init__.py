@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from opsrel_core.console_settings import ConsoleSettings
+from opsrel_core.config import ConsoleSettings
 from opsrel_core.entrypoints.api import problems
 from opsrel_core.entrypoints.console import (
     routes_audit, routes_executions, routes_inbox, routes_partition, routes_quality,

@@ -7,7 +7,7 @@ from the settings. A bad landing file's alert also says what its re-delivery doe
 
 from typing import Any
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.instants import utc_if_instant
 from opsrel_core.notifiers import recovery, templates

@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import alert_delivery as delivery_rules
 from opsrel_core.domain.alert_delivery import AlertChannel, DeliveryKind, DeliveryStatus
 from opsrel_core.domain.redaction import WITHHELD

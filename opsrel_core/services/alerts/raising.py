@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from opsrel_core.alert_settings import AlertSettings
+from opsrel_core.config import AlertSettings
 from opsrel_core.domain import alert_lifecycle as lifecycle
 from opsrel_core.domain import error_codes
 from opsrel_core.domain.alert_delivery import DeliveryKind, DeliveryStatus

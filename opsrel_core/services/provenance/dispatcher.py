@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from opsrel_core.domain import error_codes
 from opsrel_core.notifiers import DeliveryError
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.persistence.repositories.openlineage_outbox import LineageEventRepository
 from opsrel_core.persistence.retry import retry_transient
 from opsrel_core.persistence.tables import utcnow

@@ -23,7 +23,7 @@ from opsrel_core.domain.openlineage_events import (
     RunInputs, require_event_type, run_event, run_uuid,
 )
 from opsrel_core.domain.status import ExecutionStatus
-from opsrel_core.openlineage_settings import OpenLineageSettings
+from opsrel_core.config import OpenLineageSettings
 from opsrel_core.persistence.repositories.openlineage_outbox import (
     LineageEventRepository,
     RunRecordReader,

@@ -28,7 +28,7 @@ class ReplayService(ReplayRequests, ReplayLifecycle, ReplayReads):
     def __init__(self, engine: sa.Engine, *, max_pending_per_operator: int | None = None):
         self._engine = engine
         if max_pending_per_operator is None:
-            from opsrel_core.settings import OpsSettings
+            from opsrel_core.config import OpsSettings
 
             max_pending_per_operator = OpsSettings.from_env().max_pending_replays_per_operator
         self._max_pending = max_pending_per_operator

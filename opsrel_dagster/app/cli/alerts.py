@@ -30,7 +30,7 @@ def alerts_dispatch(as_json: bool) -> None:
         report = dispatch_alerts(_engine())
     except ValueError as exc:
         raise click.UsageError(f"alert settings: {exc}")
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
 
     if as_json:
         click.echo(json.dumps({k: getattr(report, k) for k in ("claimed", "sent", "retried", "failed")}))
@@ -53,7 +53,7 @@ def alerts_list(status: str | None, limit: int, as_json: bool) -> None:
     """List alerts, newest first."""
     import dataclasses
 
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.entrypoints.cli.group import _engine
     from opsrel_core.services.alerts import OpsAlertService
 
@@ -84,7 +84,7 @@ def alerts_ack(alert_id: int, operator: str | None, reason: str, as_json: bool) 
     (BAT-011); 2: a missing or blank --reason (nothing written)."""
     import getpass
 
-    from opsrel_core.alert_settings import AlertSettings
+    from opsrel_core.config import AlertSettings
     from opsrel_core.errors import OpsException
     from opsrel_core.entrypoints.cli.group import _engine
     from opsrel_core.services.alerts import OpsAlertService
