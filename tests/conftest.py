@@ -169,3 +169,11 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
         parts = item.path.relative_to(config.rootpath).parts
         tier = TIERS.get(parts[1]) if len(parts) > 2 and parts[0] == "tests" else None
         item.add_marker(getattr(pytest.mark, tier or "suite"))
+        # Across the tiers: the tests that start Dagster processes (webserver, daemon, a run
+        # worker) and the tests that drive the `opsrel` commands.
+        module = getattr(item, "module", None)
+        names = vars(module) if module is not None else {}
+        if any(n in names for n in ("dagster_webserver", "dagster_daemon", "run_worker")):
+            item.add_marker(pytest.mark.e2e)
+        if "CliRunner" in names or parts[-1].startswith("test_cli"):
+            item.add_marker(pytest.mark.cli)
