@@ -4,7 +4,8 @@ import dataclasses
 from collections.abc import Mapping
 
 from opsrel_core.config.environment import or_process
-from opsrel_core.services.console_sessions import DEFAULT_SESSION_SECONDS
+
+DEFAULT_SESSION_SECONDS = 8 * 3600  # one working shift
 
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 

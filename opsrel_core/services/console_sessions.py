@@ -13,14 +13,13 @@ import secrets
 
 import sqlalchemy as sa
 
+from opsrel_core.config.console import DEFAULT_SESSION_SECONDS
 from opsrel_core.domain.instants import to_utc
 from opsrel_core.persistence.tables import ApiToken, ConsoleSession, utcnow
 from opsrel_core.persistence.uow import UnitOfWork
 from opsrel_core.services.api_tokens import (
     ApiTokenService, AuthenticatedToken, Role, hash_token,
 )
-
-DEFAULT_SESSION_SECONDS = 8 * 3600  # one working shift
 
 
 @dataclasses.dataclass(frozen=True)

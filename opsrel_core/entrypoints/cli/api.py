@@ -3,7 +3,6 @@
 import click
 
 from opsrel_core.entrypoints.cli.group import cli
-from opsrel_core.persistence import migrate
 from opsrel_core.config import OpsSettings
 
 
@@ -23,6 +22,8 @@ def api() -> None:
 def api_serve(host: str, port: int, proxy_headers: bool, forwarded_allow_ips: str) -> None:
     """Serve the admin API (OpenAPI at /openapi.json, docs at /docs). Limits:
     OPSREL_API_MAX_BODY_BYTES, OPSREL_API_AUTH_FAILURES, OPSREL_API_AUTH_WINDOW_SECONDS."""
+    from opsrel_core.persistence import migrate
+
     from opsrel_core.entrypoints.api.openapi_export import serve
 
     settings = OpsSettings.from_env()

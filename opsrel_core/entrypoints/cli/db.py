@@ -7,7 +7,6 @@ import click
 
 from opsrel_core.entrypoints.cli.group import cli
 from opsrel_core.entrypoints.cli.output import _redacted
-from opsrel_core.persistence import migrate
 from opsrel_core.config import OpsSettings
 
 
@@ -27,6 +26,8 @@ knows no code location)."""
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head); at head, register the code location's
     declared jobs in the batch-job catalog."""
+    from opsrel_core.persistence import migrate
+
     settings = OpsSettings.from_env()
     migrate.upgrade(settings.database_url, revision)
     click.echo(
@@ -46,6 +47,8 @@ def db_downgrade(revision: str) -> None:
     Exit 1, nothing changed, when the downgrade would drop or strip audit records (the audit
     log is never destroyed) or orphan recorded executions."""
     import sqlalchemy as sa
+
+    from opsrel_core.persistence import migrate
 
     settings = OpsSettings.from_env()
     try:
@@ -69,6 +72,8 @@ def db_downgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Say where the database stands against head; exit 1 when it is behind."""
+    from opsrel_core.persistence import migrate
+
     settings = OpsSettings.from_env()
     current = migrate.current_revision(settings.database_url)
     head = migrate.head_revision()
@@ -88,6 +93,8 @@ def db_current() -> None:
 @click.argument("revision_range", default="head")
 def db_sql(dialect: str | None, revision_range: str) -> None:
     """Print the DDL of the migrations for review (Alembic offline mode); touches no database."""
+    from opsrel_core.persistence import migrate
+
     url = f"{dialect}://" if dialect else OpsSettings.from_env().database_url
     click.echo(migrate.offline_sql(url, revision_range), nl=False)
 
