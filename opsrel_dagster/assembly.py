@@ -12,6 +12,8 @@ location): ``load_assembly`` imports that module and reads its ``ASSEMBLY``.
 """
 
 import importlib
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +21,6 @@ import dagster as dg
 
 from opsrel_core.config import RuntimeSettings, variables_set
 from opsrel_core.config.runtime import DEFAULT_DEFINITIONS, DEFINITIONS_ENV
-from opsrel_dagster.sensors.alert_dispatch import make_alert_dispatch_sensor
 from opsrel_dagster.io_managers import VersionedIOManager
 from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.resources import OpsDatabase
@@ -156,15 +157,24 @@ def load_assembly(module_name: str | None = None) -> Assembly:
     """The assembly of the code location the application serves: ``ASSEMBLY`` of the module
     ``module_name`` (default: ``OPSREL_DEFINITIONS``, else the example code location).
 
+    The working folder is on the import path (as for ``dagster dev -m``), after the installed
+    packages.
+
     Raises:
         LookupError: the module cannot be imported or holds no ``Assembly`` named ``ASSEMBLY``
             (the message names the module and the variable).
     """
     name = module_name or RuntimeSettings.from_env().definitions
+    # As `dagster dev -m` does: a code location in the working folder is importable without an
+    # install. Appended, so that it never shadows an installed package of the same name.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(name)
     except ImportError as exc:
-        raise LookupError(f"{DEFINITIONS_ENV}={name}: the module cannot be imported ({exc})") from exc
+        raise LookupError(
+            f"{DEFINITIONS_ENV}={name}: the module cannot be imported ({exc}); run opsrel from "
+            "the folder that holds it, install it, or add its folder to PYTHONPATH") from exc
     assembly = getattr(module, "ASSEMBLY", None)
     if not isinstance(assembly, Assembly):
         raise LookupError(f"{DEFINITIONS_ENV}={name}: the module defines no ASSEMBLY "

@@ -74,3 +74,36 @@ def test_the_readme_snippet_is_a_code_location_opsrel_records(own_location):
     items = versions["items"] if isinstance(versions, dict) else versions
     assert [(v["version_number"], v["is_active"]) for v in sorted(items, key=lambda v: v["version_number"])] == [
         (1, False), (2, True)]
+
+
+def _console_script(args: list[str], cwd: Path, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+
+    script = Path(sys.executable).parent / "opsrel"
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("OPSREL_", "DAGSTER_")) and k != "PYTHONPATH"}
+    return subprocess.run([str(script), *args], cwd=cwd, env={**clean, **env},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_console_script_finds_the_code_location_in_the_working_folder(tmp_path: Path):
+    # README's shell steps: a folder my_location/ with the snippet (no __init__.py, no install,
+    # no PYTHONPATH), then `opsrel db upgrade` from the folder that holds it.
+    code = tmp_path / "code"
+    (code / "my_location").mkdir(parents=True)
+    (code / "my_location" / "definitions.py").write_text(_snippet())
+    env = {"OPSREL_DEFINITIONS": "my_location.definitions", "OPSREL_HOME": str(tmp_path / "home"),
+           "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    done = _console_script(["db", "upgrade"], code, env)
+    assert done.returncode == 0, done.stderr
+    assert "batch-job catalog: orders_daily registered (orders_daily)" in done.stdout
+
+    # A code location that cannot be imported: one line naming it and what to do, exit 1.
+    missing = _console_script(["db", "upgrade"], code, {**env, "OPSREL_DEFINITIONS": "no_such.place"})
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr
+    assert missing.stderr.strip().splitlines()[-1].startswith(
+        "Error: the ops schema is upgraded, but the declared jobs were not registered: "
+        "OPSREL_DEFINITIONS=no_such.place: the module cannot be imported")
+    assert "PYTHONPATH" in missing.stderr

@@ -33,8 +33,8 @@ class _OpsGroup(click.Group):
 def cli(ctx: click.Context) -> None:
     """opsrel: operational reliability for Dagster data platforms.
 
-    The ops database is OPSREL_DATABASE_URL (a SQLAlchemy URL); by default a SQLite file
-    .opsrel/ops.db under OPSREL_HOME (default ./.opsrel).
+    The ops database is OPSREL_DATABASE_URL (a SQLAlchemy URL); by default the SQLite file
+    ops.db in OPSREL_HOME (default ./.opsrel, so ./.opsrel/ops.db).
     """
     from opsrel_core.log_redaction import install_log_redaction
 

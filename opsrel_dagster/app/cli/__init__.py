@@ -8,6 +8,8 @@
 Dagster is imported inside the commands, so ``opsrel db ...`` stays fast.
 """
 
+import click
+
 from opsrel_core.entrypoints.cli import cli
 from opsrel_core.entrypoints.cli.db import AFTER_UPGRADE
 
@@ -20,7 +22,13 @@ def _register_declared_jobs(database_url: str) -> str:
     from opsrel_dagster.assembly import load_assembly
     from opsrel_dagster.registration import register_jobs
 
-    JOBS = load_assembly().jobs
+    try:
+        JOBS = load_assembly().jobs
+    except LookupError as exc:
+        # The schema is already at head: say so, and what is missing, in one line (exit 1).
+        raise click.ClickException(
+            f"the ops schema is upgraded, but the declared jobs were not registered: {exc}"
+        ) from None
     engine = make_engine(database_url)
     try:
         changed = register_jobs(engine, JOBS.values())
