@@ -27,6 +27,7 @@ from opsrel_core.services.results import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
+from opsrel_dagster.registration import register_jobs
 from opsrel_dagster.result_files import file_uri_path
 
 
@@ -85,6 +86,12 @@ def reproduce_execution(
             shutil.copyfileobj(src, dst)
         scratch_url = f"sqlite:///{workdir / 'ops.db'}"
         migrate.upgrade(scratch_url)
+        # As `opsrel db upgrade` leaves a database: the job in the catalog (no migration seeds it).
+        scratch = make_engine(scratch_url)
+        try:
+            register_jobs(scratch, [job])
+        finally:
+            scratch.dispose()
         env = {
             "OPSREL_HOME": str(workdir / "home"),
             "OPSREL_DATABASE_URL": scratch_url,
