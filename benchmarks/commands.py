@@ -18,8 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from benchmarks.common import Figure, alternate, ratio, summary
-from opsrel_core.persistence import migrate
+from benchmarks.common import Figure, alternate, ratio, summary, upgrade_and_register
 from opsrel_core.persistence.engine import make_engine
 
 EPOCH = dt.datetime(2014, 1, 1, tzinfo=dt.timezone.utc)
@@ -93,7 +92,7 @@ def b8(count: int, repeats: int) -> Figure:
         home = Path(tmp) / "home"
         home.mkdir()
         url = f"sqlite:///{home / 'ops.db'}"
-        migrate.upgrade(url)
+        upgrade_and_register(url)
         alerts = fill(url, count)
         env = {**os.environ, "OPSREL_HOME": str(home), "OPSREL_DATABASE_URL": url}
         env.pop("OPSREL_DAGSTER_URL", None)

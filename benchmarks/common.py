@@ -151,14 +151,30 @@ def pg_database(prefix: str = "opsrel_bench") -> Iterator[str]:
         admin.dispose()
 
 
+
+def upgrade_and_register(url: str) -> None:
+    """Migrate the ops schema at ``url`` and register the example code location's jobs, as
+    ``opsrel db upgrade`` leaves a database (no migration seeds a job)."""
+    from opsrel_core.persistence import migrate
+    from opsrel_core.persistence.engine import make_engine
+    from opsrel_dagster.definitions import JOBS
+    from opsrel_dagster.registration import register_jobs
+
+    migrate.upgrade(url)
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        register_jobs(engine, JOBS.values())
+    finally:
+        engine.dispose()
+
 def application_url(owner_url: str) -> str:
     """Migrate the ops schema of ``owner_url`` (as its owner, the migration role), grant
     ``BENCH_APP_ROLE`` the application's privileges (``opsrel db grant``; the role is created when
     missing), and return the same database's URL logging in as that role (password:
     ``OPSREL_BENCH_APP_PASSWORD``, none by default)."""
-    from opsrel_core.persistence import migrate, roles
+    from opsrel_core.persistence import roles
 
-    migrate.upgrade(owner_url)
+    upgrade_and_register(owner_url)
     engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         roles.apply_grants(conn, BENCH_APP_ROLE, create_role=True)
@@ -193,8 +209,6 @@ def scratch_env(backend: str) -> Iterator[Env]:
     """A migrated ops database and a Dagster home on ``backend`` (``"sqlite"``: both SQLite
     files, the embedded default; ``"postgresql"``: both in one fresh PostgreSQL database, opsrel
     and Dagster logging in as ``BENCH_APP_ROLE``), set in ``os.environ`` while the context lasts."""
-    from opsrel_core.persistence import migrate
-
     with tempfile.TemporaryDirectory(prefix="opsrel-bench-") as tmp, contextlib.ExitStack() as stack:
         home = Path(tmp) / "home"
         dagster_home = home / "dagster_home"
@@ -202,7 +216,7 @@ def scratch_env(backend: str) -> Iterator[Env]:
         if backend == "sqlite":
             url = owner = f"sqlite:///{home / 'ops.db'}"
             (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
-            migrate.upgrade(url)
+            upgrade_and_register(url)
         else:
             owner = stack.enter_context(pg_database())
             url = application_url(owner)

@@ -25,8 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from benchmarks.api import generate
-from benchmarks.common import Figure, pg_database, summary
-from opsrel_core.persistence import migrate
+from benchmarks.common import Figure, pg_database, summary, upgrade_and_register
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.metrics import MetricsSettings, OpsMetricsReader
 
@@ -162,7 +161,7 @@ def b10(count: int, samples: int) -> Figure:
     from opsrel_core.services.api_tokens import ApiTokenService
 
     with pg_database() as url, tempfile.TemporaryDirectory(prefix="opsrel-b10-") as tmp:
-        migrate.upgrade(url)
+        upgrade_and_register(url)
         fill_s = fill(url, count)
         engine = make_engine(url)
         token = ApiTokenService(engine).create(
