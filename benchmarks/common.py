@@ -151,21 +151,14 @@ def pg_database(prefix: str = "opsrel_bench") -> Iterator[str]:
         admin.dispose()
 
 
-
 def upgrade_and_register(url: str) -> None:
     """Migrate the ops schema at ``url`` and register the example code location's jobs, as
-    ``opsrel db upgrade`` leaves a database (no migration seeds a job)."""
-    from opsrel_core.persistence import migrate
-    from opsrel_core.persistence.engine import make_engine
+    ``opsrel db upgrade`` leaves a database (``registration.upgrade_and_register``)."""
     from opsrel_dagster.definitions import JOBS
-    from opsrel_dagster.registration import register_jobs
+    from opsrel_dagster.registration import upgrade_and_register as make_as_db_upgrade
 
-    migrate.upgrade(url)
-    engine = make_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        register_jobs(engine, JOBS.values())
-    finally:
-        engine.dispose()
+    make_as_db_upgrade(url, JOBS.values())
+
 
 def application_url(owner_url: str) -> str:
     """Migrate the ops schema of ``owner_url`` (as its owner, the migration role), grant

@@ -55,3 +55,22 @@ def register_jobs(engine: sa.Engine, jobs: Iterable[OpsrelJob]) -> list[str]:
             changed.append(job.job_id)
         _REGISTERED.add(memo)
     return changed
+
+
+def upgrade_and_register(database_url: str, jobs: Iterable[OpsrelJob]) -> list[str]:
+    """Make the ops database at ``database_url`` as ``opsrel db upgrade`` leaves it: the schema
+    migrated to head and ``jobs`` registered in its catalog (no migration seeds a job). For a
+    scratch database (``opsrel reproduce``, the benchmarks).
+
+    Returns:
+        The ids of the jobs whose catalog row or keys changed (``register_jobs``).
+    """
+    from opsrel_core.persistence import migrate
+    from opsrel_core.persistence.engine import make_engine
+
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        return register_jobs(engine, jobs)
+    finally:
+        engine.dispose()

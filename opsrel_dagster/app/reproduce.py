@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from opsrel_core.config import overridden
 from opsrel_core.domain import error_codes
 from opsrel_core.errors import InputDataException
-from opsrel_core.persistence import migrate
 from opsrel_core.persistence.engine import make_engine
 from opsrel_core.services.provenance import ExecutionContextService
 from opsrel_core.services.results import ResultVersionService
@@ -27,7 +26,7 @@ from opsrel_core.services.results import SnapshotService
 from opsrel_dagster import tags as opsrel_tags
 from opsrel_dagster.jobs import OpsrelJob
 from opsrel_dagster.assembly import LIBRARY_RESOURCES
-from opsrel_dagster.registration import register_jobs
+from opsrel_dagster.registration import upgrade_and_register
 from opsrel_dagster.result_files import file_uri_path
 
 
@@ -85,13 +84,7 @@ def reproduce_execution(
         with gzip.open(snapshot_path, "rb") as src, (landing / job.landing_file_of(partition)).open("wb") as dst:
             shutil.copyfileobj(src, dst)
         scratch_url = f"sqlite:///{workdir / 'ops.db'}"
-        migrate.upgrade(scratch_url)
-        # As `opsrel db upgrade` leaves a database: the job in the catalog (no migration seeds it).
-        scratch = make_engine(scratch_url)
-        try:
-            register_jobs(scratch, [job])
-        finally:
-            scratch.dispose()
+        upgrade_and_register(scratch_url, [job])
         env = {
             "OPSREL_HOME": str(workdir / "home"),
             "OPSREL_DATABASE_URL": scratch_url,

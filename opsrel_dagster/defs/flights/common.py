@@ -1,7 +1,5 @@
 """Conventions shared by the flights assets: partitions, group and job id."""
 
-import datetime as dt
-
 import dagster as dg
 
 FLIGHTS_GROUP = "flights"
@@ -10,8 +8,3 @@ FLIGHTS_JOB_ID = "flights_daily"
 
 flights_partitions = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2014-01-01")
 """One partition per local flight date of 2013 (the ``year``/``month``/``day`` columns)."""
-
-
-def partition_date(context: dg.AssetExecutionContext) -> dt.date:
-    """The partition's local flight date (``"2013-01-01"`` -> ``date(2013, 1, 1)``)."""
-    return dt.date.fromisoformat(context.partition_key)
